@@ -1,5 +1,6 @@
 // Command kube-apiserver runs a real kube-apiserver with an embedded etcd on
-// loopback, for tests: one control plane per process, stopped when stdin closes.
+// loopback, for tests: one control plane per process. It stops when its stdin
+// closes and then removes its state directory, so nothing outlives the parent.
 package main
 
 import (
@@ -8,6 +9,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
@@ -15,27 +17,31 @@ import (
 )
 
 func main() {
-	dataDir := flag.String("etcd-data-dir", "", "directory for etcd's data (required)")
+	stateDir := flag.String("state-dir", "", "directory for etcd's data and the caller's files, removed on exit (required)")
 	clientPort := flag.Int("etcd-client-port", 0, "loopback port for etcd clients (required)")
 	peerPort := flag.Int("etcd-peer-port", 0, "loopback port for etcd peers (required)")
 	flag.Parse()
-	if *dataDir == "" || *clientPort == 0 || *peerPort == 0 {
-		fmt.Fprintln(os.Stderr, "usage: kube-apiserver --etcd-data-dir DIR --etcd-client-port N --etcd-peer-port N -- <kube-apiserver flags>")
+	if *stateDir == "" || *clientPort == 0 || *peerPort == 0 {
+		fmt.Fprintln(os.Stderr, "usage: kube-apiserver --state-dir DIR --etcd-client-port N --etcd-peer-port N -- <kube-apiserver flags>")
 		os.Exit(2)
 	}
 
-	etcd, err := startEtcd(*dataDir, *clientPort, *peerPort)
+	exit := func(code int) {
+		_ = os.RemoveAll(*stateDir)
+		os.Exit(code)
+	}
+	etcd, err := startEtcd(filepath.Join(*stateDir, "etcd"), *clientPort, *peerPort)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "etcd:", err)
-		os.Exit(1)
+		exit(1)
 	}
 
 	// The parent holds our stdin open; when it exits, even by SIGKILL, stdin
-	// reaches EOF and we stop, so no server outlives the test run.
+	// reaches EOF and we stop, so no server outlives the test run. The data is
+	// throwaway, so there is nothing to flush: exit at once.
 	go func() {
 		_, _ = io.Copy(io.Discard, os.Stdin)
-		etcd.Close()
-		os.Exit(0)
+		exit(0)
 	}()
 
 	cmd := app.NewAPIServerCommand()
@@ -43,8 +49,9 @@ func main() {
 	err = cmd.Execute()
 	etcd.Close()
 	if err != nil {
-		os.Exit(1)
+		exit(1)
 	}
+	exit(0)
 }
 
 func startEtcd(dir string, clientPort, peerPort int) (*embed.Etcd, error) {

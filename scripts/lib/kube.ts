@@ -1,0 +1,140 @@
+// Kubernetes access for the flows: one small client over a KubeConfig that does
+// server-side apply with the exact bytes of a manifest (client-node's typed
+// serializer drops fields it has no model for, such as x-kubernetes-* in CRDs).
+import { request, type RequestOptions } from "node:https";
+import { request as httpRequest } from "node:http";
+import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
+
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+}
+
+export type Manifest = ObjectRef & Record<string, unknown>;
+
+export type ApplyAction = "created" | "configured" | "unchanged";
+
+/** An answer of the API server other than 2xx, with its Status message. */
+export class KubeApiError extends Error {
+  constructor(readonly code: number, readonly reason: string, message: string) {
+    super(message);
+  }
+}
+
+/** The API server could not be reached at all. */
+export class KubeUnreachableError extends Error {}
+
+interface ResourceInfo {
+  name: string;
+  namespaced: boolean;
+}
+
+export class KubeClient {
+  private readonly discovery = new Map<string, Promise<Map<string, ResourceInfo>>>();
+
+  constructor(readonly kubeConfig: KubeConfig, readonly label: string) {}
+
+  get server(): string {
+    const cluster = this.kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error(`expected a current cluster in the kubeconfig for ${this.label}; found none; set current-context`);
+    return cluster.server;
+  }
+
+  async request<T>(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<T> {
+    const url = new URL(path, this.server);
+    const opts: RequestOptions = { method, headers: { accept: "application/json" } };
+    await this.kubeConfig.applyToHTTPSOptions(opts);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    if (payload !== undefined) opts.headers = { ...opts.headers, "content-type": contentType, "content-length": Buffer.byteLength(payload) };
+    const send = url.protocol === "http:" ? httpRequest : request;
+    return new Promise<T>((resolve, reject) => {
+      const req = send(url, opts, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          const code = res.statusCode ?? 0;
+          if (code >= 200 && code < 300) return resolve((text ? JSON.parse(text) : {}) as T);
+          let status: { message?: string; reason?: string } = {};
+          try {
+            status = JSON.parse(text) as typeof status;
+          } catch {
+            status = { message: text.slice(0, 200) };
+          }
+          reject(new KubeApiError(code, status.reason ?? "", status.message ?? `HTTP ${code}`));
+        });
+      });
+      req.setTimeout(30_000, () => req.destroy(new Error("no answer within 30 s")));
+      req.on("error", (error: NodeJS.ErrnoException) =>
+        reject(new KubeUnreachableError(`expected the Kubernetes API of ${this.label} at ${this.server} to answer; ${error.code ?? error.message}; check that the cluster is up and the kubeconfig points at it`)),
+      );
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+  }
+
+  private resources(apiVersion: string): Promise<Map<string, ResourceInfo>> {
+    let found = this.discovery.get(apiVersion);
+    if (!found) {
+      const path = apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+      found = this.request<{ resources: (ResourceInfo & { kind: string })[] }>("GET", path).then(
+        (list) => new Map(list.resources.filter((r) => !r.name.includes("/")).map((r) => [r.kind, r])),
+        (error: unknown) => {
+          this.discovery.delete(apiVersion);
+          throw error instanceof KubeApiError && error.code === 404 ? new KubeApiError(404, "NotFound", `the API ${apiVersion} is not served by ${this.label}`) : error;
+        },
+      );
+      this.discovery.set(apiVersion, found);
+    }
+    return found;
+  }
+
+  /** The URL path of one object (or of its collection when `name` is omitted). */
+  async path(apiVersion: string, kind: string, namespace?: string, name?: string): Promise<string> {
+    const info = (await this.resources(apiVersion)).get(kind);
+    if (!info) throw new KubeApiError(404, "NotFound", `the kind ${kind} (${apiVersion}) is not served by ${this.label}; is its CRD installed?`);
+    const base = apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+    const ns = info.namespaced ? `/namespaces/${namespace ?? "default"}` : "";
+    return `${base}${ns}/${info.name}${name ? `/${name}` : ""}`;
+  }
+
+  /** Reads an object; undefined when it does not exist. */
+  async get<T extends KubernetesObject = Manifest>(ref: ObjectRef): Promise<T | undefined> {
+    try {
+      return await this.request<T>("GET", await this.path(ref.apiVersion, ref.kind, ref.metadata.namespace, ref.metadata.name));
+    } catch (error) {
+      if (error instanceof KubeApiError && error.code === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async list<T extends KubernetesObject = Manifest>(apiVersion: string, kind: string, namespace?: string, labelSelector?: string): Promise<T[]> {
+    const query = labelSelector ? `?labelSelector=${encodeURIComponent(labelSelector)}` : "";
+    return (await this.request<{ items: T[] }>("GET", `${await this.path(apiVersion, kind, namespace)}${query}`)).items;
+  }
+
+  /** Server-side apply under one field manager; reports what changed. */
+  async apply(obj: Manifest, opts: { fieldManager: string; dryRun?: boolean }): Promise<{ action: ApplyAction; object: Manifest }> {
+    const path = await this.path(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name);
+    const before = await this.get(obj);
+    const query = new URLSearchParams({ fieldManager: opts.fieldManager, force: "true" });
+    if (opts.dryRun) query.set("dryRun", "All");
+    const after = await this.request<Manifest>("PATCH", `${path}?${query}`, obj, "application/apply-patch+yaml");
+    const action: ApplyAction = !before ? "created" : comparable(before) === comparable(after) ? "unchanged" : "configured";
+    return { action, object: after };
+  }
+
+  /** Writes the status subresource, as a controller would (tests and the demo play controllers). */
+  async patchStatus(ref: ObjectRef, status: Record<string, unknown>): Promise<void> {
+    const path = await this.path(ref.apiVersion, ref.kind, ref.metadata.namespace, ref.metadata.name);
+    await this.request("PATCH", `${path}/status`, { status }, "application/merge-patch+json");
+  }
+}
+
+/** An object as a string without the fields every write touches. */
+function comparable(obj: Manifest): string {
+  const { resourceVersion, managedFields, generation, ...metadata } = obj.metadata as Record<string, unknown>;
+  void resourceVersion, managedFields, generation;
+  return JSON.stringify({ ...obj, metadata });
+}
