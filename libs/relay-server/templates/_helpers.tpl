@@ -1,0 +1,174 @@
+{{/*
+Expand the name of the chart.
+*/}}
+{{- define "relay-server.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Create a default fully qualified app name.
+We truncate at 63 chars because some Kubernetes name fields are limited to this (by the DNS naming spec).
+If release name contains chart name it will be used as a full name.
+*/}}
+{{- define "relay-server.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Create chart name and version as used by the chart label.
+*/}}
+{{- define "relay-server.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Common labels
+*/}}
+{{- define "relay-server.labels" -}}
+helm.sh/chart: {{ include "relay-server.chart" . }}
+{{ include "relay-server.selectorLabels" . }}
+{{- if .Chart.AppVersion }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- end }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/*
+Selector labels. They never change after install: a Deployment's selector is immutable.
+*/}}
+{{- define "relay-server.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "relay-server.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+Create the name of the service account to use
+*/}}
+{{- define "relay-server.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "relay-server.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+The public URL, required: the server compares it to the token audience character for character.
+*/}}
+{{- define "relay-server.url" -}}
+{{- required "relay.url is required: set it to the public URL users register in Obsidian, e.g. https://relay.example.com (no path, no trailing slash)" .Values.relay.url }}
+{{- end }}
+
+{{/*
+The host part of relay.url (for the Ingress).
+*/}}
+{{- define "relay-server.host" -}}
+{{- (urlParse (include "relay-server.url" .)).hostname }}
+{{- end }}
+
+{{/*
+Image reference. A digest pins the bytes; the tag (default appVersion) is kept beside it only when set explicitly.
+*/}}
+{{- define "relay-server.image" -}}
+{{- $repo := .Values.image.repository }}
+{{- if .Values.image.digest }}
+{{- if .Values.image.tag }}
+{{- printf "%s:%s@%s" $repo .Values.image.tag .Values.image.digest }}
+{{- else }}
+{{- printf "%s@%s" $repo .Values.image.digest }}
+{{- end }}
+{{- else }}
+{{- printf "%s:%s" $repo (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Name of the Secret holding the S3 credentials: the existing one, or the one this chart renders.
+Empty when no credentials are configured (the server then uses its ambient AWS credentials).
+*/}}
+{{- define "relay-server.s3SecretName" -}}
+{{- if .Values.aws.existingSecret }}
+{{- .Values.aws.existingSecret }}
+{{- else if or .Values.aws.accessKeyId .Values.aws.secretAccessKey }}
+{{- if not (and .Values.aws.accessKeyId .Values.aws.secretAccessKey) }}
+{{- fail "aws.accessKeyId and aws.secretAccessKey go together: set both, or neither and use aws.existingSecret" }}
+{{- end }}
+{{- printf "%s-s3" (include "relay-server.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The wrapper that applies the open-files limit before run.sh. `sh -c` makes the first
+following argument $0, so the Deployment passes "relay-server" as $0 and the URL
+arrives at run.sh as $1. The limit is checked against the hard limit first, so an
+impossible value fails at once with both numbers instead of starting a starved server.
+*/}}
+{{- define "relay-server.ulimitScript" -}}
+{{- $n := int .Values.ulimits.nofile -}}
+hard="$(ulimit -Hn)"; if [ "$hard" != unlimited ] && [ "$hard" -lt {{ $n }} ]; then echo "relay-server: cannot set the open-files limit (ulimits.nofile) to {{ $n }}: the hard limit is $hard; lower ulimits.nofile or raise the runtime's hard limit" >&2; exit 1; fi; ulimit -n {{ $n }} || { echo "relay-server: ulimit -n {{ $n }} failed (hard limit $hard)" >&2; exit 1; }; exec ./run.sh "$@"
+{{- end }}
+
+{{/*
+relay.toml. Strings go through toJson: a JSON string is a valid TOML basic string.
+Credentials never appear here; they reach the server as env from a Secret.
+*/}}
+{{- define "relay-server.relayToml" -}}
+# Rendered by the relay-server Helm chart; replaces the image's /app/relay.toml.
+[server]
+# 0.0.0.0: the code default 127.0.0.1 would make the pod unreachable.
+host = "0.0.0.0"
+port = {{ int .Values.relay.port }}
+url = {{ include "relay-server.url" . | toJson }}
+
+[logging]
+level = {{ .Values.relay.logging.level | toJson }}
+format = {{ .Values.relay.logging.format | toJson }}
+
+[store]
+type = "s3"
+bucket = {{ required "aws.s3Bucket is required: without a bucket the server keeps documents in memory only and loses them on restart" .Values.aws.s3Bucket | toJson }}
+region = {{ .Values.aws.region | toJson }}
+{{- if .Values.aws.endpoint }}
+endpoint = {{ .Values.aws.endpoint | toJson }}
+{{- end }}
+path_style = {{ .Values.aws.pathStyle }}
+{{- if .Values.relay.metrics.enabled }}
+
+[metrics]
+port = {{ int .Values.relay.metrics.port }}
+{{- end }}
+{{- range .Values.relay.auth.publicKeys }}
+
+[[auth]]
+key_id = {{ .keyId | toJson }}
+public_key = {{ .publicKey | toJson }}
+{{- end }}
+{{ end }}
+
+{{/*
+A probe from values: httpGet on the named port (default) or tcpSocket.
+*/}}
+{{- define "relay-server.probe" -}}
+{{- if eq .type "tcpSocket" }}
+tcpSocket:
+  port: http
+{{- else }}
+httpGet:
+  path: {{ .path }}
+  port: http
+{{- end }}
+initialDelaySeconds: {{ .initialDelaySeconds }}
+periodSeconds: {{ .periodSeconds }}
+timeoutSeconds: {{ .timeoutSeconds }}
+failureThreshold: {{ .failureThreshold }}
+successThreshold: {{ .successThreshold }}
+{{- end }}
