@@ -13,3 +13,13 @@ export function toolPath(tool: Tool): string {
   }
   return path;
 }
+
+/** Runs a pinned tool and returns its stdout; a failure carries the tool's stderr. */
+export async function runTool(tool: Tool, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<string> {
+  const { $ } = await import("zx");
+  const result = await $({ quiet: true, nothrow: true, cwd: opts.cwd ?? repoRoot, env: { ...process.env, ...opts.env }, input: opts.input })`${toolPath(tool)} ${args}`;
+  if (result.exitCode !== 0) {
+    throw new Error(`${tool} ${args.join(" ")} failed (exit ${result.exitCode}): ${result.stderr.trim()}`);
+  }
+  return result.stdout;
+}

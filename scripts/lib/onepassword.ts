@@ -1,0 +1,114 @@
+// 1Password behind one small interface: the real @1password/sdk adapter, and a
+// local adapter (a JSON file of reference -> value) for tests and the demo.
+import { readFileSync } from "node:fs";
+import { OperatorError, registerSecret } from "./cli.ts";
+
+export interface SecretSource {
+  /** What the operator should check when a reference fails, e.g. "1Password (service account)". */
+  readonly description: string;
+  /** The value of an `op://vault/item/field` reference; errors name the reference, never a value. */
+  resolve(reference: string): Promise<string>;
+}
+
+const referencePattern = /^op:\/\/[^/]+\/[^/]+(\/[^/]+)?\/[^/]+$/;
+
+function checkReference(reference: string): void {
+  if (!referencePattern.test(reference)) {
+    throw new OperatorError(`expected a secret reference like op://vault/item/field; got "${reference}"; fix the reference`);
+  }
+}
+
+export class OnePasswordSdkSource implements SecretSource {
+  readonly description = "1Password (OP_SERVICE_ACCOUNT_TOKEN)";
+  private client?: Promise<{ secrets: { resolve(ref: string): Promise<string> } }>;
+
+  constructor(private readonly token: string | undefined = process.env.OP_SERVICE_ACCOUNT_TOKEN) {
+    if (token) registerSecret(token);
+  }
+
+  private connect() {
+    if (!this.token) {
+      throw new OperatorError("expected OP_SERVICE_ACCOUNT_TOKEN to hold a 1Password service account token; it is not set; export it (or use --secrets-from local with --local-secrets FILE)");
+    }
+    // Imported lazily: the SDK's 14 MB wasm core costs start-up time for flows that never need it.
+    this.client ??= import("@1password/sdk").then((sdk) =>
+      sdk.createClient({ auth: this.token!, integrationName: "setup-docs-relay", integrationVersion: "1.0.0" }),
+    );
+    return this.client;
+  }
+
+  async resolve(reference: string): Promise<string> {
+    checkReference(reference);
+    try {
+      const value = await (await this.connect()).secrets.resolve(reference);
+      registerSecret(value);
+      return value;
+    } catch (error) {
+      if (error instanceof OperatorError) throw error;
+      this.client = undefined;
+      throw new OperatorError(`expected 1Password to resolve ${reference}; it answered "${String((error as Error).message ?? error)}"; check the vault, item and field names and the service account's access`);
+    }
+  }
+}
+
+/** Reads references from a JSON object file: { "op://vault/item/field": "value" }. */
+export class LocalSecretSource implements SecretSource {
+  readonly description: string;
+  private readonly values: Record<string, string>;
+
+  constructor(private readonly path: string) {
+    this.description = `the local secrets file ${path}`;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(path, "utf8"));
+    } catch (error) {
+      throw new OperatorError(`expected a JSON object of op:// references in ${path}; could not read it (${(error as Error).message.split("\n")[0]}); fix the file`);
+    }
+    this.values = parsed as Record<string, string>;
+    for (const value of Object.values(this.values)) if (typeof value === "string") registerSecret(value);
+  }
+
+  async resolve(reference: string): Promise<string> {
+    checkReference(reference);
+    const value = this.values[reference];
+    if (typeof value !== "string") {
+      throw new OperatorError(`expected ${this.description} to hold ${reference}; no item matched the secret reference; add it or fix the reference`);
+    }
+    return value;
+  }
+}
+
+export interface SecretSourceOptions {
+  from?: string;
+  localSecrets?: string;
+}
+
+export const secretSourceOptionSpecs = {
+  "secrets-from": { type: "string" },
+  "local-secrets": { type: "string" },
+} as const;
+
+export const secretSourceHelp = `Secret options:
+  --secrets-from SRC             1password (default; needs OP_SERVICE_ACCOUNT_TOKEN) or local
+  --local-secrets FILE           JSON file of { "op://…": value } for --secrets-from local
+                                 (env OP_LOCAL_SECRETS)`;
+
+export function secretSource(opts: SecretSourceOptions): SecretSource {
+  const from = opts.from ?? (opts.localSecrets || process.env.OP_LOCAL_SECRETS ? "local" : "1password");
+  if (from === "1password") return new OnePasswordSdkSource();
+  if (from === "local") {
+    const path = opts.localSecrets ?? process.env.OP_LOCAL_SECRETS;
+    if (!path) throw new OperatorError("expected --local-secrets FILE (or OP_LOCAL_SECRETS) with --secrets-from local; got neither; pass the file");
+    return new LocalSecretSource(path);
+  }
+  throw new OperatorError(`expected --secrets-from 1password or local; got "${from}"`);
+}
+
+/** `op inject`: replaces every {{ op://… }} in a template with its resolved value. */
+export async function injectSecrets(template: string, source: SecretSource): Promise<string> {
+  const pattern = /\{\{\s*(op:\/\/[^}]+?)\s*\}\}/g;
+  const references = [...new Set([...template.matchAll(pattern)].map((m) => m[1]!.trim()))];
+  const values = new Map<string, string>();
+  for (const reference of references) values.set(reference, await source.resolve(reference));
+  return template.replace(pattern, (_m, ref: string) => values.get(ref.trim())!);
+}

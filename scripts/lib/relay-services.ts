@@ -1,0 +1,82 @@
+// Each relay instance's Service and public host, derived from the chart and the
+// instance's values file (never a second hand-written copy of the names).
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseAllDocuments, parseDocument } from "yaml";
+import { OperatorError } from "./cli.ts";
+import type { ServicePort } from "./mirrors.ts";
+import { instances as allInstances, relayChartPath, relayNamespace, type RelayInstance } from "./names.ts";
+import { repoRoot } from "./paths.ts";
+import { runTool } from "./tools.ts";
+
+export interface RelayService {
+  instance: RelayInstance;
+  /** The Service the chart renders, in namespace relay. */
+  name: string;
+  namespace: string;
+  type: string;
+  ports: ServicePort[];
+  /** The port the relay serves on: the one named "http", else the only one. */
+  port: ServicePort;
+  /** The ingress host: the host of relay.url in the values file. */
+  host: string;
+}
+
+interface Rendered {
+  kind?: string;
+  metadata?: { name?: string; namespace?: string };
+  spec?: { type?: string; ports?: ServicePort[] };
+}
+
+/** The one Service in `helm template` output for an instance. */
+export function serviceFromRendered(text: string, instance: RelayInstance): Omit<RelayService, "host"> {
+  const services = parseAllDocuments(text)
+    .map((d) => d.toJS() as Rendered | null)
+    .filter((o): o is Rendered => o?.kind === "Service");
+  if (services.length !== 1) {
+    throw new OperatorError(`expected ${relayChartPath} to render exactly one Service for ${instance.release} (${instance.valuesFile}); it rendered ${services.length}; fix the chart or the values file`);
+  }
+  const svc = services[0]!;
+  const ports = svc.spec?.ports ?? [];
+  const port = ports.find((p) => p.name === "http") ?? (ports.length === 1 ? ports[0] : undefined);
+  if (!svc.metadata?.name || !port) {
+    throw new OperatorError(`expected the Service ${relayChartPath} renders for ${instance.release} to have a name and a port named "http"; found name "${svc.metadata?.name ?? ""}" and ports [${ports.map((p) => p.name ?? p.port).join(", ")}]; fix the chart`);
+  }
+  return { instance, name: svc.metadata.name, namespace: svc.metadata.namespace ?? relayNamespace, type: svc.spec?.type ?? "ClusterIP", ports, port };
+}
+
+/** The host of relay.url in a values file; it must agree with names.ts. */
+export function hostFromValues(text: string, instance: RelayInstance): string {
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0) {
+    throw new OperatorError(`expected valid YAML in ${instance.valuesFile}; ${doc.errors[0]!.message.split("\n")[0]}; fix the file`);
+  }
+  const url = doc.getIn(["relay", "url"]);
+  let host: string;
+  try {
+    host = new URL(String(url)).host;
+  } catch {
+    throw new OperatorError(`expected relay.url in ${instance.valuesFile} to be the public URL (e.g. ${instance.url}); found "${String(url ?? "")}"; set it`);
+  }
+  if (host !== instance.host) {
+    throw new OperatorError(`expected relay.url in ${instance.valuesFile} to have host ${instance.host} (scripts/lib/names.ts); found ${host}; make the two agree`);
+  }
+  return host;
+}
+
+/** Renders the chart for one instance with the pinned helm. */
+export async function relayService(instance: RelayInstance): Promise<RelayService> {
+  const values = readFileSync(join(repoRoot, instance.valuesFile), "utf8");
+  const host = hostFromValues(values, instance);
+  let rendered: string;
+  try {
+    rendered = await runTool("helm", ["template", instance.release, relayChartPath, "-f", instance.valuesFile, "--namespace", relayNamespace]);
+  } catch (error) {
+    throw new OperatorError(`expected helm to render ${relayChartPath} for ${instance.release}; ${(error as Error).message.split("\n")[0]}; fix the chart or ${instance.valuesFile}`);
+  }
+  return { ...serviceFromRendered(rendered, instance), host };
+}
+
+export function relayServices(instances: readonly RelayInstance[] = allInstances): Promise<RelayService[]> {
+  return Promise.all(instances.map(relayService));
+}

@@ -1,0 +1,199 @@
+// create-1password-secret and bootstrap end to end against real local API
+// servers: a management cluster seeded as Cozystack would, and a tenant cluster.
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { management, onePassword, tenant } from "../../scripts/lib/names.ts";
+import { type ControlPlanes, type LocalServer, startControlPlanes } from "../harness/control-plane.ts";
+import { client, type FlowResult, localSecretsFile, runCommand, runFlow, seedCozystack, setFluxReady, tempDir } from "../support/flows.ts";
+
+const canary = "canary-7f3a9e-never-print-me";
+const credentials = JSON.stringify({ verifier: { salt: canary, localHash: "h" }, encCredentials: { data: canary }, version: "2", deviceUuid: "d", uniqueKey: { k: canary } });
+const token = `${canary}-token`;
+
+let cp: ControlPlanes;
+let mgmt: LocalServer, tenantServer: LocalServer, bare: LocalServer, gone: LocalServer;
+let dir: string;
+let secretsFile: string;
+const outputs: FlowResult[] = [];
+
+async function flow(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<FlowResult> {
+  const result = await runFlow(script, args, { KUBECONFIG: mgmt.kubeconfigPath, ...env });
+  outputs.push(result);
+  return result;
+}
+
+const local = () => ["--secrets-from", "local", "--local-secrets", secretsFile];
+const onTenant = () => ["--tenant-kubeconfig", tenantServer.kubeconfigPath];
+
+async function snapshot(server: LocalServer): Promise<string> {
+  const c = client(server);
+  const namespaces = await c.list("v1", "Namespace");
+  const secrets = (await Promise.all(namespaces.map((n) => c.list("v1", "Secret", n.metadata!.name)))).flat();
+  return JSON.stringify([...namespaces.map((n) => ({ ...n, kind: "Namespace" })), ...secrets.map((n) => ({ ...n, kind: "Secret" }))].map((o) => `${o.kind}/${o.metadata?.namespace}/${o.metadata?.name}@${o.metadata?.resourceVersion}`).sort());
+}
+
+beforeAll(async () => {
+  cp = await startControlPlanes([{ name: management.cluster }, { name: tenant.app }, { name: "no-flux", crds: [] }, { name: "stopped" }]);
+  [mgmt, tenantServer, bare, gone] = cp.servers as [LocalServer, LocalServer, LocalServer, LocalServer];
+  dir = tempDir("flows-bootstrap-");
+  copyFileSync(gone.kubeconfigPath, join(dir, "gone.kubeconfig"));
+  await gone.stop();
+  await seedCozystack(mgmt, tenantServer);
+  secretsFile = localSecretsFile(dir, {
+    [onePassword.credentialsReference]: credentials,
+    [onePassword.tokenReference]: token,
+    "op://setup-docs-prod/kubeconfig.yaml/kubeconfig.yaml": readFileSync(tenantServer.kubeconfigPath, "utf8"),
+  });
+});
+afterAll(async () => {
+  await cp?.stop();
+});
+
+describe("create-1password-secret", () => {
+  it("changes nothing with --dry-run", async () => {
+    const before = await snapshot(tenantServer);
+    const result = await flow("create-1password-secret.ts", [...onTenant(), ...local(), "--dry-run"]);
+    expect(result.code, result.all).toBe(0);
+    expect(result.stdout).toMatch(/Secret 1password\/1password-credentials created \(namespace 1password is new/);
+    expect(await snapshot(tenantServer)).toBe(before);
+  });
+
+  it("writes both Connect Secrets, the credentials as base64 of the JSON", async () => {
+    const result = await flow("create-1password-secret.ts", [...onTenant(), ...local()]);
+    expect(result.code, result.all).toBe(0);
+    const c = client(tenantServer);
+    const creds = (await c.get({ apiVersion: "v1", kind: "Secret", metadata: { namespace: "1password", name: "1password-credentials" } })) as { data: Record<string, string> };
+    const stored = Buffer.from(creds.data["1password-credentials.json"]!, "base64").toString();
+    expect(JSON.parse(Buffer.from(stored, "base64").toString())).toEqual(JSON.parse(credentials));
+    const tok = (await c.get({ apiVersion: "v1", kind: "Secret", metadata: { namespace: "1password", name: "1password-operator-token" } })) as { data: Record<string, string> };
+    expect(Buffer.from(tok.data.token!, "base64").toString()).toBe(token);
+  });
+
+  it("reports no change on a second run and keeps the Secrets in place", async () => {
+    const before = await snapshot(tenantServer);
+    const result = await flow("create-1password-secret.ts", [...onTenant(), ...local()]);
+    expect(result.code, result.all).toBe(0);
+    expect(result.stdout).toMatch(/0 created, 0 configured, 3 unchanged/);
+    expect(JSON.parse(await snapshot(tenantServer))).toEqual(JSON.parse(before));
+  });
+
+  it("runs through its moon task with CI=true", async () => {
+    const result = await runCommand("npx", ["moon", "run", "docs-prod:create-1password-secret", "--", ...onTenant(), ...local()], { KUBECONFIG: mgmt.kubeconfigPath });
+    outputs.push(result);
+    expect(result.code, result.all).toBe(0);
+    expect(result.all).toMatch(/3 unchanged/);
+  });
+
+  it.each([
+    ["a reference that does not resolve", ["--token-ref", "op://setup-docs-prod/missing-item/credential"], /expected the local secrets file .* to hold op:\/\/setup-docs-prod\/missing-item\/credential; no item matched/],
+    ["malformed credentials JSON", ["--credentials-ref", "op://setup-docs-prod/bad/json"], /to hold the Connect credentials file as JSON; it does not parse/],
+    ["an empty token", ["--token-ref", "op://setup-docs-prod/empty/token"], /expected a non-empty operator token at op:\/\/setup-docs-prod\/empty\/token/],
+  ])("refuses %s with a clear message and changes nothing", async (_name, args, message) => {
+    const file = localSecretsFile(tempDir("bad-secrets-"), {
+      ...JSON.parse(readFileSync(secretsFile, "utf8")),
+      "op://setup-docs-prod/bad/json": `{"verifier": ${canary}`,
+      "op://setup-docs-prod/empty/token": "  ",
+    });
+    const before = await snapshot(tenantServer);
+    const result = await flow("create-1password-secret.ts", [...onTenant(), "--secrets-from", "local", "--local-secrets", file, ...args]);
+    expect(result.code).toBe(1);
+    expect(result.all).toMatch(message);
+    expect(await snapshot(tenantServer)).toBe(before);
+  });
+});
+
+describe("bootstrap of apps/docs-prod", () => {
+  it("changes nothing in either cluster with --dry-run", async () => {
+    const [mBefore, tBefore] = [await snapshot(mgmt), await snapshot(tenantServer)];
+    const result = await flow("bootstrap.ts", ["--app", "docs-prod", ...local(), "--dry-run"]);
+    expect(result.code, result.all).toBe(0);
+    expect(result.stdout).toMatch(/Kustomization flux-system\/docs-prod created/);
+    expect(result.stdout).toMatch(/SKIPPED: dry run/);
+    expect([await snapshot(mgmt), await snapshot(tenantServer)]).toEqual([mBefore, tBefore]);
+    expect(await client(tenantServer).get({ apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization", metadata: { namespace: "flux-system", name: "docs-prod" } })).toBeUndefined();
+  });
+
+  it("applies through the Cozystack Secret and waits until Flux reports Ready", async () => {
+    const running = flow("bootstrap.ts", ["--app", "docs-prod", ...local(), "--timeout", "60s"]);
+    const c = client(tenantServer);
+    const ref = { apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization", metadata: { namespace: "flux-system", name: "docs-prod" } };
+    while (!(await c.get(ref))) await new Promise((r) => setTimeout(r, 200));
+    await setFluxReady(tenantServer, "Kustomization", ref.apiVersion, "flux-system", "docs-prod", true, "Applied revision: main@sha1:0123");
+    const result = await running;
+    expect(result.code, result.all).toBe(0);
+    expect(result.stdout).toMatch(/Read the tenant kubeconfig from tenant-root\/kubernetes-cluster-docs-infra-prod-admin-kubeconfig/);
+    expect(result.stdout).toMatch(/HelmRelease flux-system\/relay-personal created/);
+    expect(result.stdout).toMatch(/Ready: Applied revision: main@sha1:0123/);
+  });
+
+  it("reports every object unchanged on a second run", async () => {
+    const before = await snapshot(tenantServer);
+    const result = await flow("bootstrap.ts", ["--app", "docs-prod", ...local(), "--timeout", "10s"]);
+    expect(result.code, result.all).toBe(0);
+    expect(result.stdout).toMatch(/ 0 created, 0 configured, \d+ unchanged/);
+    expect(await snapshot(tenantServer)).toBe(before);
+  });
+
+  it("reads the tenant kubeconfig from the 1Password template", async () => {
+    const result = await flow("bootstrap.ts", ["--app", "docs-prod", "--tenant-kubeconfig-from", "1password", ...local(), "--no-wait", "--skip-secrets"]);
+    expect(result.code, result.all).toBe(0);
+    expect(result.stdout).toMatch(/Read the tenant kubeconfig from apps\/docs-prod\/kubeconfig.yaml.op.tpl/);
+  });
+
+  it("points the GitRepository at a development branch with --branch", async () => {
+    const result = await flow("bootstrap.ts", ["--app", "docs-prod", ...onTenant(), "--skip-secrets", "--no-wait", "--branch", "feature-x"]);
+    expect(result.code, result.all).toBe(0);
+    const repo = (await client(tenantServer).get({ apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository", metadata: { namespace: "flux-system", name: "setup" } })) as { spec: { ref: { branch: string } } };
+    expect(repo.spec.ref.branch).toBe("feature-x");
+    await flow("bootstrap.ts", ["--app", "docs-prod", ...onTenant(), "--skip-secrets", "--no-wait"]);
+  });
+
+  it("fails when the Kustomization is not Ready in time, showing Flux's last status", async () => {
+    await setFluxReady(tenantServer, "Kustomization", "kustomize.toolkit.fluxcd.io/v1", "flux-system", "docs-prod", false, "kustomize build failed: accumulating resources");
+    const result = await flow("bootstrap.ts", ["--app", "docs-prod", ...onTenant(), "--skip-secrets", "--timeout", "2s"]);
+    expect(result.code).toBe(1);
+    expect(result.all).toMatch(/expected Kustomization flux-system\/docs-prod to be Ready within 2 s; Flux's last status: ReconciliationFailed: kustomize build failed: accumulating resources/);
+  });
+
+  it.each([
+    ["no kubeconfig Secret", () => ({ KUBECONFIG: bare.kubeconfigPath }), [], /expected Secret tenant-root\/kubernetes-cluster-docs-infra-prod-admin-kubeconfig in enigma-cluster|expected Secret tenant-root\/kubernetes-cluster-docs-infra-prod-admin-kubeconfig in no-flux/],
+    ["a Secret without the key", () => ({}), ["--tenant-kubeconfig-key", "nope.conf"], /expected key "nope.conf" in Secret tenant-root\/kubernetes-cluster-docs-infra-prod-admin-kubeconfig; found keys \[admin.conf, super-admin.conf\]/],
+    ["a malformed kubeconfig", () => ({}), ["--tenant-kubeconfig", "MALFORMED"], /expected a .*kubeconfig.* in .*malformed.kubeconfig/],
+    ["an unreachable tenant API", () => ({}), ["--tenant-kubeconfig", "GONE"], /expected the Kubernetes API of cluster-docs-infra-prod at https:\/\/127.0.0.1:\d+ to answer; ECONNREFUSED/],
+    ["missing Flux CRDs", () => ({}), ["--tenant-kubeconfig", "NOFLUX"], /expected Flux's CRDs in cluster-docs-infra-prod; missing GitRepository \(source.toolkit.fluxcd.io\/v1\), Kustomization/],
+  ])("refuses %s with a clear message and changes nothing", async (_name, env, args, message) => {
+    writeFileSync(join(dir, "malformed.kubeconfig"), "apiVersion: v1\nclusters: [ {name: x\n");
+    const paths: Record<string, string> = { MALFORMED: join(dir, "malformed.kubeconfig"), GONE: join(dir, "gone.kubeconfig"), NOFLUX: bare.kubeconfigPath };
+    const before = [await snapshot(tenantServer), await snapshot(bare)];
+    const result = await flow("bootstrap.ts", ["--app", "docs-prod", ...local(), "--no-wait", ...args.map((a) => paths[a] ?? a)], env());
+    expect(result.code, result.all).toBe(1);
+    expect(result.all).toMatch(message);
+    expect(result.all).not.toMatch(/\n\s+at /);
+    expect([await snapshot(tenantServer), await snapshot(bare)]).toEqual(before);
+  });
+});
+
+describe("bootstrap of apps/docs-infra-prod", () => {
+  it("refuses a management cluster without Flux's namespace", async () => {
+    const result = await flow("bootstrap.ts", ["--app", "docs-infra-prod", "--no-wait"]);
+    expect(result.code).toBe(1);
+    expect(result.all).toMatch(/expected namespace flux-system in enigma-cluster \(context enigma-cluster\), where Flux runs; it does not exist/);
+  });
+
+  it("applies to the management cluster and reports no change the second time", async () => {
+    await client(mgmt).apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: "flux-system" } }, { fieldManager: "flux-install" });
+    const first = await flow("bootstrap.ts", ["--app", "docs-infra-prod", "--management-context", management.cluster, "--no-wait"]);
+    expect(first.code, first.all).toBe(0);
+    expect(first.stdout).toMatch(/Kustomization flux-system\/docs-infra-prod created/);
+    const second = await flow("bootstrap.ts", ["--app", "docs-infra-prod", "--no-wait"]);
+    expect(second.stdout).toMatch(/ 0 created, 0 configured, \d+ unchanged/);
+  });
+});
+
+describe("secrets", () => {
+  it("never prints a secret value, errors included", () => {
+    expect(outputs.length).toBeGreaterThan(10);
+    for (const output of outputs) expect(output.all).not.toContain(canary);
+  });
+});

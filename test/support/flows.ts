@@ -1,0 +1,66 @@
+// Runs operator flows as an operator would (a separate process) and plays the
+// parts of the controllers the local API servers lack.
+import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { KubeClient } from "../../scripts/lib/kube.ts";
+import { repoRoot } from "../../scripts/lib/paths.ts";
+import { tenant } from "../../scripts/lib/names.ts";
+import type { LocalServer } from "../harness/control-plane.ts";
+
+export interface FlowResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** stdout and stderr together, for "never appears anywhere" checks. */
+  all: string;
+}
+
+export function runFlow(script: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<FlowResult> {
+  return runCommand(process.execPath, ["--import", "tsx", join(repoRoot, "scripts", script), ...args], env);
+}
+
+export function runCommand(command: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, cwd = repoRoot): Promise<FlowResult> {
+  return new Promise((resolve) => {
+    execFile(command, args, { cwd, env: { ...process.env, CI: "true", ...env }, maxBuffer: 32 * 1024 * 1024 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr, all: stdout + stderr });
+    });
+  });
+}
+
+export function client(server: LocalServer): KubeClient {
+  return new KubeClient(server.kubeConfig, server.name);
+}
+
+/** Seeds the management cluster as Cozystack does: tenant-root and the tenant's admin kubeconfig Secret. */
+export async function seedCozystack(mgmt: LocalServer, tenantServer: LocalServer, data?: Record<string, string>): Promise<void> {
+  const c = client(mgmt);
+  const { namespace, name } = tenant.kubeconfigSecret;
+  const kubeconfig = Buffer.from(tenantServer.kubeConfig.exportConfig()).toString("base64");
+  await c.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } }, { fieldManager: "cozystack" });
+  await c.apply(
+    { apiVersion: "v1", kind: "Secret", metadata: { name, namespace }, data: data ?? { "super-admin.conf": kubeconfig, "admin.conf": kubeconfig } },
+    { fieldManager: "cozystack" },
+  );
+}
+
+/** Plays Flux's kustomize-controller: marks a Kustomization Ready (or not) through its status. */
+export async function setFluxReady(server: LocalServer, kind: string, apiVersion: string, namespace: string, name: string, ready: boolean, message: string): Promise<void> {
+  await client(server).patchStatus({ apiVersion, kind, metadata: { name, namespace } }, {
+    observedGeneration: 1,
+    conditions: [{ type: "Ready", status: ready ? "True" : "False", reason: ready ? "ReconciliationSucceeded" : "ReconciliationFailed", message, lastTransitionTime: new Date().toISOString() }],
+  });
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** A local secrets file for --secrets-from local. */
+export function localSecretsFile(dir: string, values: Record<string, string>): string {
+  const path = join(dir, "secrets.json");
+  writeFileSync(path, JSON.stringify(values), { mode: 0o600 });
+  return path;
+}

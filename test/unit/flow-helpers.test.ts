@@ -1,0 +1,97 @@
+// Pure pieces of the part-1 flows: option parsing, redaction, 1Password
+// references and templates, credential checks, branch override, durations.
+import { describe, expect, it } from "vitest";
+import { parseDuration, withBranch } from "../../scripts/bootstrap.ts";
+import { checkCredentials, connectSecrets } from "../../scripts/create-1password-secret.ts";
+import { OperatorError, parseFlowArgs, redact, registerSecret } from "../../scripts/lib/cli.ts";
+import { parseKubeconfig } from "../../scripts/lib/clusters.ts";
+import type { Manifest } from "../../scripts/lib/kube.ts";
+import { injectSecrets, LocalSecretSource, OnePasswordSdkSource } from "../../scripts/lib/onepassword.ts";
+import { localSecretsFile, tempDir } from "../support/flows.ts";
+
+describe("flow options", () => {
+  it("gives every flow the same common options with their defaults", () => {
+    const { common } = parseFlowArgs(["--dry-run", "--management-context", "enigma"], {});
+    expect(common).toEqual({ managementContext: "enigma", tenantKubeconfig: undefined, tenantKubeconfigFrom: "secret", tenantKubeconfigKey: "super-admin.conf", dryRun: true, verbose: false });
+  });
+
+  it("refuses an unknown option and an unknown kubeconfig source", () => {
+    expect(() => parseFlowArgs(["--dryrun"], {})).toThrow(/Unknown option '--dryrun'; see --help/);
+    expect(() => parseFlowArgs(["--tenant-kubeconfig-from", "vault"], {})).toThrow(/expected --tenant-kubeconfig-from secret or 1password; got "vault"/);
+  });
+});
+
+describe("redaction", () => {
+  it("replaces every registered secret value in a text", () => {
+    registerSecret("s3cr3t-value");
+    expect(redact("token s3cr3t-value and again s3cr3t-value")).toBe("token [redacted] and again [redacted]");
+  });
+});
+
+describe("1Password", () => {
+  it("renders an op inject template from the local source, every reference resolved", async () => {
+    const file = localSecretsFile(tempDir("op-"), { "op://v/item one/field": "A", "op://v/i/f": "B" });
+    const out = await injectSecrets("a: {{ op://v/item one/field }}\nb: {{op://v/i/f}}\nc: {{ op://v/i/f }}\n", new LocalSecretSource(file));
+    expect(out).toBe("a: A\nb: B\nc: B\n");
+  });
+
+  it("names the missing reference, not a value", async () => {
+    const file = localSecretsFile(tempDir("op-"), { "op://v/i/f": "hidden-value" });
+    await expect(new LocalSecretSource(file).resolve("op://v/i/other")).rejects.toThrow(/op:\/\/v\/i\/other; no item matched/);
+  });
+
+  it("refuses a malformed reference before asking anyone", async () => {
+    await expect(new LocalSecretSource(localSecretsFile(tempDir("op-"), {})).resolve("vault/item")).rejects.toThrow(/expected a secret reference like op:\/\/vault\/item\/field; got "vault\/item"/);
+  });
+
+  it("turns an SDK failure into an error naming the reference and never the token", async () => {
+    const token = "ops_not-a-real-service-account-token";
+    const error = await new OnePasswordSdkSource(token).resolve("op://setup-docs-prod/x/y").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OperatorError);
+    expect((error as Error).message).toMatch(/^expected 1Password to resolve op:\/\/setup-docs-prod\/x\/y; it answered/);
+    expect(redact((error as Error).message)).not.toContain(token);
+  }, 60_000);
+
+  it("asks for OP_SERVICE_ACCOUNT_TOKEN when it is not set", async () => {
+    await expect(new OnePasswordSdkSource("").resolve("op://v/i/f")).rejects.toThrow(/expected OP_SERVICE_ACCOUNT_TOKEN/);
+  });
+});
+
+describe("Connect credentials", () => {
+  it("accepts a credentials file with the fields Connect reads", () => {
+    expect(() => checkCredentials(JSON.stringify({ verifier: {}, encCredentials: {}, version: "2", deviceUuid: "d", uniqueKey: {} }), "op://r")).not.toThrow();
+  });
+
+  it("names the missing fields of an incomplete file", () => {
+    expect(() => checkCredentials(JSON.stringify({ verifier: {}, version: "2" }), "op://r")).toThrow(/missing encCredentials, deviceUuid, uniqueKey/);
+  });
+
+  it("stores the base64 of the JSON as the Secret's value", () => {
+    const [, creds, token] = connectSecrets('{"a":1}', "tok");
+    const value = Buffer.from((creds!.data as Record<string, string>)["1password-credentials.json"]!, "base64").toString();
+    expect(Buffer.from(value, "base64").toString()).toBe('{"a":1}');
+    expect(Buffer.from((token!.data as Record<string, string>).token!, "base64").toString()).toBe("tok");
+  });
+});
+
+describe("bootstrap", () => {
+  it("points only GitRepositories at the branch", () => {
+    const objects = [
+      { apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository", metadata: { name: "setup" }, spec: { url: "u", ref: { branch: "main" } } },
+      { apiVersion: "v1", kind: "Namespace", metadata: { name: "relay" } },
+    ] as Manifest[];
+    const out = withBranch(objects, "dev");
+    expect(out[0]!.spec).toEqual({ url: "u", ref: { branch: "dev" } });
+    expect(out[1]).toBe(objects[1]);
+    expect(withBranch(objects, undefined)).toBe(objects);
+  });
+
+  it("reads durations in ms, s, m and h", () => {
+    expect([parseDuration("250ms"), parseDuration("90s"), parseDuration("5m"), parseDuration("1h"), parseDuration("30")]).toEqual([250, 90_000, 300_000, 3_600_000, 30_000]);
+    expect(() => parseDuration("soon")).toThrow(/expected a duration like 90s/);
+  });
+
+  it("refuses a kubeconfig without a current context", () => {
+    expect(() => parseKubeconfig("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n", "file.yaml")).toThrow(/expected a kubeconfig with a current context in file.yaml/);
+  });
+});
