@@ -96,7 +96,6 @@ export async function main(argv: string[]): Promise<void> {
       const diffs: string[] = [];
       for (const file of [ctx.config, ctx.lock]) {
         if (!file) continue;
-        // writeIfChanged re-reads the file, so a concurrent edit shows up in the diff rather than being lost silently.
         const change = writeIfChanged(file.path, file.after, { dryRun });
         if (change.changed) diffs.push(change.diff);
       }

@@ -52,7 +52,7 @@ export async function applyAll(client: KubeClient, objects: readonly Manifest[],
  * second apply a true no-op (without it the first re-apply rewrites managedFields).
  */
 function withNamespaceLabel(ns: Manifest): Manifest {
-  const metadata = ns.metadata as Manifest["metadata"] & { labels?: Record<string, string> };
+  const metadata = ns.metadata;
   return { ...ns, metadata: { ...metadata, labels: { ...metadata.labels, "kubernetes.io/metadata.name": metadata.name } } };
 }
 

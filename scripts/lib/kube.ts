@@ -8,7 +8,14 @@ import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 export interface ObjectRef {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string };
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    uid?: string;
+    resourceVersion?: string;
+  };
 }
 
 export type Manifest = ObjectRef & Record<string, unknown>;

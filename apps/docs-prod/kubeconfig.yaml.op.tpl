@@ -1,0 +1,1 @@
+{{ op://setup-docs-prod/kubeconfig.yaml/kubeconfig.yaml }}

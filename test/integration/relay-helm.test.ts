@@ -1,0 +1,63 @@
+// Direct Helm deploys: upgrade --no-wait installs an instance into a real local
+// API server with the real helm binary, and diff then reports no change.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { relayNamespace, tenant } from "../../scripts/lib/names.ts";
+import { type ControlPlanes, type LocalServer, startControlPlanes } from "../harness/control-plane.ts";
+import { client, runCommand, runFlow } from "../support/flows.ts";
+
+let cp: ControlPlanes;
+let server: LocalServer;
+const onTenant = () => ["--tenant-kubeconfig", server.kubeconfigPath];
+
+beforeAll(async () => {
+  cp = await startControlPlanes([{ name: tenant.app, crds: [] }]);
+  server = cp.servers[0]!;
+});
+afterAll(async () => cp?.stop());
+
+describe("relay-server direct Helm deploys", () => {
+  it("renders an instance with its values file", async () => {
+    const result = await runCommand("npx", ["moon", "run", "relay-server:template", "--", "--instance", "family"]);
+    expect(result.code, result.all).toBe(0);
+    expect(result.stdout).toMatch(/kind: Deployment/);
+    expect(result.stdout).toMatch(/https:\/\/family\.relay\.enigma\.vgijssel\.nl/);
+  });
+
+  it("shows what an install would create before there is one", async () => {
+    const result = await runFlow("relay-helm.ts", ["diff", "--instance", "personal", ...onTenant()]);
+    expect(result.code, result.all).toBe(0);
+    expect(result.stdout).toMatch(/Deployment relay\/relay-personal[-\w]*: would be created/);
+  });
+
+  it("changes nothing with --dry-run", async () => {
+    const result = await runFlow("relay-helm.ts", ["upgrade", "--instance", "personal", "--no-wait", "--dry-run", ...onTenant()]);
+    expect(result.code, result.all).toBe(0);
+    expect(await client(server).get({ apiVersion: "v1", kind: "Namespace", metadata: { name: relayNamespace } })).toBeUndefined();
+  });
+
+  it("installs with upgrade --no-wait through moon, where the HelmRelease would, and diff then reports no change", async () => {
+    const up = await runCommand("npx", ["moon", "run", "relay-server:upgrade", "--", "--instance", "personal", "--no-wait", ...onTenant()]);
+    expect(up.code, up.all).toBe(0);
+    expect(up.all).toMatch(/revision 1, deployed/);
+    const releases = await client(server).list("v1", "Secret", relayNamespace, "owner=helm,name=relay-personal");
+    expect(releases).toHaveLength(1);
+    const diff = await runFlow("relay-helm.ts", ["diff", "--instance", "personal", ...onTenant()]);
+    expect(diff.code, diff.all).toBe(0);
+    expect(diff.stdout).toMatch(/Compare relay-personal with cluster-docs-infra-prod: no change/);
+  });
+
+  it("reports a drifted object in diff", async () => {
+    const c = client(server);
+    const [svc] = await c.list("v1", "Service", relayNamespace, "app.kubernetes.io/instance=relay-personal");
+    await c.request("PATCH", `/api/v1/namespaces/${relayNamespace}/services/${svc!.metadata!.name}`, { spec: { ports: [{ name: "http", port: 9999, targetPort: "http", protocol: "TCP" }] } }, "application/merge-patch+json");
+    const diff = await runFlow("relay-helm.ts", ["diff", "--instance", "personal", ...onTenant()]);
+    expect(diff.stdout).toMatch(/Service relay\/\S+: would change/);
+    expect(diff.stdout).toMatch(/-\s+port: 9999/);
+  });
+
+  it("refuses an unknown instance", async () => {
+    const result = await runFlow("relay-helm.ts", ["template", "--instance", "work"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/expected an instance name \(personal or family\); got "work"/);
+  });
+});

@@ -1,0 +1,306 @@
+// sync-ingress end to end against two real local API servers: the tenant runs the
+// chart's relay Services, the management cluster holds KubeVirt CCM's mirrors
+// (played by test/support/ccm.ts), and the flow runs as an operator would.
+import { copyFileSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { instances, management, relayNamespace, tenant, type RelayInstance } from "../../scripts/lib/names.ts";
+import type { Manifest } from "../../scripts/lib/kube.ts";
+import { repoRoot } from "../../scripts/lib/paths.ts";
+import { type ControlPlanes, type LocalServer, startControlPlanes } from "../harness/control-plane.ts";
+import { deleteService, installRelayServices, mirrorManifest, playCcm } from "../support/ccm.ts";
+import { client, type FlowResult, localSecretsFile, runCommand, runFlow, seedCozystack, tempDir } from "../support/flows.ts";
+import { renderedService } from "../support/manifests.ts";
+
+let cp: ControlPlanes;
+let mgmt: LocalServer, tenantServer: LocalServer;
+let dir: string;
+/** Tenant Service "relay/<name>" -> its mirror, as CCM last synced. */
+let mirrors: Map<string, string>;
+const outputs: FlowResult[] = [];
+
+const [personal, family] = instances as [RelayInstance, RelayInstance];
+const serviceName = (i: RelayInstance) => renderedService(i).metadata.name;
+const mirrorOf = (i: RelayInstance) => mirrors.get(`${relayNamespace}/${serviceName(i)}`)!;
+
+async function sync(args: string[], env: NodeJS.ProcessEnv = {}): Promise<FlowResult> {
+  const result = await runFlow("sync-ingress.ts", args, { KUBECONFIG: mgmt.kubeconfigPath, ...env });
+  outputs.push(result);
+  return result;
+}
+
+const onTenant = () => ["--tenant-kubeconfig", tenantServer.kubeconfigPath];
+
+/** A fresh copy of an ingress file in the temp folder. */
+function copyOf(source: string, name: string): string {
+  const path = join(dir, name);
+  copyFileSync(join(repoRoot, source), path);
+  return path;
+}
+
+const repoIngress = management.ingressFile;
+
+function syncedRepoIngress(): string {
+  const original = readFileSync(join(repoRoot, repoIngress), "utf8");
+  const backendNames = [...original.matchAll(/^ {16}name: (\S+)$/gm)].map((m) => m[1]!);
+  expect(backendNames).toHaveLength(2);
+  return original.replace(`name: ${backendNames[0]}\n`, `name: ${mirrorOf(personal)}\n`).replace(`name: ${backendNames[1]}\n`, `name: ${mirrorOf(family)}\n`);
+}
+
+async function adminRequestsDuring(run: () => Promise<FlowResult>): Promise<{ result: FlowResult; requests: string[] }> {
+  const settle = async () => {
+    // The audit log is written as requests finish; wait until it stops growing.
+    let last = -1;
+    for (;;) {
+      const n = mgmt.adminRequests().length;
+      if (n === last) return n;
+      last = n;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  };
+  const before = await settle();
+  const result = await run();
+  await settle();
+  return { result, requests: mgmt.adminRequests().slice(before).map((e) => `${e.verb} ${e.requestURI}`) };
+}
+
+beforeAll(async () => {
+  cp = await startControlPlanes([
+    { name: management.cluster, audit: true, crds: [] },
+    { name: tenant.app, crds: [] },
+  ]);
+  [mgmt, tenantServer] = cp.servers as [LocalServer, LocalServer];
+  dir = tempDir("sync-ingress-");
+  await seedCozystack(mgmt, tenantServer);
+  await installRelayServices(tenantServer);
+  mirrors = await playCcm(tenantServer, mgmt);
+});
+
+afterAll(async () => {
+  await cp?.stop();
+});
+
+describe("sync-ingress", () => {
+  it("points each host at its mirror, and the second run changes nothing", async () => {
+    const file = copyOf(repoIngress, "ingress-relay.yaml");
+    const first = await sync([...onTenant(), "--ingress-file", file]);
+    expect(first.code, first.all).toBe(0);
+    expect(readFileSync(file, "utf8")).toBe(syncedRepoIngress());
+    expect(first.stdout).toContain(`+                name: ${mirrorOf(personal)}`);
+    expect(first.stdout).toContain(`${personal.host} → Service ${mirrorOf(personal)} port 8080 (mirror of relay/${serviceName(personal)})`);
+    expect(first.stdout).toContain(`Read Services relay/${serviceName(personal)}, relay/${serviceName(family)} in ${tenant.app}`);
+    expect(first.stdout).toContain(`: updated`);
+
+    const written = statSync(file);
+    const second = await sync([...onTenant(), "--ingress-file", file]);
+    expect(second.code, second.all).toBe(0);
+    expect(second.stdout).toContain(": up to date");
+    expect(second.stdout).not.toMatch(/^\+ /m);
+    expect(statSync(file).mtimeMs).toBe(written.mtimeMs);
+    expect(statSync(file).ino).toBe(written.ino);
+  });
+
+  it("prints the diff and writes nothing with --dry-run", async () => {
+    const file = copyOf(repoIngress, "dry-run.yaml");
+    const before = readFileSync(file, "utf8");
+    const result = await sync([...onTenant(), "--ingress-file", file, "--dry-run"]);
+    expect(result.code, result.all).toBe(0);
+    expect(result.stdout).toContain(`+                name: ${mirrorOf(family)}`);
+    expect(result.stdout).toContain("would change");
+    expect(readFileSync(file, "utf8")).toBe(before);
+  });
+
+  it("--check exits non-zero on a stale file and zero on a fresh one, writing nothing", async () => {
+    const file = copyOf(repoIngress, "check.yaml");
+    const stale = readFileSync(file, "utf8");
+    const failed = await sync([...onTenant(), "--ingress-file", file, "--check"]);
+    expect(failed.code).not.toBe(0);
+    expect(failed.stderr).toMatch(/check\.yaml is out of date \(2 backends differ from the CCM mirrors\); run sync-ingress/);
+    expect(failed.stdout).toContain(`+                name: ${mirrorOf(personal)}`);
+    expect(readFileSync(file, "utf8")).toBe(stale);
+
+    writeFileSync(file, syncedRepoIngress());
+    const passed = await sync([...onTenant(), "--ingress-file", file, "--check"]);
+    expect(passed.code, passed.all).toBe(0);
+    expect(passed.stdout).toContain("up to date");
+  });
+
+  it("keeps every comment and every other byte of a comment-rich file, and reports a foreign host", async () => {
+    const file = copyOf("test/fixtures/ingress/comments.yaml", "comments.yaml");
+    const before = readFileSync(file, "utf8");
+    const result = await sync([...onTenant(), "--ingress-file", file]);
+    expect(result.code, result.all).toBe(0);
+    const expected = before
+      .replace("name: OLD-PERSONAL-NAME   #", `name: ${mirrorOf(personal)}   #`)
+      .replace("number: 1111 #", "number: 8080 #")
+      .replace('{name: "OLD-PERSONAL-NAME-2", port: {number: 2222}}', `{name: "${mirrorOf(personal)}", port: {number: 8080}}`)
+      .replace("name: 'OLD-FAMILY-NAME'", `name: '${mirrorOf(family)}'`)
+      .replace("name: OLD-PORT-NAME   #", "name: http   #")
+      .replace("name: OLD-PERSONAL-NAME-3\n", `name: ${mirrorOf(personal)}\n`)
+      .replace("number: 3333\n", "number: 8080\n");
+    expect(readFileSync(file, "utf8")).toBe(expected);
+    expect(result.stdout).toContain("grafana.enigma.vgijssel.nl (Ingress relays, line 44): no relay instance has this host; left as it is");
+  });
+
+  it("reads the tenant kubeconfig from the Cozystack Secret and from 1Password, printing no credential", async () => {
+    const file = copyOf(repoIngress, "via-secret.yaml");
+    const viaSecret = await sync(["--ingress-file", file]);
+    expect(viaSecret.code, viaSecret.all).toBe(0);
+    expect(viaSecret.stdout).toContain(`Read the tenant kubeconfig from ${tenant.kubeconfigSecret.namespace}/${tenant.kubeconfigSecret.name}`);
+    expect(readFileSync(file, "utf8")).toBe(syncedRepoIngress());
+
+    const secrets = localSecretsFile(dir, { "op://setup-docs-prod/kubeconfig.yaml/kubeconfig.yaml": readFileSync(tenantServer.kubeconfigPath, "utf8") });
+    const viaOnePassword = await sync(["--ingress-file", file, "--check", "--tenant-kubeconfig-from", "1password", "--secrets-from", "local", "--local-secrets", secrets]);
+    expect(viaOnePassword.code, viaOnePassword.all).toBe(0);
+
+    const tokens = [tenantServer, mgmt].map((s) => s.kubeConfig.getCurrentUser()!.token!);
+    for (const out of outputs) for (const token of tokens) expect(out.all).not.toContain(token);
+  });
+
+  it("makes the same number of API requests with 1000 unrelated Services in tenant-root as with none", async () => {
+    const file = copyOf(repoIngress, "count.yaml");
+    const args = [...onTenant(), "--ingress-file", file, "--check"];
+    writeFileSync(file, syncedRepoIngress());
+    const without = await adminRequestsDuring(() => sync(args));
+    expect(without.result.code, without.result.all).toBe(0);
+
+    const m = client(mgmt);
+    const unrelated = Array.from({ length: 1000 }, (_, i): Manifest => ({
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: {
+        name: `unrelated-${i}`,
+        namespace: "tenant-root",
+        // Every tenth one looks like a mirror of another tenant cluster.
+        labels: i % 10 === 0
+          ? { "cluster.x-k8s.io/cluster-name": "kubernetes-cluster-other", "cluster.x-k8s.io/tenant-service-name": serviceName(personal), "cluster.x-k8s.io/tenant-service-namespace": relayNamespace }
+          : { app: "unrelated" },
+      },
+      spec: { clusterIP: "None", ports: [{ name: "http", port: 80 + (i % 7) }] },
+    }));
+    for (let i = 0; i < unrelated.length; i += 50) await Promise.all(unrelated.slice(i, i + 50).map((s) => m.apply(s, { fieldManager: "someone-else" })));
+    expect((await m.list("v1", "Service", "tenant-root")).length).toBeGreaterThanOrEqual(1000);
+
+    const withMany = await adminRequestsDuring(() => sync(args));
+    expect(withMany.result.code, withMany.result.all).toBe(0);
+    expect(withMany.requests.length).toBe(without.requests.length);
+    expect(withMany.requests.filter((r) => r.includes("/namespaces/tenant-root/services"))).toEqual([
+      `list /api/v1/namespaces/tenant-root/services?labelSelector=${encodeURIComponent(`cluster.x-k8s.io/cluster-name=${tenant.release}`)}`,
+    ]);
+  });
+
+  it("runs through its moon task, resolving a relative --ingress-file against where it was typed", async () => {
+    const file = copyOf(repoIngress, "moon.yaml");
+    const moonArgs = (cwd: string, args: string[]) =>
+      runCommand(join(repoRoot, "node_modules/.bin/moon"), ["run", "docs-infra-prod:sync-ingress", "--", ...args], { KUBECONFIG: mgmt.kubeconfigPath }, cwd);
+    const result = await moonArgs(repoRoot, [...onTenant(), "--ingress-file", file]);
+    outputs.push(result);
+    expect(result.code, result.all).toBe(0);
+    expect(readFileSync(file, "utf8")).toBe(syncedRepoIngress());
+
+    // From a folder inside the repository, a relative path means that folder's file (checked, not written).
+    const fixtures = join(repoRoot, "test/fixtures/ingress");
+    const relative = await moonArgs(fixtures, [...onTenant(), "--ingress-file", "comments.yaml", "--check"]);
+    outputs.push(relative);
+    expect(relative.code).not.toBe(0);
+    expect(relative.all).toContain("test/fixtures/ingress/comments.yaml is out of date");
+  });
+});
+
+describe("sync-ingress refuses bad input with a clear message and changes nothing", () => {
+  /** Runs the flow on a fresh copy of the repo's ingress file and checks it stayed as it was. */
+  async function refuses(args: string[] = [], source: string = repoIngress): Promise<string> {
+    const file = copyOf(source, "bad-input.yaml");
+    const before = readFileSync(file, "utf8");
+    const result = await sync([...onTenant(), "--ingress-file", file, ...args]);
+    expect(result.code, result.all).not.toBe(0);
+    expect(readFileSync(file, "utf8")).toBe(before);
+    const line = result.stderr.trim();
+    expect(line.startsWith("✖ "), result.all).toBe(true);
+    expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    return line;
+  }
+
+  const personalMirrorRef = () => ({ apiVersion: "v1", kind: "Service", metadata: { namespace: "tenant-root", name: mirrorOf(personal) } });
+
+  it("zero mirrors: CCM not running, or the Service is not a LoadBalancer", async () => {
+    await deleteService(client(mgmt), "tenant-root", mirrorOf(personal));
+    try {
+      const message = await refuses();
+      expect(message).toContain(`expected a Service ${mirrorOf(personal)} in tenant-root of ${management.cluster} labelled for relay/${serviceName(personal)}`);
+      expect(message).toContain("no mirror yet: KubeVirt CCM not running, or the Service is not a LoadBalancer");
+    } finally {
+      mirrors = await playCcm(tenantServer, mgmt);
+    }
+  });
+
+  it("two mirrors: lists both candidates", async () => {
+    const live = (await client(mgmt).get(personalMirrorRef())) as unknown as Parameters<typeof mirrorManifest>[0];
+    const tenantSvc = (await client(tenantServer).get({ apiVersion: "v1", kind: "Service", metadata: { namespace: relayNamespace, name: serviceName(personal) } })) as unknown as Parameters<typeof mirrorManifest>[0];
+    await client(mgmt).apply(mirrorManifest(tenantSvc, "a0000stale0000000000000000000000"), { fieldManager: "kubevirt-ccm" });
+    try {
+      const message = await refuses();
+      expect(message).toContain(`found 2 candidates: `);
+      expect(message).toContain("a0000stale0000000000000000000000");
+      expect(message).toContain(`${live.metadata.name} (matches the UID)`);
+    } finally {
+      mirrors = await playCcm(tenantServer, mgmt);
+    }
+  });
+
+  it("a tenant Service that is not a LoadBalancer", async () => {
+    const t = client(tenantServer);
+    const svc = renderedService(family);
+    await t.apply({ ...(svc as unknown as Manifest), metadata: { ...svc.metadata, namespace: relayNamespace }, spec: { ...svc.spec, type: "ClusterIP" } }, { fieldManager: "helm" });
+    try {
+      const message = await refuses();
+      expect(message).toContain(`expected Service relay/${serviceName(family)} in ${tenant.app} to be of type LoadBalancer (KubeVirt CCM mirrors only LoadBalancer Services); found type ClusterIP`);
+    } finally {
+      await installRelayServices(tenantServer, [family]);
+      mirrors = await playCcm(tenantServer, mgmt);
+    }
+  });
+
+  it("a mirror whose port differs from the tenant Service's", async () => {
+    const current = (await client(mgmt).get(personalMirrorRef())) as unknown as Parameters<typeof mirrorManifest>[0];
+    const tenantSvc = (await client(tenantServer).get({ apiVersion: "v1", kind: "Service", metadata: { namespace: relayNamespace, name: serviceName(personal) } })) as unknown as Parameters<typeof mirrorManifest>[0];
+    const wrong = mirrorManifest({ ...tenantSvc, spec: { ...tenantSvc.spec, ports: [{ name: "http", port: 80, protocol: "TCP" }] } }, current.metadata.name);
+    await client(mgmt).apply(wrong, { fieldManager: "kubevirt-ccm" });
+    try {
+      const message = await refuses();
+      expect(message).toContain(`expected mirror ${mirrorOf(personal)} to have the ports of relay/${serviceName(personal)} [http:8080]; found [http:80]`);
+    } finally {
+      mirrors = await playCcm(tenantServer, mgmt);
+    }
+  });
+
+  it("a recreated tenant Service whose old mirror CCM has not replaced yet", async () => {
+    const t = client(tenantServer);
+    const oldMirror = mirrorOf(personal);
+    await deleteService(t, relayNamespace, serviceName(personal));
+    await installRelayServices(tenantServer, [personal]);
+    try {
+      const message = await refuses();
+      expect(message).toContain(`found ${oldMirror} with its labels; the Service was probably recreated`);
+    } finally {
+      mirrors = await playCcm(tenantServer, mgmt);
+      expect(mirrorOf(personal)).not.toBe(oldMirror);
+    }
+  });
+
+  it("an ingress file with a YAML syntax error: file and line", async () => {
+    const message = await refuses([], "test/fixtures/ingress/syntax-error.yaml");
+    expect(message).toMatch(/^✖ expected valid YAML in \S*bad-input\.yaml; line 10: .+; fix the file and run again$/);
+  });
+
+  it("an ingress host of no instance is reported and left alone, and the instances' missing rules are named", async () => {
+    const file = join(dir, "foreign.yaml");
+    const text = readFileSync(join(repoRoot, "test/fixtures/ingress/comments.yaml"), "utf8").split("\n...\n")[0]!.replace(/personal\.relay|family\.relay/g, "other.app");
+    writeFileSync(file, text);
+    const result = await sync([...onTenant(), "--ingress-file", file]);
+    expect(result.code, result.all).toBe(0);
+    expect(readFileSync(file, "utf8")).toBe(text);
+    expect(result.stdout).toContain("grafana.enigma.vgijssel.nl (Ingress relays, line 44): no relay instance has this host; left as it is");
+    expect(result.stdout).toContain(`${personal.host}: no Ingress rule in`);
+  });
+});

@@ -1,0 +1,185 @@
+// vendir:remove-entry end to end: the real script as a subprocess (and once through
+// moon) on a scratch git repository holding a copy of the fixture vendir files.
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, relative } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { repoRoot } from "../../scripts/lib/paths.ts";
+
+const fixtures = join(repoRoot, "test/fixtures/vendir");
+const scratchDirs: string[] = [];
+
+afterEach(() => {
+  for (const dir of scratchDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A git repository with the fixture at third_party/vendir, committed, and synced chart folders. */
+function scratchRepo(fixture: "several" | "pre-migration" = "several"): { root: string; vendir: string } {
+  const root = mkdtempSync(join(tmpdir(), "vendir-remove-entry-"));
+  scratchDirs.push(root);
+  const vendir = join(root, "third_party/vendir");
+  mkdirSync(vendir, { recursive: true });
+  for (const file of ["vendir.yml", "vendir.lock.yml"]) cpSync(join(fixtures, fixture, file), join(vendir, file));
+  writeFileSync(join(vendir, ".gitignore"), "charts/\n");
+  for (const chart of ["connect", "relay-server"]) {
+    mkdirSync(join(vendir, "charts", chart, "templates"), { recursive: true });
+    writeFileSync(join(vendir, "charts", chart, "Chart.yaml"), `name: ${chart}\n`);
+  }
+  git(root, "init", "-q");
+  git(root, "add", ".");
+  git(root, "-c", "user.name=test", "-c", "user.email=test@example.invalid", "commit", "-qm", "vendir files");
+  return { root, vendir };
+}
+
+function git(cwd: string, ...args: string[]): void {
+  const result = spawnSync("git", args, { cwd, encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`git ${args.join(" ")} failed: ${result.stderr}`);
+}
+
+function removeEntry(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync("node", ["--import", "tsx", "scripts/vendir-remove-entry.ts", ...args], { cwd: repoRoot, encoding: "utf8" });
+}
+
+/** Every file under `root` but .git, with its bytes: "nothing changed" means this is equal before and after. */
+function snapshot(root: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.name === ".git") continue;
+      if (entry.isDirectory()) walk(path);
+      else files[relative(root, path)] = readFileSync(path, "latin1");
+    }
+  };
+  walk(root);
+  return files;
+}
+
+function write(root: string, path: string, content: string | Buffer): void {
+  mkdirSync(dirname(join(root, path)), { recursive: true });
+  writeFileSync(join(root, path), content);
+}
+
+// Spelled with a variable so that these tests do not themselves count as references
+// to the real repository's relay-server chart, which the migration removes.
+const relay = "relay-server";
+const relayChart = `third_party/vendir/charts/${relay}`;
+
+const expected = (name: string, file: string) => readFileSync(join(fixtures, "several-expected", `without-${name}`, file), "utf8");
+
+describe("vendir:remove-entry", () => {
+  it("removes only the named entry from both files and deletes its synced folder", () => {
+    const { vendir } = scratchRepo();
+    const result = removeEntry("relay-server", "--dir", vendir);
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    expect(readFileSync(join(vendir, "vendir.yml"), "utf8")).toBe(expected("relay-server", "vendir.yml"));
+    expect(readFileSync(join(vendir, "vendir.lock.yml"), "utf8")).toBe(expected("relay-server", "vendir.lock.yml"));
+    expect(existsSync(join(vendir, "charts/relay-server"))).toBe(false);
+    expect(existsSync(join(vendir, "charts/connect/Chart.yaml"))).toBe(true);
+    expect(result.stdout).toContain("-      - path: relay-server");
+  });
+
+  it("removes a githubRelease entry whose folder was never synced", () => {
+    const { vendir } = scratchRepo();
+    const result = removeEntry("podinfo", "--dir", vendir);
+    expect(result.status).toBe(0);
+    expect(readFileSync(join(vendir, "vendir.yml"), "utf8")).toBe(expected("podinfo", "vendir.yml"));
+    expect(readFileSync(join(vendir, "vendir.lock.yml"), "utf8")).toBe(expected("podinfo", "vendir.lock.yml"));
+    expect(result.stdout).toContain("not there");
+  });
+
+  it("prints nothing to remove on a second run, exits 0 and changes nothing", () => {
+    const { root, vendir } = scratchRepo();
+    expect(removeEntry("relay-server", "--dir", vendir).status).toBe(0);
+    const before = snapshot(root);
+    const second = removeEntry("relay-server", "--dir", vendir);
+    expect(second.status).toBe(0);
+    expect(second.stdout).toContain("nothing to remove");
+    expect(snapshot(root)).toEqual(before);
+  });
+
+  it("prints the diff with --dry-run and writes or deletes nothing", () => {
+    const { root, vendir } = scratchRepo();
+    const before = snapshot(root);
+    const result = removeEntry("relay-server", "--dir", vendir, "--dry-run");
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain("-      - path: relay-server");
+    expect(result.stdout).toContain("-    path: relay-server");
+    expect(result.stdout).toContain(`would delete ${relayChart}`);
+    expect(snapshot(root)).toEqual(before);
+  });
+
+  it("refuses an unknown name, listing the names present, and changes nothing", () => {
+    const { root, vendir } = scratchRepo();
+    const before = snapshot(root);
+    const result = removeEntry("relay-srever", "--dir", vendir);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain("expected an entry charts/relay-srever in third_party/vendir/vendir.yml; found only connect, relay-server, podinfo, cert-manager");
+    expect(result.stderr).not.toContain("    at "); // one line for an operator mistake, no stack
+    expect(snapshot(root)).toEqual(before);
+  });
+
+  it("refuses to remove a chart that files still reference, listing file:line, and changes nothing", () => {
+    const { root, vendir } = scratchRepo();
+    write(root, "apps/docs-prod/helmrelease-relay.yaml", `kind: HelmRelease\nspec:\n  chart: ../../${relayChart}\n`);
+    write(root, "README.md", `# Docs\nThe old chart lived in vendir/charts/${relay}/.\n`);
+    git(root, "add", "README.md"); // one tracked file, one untracked: both count
+    const before = snapshot(root);
+    const result = removeEntry("relay-server", "--dir", vendir);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain(`expected no file to reference ${relayChart}; found 2`);
+    expect(result.stderr).toContain("apps/docs-prod/helmrelease-relay.yaml:3");
+    expect(result.stderr).toContain("README.md:2");
+    expect(snapshot(root)).toEqual(before);
+  });
+
+  it("does not count binary files, ignored files or a longer chart name as references", () => {
+    const { root, vendir } = scratchRepo();
+    write(root, "logo.png", Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0]), Buffer.from(relayChart)]));
+    write(root, ".gitignore", "build/\n");
+    write(root, "build/out.yaml", `chart: ${relayChart}\n`);
+    write(root, "apps/other.yaml", `chart: ${relayChart}-v2\n`);
+    const result = removeEntry("relay-server", "--dir", vendir);
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+  });
+
+  it("removes a still-referenced chart with --force, listing the references", () => {
+    const { root, vendir } = scratchRepo();
+    write(root, "apps/docs-prod/helmrelease-relay.yaml", `kind: HelmRelease\nspec:\n  chart: ../../${relayChart}\n`);
+    const result = removeEntry("relay-server", "--dir", vendir, "--force");
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain("apps/docs-prod/helmrelease-relay.yaml:3");
+    expect(readFileSync(join(vendir, "vendir.yml"), "utf8")).toBe(expected("relay-server", "vendir.yml"));
+    expect(existsSync(join(vendir, "charts/relay-server"))).toBe(false);
+  });
+
+  it("refuses a malformed vendir.lock.yml, naming file and line, and changes neither file", () => {
+    const { root, vendir } = scratchRepo();
+    const lock = readFileSync(join(vendir, "vendir.lock.yml"), "utf8");
+    writeFileSync(join(vendir, "vendir.lock.yml"), lock.replace("  - git:\n", "  - git: [\n"));
+    const before = snapshot(root);
+    const result = removeEntry("relay-server", "--dir", vendir);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/expected valid YAML in third_party\/vendir\/vendir\.lock\.yml; found a syntax error at third_party\/vendir\/vendir\.lock\.yml:1[1-3] /);
+    expect(snapshot(root)).toEqual(before);
+  });
+
+  it("finishes the migration through moon: relay-server goes, connect stays", () => {
+    const { vendir } = scratchRepo("pre-migration");
+    const result = spawnSync("npx", ["moon", "run", "vendir:remove-entry", "--", "relay-server", "--dir", vendir], {
+      cwd: repoRoot,
+      encoding: "utf8",
+      env: { ...process.env, CI: "true" },
+    });
+    expect(result.status, `${result.stdout}\n${result.stderr}`).toBe(0);
+    const config = readFileSync(join(vendir, "vendir.yml"), "utf8");
+    expect(config).toBe(readFileSync(join(fixtures, "pre-migration/vendir.yml"), "utf8").split("      # The upstream chart")[0]);
+    expect(readFileSync(join(vendir, "vendir.lock.yml"), "utf8")).not.toContain("relay-server");
+    expect(readFileSync(join(vendir, "vendir.lock.yml"), "utf8")).toContain("path: connect");
+    expect(existsSync(join(vendir, "charts/relay-server"))).toBe(false);
+    expect(existsSync(join(vendir, "charts/connect"))).toBe(true);
+  });
+});

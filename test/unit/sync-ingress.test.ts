@@ -1,0 +1,133 @@
+// The pure parts of sync-ingress: the relay Service from rendered chart output,
+// the host from a values file, instance matching and file planning.
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ccmLabels, instanceByName, tenant } from "../../scripts/lib/names.ts";
+import { repoRoot } from "../../scripts/lib/paths.ts";
+import { hostFromValues, serviceFromRendered, type RelayService } from "../../scripts/lib/relay-services.ts";
+import { defaultIngressFile, displayPath, matchInstances, planIngressFiles, resolveIngressFiles } from "../../scripts/sync-ingress.ts";
+import type { ServiceObject } from "../../scripts/lib/mirrors.ts";
+import { tempDir } from "../support/flows.ts";
+
+const personal = instanceByName("personal");
+const family = instanceByName("family");
+
+const rendered = (name: string, ports = "    - name: http\n      port: 8080\n") => `---
+# Source: relay-server/templates/serviceaccount.yaml
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: ${name}
+---
+# Source: relay-server/templates/service.yaml
+apiVersion: v1
+kind: Service
+metadata:
+  name: ${name}
+spec:
+  type: LoadBalancer
+  ports:
+${ports}`;
+
+function relayService(instance = personal, name = `${instance.release}-relay-server`): RelayService {
+  return { instance, name, namespace: "relay", type: "LoadBalancer", ports: [{ name: "http", port: 8080 }], port: { name: "http", port: 8080 }, host: instance.host };
+}
+
+describe("serviceFromRendered", () => {
+  it("takes the one Service's name and its http port", () => {
+    const svc = serviceFromRendered(rendered("relay-personal-relay-server", "    - name: http\n      port: 8080\n    - name: metrics\n      port: 9090\n"), personal);
+    expect(svc).toMatchObject({ name: "relay-personal-relay-server", namespace: "relay", type: "LoadBalancer", port: { name: "http", port: 8080 } });
+    expect(svc.ports).toHaveLength(2);
+  });
+
+  it("refuses output with no Service or with two", () => {
+    expect(() => serviceFromRendered("kind: ConfigMap\nmetadata: {name: x}\n", personal)).toThrow(/exactly one Service for relay-personal .* it rendered 0/);
+    expect(() => serviceFromRendered(rendered("a") + rendered("b"), personal)).toThrow(/it rendered 2/);
+  });
+});
+
+describe("hostFromValues", () => {
+  it("reads the host of relay.url in the real values files", () => {
+    for (const instance of [personal, family]) {
+      expect(hostFromValues(readFileSync(join(repoRoot, instance.valuesFile), "utf8"), instance)).toBe(instance.host);
+    }
+  });
+
+  it("fails clearly when the values file and names.ts disagree", () => {
+    expect(() => hostFromValues("relay:\n  url: https://other.example.com\n", personal)).toThrow(
+      `expected relay.url in ${personal.valuesFile} to have host ${personal.host} (scripts/lib/names.ts); found other.example.com; make the two agree`,
+    );
+    expect(() => hostFromValues("relay: {}\n", personal)).toThrow(/expected relay.url .* found ""/);
+  });
+});
+
+const live = (name: string, uid: string, type = "LoadBalancer"): ServiceObject => ({ metadata: { name, namespace: "relay", uid }, spec: { type, ports: [{ name: "http", port: 8080 }] } });
+const mirrorOf = (svc: ServiceObject, name: string): ServiceObject => ({
+  metadata: { name, namespace: "tenant-root", labels: { [ccmLabels.serviceName]: svc.metadata.name, [ccmLabels.serviceNamespace]: "relay", [ccmLabels.clusterName]: tenant.release } },
+  spec: { ports: [{ name: "http", port: 8080 }] },
+});
+
+describe("matchInstances", () => {
+  const services = [relayService(personal), relayService(family)];
+  const p = live("relay-personal-relay-server", "11111111-2222-3333-4444-555555555555");
+  const f = live("relay-family-relay-server", "66666666-7777-8888-9999-000000000000");
+
+  it("gives each instance its mirror as the backend", () => {
+    const results = matchInstances(services, [p, f], [mirrorOf(p, "a1111111122223333444455555555555"), mirrorOf(f, "a6666666677778888999900000000000")]);
+    expect(results.map((r) => [r.host, r.backend?.service, r.problem])).toEqual([
+      [personal.host, "a1111111122223333444455555555555", undefined],
+      [family.host, "a6666666677778888999900000000000", undefined],
+    ]);
+  });
+
+  it("says what to do when the tenant Service does not exist", () => {
+    const [first] = matchInstances(services, [undefined, f], []);
+    expect(first!.problem).toBe(
+      "expected Service relay/relay-personal-relay-server in cluster-docs-infra-prod (libs/relay-server renders it for relay-personal); it does not exist; check that Flux installed HelmRelease relay-personal",
+    );
+  });
+});
+
+describe("planIngressFiles", () => {
+  const backend = { service: "a1111111122223333444455555555555", port: { number: 8080, name: "http" } };
+  const instances = [
+    { release: "relay-personal", host: personal.host, service: "relay/relay-personal-relay-server", backend },
+    { release: "relay-family", host: family.host, service: "relay/relay-family-relay-server", problem: "no mirror" },
+  ];
+
+  it("plans without writing, and reports a missing file or a syntax error as that file's problem", () => {
+    const dir = tempDir("plan-ingress-");
+    const good = join(dir, "good.yaml");
+    const bad = join(dir, "bad.yaml");
+    copyFileSync(join(repoRoot, "test/fixtures/ingress/comments.yaml"), good);
+    copyFileSync(join(repoRoot, "test/fixtures/ingress/syntax-error.yaml"), bad);
+    const before = readFileSync(good, "utf8");
+    const [g, b, missing] = planIngressFiles([good, bad, join(dir, "missing.yaml")], instances);
+    expect(readFileSync(good, "utf8")).toBe(before);
+    expect(g!.upToDate).toBe(false);
+    expect(g!.diff).toContain(`+            name: ${backend.service}   # written by sync-ingress`);
+    expect(g!.content).toContain("name: 'OLD-FAMILY-NAME'"); // family has no backend: untouched
+    expect(b!.problem).toMatch(/^expected valid YAML in .*bad\.yaml; line 10: /);
+    expect(missing!.problem).toMatch(/missing\.yaml; ENOENT; pass an existing file with --ingress-file$/);
+    writeFileSync(good, g!.content);
+    expect(planIngressFiles([good], instances)[0]!.upToDate).toBe(true);
+  });
+});
+
+describe("--ingress-file", () => {
+  it("defaults to the repository's file and resolves a given path against where the command was typed", () => {
+    expect(resolveIngressFiles(undefined)).toEqual([defaultIngressFile]);
+    expect(displayPath(defaultIngressFile)).toBe("apps/docs-infra-prod/ingress-relay.yaml");
+    const saved = process.env.MOON_WORKING_DIR;
+    try {
+      process.env.MOON_WORKING_DIR = "/somewhere";
+      expect(resolveIngressFiles(["a.yaml", "/abs/b.yaml"])).toEqual(["/somewhere/a.yaml", "/abs/b.yaml"]);
+      delete process.env.MOON_WORKING_DIR;
+      expect(resolveIngressFiles(["a.yaml"])).toEqual([join(process.cwd(), "a.yaml")]);
+    } finally {
+      if (saved === undefined) delete process.env.MOON_WORKING_DIR;
+      else process.env.MOON_WORKING_DIR = saved;
+    }
+  });
+});
