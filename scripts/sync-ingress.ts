@@ -8,7 +8,7 @@ import { managementClient } from "./lib/clusters.ts";
 import { writeIfChanged, unifiedDiff } from "./lib/files.ts";
 import { patchIngress, type BackendChange, type ForeignHost } from "./lib/ingress.ts";
 import { KubeApiError, type KubeClient } from "./lib/kube.ts";
-import { type Backend, matchMirror, mirrorSelector, type ServiceObject } from "./lib/mirrors.ts";
+import { type Backend, matchMirror, type MirrorMatch, mirrorSelector, type ServiceObject } from "./lib/mirrors.ts";
 import { management, relayChartPath, tenant } from "./lib/names.ts";
 import { secretSourceHelp, secretSourceOptionSpecs } from "./lib/onepassword.ts";
 import { repoRoot } from "./lib/paths.ts";
@@ -28,8 +28,10 @@ ${relayChartPath} renders for the instance's values file), finds the Service Kub
 mirrored into ${management.tenantNamespace} of ${management.cluster}, and writes that mirror's name and
 port into the Ingress rules of the instance's host. Comments and layout stay.
 
-  --ingress-file PATH            ingress file to update; repeatable (default ${management.ingressFile})
+  --ingress-file PATH            ingress file to update; repeatable; relative to the folder the command
+                                 was typed in (default ${management.ingressFile})
   --check                        change nothing; exit non-zero when a file is out of date (CI, cron)
+
 ${secretSourceHelp}
 
 ${commonHelp}`;
@@ -44,6 +46,8 @@ export interface InstanceResult {
   backend?: Backend;
   /** Why no backend could be told; what to do. */
   problem?: string;
+  /** Which check failed: the tenant Service is missing, or a reason from matchMirror. */
+  problemKind?: "missing" | Extract<MirrorMatch, { ok: false }>["problem"];
 }
 
 export interface IngressFileResult {
@@ -116,10 +120,14 @@ export function matchInstances(services: readonly RelayService[], live: readonly
     const base = { release: s.instance.release, host: s.host, service: `${s.namespace}/${s.name}` };
     const svc = live[i];
     if (!svc) {
-      return { ...base, problem: `expected Service ${base.service} in ${tenant.app} (${relayChartPath} renders it for ${s.instance.release}); it does not exist; check that Flux installed HelmRelease ${s.instance.release}` };
+      return {
+        ...base,
+        problemKind: "missing",
+        problem: `expected Service ${base.service} in ${tenant.app} (${relayChartPath} renders it for ${s.instance.release}); it does not exist; check that Flux installed HelmRelease ${s.instance.release}`,
+      };
     }
     const match = matchMirror(svc, mirrors, s.port.name, where);
-    return match.ok ? { ...base, mirror: match.mirror, backend: match.backend } : { ...base, problem: match.message };
+    return match.ok ? { ...base, mirror: match.mirror, backend: match.backend } : { ...base, problemKind: match.problem, problem: match.message };
   });
 }
 
@@ -198,11 +206,14 @@ export async function main(argv: string[]): Promise<void> {
     tenantStep(common, secrets),
     step(`Derive the relay Services from ${relayChartPath}`, async (ctx, task) => {
       ctx.services = await relayServices();
-      say(task, ctx.services.map((s) => `${s.instance.release}: Service ${s.namespace}/${s.name} port ${s.port.name ?? ""} ${s.port.port}, host ${s.host}`).join("\n"));
+      say(task, ctx.services.map((s) => `${s.instance.release}: Service ${s.namespace}/${s.name} port ${s.port.name ? `${s.port.name} ` : ""}${s.port.port}, host ${s.host}`).join("\n"));
     }),
     step(`Read the relay Services in ${tenant.app}`, async (ctx, task) => {
       task.title = `Read Services ${ctx.services!.map((s) => `${s.namespace}/${s.name}`).join(", ")} in ${tenant.app}`;
       ctx.live = await readTenantServices(ctx.tenant!, ctx.services!);
+      // What can be told from the tenant alone fails here, before the management cluster is asked.
+      const tenantSide = new Set(["missing", "not-load-balancer", "no-port"]);
+      failWith(matchInstances(ctx.services!, ctx.live, []).flatMap((i) => (i.problemKind && tenantSide.has(i.problemKind) ? [i.problem!] : [])));
       say(task, ctx.live.map((s, i) => `${ctx.services![i]!.name}: ${s ? `type ${s.spec?.type ?? "ClusterIP"}, UID ${s.metadata.uid}` : "not found"}`).join("\n"));
     }),
     step(`Find the KubeVirt CCM mirrors in ${management.tenantNamespace} of ${management.cluster}`, async (ctx, task) => {
@@ -218,8 +229,8 @@ export async function main(argv: string[]): Promise<void> {
       const output: string[] = [];
       for (const f of planned) {
         if (f.upToDate) output.push(`${f.display}: up to date`);
-        else if (check || common.dryRun) output.push(f.diff, `${f.display}: would change`);
-        else output.push(writeIfChanged(f.path, f.content).diff, `${f.display}: updated`);
+        else if (check || common.dryRun) output.push(f.diff.trimEnd(), `${f.display}: would change`);
+        else output.push(writeIfChanged(f.path, f.content).diff.trimEnd(), `${f.display}: updated`);
         const detail = describeFile(f);
         if (detail) output.push(detail);
       }
@@ -227,7 +238,7 @@ export async function main(argv: string[]): Promise<void> {
       say(task, output.join("\n"));
       const stale = planned.filter((f) => !f.upToDate);
       if (check && stale.length > 0) {
-        failWith(stale.map((f) => `${f.display} is out of date (${f.changes.length} backend${f.changes.length === 1 ? "" : "s"} differ from the CCM mirrors); run sync-ingress (moon run docs-infra-prod:sync-ingress)`));
+        failWith(stale.map((f) => `${f.display} is out of date (${f.changes.length === 1 ? "1 backend differs" : `${f.changes.length} backends differ`} from the CCM mirrors); run sync-ingress (moon run docs-infra-prod:sync-ingress)`));
       }
     }),
   ]).run({});

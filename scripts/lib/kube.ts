@@ -49,20 +49,30 @@ export class KubeClient {
   }
 
   async request<T>(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<T> {
+    const text = await this.send(method, path, body, contentType);
+    return (text ? JSON.parse(text) : {}) as T;
+  }
+
+  /** A GET whose answer is plain text (a Pod's log). */
+  requestText(path: string): Promise<string> {
+    return this.send("GET", path);
+  }
+
+  private async send(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<string> {
     const url = new URL(path, this.server);
     const opts: RequestOptions = { method, headers: { accept: "application/json" } };
     await this.kubeConfig.applyToHTTPSOptions(opts);
     const payload = body === undefined ? undefined : JSON.stringify(body);
     if (payload !== undefined) opts.headers = { ...opts.headers, "content-type": contentType, "content-length": Buffer.byteLength(payload) };
     const send = url.protocol === "http:" ? httpRequest : request;
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<string>((resolve, reject) => {
       const req = send(url, opts, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () => {
           const text = Buffer.concat(chunks).toString("utf8");
           const code = res.statusCode ?? 0;
-          if (code >= 200 && code < 300) return resolve((text ? JSON.parse(text) : {}) as T);
+          if (code >= 200 && code < 300) return resolve(text);
           let status: { message?: string; reason?: string } = {};
           try {
             status = JSON.parse(text) as typeof status;

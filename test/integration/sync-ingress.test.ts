@@ -8,6 +8,7 @@ import { instances, management, relayNamespace, tenant, type RelayInstance } fro
 import type { Manifest } from "../../scripts/lib/kube.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { type ControlPlanes, type LocalServer, startControlPlanes } from "../harness/control-plane.ts";
+import { checkIngress } from "../../scripts/sync-ingress.ts";
 import { deleteService, installRelayServices, mirrorManifest, playCcm } from "../support/ccm.ts";
 import { client, type FlowResult, localSecretsFile, runCommand, runFlow, seedCozystack, tempDir } from "../support/flows.ts";
 import { renderedService } from "../support/manifests.ts";
@@ -85,6 +86,7 @@ describe("sync-ingress", () => {
     const file = copyOf(repoIngress, "ingress-relay.yaml");
     const first = await sync([...onTenant(), "--ingress-file", file]);
     expect(first.code, first.all).toBe(0);
+    if (process.env.SHOW_FLOW_OUTPUT) console.log(first.all);
     expect(readFileSync(file, "utf8")).toBe(syncedRepoIngress());
     expect(first.stdout).toContain(`+                name: ${mirrorOf(personal)}`);
     expect(first.stdout).toContain(`${personal.host} → Service ${mirrorOf(personal)} port 8080 (mirror of relay/${serviceName(personal)})`);
@@ -98,6 +100,22 @@ describe("sync-ingress", () => {
     expect(second.stdout).not.toMatch(/^\+ /m);
     expect(statSync(file).mtimeMs).toBe(written.mtimeMs);
     expect(statSync(file).ino).toBe(written.ino);
+  });
+
+  it("checkIngress (for the verify flow) tells the same without output or writes", async () => {
+    const file = copyOf(repoIngress, "report.yaml");
+    const opts = { tenant: client(tenantServer), management: client(mgmt), ingressFiles: [file] };
+    const stale = await checkIngress(opts);
+    expect(stale.ok).toBe(false);
+    expect(stale.instances.map((i) => [i.host, i.mirror, i.backend?.port.number, i.problem])).toEqual([
+      [personal.host, mirrorOf(personal), 8080, undefined],
+      [family.host, mirrorOf(family), 8080, undefined],
+    ]);
+    expect(stale.files.map((f) => [f.upToDate, f.changes.length, f.problem])).toEqual([[false, 2, undefined]]);
+    expect(stale.hostsWithoutRule).toEqual([]);
+
+    writeFileSync(file, syncedRepoIngress());
+    expect((await checkIngress(opts)).ok).toBe(true);
   });
 
   it("prints the diff and writes nothing with --dry-run", async () => {
@@ -209,15 +227,18 @@ describe("sync-ingress", () => {
 
 describe("sync-ingress refuses bad input with a clear message and changes nothing", () => {
   /** Runs the flow on a fresh copy of the repo's ingress file and checks it stayed as it was. */
+  let lastStderr = "";
   async function refuses(args: string[] = [], source: string = repoIngress): Promise<string> {
     const file = copyOf(source, "bad-input.yaml");
     const before = readFileSync(file, "utf8");
     const result = await sync([...onTenant(), "--ingress-file", file, ...args]);
     expect(result.code, result.all).not.toBe(0);
     expect(readFileSync(file, "utf8")).toBe(before);
-    const line = result.stderr.trim();
-    expect(line.startsWith("✖ "), result.all).toBe(true);
+    // listr2 marks the failed step; runMain's last line is the message itself.
+    const line = result.stderr.trim().split("\n").at(-1)!;
+    expect(line.startsWith("✖ expected"), result.all).toBe(true);
     expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    lastStderr = result.stderr;
     return line;
   }
 
@@ -229,6 +250,7 @@ describe("sync-ingress refuses bad input with a clear message and changes nothin
       const message = await refuses();
       expect(message).toContain(`expected a Service ${mirrorOf(personal)} in tenant-root of ${management.cluster} labelled for relay/${serviceName(personal)}`);
       expect(message).toContain("no mirror yet: KubeVirt CCM not running, or the Service is not a LoadBalancer");
+      expect(lastStderr).toContain(`✖ Find the KubeVirt CCM mirrors in tenant-root of ${management.cluster}`);
     } finally {
       mirrors = await playCcm(tenantServer, mgmt);
     }
@@ -255,6 +277,8 @@ describe("sync-ingress refuses bad input with a clear message and changes nothin
     try {
       const message = await refuses();
       expect(message).toContain(`expected Service relay/${serviceName(family)} in ${tenant.app} to be of type LoadBalancer (KubeVirt CCM mirrors only LoadBalancer Services); found type ClusterIP`);
+      // Told from the tenant alone, before the management cluster is asked.
+      expect(lastStderr).toContain(`✖ Read Services relay/${serviceName(personal)}, relay/${serviceName(family)} in ${tenant.app}`);
     } finally {
       await installRelayServices(tenantServer, [family]);
       mirrors = await playCcm(tenantServer, mgmt);

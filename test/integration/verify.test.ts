@@ -1,0 +1,189 @@
+// The verification flow against real local API servers, playing Flux's, the
+// Deployment controller's, CCM's, the 1Password operator's and cert-manager's
+// parts through status subresources; /ready over real TLS on loopback.
+import { copyFileSync } from "node:fs";
+import type { Server } from "node:https";
+import { join } from "node:path";
+import { parseAllDocuments } from "yaml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { instances, management, relayNamespace, tenant } from "../../scripts/lib/names.ts";
+import type { Manifest } from "../../scripts/lib/kube.ts";
+import { type ControlPlanes, type LocalServer, startControlPlanes } from "../harness/control-plane.ts";
+import { playCcm } from "../support/ccm.ts";
+import { client, localSecretsFile, runFlow, seedCozystack, setFluxReady, tempDir, type FlowResult } from "../support/flows.ts";
+import { readyServer, testCa } from "../support/tls.ts";
+import { readFileSync } from "node:fs";
+
+const certificateCrd = {
+  apiVersion: "apiextensions.k8s.io/v1",
+  kind: "CustomResourceDefinition",
+  metadata: { name: "certificates.cert-manager.io" },
+  spec: {
+    group: "cert-manager.io",
+    scope: "Namespaced",
+    names: { kind: "Certificate", plural: "certificates", singular: "certificate", listKind: "CertificateList" },
+    versions: [{ name: "v1", served: true, storage: true, subresources: { status: {} }, schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } } }],
+  },
+};
+
+let cp: ControlPlanes;
+let mgmt: LocalServer, tenantServer: LocalServer;
+let dir: string, ingressFile: string, caFile: string;
+let https: Server[] = [];
+let readyStatus = 200;
+const connectTo: string[] = [];
+const canary = "canary-verify-secret-value";
+
+const verify = (...args: string[]): Promise<FlowResult> =>
+  runFlow("verify.ts", ["--tenant-kubeconfig", tenantServer.kubeconfigPath, "--ingress-file", ingressFile, "--ca-file", caFile, "--timeout", "3s", ...connectTo.flatMap((c) => ["--connect-to", c]), ...args], { KUBECONFIG: mgmt.kubeconfigPath });
+
+beforeAll(async () => {
+  cp = await startControlPlanes([{ name: management.cluster, extraCrds: [certificateCrd] }, { name: tenant.app }]);
+  [mgmt, tenantServer] = cp.servers as [LocalServer, LocalServer];
+  dir = tempDir("verify-");
+  ingressFile = join(dir, "ingress-relay.yaml");
+  copyFileSync(join(process.cwd(), management.ingressFile), ingressFile);
+  await seedCozystack(mgmt, tenantServer);
+  const secrets = localSecretsFile(dir, {
+    "op://setup-docs-prod/setup-docs-prod Credentials File/1password-credentials.json": JSON.stringify({ verifier: canary, encCredentials: {}, version: "2", deviceUuid: "d", uniqueKey: {} }),
+    "op://setup-docs-prod/r6ufzahoerausmijqrh6prg3ja/credential": canary,
+  });
+  const t = client(tenantServer);
+  const m = client(mgmt);
+  for (const [script, args] of [
+    ["bootstrap.ts", ["--app", "docs-prod", "--no-wait", "--secrets-from", "local", "--local-secrets", secrets]],
+    ["relay-helm.ts", ["upgrade", "--instance", "personal", "--no-wait"]],
+    ["relay-helm.ts", ["upgrade", "--instance", "family", "--no-wait"]],
+  ] as const) {
+    const r = await runFlow(script, [...args, "--tenant-kubeconfig", tenantServer.kubeconfigPath], { KUBECONFIG: mgmt.kubeconfigPath });
+    expect(r.code, r.all).toBe(0);
+  }
+  // Flux: every Kustomization and HelmRelease Ready.
+  await setFluxReady(tenantServer, "Kustomization", "kustomize.toolkit.fluxcd.io/v1", "flux-system", "docs-prod", true, "Applied revision: main@sha1:abc");
+  for (const name of ["1password-operator", "1password-secrets", "relay-personal", "relay-family"]) {
+    await setFluxReady(tenantServer, "HelmRelease", "helm.toolkit.fluxcd.io/v2", "flux-system", name, true, "Helm install succeeded");
+  }
+  for (const instance of instances) {
+    // The 1Password operator: the S3 credentials Secret with the item's field labels as keys.
+    await t.apply({ apiVersion: "v1", kind: "Secret", metadata: { namespace: relayNamespace, name: instance.credentialsSecret }, data: { accessKey: Buffer.from(canary).toString("base64"), secretKey: Buffer.from(canary).toString("base64") } }, { fieldManager: "onepassword-operator" });
+    const [deployment] = await t.list("apps/v1", "Deployment", relayNamespace, `app.kubernetes.io/instance=${instance.release}`);
+    await t.patchStatus({ apiVersion: "apps/v1", kind: "Deployment", metadata: { namespace: relayNamespace, name: deployment!.metadata!.name! } }, { replicas: 1, readyReplicas: 1, availableReplicas: 1, conditions: [{ type: "Available", status: "True", reason: "MinimumReplicasAvailable", message: "Deployment has minimum availability." }] });
+    // The cloud provider: a LoadBalancer address.
+    const [svc] = await t.list("v1", "Service", relayNamespace, `app.kubernetes.io/instance=${instance.release}`);
+    await t.patchStatus({ apiVersion: "v1", kind: "Service", metadata: { namespace: relayNamespace, name: svc!.metadata!.name! } }, { loadBalancer: { ingress: [{ ip: "10.0.0.10" }] } });
+  }
+  await playCcm(tenantServer, mgmt);
+  const sync = await runFlow("sync-ingress.ts", ["--tenant-kubeconfig", tenantServer.kubeconfigPath, "--ingress-file", ingressFile], { KUBECONFIG: mgmt.kubeconfigPath });
+  expect(sync.code, sync.all).toBe(0);
+  // Flux in the management cluster: the Ingresses as in the file; cert-manager: TLS Secrets and Ready Certificates.
+  for (const ingress of parseAllDocuments(readFileSync(ingressFile, "utf8")).map((d) => d.toJS() as Manifest)) {
+    await m.apply(ingress, { fieldManager: "kustomize-controller" });
+    const secretName = (ingress.spec as { tls: { secretName: string }[] }).tls[0]!.secretName;
+    await m.apply({ apiVersion: "v1", kind: "Secret", metadata: { namespace: management.tenantNamespace, name: secretName }, type: "Opaque", data: { "tls.crt": "", "tls.key": "" } }, { fieldManager: "cert-manager" });
+    await m.apply({ apiVersion: "cert-manager.io/v1", kind: "Certificate", metadata: { namespace: management.tenantNamespace, name: secretName }, spec: { secretName } }, { fieldManager: "cert-manager" });
+    await m.patchStatus({ apiVersion: "cert-manager.io/v1", kind: "Certificate", metadata: { namespace: management.tenantNamespace, name: secretName } }, { conditions: [{ type: "Ready", status: "True", reason: "Ready", message: "Certificate is up to date and has not expired" }] });
+  }
+  // The relays behind the ingress: HTTPS on loopback with a test CA.
+  const ca = testCa(dir);
+  caFile = ca.caFile;
+  for (const instance of instances) {
+    const { server, port } = await readyServer(ca.issue([instance.host], instance.name), () => readyStatus);
+    https.push(server);
+    connectTo.push(`${instance.host}=127.0.0.1:${port}`);
+  }
+});
+afterAll(async () => {
+  for (const s of https) s.close();
+  await cp?.stop();
+});
+
+describe("verify", () => {
+  it("passes every check when everything is in place", async () => {
+    const result = await verify();
+    expect(result.code, result.all).toBe(0);
+    expect(result.stdout).not.toMatch(/✗/);
+    expect(result.stdout).toMatch(/✓ Kustomization flux-system\/docs-prod Ready/);
+    expect(result.stdout).toMatch(/✓ HelmRelease flux-system\/relay-family Ready/);
+    expect(result.stdout).toMatch(/✓ Deployment relay\/\S+ available: 0 pod\(s\), 0 restart\(s\)/);
+    expect(result.stdout).toMatch(/✓ Secret relay\/relay-personal-s3-credentials \(relay-personal's S3 credentials\) has keys accessKey, secretKey/);
+    expect(result.stdout).toMatch(/✓ mirror of Service relay\/\S+ in tenant-root: Service a[0-9a-f]{31}/);
+    expect(result.stdout).toMatch(/✓ Certificate tenant-root\/relay-family-tls Ready/);
+    expect(result.stdout).toMatch(/✓ GET https:\/\/personal.relay.enigma.vgijssel.nl\/ready: 200 with valid TLS, relay-server-version 0.9.2; S3 reachable/);
+    expect(result.all).not.toContain(canary);
+  });
+
+  it("prints the same checks as JSON and narrows them with --only", async () => {
+    const result = await verify("--json", "--only", "network");
+    expect(result.code, result.all).toBe(0);
+    const parsed = JSON.parse(result.stdout) as { ok: boolean; checks: { scope: string; ok: boolean }[] };
+    expect(parsed.ok).toBe(true);
+    expect(parsed.checks).toHaveLength(2);
+    expect(parsed.checks.every((c) => c.scope === "network")).toBe(true);
+  });
+
+  const t = () => client(tenantServer);
+  const m = () => client(mgmt);
+  it.each([
+    ["the root Kustomization is not Ready", "tenant",
+      () => setFluxReady(tenantServer, "Kustomization", "kustomize.toolkit.fluxcd.io/v1", "flux-system", "docs-prod", false, "kustomize build failed"),
+      /✗ Kustomization flux-system\/docs-prod Ready: ReconciliationFailed: kustomize build failed\n    next: see Flux's events/,
+      () => setFluxReady(tenantServer, "Kustomization", "kustomize.toolkit.fluxcd.io/v1", "flux-system", "docs-prod", true, "ok")],
+    ["a HelmRelease failed", "tenant",
+      () => setFluxReady(tenantServer, "HelmRelease", "helm.toolkit.fluxcd.io/v2", "flux-system", "relay-family", false, "install retries exhausted"),
+      /✗ HelmRelease flux-system\/relay-family Ready: ReconciliationFailed: install retries exhausted/,
+      () => setFluxReady(tenantServer, "HelmRelease", "helm.toolkit.fluxcd.io/v2", "flux-system", "relay-family", true, "ok")],
+    ["a Secret lacks a key", "tenant",
+      () => t().request("PATCH", "/api/v1/namespaces/relay/secrets/relay-family-s3-credentials", { data: { secretKey: null } }, "application/merge-patch+json"),
+      /✗ Secret relay\/relay-family-s3-credentials \(relay-family's S3 credentials\) has keys accessKey, secretKey: missing secretKey; has accessKey/,
+      () => t().request("PATCH", "/api/v1/namespaces/relay/secrets/relay-family-s3-credentials", { data: { secretKey: "eA==" } }, "application/merge-patch+json")],
+    ["a LoadBalancer has no address", "tenant",
+      async () => t().patchStatus({ apiVersion: "v1", kind: "Service", metadata: { namespace: relayNamespace, name: (await t().list("v1", "Service", relayNamespace, "app.kubernetes.io/instance=relay-personal"))[0]!.metadata!.name! } }, { loadBalancer: { ingress: null } }),
+      /✗ Service relay\/\S+ has a LoadBalancer address: no address yet\n    next: check that KubeVirt CCM runs/,
+      async () => t().patchStatus({ apiVersion: "v1", kind: "Service", metadata: { namespace: relayNamespace, name: (await t().list("v1", "Service", relayNamespace, "app.kubernetes.io/instance=relay-personal"))[0]!.metadata!.name! } }, { loadBalancer: { ingress: [{ ip: "10.0.0.10" }] } })],
+    ["a mirror is missing", "management",
+      async () => {
+        const [mirror] = await m().list("v1", "Service", management.tenantNamespace, "cluster.x-k8s.io/tenant-service-name=relay-family-relay-server");
+        await m().request("DELETE", `/api/v1/namespaces/tenant-root/services/${mirror!.metadata!.name}`);
+      },
+      /✗ mirror of Service relay\/relay-family\S* in tenant-root: .*no mirror/i,
+      () => playCcm(tenantServer, mgmt)],
+    ["an ingress backend is stale", "management",
+      async () => {
+        const text = readFileSync(ingressFile, "utf8");
+        const [mirror] = await m().list("v1", "Service", management.tenantNamespace, "cluster.x-k8s.io/tenant-service-name=relay-family-relay-server");
+        (await import("node:fs")).writeFileSync(ingressFile, text.replace(mirror!.metadata!.name!, "a0000000000000000000000000000000"));
+      },
+      /✗ \S*ingress-relay.yaml backends match the mirrors: stale: family.relay.enigma.vgijssel.nl/,
+      () => runFlow("sync-ingress.ts", ["--tenant-kubeconfig", tenantServer.kubeconfigPath, "--ingress-file", ingressFile], { KUBECONFIG: mgmt.kubeconfigPath })],
+    ["a TLS Secret is missing", "management",
+      () => m().request("DELETE", "/api/v1/namespaces/tenant-root/secrets/relay-personal-tls"),
+      /✗ TLS Secret tenant-root\/relay-personal-tls for personal.relay.enigma.vgijssel.nl: not found/,
+      () => m().apply({ apiVersion: "v1", kind: "Secret", metadata: { namespace: "tenant-root", name: "relay-personal-tls" }, data: { "tls.crt": "" } }, { fieldManager: "cert-manager" })],
+    ["/ready fails", "network",
+      async () => void (readyStatus = 503),
+      /✗ GET https:\/\/personal.relay.enigma.vgijssel.nl\/ready: HTTP 503/,
+      async () => void (readyStatus = 200)],
+  ])("fails when %s, with the reason and what to do", async (_what, only, breakIt, message, repair) => {
+    await breakIt();
+    try {
+      const result = await verify("--only", only);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toMatch(message);
+      expect(result.stdout).toMatch(/[12] of \d+ checks failed/);
+    } finally {
+      await repair();
+    }
+  });
+
+  it("fails on a certificate the CA did not sign for the host", async () => {
+    const result = await runFlow("verify.ts", ["--only", "network", "--timeout", "3s", ...connectTo.flatMap((c) => ["--connect-to", c])]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/✗ GET https:\/\/personal.relay.enigma.vgijssel.nl\/ready: TLS not valid/);
+  });
+
+  it("fails honestly when nothing listens", async () => {
+    const result = await runFlow("verify.ts", ["--only", "network", "--timeout", "2s", "--connect-to", "personal.relay.enigma.vgijssel.nl=127.0.0.1:1", "--connect-to", "family.relay.enigma.vgijssel.nl=127.0.0.1:1"]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/✗ GET https:\/\/family.relay.enigma.vgijssel.nl\/ready: no answer: ECONNREFUSED/);
+  });
+});
