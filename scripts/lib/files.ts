@@ -2,7 +2,7 @@
 // unified diff to print (the whole effect of --dry-run on a file).
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { relative } from "node:path";
+import { isAbsolute, relative } from "node:path";
 import { createTwoFilesPatch } from "diff";
 import { repoRoot } from "./paths.ts";
 
@@ -14,8 +14,9 @@ export interface FileChange {
 
 export function unifiedDiff(path: string, before: string, after: string): string {
   if (before === after) return "";
-  const name = relative(repoRoot, path).startsWith("..") ? path : relative(repoRoot, path);
-  return createTwoFilesPatch(`a/${name}`, `b/${name}`, before, after, undefined, undefined, { context: 3 })
+  const rel = relative(repoRoot, path);
+  const [from, to] = rel.startsWith("..") || isAbsolute(rel) ? [path, path] : [`a/${rel}`, `b/${rel}`];
+  return createTwoFilesPatch(from, to, before, after, undefined, undefined, { context: 3 })
     .split("\n")
     .filter((line) => !line.startsWith("====="))
     .join("\n");
