@@ -414,8 +414,15 @@ describe("third_party/vendir", () => {
     });
   });
 
-  it("keeps the old relay-server chart at a pinned commit, only its guides/kubernetes folder", () => {
-    const entries = config.directories.flatMap((d) => d.contents).filter((c) => c.git);
+  it("no longer vendors the old relay-server chart: the migration removed it", () => {
+    const entries = config.directories.flatMap((d) => d.contents);
+    expect(entries.map((c) => c.path)).not.toContain("relay-server");
+    expect(entries.some((c) => c.git?.url === "https://github.com/No-Instructions/relay-server-template")).toBe(false);
+  });
+
+  it("the pre-migration copy (for the demo) pins the old chart at a commit, only its guides/kubernetes folder", () => {
+    const before = parseDocument(readFileSync(repoPath("test/fixtures/vendir/pre-migration/vendir.yml"), "utf8")).toJS() as typeof config;
+    const entries = before.directories.flatMap((d) => d.contents).filter((c) => c.git);
     const relay = entries.find((c) => c.git?.url === "https://github.com/No-Instructions/relay-server-template");
     expect(relay?.git?.ref).toMatch(/^[0-9a-f]{40}$/);
     expect(relay?.includePaths).toEqual(["guides/kubernetes/**"]);
