@@ -139,8 +139,8 @@ export async function main(argv: string[]): Promise<void> {
   const steps: Step<Ctx>[] = [
     isTenant
       ? tenantStep<Ctx>(common, secrets)
-      : step(`Read the management kubeconfig${common.managementContext ? ` (context ${common.managementContext})` : ""}`, (ctx, task) => {
-          ctx.cluster = managementClient(common);
+      : step(`Read the management kubeconfig${common.managementContext ? ` (context ${common.managementContext})` : ""}`, async (ctx, task) => {
+          ctx.cluster = await managementClient(common);
           say(task, `${ctx.cluster.label} at ${ctx.cluster.server}`);
         }),
     step(`Build ${app.path} with kubectl kustomize`, async (ctx, task) => {
@@ -168,4 +168,4 @@ export async function main(argv: string[]): Promise<void> {
   await newListr<Ctx>(steps).run({});
 }
 
-if (isEntryPoint(import.meta.url)) process.exitCode = await runMain(() => main(process.argv.slice(2)));
+if (isEntryPoint("bootstrap")) process.exitCode = await runMain(() => main(process.argv.slice(2)));

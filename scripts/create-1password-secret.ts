@@ -119,4 +119,4 @@ export async function main(argv: string[]): Promise<void> {
   await newListr<SecretCtx>([tenantStep(common, secrets), ...secretSteps(secretRefs(values), secrets, common.dryRun)]).run({});
 }
 
-if (isEntryPoint(import.meta.url)) process.exitCode = await runMain(() => main(process.argv.slice(2)));
+if (isEntryPoint("create-1password-secret")) process.exitCode = await runMain(() => main(process.argv.slice(2)));

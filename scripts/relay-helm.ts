@@ -141,4 +141,4 @@ export async function main(argv: string[]): Promise<void> {
   await newListr<Ctx>(steps).run({});
 }
 
-if (isEntryPoint(import.meta.url)) process.exitCode = await runMain(() => main(process.argv.slice(2)));
+if (isEntryPoint("relay-helm")) process.exitCode = await runMain(() => main(process.argv.slice(2)));

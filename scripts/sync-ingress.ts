@@ -217,7 +217,7 @@ export async function main(argv: string[]): Promise<void> {
       say(task, ctx.live.map((s, i) => `${ctx.services![i]!.name}: ${s ? `type ${s.spec?.type ?? "ClusterIP"}, UID ${s.metadata.uid}` : "not found"}`).join("\n"));
     }),
     step(`Find the KubeVirt CCM mirrors in ${management.tenantNamespace} of ${management.cluster}`, async (ctx, task) => {
-      ctx.management = managementClient(common);
+      ctx.management = await managementClient(common);
       const mirrors = await listMirrors(ctx.management);
       ctx.instances = matchInstances(ctx.services!, ctx.live!, mirrors);
       failWith(ctx.instances.flatMap((i) => (i.problem ? [i.problem] : [])));
@@ -244,4 +244,4 @@ export async function main(argv: string[]): Promise<void> {
   ]).run({});
 }
 
-if (isEntryPoint(import.meta.url)) process.exitCode = await runMain(() => main(process.argv.slice(2)));
+if (isEntryPoint("sync-ingress")) process.exitCode = await runMain(() => main(process.argv.slice(2)));

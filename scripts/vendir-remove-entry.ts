@@ -179,6 +179,6 @@ function shown(path: string, root: string): string {
   return rel.startsWith("..") || isAbsolute(rel) ? path : rel;
 }
 
-if (isEntryPoint(import.meta.url)) {
+if (isEntryPoint("vendir-remove-entry")) {
   process.exitCode = await runMain(() => main(process.argv.slice(2)));
 }

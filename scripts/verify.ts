@@ -299,7 +299,7 @@ export async function runChecks(common: CommonOptions, values: Record<string, un
   if (only.includes("tenant") && tenantAccess) checks.push(...(await guarded("tenant", `${tenant.app} checks`, () => tenantChecks(tenantAccess!))));
   if (only.includes("management")) {
     const files = resolveIngressFiles(values["ingress-file"] as string[] | undefined);
-    checks.push(...(await guarded("management", `${management.cluster} checks`, () => managementChecks(tenantAccess, managementClient(common), files))));
+    checks.push(...(await guarded("management", `${management.cluster} checks`, async () => managementChecks(tenantAccess, await managementClient(common), files))));
   }
   if (only.includes("network")) checks.push(...(await networkChecks(https)));
   return checks;
@@ -317,4 +317,4 @@ export async function main(argv: string[]): Promise<void> {
   } else if (!values.json) console.log(`all ${checks.length} checks passed`);
 }
 
-if (isEntryPoint(import.meta.url)) await runMain(() => main(process.argv.slice(2))).then((code) => (process.exitCode ||= code));
+if (isEntryPoint("verify")) await runMain(() => main(process.argv.slice(2))).then((code) => (process.exitCode ||= code));

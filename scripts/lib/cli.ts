@@ -1,7 +1,6 @@
 // What every flow shares: the common options, listr2 progress, one-line errors
 // for operator mistakes, and redaction of secret values from everything printed.
-import { realpathSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { basename } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { Listr, type ListrTask, type ListrTaskWrapper, type ListrDefaultRenderer, type ListrSimpleRenderer } from "listr2";
 
@@ -143,13 +142,12 @@ export async function runMain(main: () => Promise<void>, verbose = process.argv.
   }
 }
 
-/** True when this module file is the script node was started with. */
-export function isEntryPoint(metaUrl: string): boolean {
+/**
+ * True when node was started with this flow: scripts/<name>.ts under tsx, or its
+ * bundle dist/flows/<name>.mjs. By name, because a bundle inlines the flows it
+ * imports (bootstrap holds create-1password-secret) and only its own may run.
+ */
+export function isEntryPoint(name: string): boolean {
   const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(metaUrl));
-  } catch {
-    return false;
-  }
+  return !!entry && basename(entry).replace(/\.(ts|mjs|js)$/, "") === name;
 }

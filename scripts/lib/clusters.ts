@@ -2,16 +2,22 @@
 // kubeconfig, and the tenant cluster from a file, the Cozystack Secret, or 1Password.
 import { readFileSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
-import { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { type CommonOptions, OperatorError, registerSecret } from "./cli.ts";
 import { KubeApiError, KubeClient } from "./kube.ts";
 import { management, tenant } from "./names.ts";
 import { injectSecrets, type SecretSource } from "./onepassword.ts";
 import { repoRoot } from "./paths.ts";
 
+/** client-node takes a third of a second to load: only flows that talk to a cluster pay for it. */
+async function newKubeConfig(): Promise<KubeConfig> {
+  const { KubeConfig } = await import("@kubernetes/client-node");
+  return new KubeConfig();
+}
+
 /** Parses a kubeconfig and checks that it names a usable current context. */
-export function parseKubeconfig(text: string, origin: string): KubeConfig {
-  const kc = new KubeConfig();
+export async function parseKubeconfig(text: string, origin: string): Promise<KubeConfig> {
+  const kc = await newKubeConfig();
   try {
     kc.loadFromString(text);
   } catch (error) {
@@ -35,8 +41,8 @@ function checkUsable(kc: KubeConfig, origin: string): void {
 }
 
 /** The management cluster: $KUBECONFIG or ~/.kube/config, at --management-context or the current one. */
-export function managementClient(opts: Pick<CommonOptions, "managementContext">): KubeClient {
-  const kc = new KubeConfig();
+export async function managementClient(opts: Pick<CommonOptions, "managementContext">): Promise<KubeClient> {
+  const kc = await newKubeConfig();
   const origin = process.env.KUBECONFIG ?? "~/.kube/config";
   try {
     kc.loadFromDefault();
@@ -69,17 +75,17 @@ export async function tenantClient(opts: CommonOptions, secrets: () => SecretSou
     } catch (error) {
       throw new OperatorError(`expected a tenant kubeconfig file at ${opts.tenantKubeconfig}; ${(error as NodeJS.ErrnoException).code ?? "unreadable"}; pass an existing file`);
     }
-    return { client: new KubeClient(parseKubeconfig(text, opts.tenantKubeconfig), label), origin: opts.tenantKubeconfig };
+    return { client: new KubeClient(await parseKubeconfig(text, opts.tenantKubeconfig), label), origin: opts.tenantKubeconfig };
   }
   if (opts.tenantKubeconfigFrom === "1password") {
     const origin = tenant.kubeconfigTemplate;
     const text = await injectSecrets(readFileSync(join(repoRoot, origin), "utf8"), secrets());
     registerSecret(text.trim());
-    return { client: new KubeClient(parseKubeconfig(text, `${origin} (rendered from ${secrets().description})`), label), origin };
+    return { client: new KubeClient(await parseKubeconfig(text, `${origin} (rendered from ${secrets().description})`), label), origin };
   }
   const { namespace, name } = tenant.kubeconfigSecret;
   const origin = `${namespace}/${name}`;
-  const mgmt = managementClient(opts);
+  const mgmt = await managementClient(opts);
   let secret: { data?: Record<string, string> } | undefined;
   try {
     secret = (await mgmt.get({ apiVersion: "v1", kind: "Secret", metadata: { namespace, name } })) as typeof secret;
@@ -96,7 +102,7 @@ export async function tenantClient(opts: CommonOptions, secrets: () => SecretSou
   }
   const text = Buffer.from(encoded, "base64").toString("utf8");
   registerSecret(text.trim());
-  return { client: new KubeClient(parseKubeconfig(text, `Secret ${origin} key ${opts.tenantKubeconfigKey}`), label), origin: `Secret ${origin}` };
+  return { client: new KubeClient(await parseKubeconfig(text, `Secret ${origin} key ${opts.tenantKubeconfigKey}`), label), origin: `Secret ${origin}` };
 }
 
 /** Writes a kubeconfig for helm or kubectl: mode 0600 (the name is git-ignored). */

@@ -91,7 +91,7 @@ describe("bootstrap", () => {
     expect(() => parseDuration("soon")).toThrow(/expected a duration like 90s/);
   });
 
-  it("refuses a kubeconfig without a current context", () => {
-    expect(() => parseKubeconfig("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n", "file.yaml")).toThrow(/expected a kubeconfig with a current context in file.yaml/);
+  it("refuses a kubeconfig without a current context", async () => {
+    await expect(parseKubeconfig("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n", "file.yaml")).rejects.toThrow(/expected a kubeconfig with a current context in file.yaml/);
   });
 });

@@ -463,8 +463,8 @@ describe("moon tasks of the apps", () => {
 
   it("apps/docs-prod offers bootstrap and create-1password-secret with the 1Password references of names.ts", () => {
     const tasks = readYaml<MoonFile>(join(tenant.appPath, "moon.yml")).tasks ?? {};
-    expect(tasks.bootstrap?.command).toBe("node --import tsx ../../scripts/bootstrap.ts --app docs-prod");
-    expect(tasks["create-1password-secret"]?.command).toBe("node --import tsx ../../scripts/create-1password-secret.ts");
+    expect(tasks.bootstrap?.command).toBe("node $workspaceRoot/scripts/flow.mjs bootstrap --app docs-prod");
+    expect(tasks["create-1password-secret"]?.command).toBe("node $workspaceRoot/scripts/flow.mjs create-1password-secret");
     for (const task of [tasks.bootstrap, tasks["create-1password-secret"]]) {
       expect(task?.env).toEqual({ OP_CONNECT_CREDENTIALS_REF: onePassword.credentialsReference, OP_OPERATOR_TOKEN_REF: onePassword.tokenReference });
     }
@@ -472,8 +472,16 @@ describe("moon tasks of the apps", () => {
 
   it("apps/docs-infra-prod offers bootstrap and sync-ingress", () => {
     const tasks = readYaml<MoonFile>(join(management.appPath, "moon.yml")).tasks ?? {};
-    expect(tasks.bootstrap?.command).toBe("node --import tsx ../../scripts/bootstrap.ts --app docs-infra-prod");
-    expect(tasks["sync-ingress"]?.command).toBe("node --import tsx ../../scripts/sync-ingress.ts");
+    expect(tasks.bootstrap?.command).toBe("node $workspaceRoot/scripts/flow.mjs bootstrap --app docs-infra-prod");
+    expect(tasks["sync-ingress"]?.command).toBe("node $workspaceRoot/scripts/flow.mjs sync-ingress");
+  });
+
+  it("every moon task that runs a flow names one that is bundled", async () => {
+    const { flows } = (await import("../../scripts/build.mjs")) as { flows: string[] };
+    const files = [...appDirs, "libs/relay-server", "third_party/vendir"].map((d) => join(d, "moon.yml"));
+    const named = files.flatMap((f) => Object.values(readYaml<MoonFile>(f).tasks ?? {}).flatMap((t) => /scripts\/flow\.mjs (\S+)/.exec(t.command)?.[1] ?? []));
+    expect(named.length).toBeGreaterThanOrEqual(8);
+    for (const flow of named) expect(flows).toContain(flow);
   });
 });
 
