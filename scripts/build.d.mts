@@ -1,0 +1,6 @@
+// Types of scripts/build.mjs (plain JavaScript so that it runs at npm install).
+export declare const root: string;
+export declare const flows: string[];
+export declare const outDir: string;
+export declare function sourcesMtime(): number;
+export declare function build(): Promise<void>;
