@@ -23,6 +23,19 @@ export function sourcesMtime() {
   return newest;
 }
 
+// client-node's index re-exports every generated API; we use KubeConfig alone. Marking
+// its modules free of side effects lets esbuild drop the rest (a 14 MB chunk becomes small).
+const pureClientNode = {
+  name: "pure-client-node",
+  setup(b) {
+    b.onResolve({ filter: /.*/ }, async (args) => {
+      if (args.pluginData === "pure" || !/client-node/.test(`${args.importer}${args.path}`)) return undefined;
+      const resolved = await b.resolve(args.path, { resolveDir: args.resolveDir, kind: args.kind, pluginData: "pure" });
+      return resolved.path.includes("/@kubernetes/client-node/") ? { ...resolved, sideEffects: false } : undefined;
+    });
+  },
+};
+
 export async function build() {
   const { build: esbuild } = await import("esbuild");
   await esbuild({
@@ -30,13 +43,17 @@ export async function build() {
     outdir: outDir,
     outExtension: { ".js": ".mjs" },
     bundle: true,
+    // Lazily imported modules (client-node) become chunks of their own, parsed only when used.
+    splitting: true,
+    chunkNames: "chunks/[name]-[hash]",
     platform: "node",
     format: "esm",
     target: "node20",
-    external: ["@kubernetes/client-node", "zx", "@1password/sdk", "esbuild"],
+    external: ["zx", "@1password/sdk", "esbuild"],
     // Some bundled dependencies are CommonJS and call require().
     banner: { js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);' },
     logLevel: "warning",
+    plugins: [pureClientNode],
   });
 }
 

@@ -201,11 +201,14 @@ export async function main(argv: string[]): Promise<void> {
   const check = values.check;
   const secrets = lazySecretSource(values);
   const fileTitle = files.map(displayPath).join(", ");
+  // helm renders while the kubeconfig is read; the step below awaits it.
+  const rendering = relayServices();
+  rendering.catch(() => {});
 
   await newListr<Ctx>([
     tenantStep(common, secrets),
     step(`Derive the relay Services from ${relayChartPath}`, async (ctx, task) => {
-      ctx.services = await relayServices();
+      ctx.services = await rendering;
       say(task, ctx.services.map((s) => `${s.instance.release}: Service ${s.namespace}/${s.name} port ${s.port.name ? `${s.port.name} ` : ""}${s.port.port}, host ${s.host}`).join("\n"));
     }),
     step(`Read the relay Services in ${tenant.app}`, async (ctx, task) => {

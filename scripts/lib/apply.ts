@@ -42,7 +42,7 @@ export async function applyAll(client: KubeClient, objects: readonly Manifest[],
     results.push(applied);
     report(applied);
   };
-  for (const ns of namespaces) await one(ns);
+  await Promise.all(namespaces.map(one));
   await Promise.all(rest.map(one));
   return results;
 }

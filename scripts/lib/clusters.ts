@@ -11,7 +11,7 @@ import { repoRoot } from "./paths.ts";
 
 /** client-node takes a third of a second to load: only flows that talk to a cluster pay for it. */
 async function newKubeConfig(): Promise<KubeConfig> {
-  const { KubeConfig } = await import("@kubernetes/client-node");
+  const { KubeConfig } = await import("./kubeconfig-class.ts");
   return new KubeConfig();
 }
 

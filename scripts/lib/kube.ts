@@ -1,7 +1,7 @@
 // Kubernetes access for the flows: one small client over a KubeConfig that does
 // server-side apply with the exact bytes of a manifest (client-node's typed
 // serializer drops fields it has no model for, such as x-kubernetes-* in CRDs).
-import { request, type RequestOptions } from "node:https";
+import { Agent, request, type RequestOptions } from "node:https";
 import { request as httpRequest } from "node:http";
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 
@@ -40,7 +40,20 @@ interface ResourceInfo {
 export class KubeClient {
   private readonly discovery = new Map<string, Promise<Map<string, ResourceInfo>>>();
 
+  private connection?: Promise<RequestOptions>;
+
   constructor(readonly kubeConfig: KubeConfig, readonly label: string) {}
+
+  /**
+   * Credentials and TLS settings, worked out once per client. client-node makes a
+   * new Agent per call; one kept-alive Agent saves a TLS handshake per request.
+   */
+  private async connect(): Promise<RequestOptions> {
+    const opts: RequestOptions = { headers: { accept: "application/json" } };
+    await this.kubeConfig.applyToHTTPSOptions(opts);
+    if (opts.agent instanceof Agent) (opts.agent as Agent & { keepAlive: boolean }).keepAlive = true;
+    return opts;
+  }
 
   get server(): string {
     const cluster = this.kubeConfig.getCurrentCluster();
@@ -60,8 +73,8 @@ export class KubeClient {
 
   private async send(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<string> {
     const url = new URL(path, this.server);
-    const opts: RequestOptions = { method, headers: { accept: "application/json" } };
-    await this.kubeConfig.applyToHTTPSOptions(opts);
+    const base = await (this.connection ??= this.connect());
+    const opts: RequestOptions = { ...base, method, headers: { ...base.headers } };
     const payload = body === undefined ? undefined : JSON.stringify(body);
     if (payload !== undefined) opts.headers = { ...opts.headers, "content-type": contentType, "content-length": Buffer.byteLength(payload) };
     const send = url.protocol === "http:" ? httpRequest : request;

@@ -1,5 +1,14 @@
-// Where the repository is, so flows and tests resolve files the same way from any cwd.
+// Where the repository is, so flows and tests resolve files the same way from any
+// cwd, whether they run from scripts/ under tsx or from a bundle in dist/flows.
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "../..");
+function findRoot(start: string): string {
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, ".moon/workspace.yml"))) return dir;
+    if (dirname(dir) === dir) throw new Error(`expected the repository (a folder with .moon/workspace.yml) above ${start}; found none`);
+  }
+}
+
+export const repoRoot = findRoot(dirname(fileURLToPath(import.meta.url)));
