@@ -5,12 +5,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseAllDocuments, stringify } from "yaml";
+import { stringify } from "yaml";
 import { commonHelp, isEntryPoint, newListr, OperatorError, parseFlowArgs, runMain, say, step } from "./lib/cli.ts";
 import { writeKubeconfig } from "./lib/clusters.ts";
 import { unifiedDiff } from "./lib/files.ts";
 import { KubeApiError, type KubeClient, type Manifest } from "./lib/kube.ts";
-import { instanceByName, relayChartPath, relayNamespace, tenant, type RelayInstance } from "./lib/names.ts";
+import { instanceByName, relayChartPath, relayNamespace, tenant } from "./lib/names.ts";
+import { renderInstance, renderInstanceText } from "./lib/relay-services.ts";
 import { secretSourceHelp, secretSourceOptionSpecs } from "./lib/onepassword.ts";
 import { runTool } from "./lib/tools.ts";
 import { lazySecretSource, tenantStep } from "./create-1password-secret.ts";
@@ -39,20 +40,6 @@ upgrade   helm upgrade --install into namespace ${relayNamespace} (release and s
 ${secretSourceHelp}
 
 ${commonHelp}`;
-
-export function helmTemplateArgs(instance: RelayInstance): string[] {
-  return ["template", instance.release, relayChartPath, "-f", instance.valuesFile, "--namespace", relayNamespace];
-}
-
-export async function renderInstance(instance: RelayInstance): Promise<Manifest[]> {
-  const out = await runTool("helm", helmTemplateArgs(instance));
-  return parseAllDocuments(out)
-    .map((d) => d.toJS() as Manifest | null)
-    .filter((o): o is Manifest => !!o)
-    // Helm test hooks are not part of the release's live objects.
-    .filter((o) => !(o.metadata as { annotations?: Record<string, string> }).annotations?.["helm.sh/hook"])
-    .map((o) => ({ ...o, metadata: { ...o.metadata, namespace: o.metadata.namespace ?? relayNamespace } }));
-}
 
 /** An object as YAML for a diff, without server bookkeeping and with Secret values masked. */
 export function diffable(obj: Manifest | undefined, other?: Manifest): string {
@@ -95,7 +82,7 @@ export async function main(argv: string[]): Promise<void> {
   const instance = instanceByName(values.instance as string);
 
   if (command === "template") {
-    return void process.stdout.write(await runTool("helm", helmTemplateArgs(instance)));
+    return void process.stdout.write(await renderInstanceText(instance));
   }
 
   const secrets = lazySecretSource(values);

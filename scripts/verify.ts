@@ -4,15 +4,14 @@
 import { readFileSync } from "node:fs";
 import { request } from "node:https";
 import { parseAllDocuments, parseDocument } from "yaml";
-import { buildApp } from "./bootstrap.ts";
+import { buildApp, parseDuration } from "./bootstrap.ts";
 import { commonHelp, isEntryPoint, OperatorError, parseFlowArgs, redact, runMain, type CommonOptions } from "./lib/cli.ts";
 import { managementClient, tenantClient } from "./lib/clusters.ts";
 import { KubeApiError, type KubeClient, type Manifest } from "./lib/kube.ts";
 import { instances, management, onePassword, relayNamespace, tenant, type RelayInstance } from "./lib/names.ts";
 import { secretSourceHelp, secretSourceOptionSpecs } from "./lib/onepassword.ts";
 import { repoRoot } from "./lib/paths.ts";
-import { parseDuration } from "./bootstrap.ts";
-import { renderInstance } from "./relay-helm.ts";
+import { renderInstance } from "./lib/relay-services.ts";
 import { checkIngress, displayPath, resolveIngressFiles } from "./sync-ingress.ts";
 import { lazySecretSource } from "./create-1password-secret.ts";
 

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments, parseDocument } from "yaml";
 import { OperatorError } from "./cli.ts";
+import type { Manifest } from "./kube.ts";
 import type { ServicePort } from "./mirrors.ts";
 import { instances as allInstances, relayChartPath, relayNamespace, type RelayInstance } from "./names.ts";
 import { repoRoot } from "./paths.ts";
@@ -64,17 +65,33 @@ export function hostFromValues(text: string, instance: RelayInstance): string {
   return host;
 }
 
-/** Renders the chart for one instance with the pinned helm. */
-export async function relayService(instance: RelayInstance): Promise<RelayService> {
-  const values = readFileSync(join(repoRoot, instance.valuesFile), "utf8");
-  const host = hostFromValues(values, instance);
-  let rendered: string;
+/** `helm template` of one instance, as its HelmRelease renders it (release name, namespace, values file). */
+export function helmTemplateArgs(instance: RelayInstance): string[] {
+  return ["template", instance.release, relayChartPath, "-f", instance.valuesFile, "--namespace", relayNamespace];
+}
+
+/** The rendered manifests of one instance, with the pinned helm. */
+export async function renderInstanceText(instance: RelayInstance): Promise<string> {
   try {
-    rendered = await runTool("helm", ["template", instance.release, relayChartPath, "-f", instance.valuesFile, "--namespace", relayNamespace]);
+    return await runTool("helm", helmTemplateArgs(instance));
   } catch (error) {
     throw new OperatorError(`expected helm to render ${relayChartPath} for ${instance.release}; ${(error as Error).message.split("\n")[0]}; fix the chart or ${instance.valuesFile}`);
   }
-  return { ...serviceFromRendered(rendered, instance), host };
+}
+
+/** The objects of one instance's release, without Helm's test hooks, each with its namespace. */
+export async function renderInstance(instance: RelayInstance): Promise<Manifest[]> {
+  return parseAllDocuments(await renderInstanceText(instance))
+    .map((d) => d.toJS() as Manifest | null)
+    .filter((o): o is Manifest => !!o && !o.metadata.annotations?.["helm.sh/hook"])
+    .map((o) => ({ ...o, metadata: { ...o.metadata, namespace: o.metadata.namespace ?? relayNamespace } }));
+}
+
+/** The Service the chart renders for one instance, and its public host. */
+export async function relayService(instance: RelayInstance): Promise<RelayService> {
+  const values = readFileSync(join(repoRoot, instance.valuesFile), "utf8");
+  const host = hostFromValues(values, instance);
+  return { ...serviceFromRendered(await renderInstanceText(instance), instance), host };
 }
 
 export function relayServices(instances: readonly RelayInstance[] = allInstances): Promise<RelayService[]> {
