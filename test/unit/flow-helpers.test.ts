@@ -4,7 +4,11 @@ import { describe, expect, it } from "vitest";
 import { parseDuration, withBranch } from "../../scripts/bootstrap.ts";
 import { checkCredentials, connectSecrets } from "../../scripts/create-1password-secret.ts";
 import { OperatorError, parseFlowArgs, redact, registerSecret } from "../../scripts/lib/cli.ts";
-import { parseKubeconfig } from "../../scripts/lib/clusters.ts";
+import { execFileSync } from "node:child_process";
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { parseKubeconfig, writeKubeconfig } from "../../scripts/lib/clusters.ts";
+import { repoRoot } from "../../scripts/lib/paths.ts";
 import type { Manifest } from "../../scripts/lib/kube.ts";
 import { injectSecrets, LocalSecretSource, OnePasswordSdkSource } from "../../scripts/lib/onepassword.ts";
 import { localSecretsFile, tempDir } from "../support/flows.ts";
@@ -93,5 +97,21 @@ describe("bootstrap", () => {
 
   it("refuses a kubeconfig without a current context", async () => {
     await expect(parseKubeconfig("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n", "file.yaml")).rejects.toThrow(/expected a kubeconfig with a current context in file.yaml/);
+  });
+});
+
+describe("kubeconfig files", () => {
+  it("writes a kubeconfig readable by its owner only", async () => {
+    const path = join(tempDir("kc-"), "tenant.kubeconfig");
+    const kc = await parseKubeconfig("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: https://127.0.0.1:1}}]\nusers: [{name: u, user: {token: t0k3n-value}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n", "inline");
+    writeKubeconfig(kc, path);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect((await parseKubeconfig(readFileSync(path, "utf8"), path)).getCurrentCluster()?.server).toBe("https://127.0.0.1:1");
+  });
+
+  it("is git-ignored under the names the flows use", () => {
+    for (const name of ["tenant.kubeconfig", "apps/docs-prod/kubeconfig.yaml"]) {
+      expect(execFileSync("git", ["check-ignore", "--no-index", name], { cwd: repoRoot, encoding: "utf8" }).trim()).toBe(name);
+    }
   });
 });
