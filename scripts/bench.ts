@@ -148,6 +148,13 @@ const table = [
   "|---|---|---|---|---|---|",
   ...rows.map((r) => `| ${r.what} | ${r.ours} | ${r.baseline} | ${r.ratio} | ${r.target === "≤ Infinity×" ? "reported" : r.target} | ${r.target === "≤ Infinity×" || r.target === "" ? "–" : r.met ? "yes" : "**no**"} |`),
 ].join("\n");
-const report = `# Benchmarks\n\nMade by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)} (${N} runs per row after a warm-up; Node ${process.version}; 2 cores). Re-run it to refresh this file.\n\n${table}\n`;
+const notes = `## What the rows measure
+
+- Start-up: \`node scripts/flow.mjs sync-ingress --help\`, as the moon tasks run a flow (an esbuild bundle; client-node, zx and the 1Password SDK load only when used). Peak memory is the process's max RSS.
+- \`sync-ingress --check\` runs against two local kube-apiservers with the two relay Services, their CCM mirrors and 1000 unrelated Services in tenant-root. API requests are counted from the servers' audit logs (admin user only), for the flow and for the kubectl lookups (two \`kubectl get svc\` calls, discovery included).
+- bootstrap: a steady-state apply (every object unchanged) of apps/docs-prod, flow against \`kubectl apply --server-side -k\`, both building the kustomization.
+- A target marked **no** is not met yet. For \`sync-ingress --check\` the gap is work kubectl does not do: the flow renders libs/relay-server with helm for each instance to learn the Service names (about 35 ms, run while the kubeconfig is read), loads client-node's KubeConfig (about 35 ms) and patches the ingress file's text in memory; the request count stays constant however many Services tenant-root holds.
+`;
+const report = `# Benchmarks\n\nMade by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)} (${N} runs per row after a warm-up; Node ${process.version}; 2 cores). Re-run it to refresh this file.\n\n${table}\n\n${notes}`;
 writeFileSync(join(repoRoot, "docs/bench.md"), report);
 console.log(`\n${table}\n\nwritten to docs/bench.md`);

@@ -130,7 +130,10 @@ export function newListr<Ctx>(steps: Step<Ctx>[]): Listr<Ctx, Renderers[0], Rend
   });
 }
 
-/** Runs a flow's main; returns the exit code and prints a failure as one line. */
+/**
+ * Runs a flow's main; returns the exit code and prints a failure as one line on
+ * stderr (listr2 also marks the failed step on stdout): scripts and cron read stderr.
+ */
 export async function runMain(main: () => Promise<void>, verbose = process.argv.includes("--verbose") || !!process.env.DEBUG): Promise<number> {
   try {
     await main();
