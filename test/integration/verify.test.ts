@@ -132,6 +132,21 @@ describe("verify", () => {
       () => setFluxReady(tenantServer, "HelmRelease", "helm.toolkit.fluxcd.io/v2", "flux-system", "relay-family", false, "install retries exhausted"),
       /✗ HelmRelease flux-system\/relay-family Ready: ReconciliationFailed: install retries exhausted/,
       () => setFluxReady(tenantServer, "HelmRelease", "helm.toolkit.fluxcd.io/v2", "flux-system", "relay-family", true, "ok")],
+    ["a relay Pod is crash-looping", "tenant",
+      async () => {
+        const [deployment] = await t().list("apps/v1", "Deployment", relayNamespace, "app.kubernetes.io/instance=relay-family");
+        const name = deployment!.metadata!.name!;
+        await t().patchStatus({ apiVersion: "apps/v1", kind: "Deployment", metadata: { namespace: relayNamespace, name } }, { readyReplicas: 0, availableReplicas: 0, conditions: [{ type: "Available", status: "False", reason: "MinimumReplicasUnavailable", message: "Deployment does not have minimum availability." }] });
+        const pod = { apiVersion: "v1", kind: "Pod", metadata: { namespace: relayNamespace, name: "relay-family-crashing", labels: { "app.kubernetes.io/name": "relay-server", "app.kubernetes.io/instance": "relay-family" } }, spec: { containers: [{ name: "relay-server", image: "docker.system3.md/relay-server:v0.9.2" }] } };
+        await t().apply(pod, { fieldManager: "kubelet" });
+        await t().patchStatus(pod, { phase: "Running", containerStatuses: [{ name: "relay-server", image: "relay", imageID: "", ready: false, restartCount: 5, state: { waiting: { reason: "CrashLoopBackOff" } } }] });
+      },
+      /✗ Deployment relay\/relay-family-relay-server available: MinimumReplicasUnavailable: Deployment does not have minimum availability.; 1 pod\(s\), 5 restart\(s\), relay-family-crashing in CrashLoopBackOff\n    next: read the pod's log/,
+      async () => {
+        await t().request("DELETE", "/api/v1/namespaces/relay/pods/relay-family-crashing");
+        const [deployment] = await t().list("apps/v1", "Deployment", relayNamespace, "app.kubernetes.io/instance=relay-family");
+        await t().patchStatus({ apiVersion: "apps/v1", kind: "Deployment", metadata: { namespace: relayNamespace, name: deployment!.metadata!.name! } }, { replicas: 1, readyReplicas: 1, availableReplicas: 1, conditions: [{ type: "Available", status: "True", reason: "MinimumReplicasAvailable", message: "ok" }] });
+      }],
     ["a Secret lacks a key", "tenant",
       () => t().request("PATCH", "/api/v1/namespaces/relay/secrets/relay-family-s3-credentials", { data: { secretKey: null } }, "application/merge-patch+json"),
       /✗ Secret relay\/relay-family-s3-credentials \(relay-family's S3 credentials\) has keys accessKey, secretKey: missing secretKey; has accessKey/,
