@@ -4,7 +4,7 @@ import { basename } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { Listr, type ListrTask, type ListrTaskWrapper, type ListrDefaultRenderer, type ListrSimpleRenderer } from "listr2";
 
-type Renderers = [ "default", "simple" ];
+type Renderers = ["default", "simple"];
 
 /** An operator mistake or an unmet expectation: printed as one line, no stack. */
 export class OperatorError extends Error {}

@@ -70,13 +70,21 @@ export function helmTemplateArgs(instance: RelayInstance): string[] {
   return ["template", instance.release, relayChartPath, "-f", instance.valuesFile, "--namespace", relayNamespace];
 }
 
+// One render per instance and process: verify needs the Service and the Deployment,
+// and the sync-ingress logic it shares needs the Service again.
+const rendered = new Map<string, Promise<string>>();
+
 /** The rendered manifests of one instance, with the pinned helm. */
-export async function renderInstanceText(instance: RelayInstance): Promise<string> {
-  try {
-    return await runTool("helm", helmTemplateArgs(instance));
-  } catch (error) {
-    throw new OperatorError(`expected helm to render ${relayChartPath} for ${instance.release}; ${(error as Error).message.split("\n")[0]}; fix the chart or ${instance.valuesFile}`);
+export function renderInstanceText(instance: RelayInstance): Promise<string> {
+  let text = rendered.get(instance.release);
+  if (!text) {
+    text = runTool("helm", helmTemplateArgs(instance)).catch((error: Error) => {
+      rendered.delete(instance.release);
+      throw new OperatorError(`expected helm to render ${relayChartPath} for ${instance.release}; ${error.message.split("\n")[0]}; fix the chart or ${instance.valuesFile}`);
+    });
+    rendered.set(instance.release, text);
   }
+  return text;
 }
 
 /** The objects of one instance's release, without Helm's test hooks, each with its namespace. */
