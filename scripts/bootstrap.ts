@@ -135,6 +135,8 @@ export async function main(argv: string[]): Promise<void> {
   const timeoutMs = parseDuration(values.timeout as string);
   const secrets = lazySecretSource(values);
   const isTenant = appName === "docs-prod";
+  // docs-prod goes to the tenant (ctx.tenant, shared with create-1password-secret), docs-infra-prod to ctx.cluster.
+  const cluster = (ctx: Ctx): KubeClient => (isTenant ? ctx.tenant : ctx.cluster)!;
 
   const steps: Step<Ctx>[] = [
     isTenant
@@ -144,11 +146,10 @@ export async function main(argv: string[]): Promise<void> {
           say(task, `${ctx.cluster.label} at ${ctx.cluster.server}`);
         }),
     step(`Build ${app.path} with kubectl kustomize`, async (ctx, task) => {
-      if (isTenant) ctx.cluster = ctx.tenant;
       ctx.objects = withBranch(await buildApp(app.path), values.branch as string | undefined);
       task.title = `Build ${app.path} with kubectl kustomize: ${ctx.objects.length} objects${values.branch ? `, GitRepository on branch ${values.branch}` : ""}`;
     }),
-    step(`Check that ${app.cluster} is reachable and serves Flux's CRDs`, (ctx, task) => preflight(ctx.cluster!, ctx.objects!, task)),
+    step(`Check that ${app.cluster} is reachable and serves Flux's CRDs`, (ctx, task) => preflight(cluster(ctx), ctx.objects!, task)),
   ];
   if (isTenant && !values["skip-secrets"]) {
     steps.push(step("Write the 1Password Connect Secrets (create-1password-secret)", (_ctx, task) =>
@@ -156,13 +157,13 @@ export async function main(argv: string[]): Promise<void> {
   }
   steps.push(
     step(`Apply the objects to ${app.cluster}`, async (ctx, task) => {
-      const results = await applyAll(ctx.cluster!, ctx.objects!, { dryRun: common.dryRun }, (a) => say(task, `${a.ref} ${a.action}${a.note ? ` (${a.note})` : ""}`));
+      const results = await applyAll(cluster(ctx), ctx.objects!, { dryRun: common.dryRun }, (a) => say(task, `${a.ref} ${a.action}${a.note ? ` (${a.note})` : ""}`));
       task.title = `Apply ${results.length} objects to ${app.cluster}: ${summary(results, common.dryRun)}`;
     }),
     step(`Wait for Kustomization ${app.kustomization} to be Ready`, (ctx, task) => {
       const ref = ctx.objects!.find((o) => o.kind === "Kustomization" && o.metadata.name === app.kustomization);
       if (!ref) throw new OperatorError(`expected Kustomization ${app.kustomization} in ${app.path}; it is not there; restore ${app.path}/kustomization-root.yaml`);
-      return waitReady(ctx.cluster!, ref, timeoutMs, task);
+      return waitReady(cluster(ctx), ref, timeoutMs, task);
     }, { skip: () => (common.dryRun ? "dry run" : values["no-wait"] ? "--no-wait" : false) }),
   );
   await newListr<Ctx>(steps).run({});

@@ -9,7 +9,7 @@ import { stringify } from "yaml";
 import { commonHelp, isEntryPoint, newListr, OperatorError, parseFlowArgs, runMain, say, step } from "./lib/cli.ts";
 import { writeKubeconfig } from "./lib/clusters.ts";
 import { unifiedDiff } from "./lib/files.ts";
-import { KubeApiError, type KubeClient, type Manifest } from "./lib/kube.ts";
+import { KubeApiError, type KubeClient, type Manifest, withoutBookkeeping } from "./lib/kube.ts";
 import { instanceByName, relayChartPath, relayNamespace, tenant } from "./lib/names.ts";
 import { renderInstance, renderInstanceText } from "./lib/relay-services.ts";
 import { secretSourceHelp, secretSourceOptionSpecs } from "./lib/onepassword.ts";
@@ -44,10 +44,7 @@ ${commonHelp}`;
 /** An object as YAML for a diff, without server bookkeeping and with Secret values masked. */
 export function diffable(obj: Manifest | undefined, other?: Manifest): string {
   if (!obj) return "";
-  const { managedFields, resourceVersion, uid, creationTimestamp, generation, ...metadata } = obj.metadata as Record<string, unknown>;
-  void managedFields, resourceVersion, uid, creationTimestamp, generation;
-  const clean: Record<string, unknown> = { ...obj, metadata };
-  delete clean.status;
+  const clean = withoutBookkeeping(obj);
   if (obj.kind === "Secret") {
     const mine = (obj.data ?? {}) as Record<string, string>;
     const theirs = (other?.data ?? {}) as Record<string, string>;
@@ -100,7 +97,7 @@ export async function main(argv: string[]): Promise<void> {
         }
         let after: Manifest;
         try {
-          const { action, object } = await ctx.tenant!.apply(obj, { fieldManager, dryRun: true });
+          const { action, object } = await ctx.tenant!.apply(obj, { fieldManager, dryRun: true, live });
           if (action === "unchanged") continue;
           after = object;
         } catch (error) {

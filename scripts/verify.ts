@@ -69,17 +69,13 @@ type Live = Manifest & { status?: Record<string, unknown> & { conditions?: Condi
 
 const ready = (obj: Live | undefined) => obj?.status?.conditions?.find((c) => c.type === "Ready");
 
-/** Reads a values file key by path (instance values decide Secret names and keys). */
-function valueAt(instance: RelayInstance, path: string[]): unknown {
-  return parseDocument(readFileSync(`${repoRoot}/${instance.valuesFile}`, "utf8")).getIn(path);
-}
-
-/** The Secrets each part needs and the keys each must hold. */
+/** The Secrets each part needs and the keys each must hold (instance values decide names and keys). */
 export function requiredSecrets(): { namespace: string; name: string; keys: string[]; why: string }[] {
   const relay = instances.flatMap((i) => {
-    const name = valueAt(i, ["aws", "existingSecret"]);
+    const values = parseDocument(readFileSync(`${repoRoot}/${i.valuesFile}`, "utf8"));
+    const name = values.getIn(["aws", "existingSecret"]);
     if (typeof name !== "string" || !name) return [];
-    const keys = [valueAt(i, ["aws", "existingSecretKeys", "accessKeyId"]), valueAt(i, ["aws", "existingSecretKeys", "secretAccessKey"])].map(String);
+    const keys = [values.getIn(["aws", "existingSecretKeys", "accessKeyId"]), values.getIn(["aws", "existingSecretKeys", "secretAccessKey"])].map(String);
     return [{ namespace: relayNamespace, name, keys, why: `${i.release}'s S3 credentials` }];
   });
   return [

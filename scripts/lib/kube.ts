@@ -144,14 +144,18 @@ export class KubeClient {
     return (await this.request<{ items: T[] }>("GET", `${await this.path(apiVersion, kind, namespace)}${query}`)).items;
   }
 
-  /** Server-side apply under one field manager; reports what changed. */
-  async apply(obj: Manifest, opts: { fieldManager: string; dryRun?: boolean }): Promise<{ action: ApplyAction; object: Manifest }> {
+  /**
+   * Server-side apply under one field manager; reports what changed. `live` is the
+   * object as the caller last read it (saves a GET); without it apply reads it first.
+   */
+  async apply(obj: Manifest, opts: { fieldManager: string; dryRun?: boolean; live?: Manifest }): Promise<{ action: ApplyAction; object: Manifest }> {
     const path = await this.path(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name);
-    const before = await this.get(obj);
+    const before = opts.live ?? (await this.get(obj));
     const query = new URLSearchParams({ fieldManager: opts.fieldManager, force: "true" });
     if (opts.dryRun) query.set("dryRun", "All");
     const after = await this.request<Manifest>("PATCH", `${path}?${query}`, obj, "application/apply-patch+yaml");
-    const action: ApplyAction = !before ? "created" : comparable(before) === comparable(after) ? "unchanged" : "configured";
+    const same = before && JSON.stringify(withoutBookkeeping(before)) === JSON.stringify(withoutBookkeeping(after));
+    const action: ApplyAction = !before ? "created" : same ? "unchanged" : "configured";
     return { action, object: after };
   }
 
@@ -162,9 +166,11 @@ export class KubeClient {
   }
 }
 
-/** An object as a string without the fields every write touches. */
-function comparable(obj: Manifest): string {
-  const { resourceVersion, managedFields, generation, ...metadata } = obj.metadata as Record<string, unknown>;
-  void resourceVersion, managedFields, generation;
-  return JSON.stringify({ ...obj, metadata });
+/** An object without the server's bookkeeping (write counters, field owners, status): what an apply can change. */
+export function withoutBookkeeping(obj: Manifest): Record<string, unknown> {
+  const { resourceVersion, managedFields, generation, uid, creationTimestamp, ...metadata } = obj.metadata as Record<string, unknown>;
+  void resourceVersion, managedFields, generation, uid, creationTimestamp;
+  const { status, ...rest } = obj as Manifest & { status?: unknown };
+  void status;
+  return { ...rest, metadata };
 }
