@@ -9,7 +9,7 @@ import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { instances } from "../../scripts/lib/names.ts";
-import { chartDir, fixturesDir, helm, requiredValues } from "./fixtures/relay-server/chart.ts";
+import { chartDir, fixturesDir, helm, requiredValues } from "../support/chart.ts";
 
 const run = promisify(execFile);
 const requiredSets = ["--set", `relay.url=${requiredValues.relay.url}`, "--set", `aws.s3Bucket=${requiredValues.aws.s3Bucket}`];

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { isMap, parseDocument, type YAMLMap } from "yaml";
-import { chartDir } from "./fixtures/relay-server/chart.ts";
+import { chartDir } from "../support/chart.ts";
 
 interface Key {
   path: string;

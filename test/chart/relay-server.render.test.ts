@@ -15,7 +15,7 @@ import type {
   V1ServiceAccount,
 } from "@kubernetes/client-node";
 import { join } from "node:path";
-import { fixturesDir, kinds, only, parseRelayToml, render, type RelayToml, type TomlTable } from "./fixtures/relay-server/chart.ts";
+import { fixturesDir, kinds, only, parseRelayToml, render, type RelayToml, type TomlTable } from "../support/chart.ts";
 
 const relayMdKeys = [
   { key_id: "relay_2025_10_22", public_key: "/6OgBTHaRdWLogewMdyE+7AxnI0/HP3WGqRs/bYBlFg=" },

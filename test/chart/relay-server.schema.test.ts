@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { fixturesDir, template } from "./fixtures/relay-server/chart.ts";
+import { fixturesDir, template } from "../support/chart.ts";
 
 const badDir = join(fixturesDir, "bad");
 

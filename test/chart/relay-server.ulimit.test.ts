@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import type { V1Deployment } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { only, render } from "./fixtures/relay-server/chart.ts";
+import { only, render } from "../support/chart.ts";
 
 const run = promisify(execFile);
 

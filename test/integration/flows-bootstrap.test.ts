@@ -4,8 +4,8 @@ import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { management, onePassword, tenant } from "../../scripts/lib/names.ts";
-import { type ControlPlanes, type LocalServer, startControlPlanes } from "../harness/control-plane.ts";
-import { client, type FlowResult, localSecretsFile, runCommand, runFlow, seedCozystack, setFluxReady, tempDir } from "../support/flows.ts";
+import { type ControlPlanes, type LocalServer, startControlPlanes } from "../local/control-plane.ts";
+import { client, type FlowResult, localSecretsFile, runCommand, runFlow, seedCozystack, setFluxReady, tempDir } from "../local/flows.ts";
 
 const canary = "canary-7f3a9e-never-print-me";
 const credentials = JSON.stringify({ verifier: { salt: canary, localHash: "h" }, encCredentials: { data: canary }, version: "2", deviceUuid: "d", uniqueKey: { k: canary } });

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { ApiException, CoreV1Api, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { repoRoot } from "../../scripts/lib/paths.ts";
-import { type ControlPlanes, fluxCrds, startControlPlanes } from "../harness/control-plane.ts";
+import { type ControlPlanes, fluxCrds, startControlPlanes } from "../local/control-plane.ts";
 
 let cp: ControlPlanes;
 
@@ -89,7 +89,7 @@ describe("local control plane", () => {
   });
 
   it("leaves no process and no state directory when the test process is killed", async () => {
-    const script = join(repoRoot, "test/harness/start-and-wait.ts");
+    const script = join(repoRoot, "test/local/start-and-wait.ts");
     const child = spawn(process.execPath, ["--import", "tsx", script], { stdio: ["ignore", "pipe", "inherit"] });
     const kubeconfigPath = await new Promise<string>((resolve) => child.stdout.once("data", (d: Buffer) => resolve(d.toString().trim())));
     expect(existsSync(kubeconfigPath)).toBe(true);

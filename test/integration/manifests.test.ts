@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KubeApiError, KubeClient, type Manifest } from "../../scripts/lib/kube.ts";
 import { instances, management, onePassword, relayNamespace, tenant } from "../../scripts/lib/names.ts";
-import { fluxCrds, startControlPlanes, type ControlPlanes } from "../harness/control-plane.ts";
+import { fluxCrds, startControlPlanes, type ControlPlanes } from "../local/control-plane.ts";
 import { helmTemplate, kustomizeBuild, named, ofKind, renderRelay, sourceObjects, type HelmRelease, type KubeObject } from "../support/manifests.ts";
 
 const fieldManager = "docs-test";

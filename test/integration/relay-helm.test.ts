@@ -2,8 +2,8 @@
 // API server with the real helm binary, and diff then reports no change.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { relayNamespace, tenant } from "../../scripts/lib/names.ts";
-import { type ControlPlanes, type LocalServer, startControlPlanes } from "../harness/control-plane.ts";
-import { client, runCommand, runFlow } from "../support/flows.ts";
+import { type ControlPlanes, type LocalServer, startControlPlanes } from "../local/control-plane.ts";
+import { client, runCommand, runFlow } from "../local/flows.ts";
 
 let cp: ControlPlanes;
 let server: LocalServer;

@@ -4,8 +4,8 @@
 import { join } from "node:path";
 import { ApiException, KubernetesObjectApi, type KubernetesObject, type V1Deployment, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fixturesDir, only, render, type RenderOptions } from "../chart/fixtures/relay-server/chart.ts";
-import { type ControlPlanes, startControlPlanes } from "../harness/control-plane.ts";
+import { fixturesDir, only, render, type RenderOptions } from "../support/chart.ts";
+import { type ControlPlanes, startControlPlanes } from "../local/control-plane.ts";
 
 let cp: ControlPlanes;
 let client: KubernetesObjectApi;

@@ -7,10 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { instances, management, relayNamespace, tenant, type RelayInstance } from "../../scripts/lib/names.ts";
 import type { Manifest } from "../../scripts/lib/kube.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
-import { type ControlPlanes, type LocalServer, startControlPlanes } from "../harness/control-plane.ts";
+import { type ControlPlanes, type LocalServer, startControlPlanes } from "../local/control-plane.ts";
 import { checkIngress } from "../../scripts/sync-ingress.ts";
-import { deleteService, installRelayServices, mirrorManifest, playCcm } from "../support/ccm.ts";
-import { client, type FlowResult, localSecretsFile, runCommand, runFlow, seedCozystack, tempDir } from "../support/flows.ts";
+import { deleteService, installRelayServices, mirrorManifest, playCcm } from "../local/ccm.ts";
+import { client, type FlowResult, localSecretsFile, runCommand, runFlow, seedCozystack, tempDir } from "../local/flows.ts";
 import { renderedService } from "../support/manifests.ts";
 
 let cp: ControlPlanes;

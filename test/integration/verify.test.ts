@@ -8,9 +8,9 @@ import { parseAllDocuments } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { instances, management, relayNamespace, tenant } from "../../scripts/lib/names.ts";
 import type { Manifest } from "../../scripts/lib/kube.ts";
-import { type ControlPlanes, type LocalServer, startControlPlanes } from "../harness/control-plane.ts";
-import { playCcm } from "../support/ccm.ts";
-import { client, localSecretsFile, runFlow, seedCozystack, setFluxReady, tempDir, type FlowResult } from "../support/flows.ts";
+import { type ControlPlanes, type LocalServer, startControlPlanes } from "../local/control-plane.ts";
+import { playCcm } from "../local/ccm.ts";
+import { client, localSecretsFile, runFlow, seedCozystack, setFluxReady, tempDir, type FlowResult } from "../local/flows.ts";
 import { readyServer, testCa } from "../support/tls.ts";
 import { readFileSync } from "node:fs";
 

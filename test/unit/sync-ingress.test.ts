@@ -8,7 +8,7 @@ import { repoRoot } from "../../scripts/lib/paths.ts";
 import { hostFromValues, serviceFromRendered, type RelayService } from "../../scripts/lib/relay-services.ts";
 import { defaultIngressFile, displayPath, matchInstances, planIngressFiles, resolveIngressFiles } from "../../scripts/sync-ingress.ts";
 import type { ServiceObject } from "../../scripts/lib/mirrors.ts";
-import { tempDir } from "../support/flows.ts";
+import { tempDir } from "../local/flows.ts";
 
 const personal = instanceByName("personal");
 const family = instanceByName("family");

@@ -1,4 +1,4 @@
-// Builds the local kube-apiserver program (test/kube-apiserver) with Go from the
+// Builds the local kube-apiserver program (test/local/kube) with Go from the
 // module proxy, once: later calls reuse the binary while its sources are unchanged.
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 
 const run = promisify(execFile);
-const moduleDir = join(repoRoot, "test/kube-apiserver");
+const moduleDir = join(repoRoot, "test/local/kube");
 const outDir = join(repoRoot, ".cache/kube-apiserver");
 export const apiServerBinary = join(outDir, "kube-apiserver");
 
@@ -53,7 +53,7 @@ export async function ensureApiServerBinary(log: (line: string) => void = () => 
   } catch (error) {
     rmSync(tmp, { force: true });
     const stderr = (error as { stderr?: string }).stderr ?? String(error);
-    throw new Error(`expected \`go build\` of test/kube-apiserver to succeed; it failed:\n${stderr.trim()}`);
+    throw new Error(`expected \`go build\` of test/local/kube to succeed; it failed:\n${stderr.trim()}`);
   }
   renameSync(tmp, apiServerBinary);
   writeFileSync(stampFile, stamp);

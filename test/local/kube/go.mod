@@ -1,5 +1,5 @@
 // A local kube-apiserver with embedded etcd, for the project's tests and demo.
-module github.com/vgijssel/setup/test/kube-apiserver
+module github.com/vgijssel/setup/test/local/kube
 
 go 1.24.0
 

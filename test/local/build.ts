@@ -1,4 +1,4 @@
-// `tsx test/harness/build-apiserver.ts`: build (or confirm) the local kube-apiserver
+// `tsx test/local/build.ts`: build (or confirm) the local kube-apiserver
 // and download the modules the real CRDs come from, so tests start without waiting.
 import { ensureApiServerBinary } from "./apiserver-binary.ts";
 import { crdSources } from "./crds.ts";

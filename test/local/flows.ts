@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { KubeClient } from "../../scripts/lib/kube.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { tenant } from "../../scripts/lib/names.ts";
-import type { LocalServer } from "../harness/control-plane.ts";
+import type { LocalServer } from "./control-plane.ts";
 
 export interface FlowResult {
   code: number;

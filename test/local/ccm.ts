@@ -2,9 +2,9 @@
 // servers: the chart's Services in the tenant, and their mirrors in tenant-root.
 import type { KubeClient, Manifest } from "../../scripts/lib/kube.ts";
 import { instances, relayNamespace, tenant, type RelayInstance } from "../../scripts/lib/names.ts";
-import type { LocalServer } from "../harness/control-plane.ts";
+import type { LocalServer } from "./control-plane.ts";
 import { client } from "./flows.ts";
-import { renderedService } from "./manifests.ts";
+import { renderedService } from "../support/manifests.ts";
 
 const ccm = {
   fieldManager: "kubevirt-ccm",
