@@ -1,7 +1,7 @@
 // Applies a set of manifests by server-side apply: namespaces first, then the
 // rest in parallel, reporting created / configured / unchanged per object.
 import { type ApplyAction, type KubeClient, type Manifest, KubeApiError } from "./kube.ts";
-import { OperatorError } from "./cli.ts";
+import { OperatorError } from "./errors.ts";
 
 export const fieldManager = "setup-docs-flows";
 

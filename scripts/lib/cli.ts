@@ -1,13 +1,13 @@
-// What every flow shares: the common options, listr2 progress, one-line errors
-// for operator mistakes, and redaction of secret values from everything printed.
-import { basename } from "node:path";
+// The command-line layer every flow shares: the common options, durations,
+// listr2 progress, and one-line errors with secret values redacted.
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { Listr, type ListrTask, type ListrTaskWrapper, type ListrDefaultRenderer, type ListrSimpleRenderer } from "listr2";
+import { OperatorError, redact, redactError } from "./errors.ts";
+import { tenant } from "./names.ts";
+
+export { OperatorError } from "./errors.ts";
 
 type Renderers = ["default", "simple"];
-
-/** An operator mistake or an unmet expectation: printed as one line, no stack. */
-export class OperatorError extends Error {}
 
 export interface CommonOptions {
   managementContext?: string;
@@ -24,7 +24,7 @@ export const commonOptionSpecs = {
   "management-context": { type: "string" },
   "tenant-kubeconfig": { type: "string" },
   "tenant-kubeconfig-from": { type: "string" },
-  "tenant-kubeconfig-key": { type: "string", default: "super-admin.conf" },
+  "tenant-kubeconfig-key": { type: "string", default: tenant.kubeconfigKey },
   "dry-run": { type: "boolean", default: false },
   verbose: { type: "boolean", default: false },
   help: { type: "boolean", default: false },
@@ -35,7 +35,7 @@ export const commonHelp = `Cluster options (the same in every flow):
   --tenant-kubeconfig PATH       the tenant cluster's kubeconfig file
   --tenant-kubeconfig-from SRC   secret (default without a path): the Cozystack Secret in tenant-root;
                                  1password: apps/docs-prod/kubeconfig.yaml.op.tpl through 1Password
-  --tenant-kubeconfig-key KEY    key of that Secret (default super-admin.conf)
+  --tenant-kubeconfig-key KEY    key of that Secret (default ${tenant.kubeconfigKey})
   --dry-run                      change nothing: server-side dry-run for API writes, a diff for files
   --verbose                      stack traces and more detail
   --help                         this text`;
@@ -77,17 +77,12 @@ export function parseFlowArgs<S extends OptionSpecs>(argv: string[], specs: S): 
   };
 }
 
-// Secret values registered here never leave the process in output or errors.
-const secrets = new Set<string>();
-
-export function registerSecret(value: string): void {
-  if (value.length >= 4) secrets.add(value);
-}
-
-export function redact(text: string): string {
-  let out = text;
-  for (const secret of secrets) out = out.split(secret).join("[redacted]");
-  return out;
+/** A duration as flags take it: 90s, 5m, 1h, 500ms (a bare number is seconds). */
+export function parseDuration(text: string): number {
+  const match = /^(\d+)(ms|s|m|h)?$/.exec(text.trim());
+  if (!match) throw new OperatorError(`expected a duration like 90s, 5m or 1h; got "${text}"`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? "s") as "ms" | "s" | "m" | "h"];
+  return Number(match[1]) * unit;
 }
 
 export type Task<Ctx> = ListrTaskWrapper<Ctx, ListrDefaultRenderer, ListrSimpleRenderer>;
@@ -106,13 +101,6 @@ export function step<Ctx>(title: string, run: (ctx: Ctx, task: Task<Ctx>) => unk
       }
     },
   };
-}
-
-function redactError(error: unknown): Error {
-  const err = error instanceof Error ? error : new Error(String(error));
-  const redacted = err instanceof OperatorError ? new OperatorError(redact(err.message)) : new Error(redact(err.message));
-  redacted.stack = redact(err.stack ?? "");
-  return redacted;
 }
 
 /** Prints lines under a step (kept after it ends). */
@@ -143,14 +131,4 @@ export async function runMain(main: () => Promise<void>, verbose = process.argv.
     process.stderr.write(verbose ? `${err.stack}\n` : `✖ ${err.message}\n`);
     return 1;
   }
-}
-
-/**
- * True when node was started with this flow: scripts/<name>.ts under tsx, or its
- * bundle dist/flows/<name>.mjs. By name, because a bundle inlines the flows it
- * imports (bootstrap holds create-1password-secret) and only its own may run.
- */
-export function isEntryPoint(name: string): boolean {
-  const entry = process.argv[1];
-  return !!entry && basename(entry).replace(/\.(ts|mjs|js)$/, "") === name;
 }

@@ -3,7 +3,8 @@
 import { readFileSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { type CommonOptions, OperatorError, registerSecret } from "./cli.ts";
+import type { CommonOptions } from "./cli.ts";
+import { OperatorError, registerSecret } from "./errors.ts";
 import { KubeApiError, KubeClient } from "./kube.ts";
 import { management, tenant } from "./names.ts";
 import { injectSecrets, type SecretSource } from "./onepassword.ts";

@@ -2,9 +2,8 @@
 // unified diff to print (the whole effect of --dry-run on a file).
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { isAbsolute, relative } from "node:path";
 import { createTwoFilesPatch } from "diff";
-import { repoRoot } from "./paths.ts";
+import { displayPath } from "./paths.ts";
 
 export interface FileChange {
   path: string;
@@ -14,8 +13,8 @@ export interface FileChange {
 
 export function unifiedDiff(path: string, before: string, after: string): string {
   if (before === after) return "";
-  const rel = relative(repoRoot, path);
-  const [from, to] = rel.startsWith("..") || isAbsolute(rel) ? [path, path] : [`a/${rel}`, `b/${rel}`];
+  const shown = displayPath(path);
+  const [from, to] = shown === path ? [path, path] : [`a/${shown}`, `b/${shown}`];
   return createTwoFilesPatch(from, to, before, after, undefined, undefined, { context: 3 })
     .split("\n")
     .filter((line) => !line.startsWith("====="))

@@ -1,7 +1,8 @@
 // Points the Ingress rules of a relay host at a backend Service in an ingress file,
 // changing only those values: every other byte (comments, order, layout) stays.
 import { type Document, isMap, isScalar, isSeq, parseAllDocuments, type Scalar, stringify } from "yaml";
-import { OperatorError } from "./cli.ts";
+import { OperatorError } from "./errors.ts";
+import { lineOf, throwYamlError } from "./yaml.ts";
 import type { Backend } from "./mirrors.ts";
 
 export interface BackendChange {
@@ -34,23 +35,10 @@ interface Edit {
   text: string;
 }
 
-function lineOf(text: string, offset: number): number {
-  let line = 1;
-  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
-  return line;
-}
-
 /** Parses every document; a syntax error becomes one line naming the file and line. */
 export function parseIngressFile(text: string, file: string): Document.Parsed[] {
   const docs = parseAllDocuments(text);
-  for (const doc of docs) {
-    const error = doc.errors[0];
-    if (error) {
-      const line = error.linePos?.[0].line ?? lineOf(text, error.pos[0]);
-      const what = error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
-      throw new OperatorError(`expected valid YAML in ${file}; line ${line}: ${what}; fix the file and run again`);
-    }
-  }
+  for (const doc of docs) throwYamlError(text, file, doc.errors);
   return docs;
 }
 

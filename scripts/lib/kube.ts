@@ -22,6 +22,22 @@ export type Manifest = ObjectRef & Record<string, unknown>;
 
 export type ApplyAction = "created" | "configured" | "unchanged";
 
+/** A status condition, as Flux and the built-in controllers write them. */
+export interface Condition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+}
+
+/** An object as read back from the server, with the status fields the flows read. */
+export type Live = Manifest & { spec?: Record<string, unknown>; status?: Record<string, unknown> & { conditions?: Condition[]; observedGeneration?: number } };
+
+/** The Ready condition of a live object, if it has one. */
+export function readyCondition(obj: Live | undefined): Condition | undefined {
+  return obj?.status?.conditions?.find((c) => c.type === "Ready");
+}
+
 /** An answer of the API server other than 2xx, with its Status message. */
 export class KubeApiError extends Error {
   constructor(readonly code: number, readonly reason: string, message: string) {

@@ -1,5 +1,5 @@
 // The names that tie the system together, written once. Manifests cannot import
-// this file, so test/unit/names.test.ts checks that they agree with it.
+// this file, so test/unit/manifests.test.ts checks that they agree with it.
 
 export const tenant = {
   /** The Cozystack Kubernetes app. */

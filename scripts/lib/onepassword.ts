@@ -1,7 +1,7 @@
 // 1Password behind one small interface: the real @1password/sdk adapter, and a
 // local adapter (a JSON file of reference -> value) for tests and the demo.
 import { readFileSync } from "node:fs";
-import { OperatorError, registerSecret } from "./cli.ts";
+import { OperatorError, registerSecret } from "./errors.ts";
 
 export interface SecretSource {
   /** What the operator should check when a reference fails, e.g. "1Password (service account)". */
@@ -111,4 +111,10 @@ export async function injectSecrets(template: string, source: SecretSource): Pro
   const values = new Map<string, string>();
   for (const reference of references) values.set(reference, await source.resolve(reference));
   return template.replace(pattern, (_m, ref: string) => values.get(ref.trim())!);
+}
+
+/** One secret source per run, created on first use (the 1Password client is costly). */
+export function lazySecretSource(values: { "secrets-from"?: string; "local-secrets"?: string }): () => SecretSource {
+  let source: SecretSource | undefined;
+  return () => (source ??= secretSource({ from: values["secrets-from"], localSecrets: values["local-secrets"] }));
 }

@@ -1,7 +1,7 @@
 // Where the repository is, so flows and tests resolve files the same way from any
 // cwd, whether they run from scripts/ under tsx or from a bundle in dist/flows.
 import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, isAbsolute, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 function findRoot(start: string): string {
@@ -12,3 +12,9 @@ function findRoot(start: string): string {
 }
 
 export const repoRoot = findRoot(dirname(fileURLToPath(import.meta.url)));
+
+/** A path as printed: relative to `root` (the repository) when inside it, else as given. */
+export function displayPath(path: string, root: string = repoRoot): string {
+  const rel = relative(root, path);
+  return rel === "" ? "." : rel.startsWith("..") || isAbsolute(rel) ? path : rel;
+}

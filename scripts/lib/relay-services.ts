@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments, parseDocument } from "yaml";
-import { OperatorError } from "./cli.ts";
+import { OperatorError } from "./errors.ts";
 import type { Manifest } from "./kube.ts";
 import type { ServicePort } from "./mirrors.ts";
 import { instances as allInstances, relayChartPath, relayNamespace, type RelayInstance } from "./names.ts";

@@ -3,7 +3,8 @@
 // Entries are cut out of the text by the parser's offsets rather than re-serialized,
 // so every other byte of the file (comments, quoting, blank lines) stays as it was.
 import { isMap, isNode, isPair, isScalar, isSeq, parseDocument, type Document, type Node, type YAMLMap, type YAMLSeq } from "yaml";
-import { OperatorError } from "./cli.ts";
+import { OperatorError } from "./errors.ts";
+import { lineOf, throwYamlError } from "./yaml.ts";
 
 /** The folder under a vendir dir whose entries this flow manages. */
 export const chartsDir = "charts";
@@ -22,12 +23,7 @@ export interface EntryCut {
 /** Parses a vendir file; a syntax error becomes one operator-facing line. */
 export function parseVendir(text: string, file: string): Document.Parsed {
   const doc = parseDocument(text, { keepSourceTokens: true });
-  const error = doc.errors[0];
-  if (error) {
-    const line = error.linePos?.[0].line ?? lineOf(text, error.pos[0]);
-    const what = error.message.split("\n")[0]?.replace(/ at line \d+, column \d+:?$/, "");
-    throw new OperatorError(`expected valid YAML in ${file}; found a syntax error at ${file}:${line} (${what}); fix the file and run again, nothing was changed`);
-  }
+  throwYamlError(text, file, doc.errors);
   return doc;
 }
 
@@ -184,10 +180,6 @@ function splitLines(text: string): Line[] {
 function lineIndexAt(lines: Line[], offset: number): number {
   const index = lines.findIndex((l) => offset >= l.start && offset < l.end);
   return index === -1 ? lines.length - 1 : index;
-}
-
-function lineOf(text: string, offset: number): number {
-  return text.slice(0, offset).split("\n").length;
 }
 
 function isComment(line: string): boolean {

@@ -12,7 +12,7 @@ describe("the demo", () => {
   it("runs every flow on a local default and leaves nothing behind", async () => {
     const before = trackedState();
     const running = apiservers();
-    const result = await runCommand(process.execPath, ["--import", "tsx", "scripts/demo.ts"]);
+    const result = await runCommand(process.execPath, ["--import", "tsx", "test/local/demo.ts"]);
     expect(result.code, result.all).toBe(0);
     for (const step of ["create-1password-secret", "bootstrap --app docs-prod", "bootstrap --app docs-infra-prod", "relay-server:upgrade", "sync-ingress --check", "vendir:remove-entry (again)", "verify"]) {
       expect(result.stdout).toContain(`$ ${step}`);

@@ -53,14 +53,14 @@ afterAll(async () => {
 describe("create-1password-secret", () => {
   it("changes nothing with --dry-run", async () => {
     const before = await snapshot(tenantServer);
-    const result = await flow("create-1password-secret.ts", [...onTenant(), ...local(), "--dry-run"]);
+    const result = await flow("create-1password-secret", [...onTenant(), ...local(), "--dry-run"]);
     expect(result.code, result.all).toBe(0);
     expect(result.stdout).toMatch(/Secret 1password\/1password-credentials created \(namespace 1password is new/);
     expect(await snapshot(tenantServer)).toBe(before);
   });
 
   it("writes both Connect Secrets, the credentials as base64 of the JSON", async () => {
-    const result = await flow("create-1password-secret.ts", [...onTenant(), ...local()]);
+    const result = await flow("create-1password-secret", [...onTenant(), ...local()]);
     expect(result.code, result.all).toBe(0);
     const c = client(tenantServer);
     const creds = (await c.get({ apiVersion: "v1", kind: "Secret", metadata: { namespace: "1password", name: "1password-credentials" } })) as { data: Record<string, string> };
@@ -72,7 +72,7 @@ describe("create-1password-secret", () => {
 
   it("reports no change on a second run and keeps the Secrets in place", async () => {
     const before = await snapshot(tenantServer);
-    const result = await flow("create-1password-secret.ts", [...onTenant(), ...local()]);
+    const result = await flow("create-1password-secret", [...onTenant(), ...local()]);
     expect(result.code, result.all).toBe(0);
     expect(result.stdout).toMatch(/0 created, 0 configured, 3 unchanged/);
     expect(JSON.parse(await snapshot(tenantServer))).toEqual(JSON.parse(before));
@@ -96,7 +96,7 @@ describe("create-1password-secret", () => {
       "op://setup-docs-prod/empty/token": "  ",
     });
     const before = await snapshot(tenantServer);
-    const result = await flow("create-1password-secret.ts", [...onTenant(), "--secrets-from", "local", "--local-secrets", file, ...args]);
+    const result = await flow("create-1password-secret", [...onTenant(), "--secrets-from", "local", "--local-secrets", file, ...args]);
     expect(result.code).toBe(1);
     expect(result.all).toMatch(message);
     expect(await snapshot(tenantServer)).toBe(before);
@@ -106,7 +106,7 @@ describe("create-1password-secret", () => {
 describe("bootstrap of apps/docs-prod", () => {
   it("changes nothing in either cluster with --dry-run", async () => {
     const [mBefore, tBefore] = [await snapshot(mgmt), await snapshot(tenantServer)];
-    const result = await flow("bootstrap.ts", ["--app", "docs-prod", ...local(), "--dry-run"]);
+    const result = await flow("bootstrap", ["--app", "docs-prod", ...local(), "--dry-run"]);
     expect(result.code, result.all).toBe(0);
     expect(result.stdout).toMatch(/Kustomization flux-system\/docs-prod created/);
     expect(result.stdout).toMatch(/SKIPPED: dry run/);
@@ -115,7 +115,7 @@ describe("bootstrap of apps/docs-prod", () => {
   });
 
   it("applies through the Cozystack Secret and waits until Flux reports Ready", async () => {
-    const running = flow("bootstrap.ts", ["--app", "docs-prod", ...local(), "--timeout", "60s"]);
+    const running = flow("bootstrap", ["--app", "docs-prod", ...local(), "--timeout", "60s"]);
     const c = client(tenantServer);
     const ref = { apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization", metadata: { namespace: "flux-system", name: "docs-prod" } };
     while (!(await c.get(ref))) await new Promise((r) => setTimeout(r, 200));
@@ -129,29 +129,29 @@ describe("bootstrap of apps/docs-prod", () => {
 
   it("reports every object unchanged on a second run", async () => {
     const before = await snapshot(tenantServer);
-    const result = await flow("bootstrap.ts", ["--app", "docs-prod", ...local(), "--timeout", "10s"]);
+    const result = await flow("bootstrap", ["--app", "docs-prod", ...local(), "--timeout", "10s"]);
     expect(result.code, result.all).toBe(0);
     expect(result.stdout).toMatch(/ 0 created, 0 configured, \d+ unchanged/);
     expect(await snapshot(tenantServer)).toBe(before);
   });
 
   it("reads the tenant kubeconfig from the 1Password template", async () => {
-    const result = await flow("bootstrap.ts", ["--app", "docs-prod", "--tenant-kubeconfig-from", "1password", ...local(), "--no-wait", "--skip-secrets"]);
+    const result = await flow("bootstrap", ["--app", "docs-prod", "--tenant-kubeconfig-from", "1password", ...local(), "--no-wait", "--skip-secrets"]);
     expect(result.code, result.all).toBe(0);
     expect(result.stdout).toMatch(/Read the tenant kubeconfig from apps\/docs-prod\/kubeconfig.yaml.op.tpl/);
   });
 
   it("points the GitRepository at a development branch with --branch", async () => {
-    const result = await flow("bootstrap.ts", ["--app", "docs-prod", ...onTenant(), "--skip-secrets", "--no-wait", "--branch", "feature-x"]);
+    const result = await flow("bootstrap", ["--app", "docs-prod", ...onTenant(), "--skip-secrets", "--no-wait", "--branch", "feature-x"]);
     expect(result.code, result.all).toBe(0);
     const repo = (await client(tenantServer).get({ apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository", metadata: { namespace: "flux-system", name: "setup" } })) as { spec: { ref: { branch: string } } };
     expect(repo.spec.ref.branch).toBe("feature-x");
-    await flow("bootstrap.ts", ["--app", "docs-prod", ...onTenant(), "--skip-secrets", "--no-wait"]);
+    await flow("bootstrap", ["--app", "docs-prod", ...onTenant(), "--skip-secrets", "--no-wait"]);
   });
 
   it("fails when the Kustomization is not Ready in time, showing Flux's last status", async () => {
     await setFluxReady(tenantServer, "Kustomization", "kustomize.toolkit.fluxcd.io/v1", "flux-system", "docs-prod", false, "kustomize build failed: accumulating resources");
-    const result = await flow("bootstrap.ts", ["--app", "docs-prod", ...onTenant(), "--skip-secrets", "--timeout", "2s"]);
+    const result = await flow("bootstrap", ["--app", "docs-prod", ...onTenant(), "--skip-secrets", "--timeout", "2s"]);
     expect(result.code).toBe(1);
     expect(result.all).toMatch(/expected Kustomization flux-system\/docs-prod to be Ready within 2 s; Flux's last status: ReconciliationFailed: kustomize build failed: accumulating resources/);
   });
@@ -166,7 +166,7 @@ describe("bootstrap of apps/docs-prod", () => {
     writeFileSync(join(dir, "malformed.kubeconfig"), "apiVersion: v1\nclusters: [ {name: x\n");
     const paths: Record<string, string> = { MALFORMED: join(dir, "malformed.kubeconfig"), GONE: join(dir, "gone.kubeconfig"), NOFLUX: bare.kubeconfigPath };
     const before = [await snapshot(tenantServer), await snapshot(bare)];
-    const result = await flow("bootstrap.ts", ["--app", "docs-prod", ...local(), "--no-wait", ...args.map((a) => paths[a] ?? a)], env());
+    const result = await flow("bootstrap", ["--app", "docs-prod", ...local(), "--no-wait", ...args.map((a) => paths[a] ?? a)], env());
     expect(result.code, result.all).toBe(1);
     expect(result.all).toMatch(message);
     expect(result.all).not.toMatch(/\n\s+at /);
@@ -176,14 +176,14 @@ describe("bootstrap of apps/docs-prod", () => {
 
 describe("bootstrap of apps/docs-infra-prod", () => {
   it("refuses a management cluster without Flux's namespace", async () => {
-    const result = await flow("bootstrap.ts", ["--app", "docs-infra-prod", "--no-wait"]);
+    const result = await flow("bootstrap", ["--app", "docs-infra-prod", "--no-wait"]);
     expect(result.code).toBe(1);
     expect(result.all).toMatch(/expected namespace flux-system in enigma-cluster \(context enigma-cluster\), where Flux runs; it does not exist/);
   });
 
   it("applies to the management cluster and reports no change the second time", async () => {
     await client(mgmt).apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: "flux-system" } }, { fieldManager: "flux-install" });
-    const first = await flow("bootstrap.ts", ["--app", "docs-infra-prod", "--management-context", management.cluster, "--no-wait"]);
+    const first = await flow("bootstrap", ["--app", "docs-infra-prod", "--management-context", management.cluster, "--no-wait"]);
     expect(first.code, first.all).toBe(0);
     expect(first.stdout).toMatch(/Kustomization flux-system\/docs-infra-prod created/);
     // The second run goes through the moon task, as an operator runs it.

@@ -24,13 +24,13 @@ describe("relay-server direct Helm deploys", () => {
   });
 
   it("shows what an install would create before there is one", async () => {
-    const result = await runFlow("relay-helm.ts", ["diff", "--instance", "personal", ...onTenant()]);
+    const result = await runFlow("relay-helm", ["diff", "--instance", "personal", ...onTenant()]);
     expect(result.code, result.all).toBe(0);
     expect(result.stdout).toMatch(/Deployment relay\/relay-personal[-\w]*: would be created/);
   });
 
   it("changes nothing with --dry-run", async () => {
-    const result = await runFlow("relay-helm.ts", ["upgrade", "--instance", "personal", "--no-wait", "--dry-run", ...onTenant()]);
+    const result = await runFlow("relay-helm", ["upgrade", "--instance", "personal", "--no-wait", "--dry-run", ...onTenant()]);
     expect(result.code, result.all).toBe(0);
     expect(await client(server).get({ apiVersion: "v1", kind: "Namespace", metadata: { name: relayNamespace } })).toBeUndefined();
   });
@@ -41,7 +41,7 @@ describe("relay-server direct Helm deploys", () => {
     expect(up.all).toMatch(/revision 1, deployed/);
     const releases = await client(server).list("v1", "Secret", relayNamespace, "owner=helm,name=relay-personal");
     expect(releases).toHaveLength(1);
-    const diff = await runFlow("relay-helm.ts", ["diff", "--instance", "personal", ...onTenant()]);
+    const diff = await runFlow("relay-helm", ["diff", "--instance", "personal", ...onTenant()]);
     expect(diff.code, diff.all).toBe(0);
     expect(diff.stdout).toMatch(/Compare relay-personal with cluster-docs-infra-prod: no change/);
   });
@@ -50,13 +50,13 @@ describe("relay-server direct Helm deploys", () => {
     const c = client(server);
     const [svc] = await c.list("v1", "Service", relayNamespace, "app.kubernetes.io/instance=relay-personal");
     await c.request("PATCH", `/api/v1/namespaces/${relayNamespace}/services/${svc!.metadata!.name}`, { spec: { ports: [{ name: "http", port: 9999, targetPort: "http", protocol: "TCP" }] } }, "application/merge-patch+json");
-    const diff = await runFlow("relay-helm.ts", ["diff", "--instance", "personal", ...onTenant()]);
+    const diff = await runFlow("relay-helm", ["diff", "--instance", "personal", ...onTenant()]);
     expect(diff.stdout).toMatch(/Service relay\/\S+: would change/);
     expect(diff.stdout).toMatch(/-\s+port: 9999/);
   });
 
   it("refuses an unknown instance", async () => {
-    const result = await runFlow("relay-helm.ts", ["template", "--instance", "work"]);
+    const result = await runFlow("relay-helm", ["template", "--instance", "work"]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/expected an instance name \(personal or family\); got "work"/);
   });

@@ -8,7 +8,7 @@ import { instances, management, relayNamespace, tenant, type RelayInstance } fro
 import type { Manifest } from "../../scripts/lib/kube.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { type ControlPlanes, type LocalServer, startControlPlanes } from "../local/control-plane.ts";
-import { checkIngress } from "../../scripts/sync-ingress.ts";
+import { checkIngress } from "../../scripts/lib/ingress-sync.ts";
 import { deleteService, installRelayServices, mirrorManifest, playCcm } from "../local/ccm.ts";
 import { client, type FlowResult, localSecretsFile, runCommand, runFlow, seedCozystack, tempDir } from "../local/flows.ts";
 import { renderedService } from "../support/manifests.ts";
@@ -25,7 +25,7 @@ const serviceName = (i: RelayInstance) => renderedService(i).metadata.name;
 const mirrorOf = (i: RelayInstance) => mirrors.get(`${relayNamespace}/${serviceName(i)}`)!;
 
 async function sync(args: string[], env: NodeJS.ProcessEnv = {}): Promise<FlowResult> {
-  const result = await runFlow("sync-ingress.ts", args, { KUBECONFIG: mgmt.kubeconfigPath, ...env });
+  const result = await runFlow("sync-ingress", args, { KUBECONFIG: mgmt.kubeconfigPath, ...env });
   outputs.push(result);
   return result;
 }
@@ -314,7 +314,7 @@ describe("sync-ingress refuses bad input with a clear message and changes nothin
 
   it("an ingress file with a YAML syntax error: file and line", async () => {
     const message = await refuses([], "test/fixtures/ingress/syntax-error.yaml");
-    expect(message).toMatch(/^✖ expected valid YAML in \S*bad-input\.yaml; line 10: .+; fix the file and run again$/);
+    expect(message).toMatch(/^✖ expected valid YAML in \S*bad-input\.yaml; found a syntax error at \S*bad-input\.yaml:10 \(.+\); fix the file and run again, nothing was changed$/);
   });
 
   it("an ingress host of no instance is reported and left alone, and the instances' missing rules are named", async () => {

@@ -38,7 +38,7 @@ function git(cwd: string, ...args: string[]): void {
 }
 
 function removeEntry(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync("node", ["--import", "tsx", "scripts/vendir-remove-entry.ts", ...args], { cwd: repoRoot, encoding: "utf8" });
+  return spawnSync("node", ["scripts/build/flow.mjs", "vendir-remove-entry", ...args], { cwd: repoRoot, encoding: "utf8" });
 }
 
 /** Every file under `root` but .git, with its bytes: "nothing changed" means this is equal before and after. */

@@ -35,7 +35,7 @@ const connectTo: string[] = [];
 const canary = "canary-verify-secret-value";
 
 const verify = (...args: string[]): Promise<FlowResult> =>
-  runFlow("verify.ts", ["--tenant-kubeconfig", tenantServer.kubeconfigPath, "--ingress-file", ingressFile, "--ca-file", caFile, "--timeout", "3s", ...connectTo.flatMap((c) => ["--connect-to", c]), ...args], { KUBECONFIG: mgmt.kubeconfigPath });
+  runFlow("verify", ["--tenant-kubeconfig", tenantServer.kubeconfigPath, "--ingress-file", ingressFile, "--ca-file", caFile, "--timeout", "3s", ...connectTo.flatMap((c) => ["--connect-to", c]), ...args], { KUBECONFIG: mgmt.kubeconfigPath });
 
 beforeAll(async () => {
   cp = await startControlPlanes([{ name: management.cluster, extraCrds: [certificateCrd] }, { name: tenant.app }]);
@@ -51,9 +51,9 @@ beforeAll(async () => {
   const t = client(tenantServer);
   const m = client(mgmt);
   for (const [script, args] of [
-    ["bootstrap.ts", ["--app", "docs-prod", "--no-wait", "--secrets-from", "local", "--local-secrets", secrets]],
-    ["relay-helm.ts", ["upgrade", "--instance", "personal", "--no-wait"]],
-    ["relay-helm.ts", ["upgrade", "--instance", "family", "--no-wait"]],
+    ["bootstrap", ["--app", "docs-prod", "--no-wait", "--secrets-from", "local", "--local-secrets", secrets]],
+    ["relay-helm", ["upgrade", "--instance", "personal", "--no-wait"]],
+    ["relay-helm", ["upgrade", "--instance", "family", "--no-wait"]],
   ] as const) {
     const r = await runFlow(script, [...args, "--tenant-kubeconfig", tenantServer.kubeconfigPath], { KUBECONFIG: mgmt.kubeconfigPath });
     expect(r.code, r.all).toBe(0);
@@ -73,7 +73,7 @@ beforeAll(async () => {
     await t.patchStatus({ apiVersion: "v1", kind: "Service", metadata: { namespace: relayNamespace, name: svc!.metadata!.name! } }, { loadBalancer: { ingress: [{ ip: "10.0.0.10" }] } });
   }
   await playCcm(tenantServer, mgmt);
-  const sync = await runFlow("sync-ingress.ts", ["--tenant-kubeconfig", tenantServer.kubeconfigPath, "--ingress-file", ingressFile], { KUBECONFIG: mgmt.kubeconfigPath });
+  const sync = await runFlow("sync-ingress", ["--tenant-kubeconfig", tenantServer.kubeconfigPath, "--ingress-file", ingressFile], { KUBECONFIG: mgmt.kubeconfigPath });
   expect(sync.code, sync.all).toBe(0);
   // Flux in the management cluster: the Ingresses as in the file; cert-manager: TLS Secrets and Ready Certificates.
   for (const ingress of parseAllDocuments(readFileSync(ingressFile, "utf8")).map((d) => d.toJS() as Manifest)) {
@@ -169,7 +169,7 @@ describe("verify", () => {
         (await import("node:fs")).writeFileSync(ingressFile, text.replace(mirror!.metadata!.name!, "a0000000000000000000000000000000"));
       },
       /✗ \S*ingress-relay.yaml backends match the mirrors: stale: family.relay.enigma.vgijssel.nl/,
-      () => runFlow("sync-ingress.ts", ["--tenant-kubeconfig", tenantServer.kubeconfigPath, "--ingress-file", ingressFile], { KUBECONFIG: mgmt.kubeconfigPath })],
+      () => runFlow("sync-ingress", ["--tenant-kubeconfig", tenantServer.kubeconfigPath, "--ingress-file", ingressFile], { KUBECONFIG: mgmt.kubeconfigPath })],
     ["a TLS Secret is missing", "management",
       () => m().request("DELETE", "/api/v1/namespaces/tenant-root/secrets/relay-personal-tls"),
       /✗ TLS Secret tenant-root\/relay-personal-tls for personal.relay.enigma.vgijssel.nl: not found/,
@@ -191,13 +191,13 @@ describe("verify", () => {
   });
 
   it("fails on a certificate the CA did not sign for the host", async () => {
-    const result = await runFlow("verify.ts", ["--only", "network", "--timeout", "3s", ...connectTo.flatMap((c) => ["--connect-to", c])]);
+    const result = await runFlow("verify", ["--only", "network", "--timeout", "3s", ...connectTo.flatMap((c) => ["--connect-to", c])]);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/✗ GET https:\/\/personal.relay.enigma.vgijssel.nl\/ready: TLS not valid/);
   });
 
   it("fails honestly when nothing listens", async () => {
-    const result = await runFlow("verify.ts", ["--only", "network", "--timeout", "2s", "--connect-to", "personal.relay.enigma.vgijssel.nl=127.0.0.1:1", "--connect-to", "family.relay.enigma.vgijssel.nl=127.0.0.1:1"]);
+    const result = await runFlow("verify", ["--only", "network", "--timeout", "2s", "--connect-to", "personal.relay.enigma.vgijssel.nl=127.0.0.1:1", "--connect-to", "family.relay.enigma.vgijssel.nl=127.0.0.1:1"]);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/✗ GET https:\/\/family.relay.enigma.vgijssel.nl\/ready: no answer: ECONNREFUSED/);
   });

@@ -8,14 +8,14 @@ import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
 import { startControlPlanes, type LocalServer } from "./control-plane.ts";
 import { installRelayServices, playCcm } from "./ccm.ts";
-import { client, tempDir } from "./flows.ts";
+import { client, flowRunner, tempDir } from "./flows.ts";
 import { instances, management, relayChartPath, relayNamespace, tenant } from "../../scripts/lib/names.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { toolPath } from "../../scripts/lib/tools.ts";
 import { mirrorSelector } from "../../scripts/lib/mirrors.ts";
 
 const run = promisify(execFile);
-const flow = join(repoRoot, "scripts/flow.mjs");
+const flow = flowRunner;
 // Prints the process's peak resident memory (KiB) on exit, for the start-up row.
 const rssProbe = 'data:text/javascript,process.on("exit",()=>process.stderr.write("\\nmaxrss:"+process.resourceUsage().maxRSS))';
 
@@ -150,7 +150,7 @@ const table = [
 ].join("\n");
 const notes = `## What the rows measure
 
-- Start-up: \`node scripts/flow.mjs sync-ingress --help\`, as the moon tasks run a flow (an esbuild bundle; client-node, zx and the 1Password SDK load only when used). Peak memory is the process's max RSS.
+- Start-up: \`node scripts/build/flow.mjs sync-ingress --help\`, as the moon tasks run a flow (an esbuild bundle; client-node, zx and the 1Password SDK load only when used). Peak memory is the process's max RSS.
 - \`sync-ingress --check\` runs against two local kube-apiservers with the two relay Services, their CCM mirrors and 1000 unrelated Services in tenant-root. API requests are counted from the servers' audit logs (admin user only), for the flow and for the kubectl lookups (two \`kubectl get svc\` calls, discovery included).
 - bootstrap: a steady-state apply (every object unchanged) of apps/docs-prod, flow against \`kubectl apply --server-side -k\`, both building the kustomization.
 - A target marked **no** is not met yet. For \`sync-ingress --check\` the gap is work kubectl does not do: the flow renders libs/relay-server with helm for each instance to learn the Service names (about 35 ms, run while the kubeconfig is read), loads client-node's KubeConfig (about 35 ms) and patches the ingress file's text in memory; the request count stays constant however many Services tenant-root holds.

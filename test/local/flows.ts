@@ -1,5 +1,5 @@
-// Runs operator flows as an operator would (a separate process) and plays the
-// parts of the controllers the local API servers lack.
+// Runs operator flows as an operator would (a separate process, the shipped bundle)
+// and plays the parts of the controllers the local API servers lack.
 import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,9 +17,12 @@ export interface FlowResult {
   all: string;
 }
 
-export function runFlow(script: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<FlowResult> {
-  return runCommand(process.execPath, ["--import", "tsx", join(repoRoot, "scripts", script), ...args], env);
+/** Runs a flow the way its moon task does: its bundle through the runner. */
+export function runFlow(flow: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<FlowResult> {
+  return runCommand(process.execPath, [flowRunner, flow, ...args], env);
 }
+
+export const flowRunner = join(repoRoot, "scripts/build/flow.mjs");
 
 export function runCommand(command: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, cwd = repoRoot): Promise<FlowResult> {
   return new Promise((resolve) => {

@@ -1,9 +1,11 @@
 // Pure pieces of the part-1 flows: option parsing, redaction, 1Password
 // references and templates, credential checks, branch override, durations.
 import { describe, expect, it } from "vitest";
-import { parseDuration, withBranch } from "../../scripts/bootstrap.ts";
-import { checkCredentials, connectSecrets } from "../../scripts/create-1password-secret.ts";
-import { OperatorError, parseFlowArgs, redact, registerSecret } from "../../scripts/lib/cli.ts";
+import { withBranch } from "../../scripts/lib/apps.ts";
+import { parseDuration } from "../../scripts/lib/cli.ts";
+import { checkCredentials, connectSecrets } from "../../scripts/lib/connect-secrets.ts";
+import { parseFlowArgs } from "../../scripts/lib/cli.ts";
+import { OperatorError, redact, registerSecret } from "../../scripts/lib/errors.ts";
 import { execFileSync } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";

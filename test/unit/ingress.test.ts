@@ -85,7 +85,7 @@ describe("patchIngress", () => {
   it("names file and line of a YAML syntax error in one line", () => {
     const run = () => patchIngress(fixture("syntax-error.yaml"), "test/fixtures/ingress/syntax-error.yaml", backends);
     expect(run).toThrow(OperatorError);
-    expect(run).toThrow(/^expected valid YAML in test\/fixtures\/ingress\/syntax-error\.yaml; line 10: [^\n]+; fix the file and run again$/);
+    expect(run).toThrow(/^expected valid YAML in test\/fixtures\/ingress\/syntax-error\.yaml; found a syntax error at test\/fixtures\/ingress\/syntax-error\.yaml:10 \([^\n]+\); fix the file and run again, nothing was changed$/);
   });
 
   it("explains a relay host rule without a service backend", () => {

@@ -461,25 +461,26 @@ describe("moon tasks of the apps", () => {
     tasks?: Record<string, { command: string; env?: Record<string, string> }>;
   }
 
-  it("apps/docs-prod offers bootstrap and create-1password-secret with the 1Password references of names.ts", () => {
+  it("apps/docs-prod offers bootstrap and create-1password-secret, which take the 1Password references from names.ts alone", () => {
     const tasks = readYaml<MoonFile>(join(tenant.appPath, "moon.yml")).tasks ?? {};
-    expect(tasks.bootstrap?.command).toBe("node $workspaceRoot/scripts/flow.mjs bootstrap --app docs-prod");
-    expect(tasks["create-1password-secret"]?.command).toBe("node $workspaceRoot/scripts/flow.mjs create-1password-secret");
-    for (const task of [tasks.bootstrap, tasks["create-1password-secret"]]) {
-      expect(task?.env).toEqual({ OP_CONNECT_CREDENTIALS_REF: onePassword.credentialsReference, OP_OPERATOR_TOKEN_REF: onePassword.tokenReference });
-    }
+    expect(tasks.bootstrap?.command).toBe("node $workspaceRoot/scripts/build/flow.mjs bootstrap --app docs-prod");
+    expect(tasks["create-1password-secret"]?.command).toBe("node $workspaceRoot/scripts/build/flow.mjs create-1password-secret");
+    // One place for the references: no moon.yml repeats an op:// reference of names.ts.
+    const moonText = readFileSync(repoPath(join(tenant.appPath, "moon.yml")), "utf8");
+    for (const reference of [onePassword.credentialsReference, onePassword.tokenReference]) expect(moonText).not.toContain(reference);
+    expect(moonText).not.toContain("op://");
   });
 
   it("apps/docs-infra-prod offers bootstrap and sync-ingress", () => {
     const tasks = readYaml<MoonFile>(join(management.appPath, "moon.yml")).tasks ?? {};
-    expect(tasks.bootstrap?.command).toBe("node $workspaceRoot/scripts/flow.mjs bootstrap --app docs-infra-prod");
-    expect(tasks["sync-ingress"]?.command).toBe("node $workspaceRoot/scripts/flow.mjs sync-ingress");
+    expect(tasks.bootstrap?.command).toBe("node $workspaceRoot/scripts/build/flow.mjs bootstrap --app docs-infra-prod");
+    expect(tasks["sync-ingress"]?.command).toBe("node $workspaceRoot/scripts/build/flow.mjs sync-ingress");
   });
 
   it("every moon task that runs a flow names one that is bundled", async () => {
-    const { flows } = await import("../../scripts/build.mjs");
+    const { flows } = await import("../../scripts/build/build.mjs");
     const files = [...appDirs, "libs/relay-server", "third_party/vendir"].map((d) => join(d, "moon.yml"));
-    const named = files.flatMap((f) => Object.values(readYaml<MoonFile>(f).tasks ?? {}).flatMap((t) => /scripts\/flow\.mjs (\S+)/.exec(t.command)?.[1] ?? []));
+    const named = files.flatMap((f) => Object.values(readYaml<MoonFile>(f).tasks ?? {}).flatMap((t) => /scripts\/build\/flow\.mjs (\S+)/.exec(t.command)?.[1] ?? []));
     expect(named.length).toBeGreaterThanOrEqual(8);
     for (const flow of named) expect(flows).toContain(flow);
   });

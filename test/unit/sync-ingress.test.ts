@@ -6,7 +6,8 @@ import { describe, expect, it } from "vitest";
 import { ccmLabels, instanceByName, tenant } from "../../scripts/lib/names.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { hostFromValues, serviceFromRendered, type RelayService } from "../../scripts/lib/relay-services.ts";
-import { defaultIngressFile, displayPath, matchInstances, planIngressFiles, resolveIngressFiles } from "../../scripts/sync-ingress.ts";
+import { defaultIngressFile, matchInstances, planIngressFiles, resolveIngressFiles } from "../../scripts/lib/ingress-sync.ts";
+import { displayPath } from "../../scripts/lib/paths.ts";
 import type { ServiceObject } from "../../scripts/lib/mirrors.ts";
 import { tempDir } from "../local/flows.ts";
 
@@ -108,7 +109,7 @@ describe("planIngressFiles", () => {
     expect(g!.upToDate).toBe(false);
     expect(g!.diff).toContain(`+            name: ${backend.service}   # written by sync-ingress`);
     expect(g!.content).toContain("name: 'OLD-FAMILY-NAME'"); // family has no backend: untouched
-    expect(b!.problem).toMatch(/^expected valid YAML in .*bad\.yaml; line 10: /);
+    expect(b!.problem).toMatch(/^expected valid YAML in .*bad\.yaml; found a syntax error at .*bad\.yaml:10 /);
     expect(missing!.problem).toMatch(/missing\.yaml; ENOENT; pass an existing file with --ingress-file$/);
     writeFileSync(good, g!.content);
     expect(planIngressFiles([good], instances)[0]!.upToDate).toBe(true);

@@ -1,15 +1,18 @@
-// Bundles each operator flow into dist/flows/<flow>.mjs with esbuild, so a flow
-// starts in a fraction of the time tsx needs. client-node, zx and the 1Password
-// SDK stay external: the flows load them lazily, only when they are used.
-import { readdirSync, statSync } from "node:fs";
+// `npm run build` (also run by `npm install` and CI): bundles each operator flow
+// (scripts/flows/<flow>.ts) into dist/flows/<flow>.mjs with esbuild, plus the CLI
+// layer the runner uses (cli.mjs), so a flow starts in a fraction of the time tsx
+// needs. client-node, zx and the 1Password SDK stay external or lazy: loaded only
+// when a flow uses them. Shared modules land in chunks both import, so the runner
+// and a flow share one secret registry.
+import { readdirSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+export const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 export const flows = ["bootstrap", "create-1password-secret", "sync-ingress", "vendir-remove-entry", "verify", "relay-helm"];
 export const outDir = join(root, "dist/flows");
 
-/** Newest modification time of the TypeScript the bundles are built from. */
+/** Newest modification time of the TypeScript the bundles are built from (scripts/flows and scripts/lib). */
 export function sourcesMtime() {
   let newest = 0;
   const walk = (dir) => {
@@ -19,7 +22,8 @@ export function sourcesMtime() {
       else if (entry.name.endsWith(".ts")) newest = Math.max(newest, statSync(path).mtimeMs);
     }
   };
-  walk(join(root, "scripts"));
+  walk(join(root, "scripts/flows"));
+  walk(join(root, "scripts/lib"));
   return newest;
 }
 
@@ -38,8 +42,10 @@ const pureClientNode = {
 
 export async function build() {
   const { build: esbuild } = await import("esbuild");
+  // Chunk names carry a hash: without this, chunks of earlier builds pile up.
+  rmSync(outDir, { recursive: true, force: true });
   await esbuild({
-    entryPoints: flows.map((f) => join(root, "scripts", `${f}.ts`)),
+    entryPoints: [...flows.map((f) => ({ in: join(root, "scripts/flows", `${f}.ts`), out: f })), { in: join(root, "scripts/lib/cli.ts"), out: "cli" }],
     outdir: outDir,
     outExtension: { ".js": ".mjs" },
     bundle: true,

