@@ -3,7 +3,7 @@
 // bundle is an error that names the command that builds it.
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { flows, outDir, sourcesMtime } from "./build.mjs";
+import { flows, outDir, sourcesMtime } from "./bundles.mjs";
 
 const name = process.argv[2];
 if (!flows.includes(name)) {

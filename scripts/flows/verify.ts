@@ -71,15 +71,21 @@ async function runChecks(common: CommonOptions, values: Record<string, unknown>)
   return checks;
 }
 
-export async function main(argv: string[]): Promise<void> {
+/** Exit code 1 when any check fails. */
+export async function main(argv: string[]): Promise<number> {
   const { common, values, help: wantsHelp } = parseFlowArgs(argv, optionSpecs);
-  if (wantsHelp) return void console.log(help);
+  if (wantsHelp) {
+    console.log(help);
+    return 0;
+  }
   const checks = await runChecks(common, values);
   console.log(redact(values.json ? JSON.stringify({ ok: checks.every((c) => c.ok), checks }, null, 2) : formatChecks(checks)));
   const failed = checks.filter((c) => !c.ok).length;
   if (failed > 0) {
     if (!values.json) console.log(`${failed} of ${checks.length} checks failed`);
-    process.exitCode = 1;
-  } else if (!values.json) console.log(`all ${checks.length} checks passed`);
+    return 1;
+  }
+  if (!values.json) console.log(`all ${checks.length} checks passed`);
+  return 0;
 }
 

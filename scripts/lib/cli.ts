@@ -119,13 +119,13 @@ export function newListr<Ctx>(steps: Step<Ctx>[]): Listr<Ctx, Renderers[0], Rend
 }
 
 /**
- * Runs a flow's main; returns the exit code and prints a failure as one line on
- * stderr (listr2 also marks the failed step on stdout): scripts and cron read stderr.
+ * Runs a flow's main; returns the exit code (main's own, e.g. verify's 1 for a
+ * failed check, else 0) and prints a failure as one line on stderr (listr2 also
+ * marks the failed step on stdout): scripts and cron read stderr.
  */
-export async function runMain(main: () => Promise<void>, verbose = process.argv.includes("--verbose") || !!process.env.DEBUG): Promise<number> {
+export async function runMain(main: () => Promise<number | void>, verbose = process.argv.includes("--verbose") || !!process.env.DEBUG): Promise<number> {
   try {
-    await main();
-    return 0;
+    return (await main()) ?? 0;
   } catch (error) {
     const err = redactError(error);
     process.stderr.write(verbose ? `${err.stack}\n` : `✖ ${err.message}\n`);

@@ -20,14 +20,14 @@ const heading = (text: string) => console.log(`\n━━ ${text}`);
 const note = (text: string) => console.log(`   ${text}`);
 
 /** Runs a flow as its moon task does (the bundle through the runner); returns its exit code. */
-function flow(name: string, argv: string[]): Promise<number> {
-  console.log(`$ ${name} ${argv.join(" ")}`);
+function flow(label: string, name: string, argv: string[]): Promise<number> {
+  console.log(`$ ${label} ${argv.join(" ")}`);
   const child = spawn(process.execPath, [flowRunner, name, ...argv], { stdio: "inherit" });
   return new Promise((resolve) => child.once("exit", (code) => resolve(code ?? 1)));
 }
 
-async function run(name: string, argv: string[]): Promise<void> {
-  if ((await flow(name, argv)) !== 0) throw new Error(`the demo expected ${name} to succeed; it failed (see above)`);
+async function run(label: string, name: string, argv: string[]): Promise<void> {
+  if ((await flow(label, name, argv)) !== 0) throw new Error(`the demo expected ${label} to succeed; it failed (see above)`);
 }
 
 await ensureApiServerBinary((line) => note(line));
@@ -53,7 +53,7 @@ try {
   const local = ["--secrets-from", "local", "--local-secrets", secretsFile];
 
   heading("create-1password-secret (local secret source instead of 1Password)");
-  await run("create-1password-secret", local);
+  await run("create-1password-secret", "create-1password-secret", local);
 
   heading(`bootstrap docs-prod into ${tenant.app} (tenant kubeconfig from the Cozystack Secret)`);
   const flux = (async () => {
@@ -63,15 +63,15 @@ try {
     while (!(await c.get(ref))) await new Promise((r) => setTimeout(r, 200));
     await setFluxReady(tenantServer, ref.kind, ref.apiVersion, tenant.fluxNamespace, tenant.kustomization, true, "Applied revision: main (played by the demo)");
   })();
-  await run("bootstrap", ["--app", "docs-prod", "--skip-secrets", "--timeout", "60s"]);
+  await run("bootstrap", "bootstrap", ["--app", "docs-prod", "--skip-secrets", "--timeout", "60s"]);
   await flux;
 
   heading(`bootstrap docs-infra-prod into ${management.cluster}`);
-  await run("bootstrap", ["--app", "docs-infra-prod", "--no-wait"]);
+  await run("bootstrap", "bootstrap", ["--app", "docs-infra-prod", "--no-wait"]);
 
   heading(`Install relay-personal and relay-family from libs/relay-server with the real helm`);
   note("No Pods will run: these API servers have no scheduler and no kubelet, so --no-wait.");
-  for (const i of instances) await run("relay-helm", ["upgrade", "--instance", i.name, "--no-wait", "--tenant-kubeconfig", tenantServer.kubeconfigPath]);
+  for (const i of instances) await run("relay-server:upgrade", "relay-helm", ["upgrade", "--instance", i.name, "--no-wait", "--tenant-kubeconfig", tenantServer.kubeconfigPath]);
 
   heading("Play the controllers the local servers lack");
   const t = client(tenantServer);
@@ -92,8 +92,8 @@ try {
   const infra = join(scratch, "docs-infra-prod");
   cpSync(join(repoRoot, management.appPath), infra, { recursive: true });
   const ingressFile = join(infra, "ingress-relay.yaml");
-  await run("sync-ingress", ["--tenant-kubeconfig", tenantServer.kubeconfigPath, "--ingress-file", ingressFile]);
-  await run("sync-ingress", ["--tenant-kubeconfig", tenantServer.kubeconfigPath, "--ingress-file", ingressFile, "--check"]);
+  await run("sync-ingress", "sync-ingress", ["--tenant-kubeconfig", tenantServer.kubeconfigPath, "--ingress-file", ingressFile]);
+  await run("sync-ingress", "sync-ingress", ["--tenant-kubeconfig", tenantServer.kubeconfigPath, "--ingress-file", ingressFile, "--check"]);
   for (const doc of parseAllDocuments(readFileSync(ingressFile, "utf8"))) {
     const ingress = doc.toJS() as { spec: { rules: { host: string; http: { paths: { backend: { service: { name: string; port: { number: number } } } }[] } }[] } };
     for (const rule of ingress.spec.rules) for (const p of rule.http.paths) note(`ingress backend: https://${rule.host} → tenant-root/${p.backend.service.name}:${p.backend.service.port.number}`);
@@ -110,13 +110,13 @@ try {
   git("init", "-q");
   git("add", "-A");
   git("commit", "-qm", "pre-migration");
-  await run("vendir-remove-entry", ["relay-server", "--dir", join(repo, "third_party/vendir")]);
-  await run("vendir-remove-entry", ["relay-server", "--dir", join(repo, "third_party/vendir")]);
+  await run("vendir:remove-entry", "vendir-remove-entry", ["relay-server", "--dir", join(repo, "third_party/vendir")]);
+  await run("vendir:remove-entry (again)", "vendir-remove-entry", ["relay-server", "--dir", join(repo, "third_party/vendir")]);
 
   heading("verify (no kubelet runs the relays, no cert-manager issues TLS, nothing listens on the public hosts: those checks fail, honestly)");
   // The public hosts are sent to a loopback port where nothing listens: the demo never reaches out.
   const connectTo = instances.flatMap((i) => ["--connect-to", `${i.host}=127.0.0.1:9`]);
-  await flow("verify", ["--tenant-kubeconfig", tenantServer.kubeconfigPath, "--ingress-file", ingressFile, "--timeout", "2s", ...connectTo]);
+  await flow("verify", "verify", ["--tenant-kubeconfig", tenantServer.kubeconfigPath, "--ingress-file", ingressFile, "--timeout", "2s", ...connectTo]);
   process.exitCode = 0;
 
   heading("Done");

@@ -1,6 +1,6 @@
 // Builds the local kube-apiserver, fetches the CRD modules and builds the flow
 // bundles once, before any integration file starts servers.
-import { build } from "../../scripts/build/build.mjs";
+import { build } from "../../scripts/build/bundles.mjs";
 import { ensureApiServerBinary } from "./apiserver-binary.ts";
 import { crdSources } from "./crds.ts";
 

@@ -478,7 +478,7 @@ describe("moon tasks of the apps", () => {
   });
 
   it("every moon task that runs a flow names one that is bundled", async () => {
-    const { flows } = await import("../../scripts/build/build.mjs");
+    const { flows } = await import("../../scripts/build/bundles.mjs");
     const files = [...appDirs, "libs/relay-server", "third_party/vendir"].map((d) => join(d, "moon.yml"));
     const named = files.flatMap((f) => Object.values(readYaml<MoonFile>(f).tasks ?? {}).flatMap((t) => /scripts\/build\/flow\.mjs (\S+)/.exec(t.command)?.[1] ?? []));
     expect(named.length).toBeGreaterThanOrEqual(8);

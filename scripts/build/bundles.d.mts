@@ -1,4 +1,4 @@
-// Types of scripts/build/build.mjs (plain JavaScript so that it runs at npm install).
+// Types of scripts/build/bundles.mjs (plain JavaScript so that it runs at npm install).
 export declare const root: string;
 export declare const flows: string[];
 export declare const outDir: string;
