@@ -1,5 +1,6 @@
 // Applies a set of manifests by server-side apply: namespaces first, then the
-// rest in parallel, reporting created / configured / unchanged per object.
+// rest in parallel, reporting created / configured / unchanged per object in the
+// manifests' order (so the output reads the same on every run).
 import { type ApplyAction, type KubeClient, type Manifest, KubeApiError } from "./kube.ts";
 import { OperatorError } from "./errors.ts";
 
@@ -22,7 +23,7 @@ export async function applyAll(client: KubeClient, objects: readonly Manifest[],
   const rest = objects.filter((o) => o.kind !== "Namespace");
   const results: Applied[] = [];
   const newNamespaces = new Set<string>();
-  const one = async (obj: Manifest) => {
+  const one = async (obj: Manifest): Promise<Applied> => {
     const ns = obj.metadata.namespace;
     let applied: Applied;
     if (opts.dryRun && ns && newNamespaces.has(ns)) {
@@ -39,11 +40,14 @@ export async function applyAll(client: KubeClient, objects: readonly Manifest[],
       }
     }
     if (obj.kind === "Namespace" && applied.action === "created") newNamespaces.add(obj.metadata.name);
-    results.push(applied);
-    report(applied);
+    return applied;
   };
-  await Promise.all(namespaces.map(one));
-  await Promise.all(rest.map(one));
+  for (const phase of [namespaces, rest]) {
+    for (const applied of await Promise.all(phase.map(one))) {
+      results.push(applied);
+      report(applied);
+    }
+  }
   return results;
 }
 

@@ -1,0 +1,88 @@
+// The flows' plain output on their main paths, pinned in testdata/*.golden (see
+// test/support/golden.ts): a changed message, step title or order shows up as a
+// diff here, and the runbook's examples are checked against the same files.
+import { cpSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { execFileSync } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { instances, management, onePassword, relayNamespace } from "../../scripts/lib/names.ts";
+import { repoRoot } from "../../scripts/lib/paths.ts";
+import { type ControlPlanes, type LocalServer, startControlPlanes } from "../local/control-plane.ts";
+import { playCcm } from "../local/ccm.ts";
+import { client, localSecretsFile, runFlow, seedCozystack, tempDir } from "../local/flows.ts";
+import { goldenPath, normalize, updateGolden, updating } from "../support/golden.ts";
+
+let cp: ControlPlanes;
+let mgmt: LocalServer, tenantServer: LocalServer;
+let dir: string;
+let secrets: string;
+
+beforeAll(async () => {
+  cp = await startControlPlanes([{ name: management.cluster }, { name: "cluster-docs-infra-prod" }]);
+  [mgmt, tenantServer] = cp.servers as [LocalServer, LocalServer];
+  await seedCozystack(mgmt, tenantServer);
+  await client(mgmt).apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: management.fluxNamespace } }, { fieldManager: "flux-install" });
+  dir = tempDir("golden-");
+  secrets = localSecretsFile(dir, {
+    [onePassword.credentialsReference]: JSON.stringify({ verifier: {}, encCredentials: {}, version: "2", deviceUuid: "golden", uniqueKey: {} }),
+    [onePassword.tokenReference]: "golden-operator-token",
+  });
+});
+
+afterAll(async () => {
+  await cp?.stop();
+});
+
+/** Runs a flow as moon does and compares its normalized stdout with the golden file. */
+async function expectGolden(name: string, flow: string, args: string[], code = 0): Promise<void> {
+  const result = await runFlow(flow, args, { KUBECONFIG: mgmt.kubeconfigPath });
+  expect(result.code, result.all).toBe(code);
+  const output = normalize(result.stdout);
+  if (updating) updateGolden(name, output);
+  expect(output).toBe(readFileSync(goldenPath(name), "utf8"));
+}
+
+describe("the flows' plain output", () => {
+  const local = () => ["--secrets-from", "local", "--local-secrets", secrets];
+  const onTenant = () => ["--tenant-kubeconfig", tenantServer.kubeconfigPath];
+  let ingressFile: string;
+
+  it("create-1password-secret", () => expectGolden("create-1password-secret", "create-1password-secret", local()));
+
+  it("bootstrap of docs-prod, first apply", () => expectGolden("bootstrap-docs-prod", "bootstrap", ["--app", "docs-prod", "--no-wait", ...local()]));
+
+  it("bootstrap of docs-prod, again: nothing changes", () => expectGolden("bootstrap-docs-prod-again", "bootstrap", ["--app", "docs-prod", "--no-wait", ...local()]));
+
+  it("relay-server upgrade, then diff shows no change", async () => {
+    for (const i of instances) expect((await runFlow("relay-helm", ["upgrade", "--instance", i.name, "--no-wait", ...onTenant()])).code).toBe(0);
+    await expectGolden("relay-server-diff", "relay-helm", ["diff", "--instance", "personal", ...onTenant()]);
+  });
+
+  it("sync-ingress, then --check", async () => {
+    await playCcm(tenantServer, mgmt);
+    ingressFile = join(dir, "ingress-relay.yaml");
+    cpSync(join(repoRoot, management.ingressFile), ingressFile);
+    await expectGolden("sync-ingress", "sync-ingress", ["--ingress-file", ingressFile, ...onTenant()]);
+    await expectGolden("sync-ingress-check", "sync-ingress", ["--ingress-file", ingressFile, "--check", ...onTenant()]);
+  });
+
+  it("verify of the management cluster", async () => {
+    const ingresses = execFileSync(join(repoRoot, ".tools/bin/kubectl"), ["--kubeconfig", mgmt.kubeconfigPath, "apply", "--server-side", "-f", ingressFile], { encoding: "utf8" });
+    expect(ingresses).toMatch(/relay-personal serverside-applied/);
+    await expectGolden("verify-management", "verify", ["--only", "management", "--ingress-file", ingressFile, ...onTenant()], 1);
+  });
+
+  it("vendir remove-entry on the pre-migration vendir folder", async () => {
+    const repo = join(dir, "repo");
+    cpSync(join(repoRoot, "test/fixtures/vendir/pre-migration"), join(repo, "third_party/vendir"), { recursive: true });
+    const git = (...args: string[]) => execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@localhost", ...args], { cwd: repo, stdio: "ignore" });
+    git("init", "-q");
+    git("add", "-A");
+    git("commit", "-qm", "pre-migration");
+    await expectGolden("vendir-remove-entry", "vendir-remove-entry", ["relay-server", "--dir", join(repo, "third_party/vendir")]);
+  });
+
+  it("the relay Services stay where the goldens say", async () => {
+    expect((await client(tenantServer).list("v1", "Service", relayNamespace)).length).toBe(2);
+  });
+});
