@@ -15,7 +15,7 @@ Removes the entry charts/<name> from vendir.yml and vendir.lock.yml (with the
 comment block directly above it) and deletes the folder charts/<name>, refusing
 while any file in the repository still references that folder. The entry is the
 directory entry "- path: charts/<name>", or, in a single charts directory, the
-item "- path: <name>" of its contents.
+item "- path: <name>" of its contents. <name> may be given as charts/<name>.
 
   --dir PATH         the vendir folder (default third_party/vendir; relative paths are from the repository root)
   --repo-root PATH   the repository searched for references (default: the git repository holding --dir)

@@ -53,8 +53,8 @@ export function findEntry(text: string, name: string, file: string): EntryCut | 
 
   const dash = dashOffset(contents, entry);
   if (dash === undefined) {
-    const what = match.wholeDirectory ? `the directories` : `the contents of ${chartsDir}/`;
-    throw new OperatorError(`expected ${what} in ${file} as a block list ("- path: ${match.pathValue}"); found a flow list at line ${lineOf(text, entry.range?.[0] ?? 0)}; rewrite it as a block list and run again`);
+    const [what, path] = match.wholeDirectory ? ["the directories", `${chartsDir}/${name}`] : [`the contents of ${chartsDir}/`, name];
+    throw new OperatorError(`expected ${what} in ${file} as a block list ("- path: ${path}"); found a flow list at line ${lineOf(text, entry.range?.[0] ?? 0)}; rewrite it as a block list and run again`);
   }
   const lines = splitLines(text);
   const entryFirst = lineIndexAt(lines, dash);
@@ -133,8 +133,6 @@ interface ChartItem {
   /** The map the entry is: a whole directory entry, or one item of the charts directory's contents. */
   entry: YAMLMap;
   wholeDirectory: boolean;
-  /** Its `path:` value as written in the file's layout. */
-  pathValue: string;
   /** The list holding the entry, and the offset where that list's key ends. */
   list: YAMLSeq;
   listKeyEnd: number;
@@ -152,7 +150,7 @@ function chartItems(doc: Document.Parsed): ChartItem[] {
     if (typeof path !== "string") continue;
     const name = path.startsWith(`${chartsDir}/`) ? path.slice(chartsDir.length + 1) : undefined;
     if (name !== undefined && isValidEntryName(name)) {
-      items.push({ name, entry: directory, wholeDirectory: true, pathValue: path, list: directories, listKeyEnd: keyEnd(directoriesPair) });
+      items.push({ name, entry: directory, wholeDirectory: true, list: directories, listKeyEnd: keyEnd(directoriesPair) });
       continue;
     }
     if (path !== chartsDir) continue;
@@ -162,7 +160,7 @@ function chartItems(doc: Document.Parsed): ChartItem[] {
     for (const entry of contents.items) {
       const entryName = isMap(entry) ? entry.get("path") : undefined;
       if (isMap(entry) && typeof entryName === "string") {
-        items.push({ name: entryName, entry, wholeDirectory: false, pathValue: entryName, list: contents, listKeyEnd: keyEnd(pair) });
+        items.push({ name: entryName, entry, wholeDirectory: false, list: contents, listKeyEnd: keyEnd(pair) });
       }
     }
   }
