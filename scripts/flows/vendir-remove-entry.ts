@@ -12,9 +12,11 @@ import { chartNames, chartPathSpellings, chartsDir, historyHasEntry, isValidEntr
 
 const usage = `Usage: moon run vendir:remove-entry -- <name> [options]
 
-Removes charts/<name> from vendir.yml and vendir.lock.yml (with the comment block
-directly above it) and deletes the folder charts/<name>, refusing while any file in
-the repository still references that folder.
+Removes the entry charts/<name> from vendir.yml and vendir.lock.yml (with the
+comment block directly above it) and deletes the folder charts/<name>, refusing
+while any file in the repository still references that folder. The entry is the
+directory entry "- path: charts/<name>", or, in a single charts directory, the
+item "- path: <name>" of its contents. <name> may be given as charts/<name>.
 
   --dir PATH         the vendir folder (default third_party/vendir; relative paths are from the repository root)
   --repo-root PATH   the repository searched for references (default: the git repository holding --dir)
@@ -113,12 +115,14 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 function entryName(positionals: string[]): string {
-  const [name, ...extra] = positionals;
+  const [given, ...extra] = positionals;
+  // "charts/relay-server", as vendir.yml spells the directory, means relay-server.
+  const name = given?.startsWith(`${chartsDir}/`) ? given.slice(chartsDir.length + 1) : given;
   if (!name || extra.length) {
     throw new OperatorError(`expected one entry name (e.g. relay-server); got ${positionals.length ? positionals.join(" ") : "none"}; see --help`);
   }
   if (!isValidEntryName(name)) {
-    throw new OperatorError(`expected an entry name such as relay-server; got "${name}", which is not a plain folder name; pass the name as it appears after "path:" under charts`);
+    throw new OperatorError(`expected an entry name such as relay-server; got "${name}", which is not a plain folder name; pass the name that follows ${chartsDir}/ in vendir.yml`);
   }
   return name;
 }

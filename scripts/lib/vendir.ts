@@ -1,12 +1,15 @@
 // Pure decisions of vendir:remove-entry: where a charts/<name> entry sits in
 // vendir.yml or vendir.lock.yml, the text without it, and who still references it.
+// Two layouts are understood: one directory entry per chart (`- path: charts/<name>`
+// with its own contents; the whole directory entry is the chart's), and one `charts`
+// directory whose contents are the charts (`- path: <name>` under its `contents`).
 // Entries are cut out of the text by the parser's offsets rather than re-serialized,
 // so every other byte of the file (comments, quoting, blank lines) stays as it was.
-import { isMap, isNode, isPair, isScalar, isSeq, parseDocument, type Document, type Node, type YAMLMap, type YAMLSeq } from "yaml";
+import { isMap, isNode, isPair, isScalar, isSeq, parseDocument, type Document, type Node, type Pair, type YAMLMap, type YAMLSeq } from "yaml";
 import { OperatorError } from "./errors.ts";
 import { lineOf, throwYamlError } from "./yaml.ts";
 
-/** The folder under a vendir dir whose entries this flow manages. */
+/** The folder under a vendir dir that holds the charts this flow manages. */
 export const chartsDir = "charts";
 
 export interface EntryCut {
@@ -27,26 +30,27 @@ export function parseVendir(text: string, file: string): Document.Parsed {
   return doc;
 }
 
-/** The names of the entries under charts/ in a parsed vendir.yml or vendir.lock.yml. */
+/** The names of the entries under charts/ in a parsed vendir.yml or vendir.lock.yml, in file order. */
 export function chartNames(doc: Document.Parsed): string[] {
-  return chartItems(doc).map(([entryName]) => entryName);
+  return chartItems(doc).map((item) => item.name);
 }
 
 /** Where charts/<name> sits in `text`, or undefined when the file has no such entry. */
 export function findEntry(text: string, name: string, file: string): EntryCut | undefined {
   const doc = parseVendir(text, file);
-  const matches = chartItems(doc).filter(([entryName]) => entryName === name);
+  const matches = chartItems(doc).filter((item) => item.name === name);
   if (matches.length > 1) {
-    const lines = matches.map(([, node]) => lineOf(text, node.range?.[0] ?? 0)).join(" and ");
+    const lines = matches.map((item) => lineOf(text, item.entry.range?.[0] ?? 0)).join(" and ");
     throw new OperatorError(`expected one entry charts/${name} in ${file}; found ${matches.length} (lines ${lines}); remove the duplicate by hand and run again`);
   }
   const match = matches[0];
   if (!match) return undefined;
-  const [, entry, contents, contentsKeyEnd] = match;
+  const { entry, list: contents, listKeyEnd: contentsKeyEnd } = match;
 
   const dash = dashOffset(contents, entry);
   if (dash === undefined) {
-    throw new OperatorError(`expected the contents of charts/ in ${file} as a block list ("- path: ${name}"); found a flow list at line ${lineOf(text, entry.range?.[0] ?? 0)}; rewrite it as a block list and run again`);
+    const [what, path] = match.wholeDirectory ? ["the directories", `${chartsDir}/${name}`] : [`the contents of ${chartsDir}/`, name];
+    throw new OperatorError(`expected ${what} in ${file} as a block list ("- path: ${path}"); found a flow list at line ${lineOf(text, entry.range?.[0] ?? 0)}; rewrite it as a block list and run again`);
   }
   const lines = splitLines(text);
   const entryFirst = lineIndexAt(lines, dash);
@@ -116,26 +120,56 @@ export function referenceLines(text: string, spellings: string[]): number[] {
 export function historyHasEntry(patch: string, name: string): boolean {
   const quoted = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   // vendir.yml puts path first ("- path: x"); vendir.lock.yml puts it last ("  path: x").
-  return new RegExp(`^[+-]\\s*(?:-\\s+)?path:\\s*(["']?)${quoted}\\1\\s*(?:#.*)?$`, "m").test(patch);
+  // One directory per chart spells it "charts/x"; one charts directory spells it "x".
+  return new RegExp(`^[+-]\\s*(?:-\\s+)?path:\\s*(["']?)(?:${chartsDir}/)?${quoted}\\1\\s*(?:#.*)?$`, "m").test(patch);
 }
 
-/** The charts/ entries of a vendir file: name, node, the contents list, and where its key ends. */
-function chartItems(doc: Document.Parsed): Array<[string, YAMLMap, YAMLSeq, number]> {
-  const directories = doc.get("directories");
-  if (!isSeq(directories)) return [];
-  const items: Array<[string, YAMLMap, YAMLSeq, number]> = [];
+interface ChartItem {
+  name: string;
+  /** The map the entry is: a whole directory entry, or one item of the charts directory's contents. */
+  entry: YAMLMap;
+  wholeDirectory: boolean;
+  /** The list holding the entry, and the offset where that list's key ends. */
+  list: YAMLSeq;
+  listKeyEnd: number;
+}
+
+/** The charts/ entries of a vendir file in file order, in either layout (see the top of this file). */
+function chartItems(doc: Document.Parsed): ChartItem[] {
+  const directoriesPair = keyedPair(doc.contents, "directories");
+  const directories = directoriesPair?.value;
+  if (!directoriesPair || !isSeq(directories)) return [];
+  const items: ChartItem[] = [];
   for (const directory of directories.items) {
-    if (!isMap(directory) || directory.get("path") !== chartsDir) continue;
-    const pair = directory.items.find((p) => isScalar(p.key) && p.key.value === "contents");
+    if (!isMap(directory)) continue;
+    const path = directory.get("path");
+    if (typeof path !== "string") continue;
+    const name = path.startsWith(`${chartsDir}/`) ? path.slice(chartsDir.length + 1) : undefined;
+    if (name !== undefined && isValidEntryName(name)) {
+      items.push({ name, entry: directory, wholeDirectory: true, list: directories, listKeyEnd: keyEnd(directoriesPair) });
+      continue;
+    }
+    if (path !== chartsDir) continue;
+    const pair = keyedPair(directory, "contents");
     const contents = pair?.value;
     if (!pair || !isSeq(contents)) continue;
-    const keyEnd = isScalar(pair.key) ? (pair.key.range?.[1] ?? 0) : 0;
     for (const entry of contents.items) {
       const entryName = isMap(entry) ? entry.get("path") : undefined;
-      if (isMap(entry) && typeof entryName === "string") items.push([entryName, entry, contents, keyEnd]);
+      if (isMap(entry) && typeof entryName === "string") {
+        items.push({ name: entryName, entry, wholeDirectory: false, list: contents, listKeyEnd: keyEnd(pair) });
+      }
     }
   }
   return items;
+}
+
+/** The pair of `map` whose key is `key`, when `map` is a map. */
+function keyedPair(map: unknown, key: string): Pair | undefined {
+  return isMap(map) ? map.items.find((p) => isScalar(p.key) && p.key.value === key) : undefined;
+}
+
+function keyEnd(pair: Pair): number {
+  return isScalar(pair.key) ? (pair.key.range?.[1] ?? 0) : 0;
 }
 
 /** Offset of the "-" that starts `entry` in a block list; undefined for a flow list. */

@@ -14,15 +14,18 @@ afterEach(() => {
   for (const dir of scratchDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
+/** The chart folders `vendir sync` would have filled, per fixture (not every entry: some were never synced). */
+const synced = { several: ["connect", "relay-server"], "pre-migration": ["1password-connect", "relay-server"] };
+
 /** A git repository with the fixture at third_party/vendir, committed, and synced chart folders. */
-function scratchRepo(fixture: "several" | "pre-migration" = "several"): { root: string; vendir: string } {
+function scratchRepo(fixture: keyof typeof synced = "several"): { root: string; vendir: string } {
   const root = mkdtempSync(join(tmpdir(), "vendir-remove-entry-"));
   scratchDirs.push(root);
   const vendir = join(root, "third_party/vendir");
   mkdirSync(vendir, { recursive: true });
   for (const file of ["vendir.yml", "vendir.lock.yml"]) cpSync(join(fixtures, fixture, file), join(vendir, file));
   writeFileSync(join(vendir, ".gitignore"), "charts/\n");
-  for (const chart of ["connect", "relay-server"]) {
+  for (const chart of synced[fixture]) {
     mkdirSync(join(vendir, "charts", chart, "templates"), { recursive: true });
     writeFileSync(join(vendir, "charts", chart, "Chart.yaml"), `name: ${chart}\n`);
   }
@@ -66,7 +69,8 @@ function write(root: string, path: string, content: string | Buffer): void {
 const relay = "relay-server";
 const relayChart = `third_party/vendir/charts/${relay}`;
 
-const expected = (name: string, file: string) => readFileSync(join(fixtures, "several-expected", `without-${name}`, file), "utf8");
+const expected = (name: string, file: string, fixture: keyof typeof synced = "several") =>
+  readFileSync(join(fixtures, `${fixture}-expected`, `without-${name}`, file), "utf8");
 
 describe("vendir:remove-entry", () => {
   it("removes only the named entry from both files and deletes its synced folder", () => {
@@ -167,7 +171,7 @@ describe("vendir:remove-entry", () => {
     expect(snapshot(root)).toEqual(before);
   });
 
-  it("finishes the migration through moon: relay-server goes, connect stays", () => {
+  it("finishes the migration through moon: charts/relay-server goes, the other charts stay", () => {
     const { vendir } = scratchRepo("pre-migration");
     const result = spawnSync("npx", ["moon", "run", "vendir:remove-entry", "--", "relay-server", "--dir", vendir], {
       cwd: repoRoot,
@@ -175,11 +179,95 @@ describe("vendir:remove-entry", () => {
       env: { ...process.env, CI: "true" },
     });
     expect(result.status, `${result.stdout}\n${result.stderr}`).toBe(0);
-    const config = readFileSync(join(vendir, "vendir.yml"), "utf8");
-    expect(config).toBe(readFileSync(join(fixtures, "pre-migration/vendir.yml"), "utf8").split("      # The upstream chart")[0]);
-    expect(readFileSync(join(vendir, "vendir.lock.yml"), "utf8")).not.toContain("relay-server");
-    expect(readFileSync(join(vendir, "vendir.lock.yml"), "utf8")).toContain("path: connect");
+    for (const file of ["vendir.yml", "vendir.lock.yml"]) {
+      expect(readFileSync(join(vendir, file), "utf8"), file).toBe(expected("relay-server", file, "pre-migration"));
+    }
     expect(existsSync(join(vendir, "charts/relay-server"))).toBe(false);
-    expect(existsSync(join(vendir, "charts/connect"))).toBe(true);
+    expect(existsSync(join(vendir, "charts/1password-connect/Chart.yaml"))).toBe(true);
+  });
+});
+
+describe("vendir:remove-entry on one directory entry per chart (the layout of the pre-migration repository)", () => {
+  it("removes the charts/relay-server directory entry from both files and deletes only its folder", () => {
+    const { vendir } = scratchRepo("pre-migration");
+    const result = removeEntry("relay-server", "--dir", vendir);
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    for (const file of ["vendir.yml", "vendir.lock.yml"]) {
+      expect(readFileSync(join(vendir, file), "utf8"), file).toBe(expected("relay-server", file, "pre-migration"));
+    }
+    expect(existsSync(join(vendir, "charts/relay-server"))).toBe(false);
+    expect(existsSync(join(vendir, "charts/1password-connect/Chart.yaml"))).toBe(true);
+    expect(result.stdout).toContain("-  - path: charts/relay-server");
+    expect(result.stdout).toContain("-  path: charts/relay-server");
+  });
+
+  it("removes the first and the last chart, the last never synced", () => {
+    const { vendir } = scratchRepo("pre-migration");
+    const first = removeEntry("1password-connect", "--dir", vendir);
+    expect(first.status, first.stderr).toBe(0);
+    for (const file of ["vendir.yml", "vendir.lock.yml"]) {
+      expect(readFileSync(join(vendir, file), "utf8"), file).toBe(expected("1password-connect", file, "pre-migration"));
+    }
+    expect(existsSync(join(vendir, "charts/1password-connect"))).toBe(false);
+    expect(existsSync(join(vendir, "charts/relay-server/Chart.yaml"))).toBe(true);
+
+    const { vendir: other } = scratchRepo("pre-migration");
+    const last = removeEntry("velero", "--dir", other);
+    expect(last.status, last.stderr).toBe(0);
+    expect(last.stdout).toContain("not there");
+    for (const file of ["vendir.yml", "vendir.lock.yml"]) {
+      expect(readFileSync(join(other, file), "utf8"), file).toBe(expected("velero", file, "pre-migration"));
+    }
+  });
+
+  it("takes the name as vendir.yml spells the directory, charts/<name>", () => {
+    const { vendir } = scratchRepo("pre-migration");
+    const result = removeEntry(`charts/${relay}`, "--dir", vendir);
+    expect(result.status, result.stderr).toBe(0);
+    expect(readFileSync(join(vendir, "vendir.yml"), "utf8")).toBe(expected("relay-server", "vendir.yml", "pre-migration"));
+  });
+
+  it("prints nothing to remove on a second run, exits 0 and changes nothing", () => {
+    const { root, vendir } = scratchRepo("pre-migration");
+    expect(removeEntry("relay-server", "--dir", vendir).status).toBe(0);
+    const before = snapshot(root);
+    const second = removeEntry("relay-server", "--dir", vendir);
+    expect(second.stderr).toBe("");
+    expect(second.status).toBe(0);
+    expect(second.stdout).toContain("nothing to remove");
+    expect(snapshot(root)).toEqual(before);
+  });
+
+  it("still knows a removed chart once the removal is committed, and still refuses a name never there", () => {
+    const { root, vendir } = scratchRepo("pre-migration");
+    expect(removeEntry("relay-server", "--dir", vendir).status).toBe(0);
+    git(root, "-c", "user.name=test", "-c", "user.email=test@example.invalid", "commit", "-qam", "remove relay-server");
+    expect(removeEntry("relay-server", "--dir", vendir).stdout).toContain("nothing to remove");
+    const unknown = removeEntry("relay-server-v2", "--dir", vendir);
+    expect(unknown.status).not.toBe(0);
+    expect(unknown.stderr).toContain("expected an entry charts/relay-server-v2 in third_party/vendir/vendir.yml; found only 1password-connect, cert-manager,");
+  });
+
+  it("refuses an unknown name, listing the charts present, and changes nothing", () => {
+    const { root, vendir } = scratchRepo("pre-migration");
+    const before = snapshot(root);
+    const result = removeEntry("relay-srever", "--dir", vendir);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain(
+      "expected an entry charts/relay-srever in third_party/vendir/vendir.yml; found only 1password-connect, cert-manager, external-dns, ingress-nginx, kube-prometheus-stack, loki, relay-server, minio, podinfo, reloader, sealed-secrets, velero; pass one of those names",
+    );
+    expect(result.stderr).not.toContain("    at ");
+    expect(snapshot(root)).toEqual(before);
+  });
+
+  it("refuses to remove a chart that files still reference, listing file:line, and changes nothing", () => {
+    const { root, vendir } = scratchRepo("pre-migration");
+    write(root, "apps/docs-prod/helmrelease-relay.yaml", `kind: HelmRelease\nspec:\n  chart: ../../${relayChart}\n`);
+    const before = snapshot(root);
+    const result = removeEntry("relay-server", "--dir", vendir);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain(`expected no file to reference ${relayChart}; found 1:\n  apps/docs-prod/helmrelease-relay.yaml:3\n`);
+    expect(snapshot(root)).toEqual(before);
   });
 });

@@ -414,8 +414,17 @@ describe("third_party/vendir", () => {
     });
   });
 
+  it("declares one directory per chart, charts/<name>, with the chart at its root, as the repository this one continues does", () => {
+    for (const dir of config.directories) {
+      expect(dir.path).toMatch(/^charts\/[a-z0-9][a-z0-9.-]*$/);
+      expect(dir.contents.map((c) => c.path), dir.path).toEqual(["."]);
+    }
+    expect(config.directories.map((d) => d.path)).toContain("charts/1password-connect");
+  });
+
   it("no longer vendors the old relay-server chart: the migration removed it", () => {
     const entries = config.directories.flatMap((d) => d.contents);
+    expect(config.directories.map((d) => d.path)).not.toContain("charts/relay-server");
     expect(entries.map((c) => c.path)).not.toContain("relay-server");
     expect(entries.some((c) => c.git?.url === "https://github.com/No-Instructions/relay-server-template")).toBe(false);
   });
@@ -443,16 +452,15 @@ describe("third_party/vendir", () => {
     }
   });
 
-  it("each vendir.yml content entry has a comment block directly above it", () => {
+  it("each chart's directory entry in vendir.yml has a comment block directly above it", () => {
     const doc = parseDocument(readFileSync(repoPath(join(vendirDir, "vendir.yml")), "utf8"));
-    config.directories.forEach((dir, d) =>
-      dir.contents.forEach((c, i) => expect(commentAbove(doc, ["directories", d, "contents", i]), c.path).not.toBe("")),
-    );
+    config.directories.forEach((dir, d) => expect(commentAbove(doc, ["directories", d]), dir.path).not.toBe(""));
   });
 
   it("keeps vendored contents out of git", () => {
     const ignore = readFileSync(repoPath(join(vendirDir, ".gitignore")), "utf8").split("\n").map((l) => l.trim());
-    for (const dir of config.directories) expect(ignore).toContain(`${dir.path}/`);
+    // A folder pattern ("charts/") covers every chart under it.
+    for (const dir of config.directories) expect(ignore.some((l) => l.endsWith("/") && `${dir.path}/`.startsWith(l)), dir.path).toBe(true);
   });
 });
 

@@ -58,14 +58,6 @@ describe("removing a charts entry from vendir files full of comments", () => {
     expect(chartNames(parseVendir(read("several/vendir.lock.yml"), "vendir.lock.yml"))).toEqual(["connect", "relay-server", "podinfo", "cert-manager"]);
   });
 
-  it("removes relay-server from the pre-migration files and keeps connect byte for byte", () => {
-    const config = removeEntry(read("pre-migration/vendir.yml"), "relay-server", "vendir.yml").text;
-    const lock = removeEntry(read("pre-migration/vendir.lock.yml"), "relay-server", "vendir.lock.yml").text;
-    expect(config).toBe(read("pre-migration/vendir.yml").split("      # The upstream chart")[0]);
-    expect(lock).toBe(read("pre-migration/vendir.lock.yml").replace(/  - git:\n.*\n    path: relay-server\n/, ""));
-    expect(parse(config).directories[0].contents.map((c: { path: string }) => c.path)).toEqual(["connect"]);
-  });
-
   it("leaves an empty list, not a null, when the last entry goes", () => {
     const text = "directories:\n- path: charts\n  contents:  # the charts\n  # only\n  - path: a\n    helmChart: {name: a}\n";
     const after = removeEntry(text, "a", "vendir.yml").text;
@@ -91,6 +83,75 @@ describe("removing a charts entry from vendir files full of comments", () => {
   it("refuses a duplicated entry, naming both lines", () => {
     const text = "directories:\n- path: charts\n  contents:\n  - path: a\n  - path: a\n";
     expect(() => removeEntry(text, "a", "vendir.yml")).toThrow("found 2 (lines 4 and 5)");
+  });
+});
+
+describe("removing a chart's directory entry (one directory per chart, as in the pre-migration repository)", () => {
+  type Directory = { path: string };
+  const preMigrationCharts = [
+    "1password-connect", "cert-manager", "external-dns", "ingress-nginx", "kube-prometheus-stack", "loki",
+    "relay-server", "minio", "podinfo", "reloader", "sealed-secrets", "velero",
+  ];
+
+  // The first, a middle one, one under a comment that is not directly above it, and the last.
+  for (const name of ["1password-connect", "relay-server", "sealed-secrets", "velero"]) {
+    for (const file of files) {
+      it(`removes only charts/${name} and its comment block from ${file}, every other byte equal`, () => {
+        const result = removeEntry(read(`pre-migration/${file}`), name, file);
+        expect(result.text).toBe(read(`pre-migration-expected/without-${name}/${file}`));
+      });
+    }
+  }
+
+  it("lists the charts of both files in file order, by the name after charts/", () => {
+    for (const file of files) expect(chartNames(parseVendir(read(`pre-migration/${file}`), file)), file).toEqual(preMigrationCharts);
+  });
+
+  for (const name of ["ingress-nginx", "kube-prometheus-stack", "loki", "cert-manager"]) {
+    it(`leaves the rest of both files meaning the same when charts/${name} goes`, () => {
+      for (const file of files) {
+        const before = parse(read(`pre-migration/${file}`));
+        const after = parse(removeEntry(read(`pre-migration/${file}`), name, file).text);
+        before.directories = before.directories.filter((d: Directory) => d.path !== `charts/${name}`);
+        expect(after, file).toEqual(before);
+      }
+    });
+  }
+
+  it("changes nothing when the directory entry is not there", () => {
+    for (const file of files) {
+      const text = read(`pre-migration-expected/without-relay-server/${file}`);
+      expect(removeEntry(text, "relay-server", file)).toEqual({ text });
+    }
+  });
+
+  it("reports the directory entry's own lines, not its comment block's", () => {
+    expect(findEntry(read("pre-migration/vendir.yml"), "relay-server", "vendir.yml")).toMatchObject({ firstLine: 74, lastLine: 82 });
+    expect(findEntry(read("pre-migration/vendir.lock.yml"), "relay-server", "vendir.lock.yml")).toMatchObject({ firstLine: 41, lastLine: 46 });
+  });
+
+  it("leaves an empty directories list, not a null, when the last chart goes", () => {
+    const text = "kind: Config\ndirectories:\n  # a\n  - path: charts/a\n    contents:\n      - path: .\n        helmChart: {name: a}\n";
+    const after = removeEntry(text, "a", "vendir.yml").text;
+    expect(after).toBe("kind: Config\ndirectories: []\n");
+    expect(parse(after).directories).toEqual([]);
+  });
+
+  it("finds charts of both layouts in one file and leaves the other layout's entries alone", () => {
+    const text = "directories:\n- path: charts/a\n  contents:\n  - path: .\n- path: charts\n  contents:\n  - path: b\n- path: charts/a/extra\n  contents: []\n- path: tools/b\n  contents: []\n";
+    expect(chartNames(parseVendir(text, "vendir.yml"))).toEqual(["a", "b"]);
+    expect(removeEntry(text, "a", "vendir.yml").text).toBe(text.replace("- path: charts/a\n  contents:\n  - path: .\n", ""));
+    expect(removeEntry(text, "b", "vendir.yml").text).toBe(text.replace("  contents:\n  - path: b\n", "  contents: []\n"));
+  });
+
+  it("refuses a flow list of directories it cannot cut without re-serializing", () => {
+    const text = "directories: [{path: charts/a, contents: [{path: .}]}]\n";
+    expect(() => removeEntry(text, "a", "vendir.yml")).toThrow(/^expected the directories in vendir.yml as a block list \("- path: charts\/a"\); found a flow list at line 1; /);
+  });
+
+  it("refuses a duplicated directory entry, naming both lines", () => {
+    const text = "directories:\n- path: charts/a\n  contents: []\n- path: charts/a\n  contents: []\n";
+    expect(() => removeEntry(text, "a", "vendir.lock.yml")).toThrow("expected one entry charts/a in vendir.lock.yml; found 2 (lines 2 and 4)");
   });
 });
 
@@ -133,6 +194,15 @@ describe("telling a second run from an unknown name", () => {
     expect(historyHasEntry("@@ -1,3 +1,1 @@\n-      - path: relay-server\n-        git:\n", "relay-server")).toBe(true);
     expect(historyHasEntry("+  - path: \"relay-server\"  # old chart\n", "relay-server")).toBe(true);
     expect(historyHasEntry("-  - git:\n-      sha: 397c\n-    path: relay-server\n", "relay-server")).toBe(true);
+  });
+
+  it("sees a chart's directory entry that git history added or removed", () => {
+    expect(historyHasEntry("@@ -70,14 +69,0 @@\n-  - path: charts/relay-server\n-    contents:\n", "relay-server")).toBe(true);
+    expect(historyHasEntry("+- contents:\n+  - git:\n+    path: .\n+  path: charts/relay-server\n", "relay-server")).toBe(true);
+  });
+
+  it("does not count a directory of another folder or a longer name", () => {
+    expect(historyHasEntry("+  - path: tools/relay-server\n+  - path: charts/relay-server-v2\n+  path: charts/relay-server/sub\n", "relay-server")).toBe(false);
   });
 
   it("does not count a mere mention or a longer name", () => {
