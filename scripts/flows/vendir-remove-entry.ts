@@ -1,14 +1,14 @@
 // `moon run vendir:remove-entry -- <name>`: takes a vendored chart out of
 // vendir.yml and vendir.lock.yml and deletes its synced folder, once nothing in
 // the repository refers to it any more.
-import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { existsSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { newListr, parseFlowArgs, say, step } from "../lib/cli.ts";
 import { OperatorError } from "../lib/errors.ts";
 import { writeIfChanged } from "../lib/files.ts";
 import { displayPath, repoRoot } from "../lib/paths.ts";
-import { chartNames, chartPathSpellings, chartsDir, historyHasEntry, isValidEntryName, parseVendir, referenceLines, removeEntry } from "../lib/vendir.ts";
+import { chartNames, chartsDir, isValidEntryName, parseVendir } from "../lib/vendir.ts";
+import { findReferences, git, readVendirFile, type VendirFile, wasEverAnEntry } from "../lib/vendir-repo.ts";
 
 const usage = `Usage: moon run vendir:remove-entry -- <name> [options]
 
@@ -24,16 +24,6 @@ item "- path: <name>" of its contents. <name> may be given as charts/<name>.
   --dry-run          print the diff and change nothing
   --verbose          stack traces and more detail
   --help             this text`;
-
-interface VendirFile {
-  path: string;
-  /** The path as printed: from the repository root when inside it. */
-  shown: string;
-  before: string;
-  after: string;
-  /** 1-based lines of the entry, when the file has it. */
-  lines?: [number, number];
-}
 
 interface Ctx {
   config: VendirFile;
@@ -126,56 +116,3 @@ function entryName(positionals: string[]): string {
   }
   return name;
 }
-
-/** Reads and parses one vendir file and computes its text without the entry. */
-function readVendirFile(path: string, show: (path: string) => string, name: string, required: boolean): VendirFile | undefined {
-  const shownPath = show(path);
-  if (!existsSync(path)) {
-    if (!required) return undefined;
-    throw new OperatorError(`expected ${shownPath}; found no such file; pass --dir with the folder that holds vendir.yml`);
-  }
-  const before = readFileSync(path, "utf8");
-  const { text, cut } = removeEntry(before, name, shownPath);
-  return { path, shown: shownPath, before, after: text, lines: cut && [cut.firstLine, cut.lastLine] };
-}
-
-/** file:line of every line in the repository's files that names the chart's folder. */
-function findReferences(root: string, dir: string, name: string): string[] {
-  const dirInRepo = relative(root, dir).split("\\").join("/");
-  const spellings = chartPathSpellings(dirInRepo, name);
-  const own = new Set([`${dirInRepo}/vendir.yml`, `${dirInRepo}/vendir.lock.yml`]);
-  // Untracked files count too (but not ignored ones): a new HelmRelease uses the chart before it is committed.
-  const listed = git(root, ["ls-files", "-z", "--cached", "--others", "--exclude-standard"]);
-  if (listed === undefined) throw new OperatorError(`expected ${root} to be a git repository; git ls-files failed there; pass --repo-root with the repository's root`);
-  const found: string[] = [];
-  for (const file of new Set(listed.split("\0").filter(Boolean))) {
-    if (own.has(file) || file.startsWith(`${dirInRepo}/${chartsDir}/${name}/`)) continue;
-    let content: Buffer;
-    try {
-      content = readFileSync(join(root, file));
-    } catch {
-      continue; // deleted in the working tree, a submodule, or a dangling link
-    }
-    if (content.subarray(0, 8000).includes(0)) continue; // binary
-    for (const line of referenceLines(content.toString("utf8"), spellings)) found.push(`${file}:${line}`);
-  }
-  return found;
-}
-
-/** Whether git history shows charts/<name> in the vendir files: then its absence means an earlier run removed it. */
-function wasEverAnEntry(root: string, dir: string, name: string): boolean {
-  const files = ["vendir.yml", "vendir.lock.yml"].map((f) => relative(root, join(dir, f)));
-  const committed = git(root, ["log", "--all", "-p", "--format=", "--", ...files]) ?? "";
-  const staged = git(root, ["diff", "--cached", "--", ...files]) ?? "";
-  return historyHasEntry(committed + staged, name);
-}
-
-/** Runs git; undefined when it fails (no repository, no commits). */
-function git(cwd: string, args: string[]): string | undefined {
-  try {
-    return execFileSync("git", args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], maxBuffer: 256 * 1024 * 1024 });
-  } catch {
-    return undefined;
-  }
-}
-
