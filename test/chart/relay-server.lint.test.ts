@@ -1,7 +1,7 @@
 // helm lint --strict over the defaults and every values file meant for the
 // chart, and the packaged chart's contents.
 import { execFile } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,10 +9,24 @@ import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { instances } from "../../scripts/lib/names.ts";
+import { parse } from "yaml";
 import { chartDir, fixturesDir, helm, requiredValues } from "../support/chart.ts";
 
+interface ChartYaml {
+  version: string;
+  appVersion: string;
+  kubeVersion?: string;
+  icon?: string;
+  maintainers?: { name: string; url?: string; email?: string }[];
+  annotations?: Record<string, string>;
+}
+
+function chartYaml(): ChartYaml {
+  return parse(readFileSync(join(chartDir, "Chart.yaml"), "utf8")) as ChartYaml;
+}
+
 const run = promisify(execFile);
-const requiredSets = ["--set", `relay.url=${requiredValues.relay.url}`, "--set", `aws.s3Bucket=${requiredValues.aws.s3Bucket}`];
+const requiredSets = ["--set", `relay.url=${requiredValues.relay.url}`, "--set", `storage.s3.bucket=${requiredValues.storage.s3.bucket}`];
 
 async function lint(args: string[]): Promise<void> {
   const result = await helm(["lint", "--strict", chartDir, ...args]);
@@ -52,15 +66,44 @@ describe("relay-server package", () => {
       const result = await helm(["package", chartDir, "--destination", dir]);
       expect(result.code).toBe(0);
       const tgz = readdirSync(dir).find((f) => f.endsWith(".tgz"));
-      expect(tgz).toBe("relay-server-0.1.0.tgz");
+      expect(tgz).toBe(`relay-server-${chartYaml().version}.tgz`);
       const { stdout } = await run("tar", ["-tzf", join(dir, tgz!)]);
       const files = stdout.trim().split("\n");
       expect(files).toContain("relay-server/Chart.yaml");
       expect(files).toContain("relay-server/values.schema.json");
       expect(files).toContain("relay-server/templates/tests/test-ready.yaml");
-      expect(files.filter((f) => f.endsWith("moon.yml"))).toEqual([]);
+      expect(files.filter((f) => f.endsWith("moon.yml") || f.endsWith("icon.svg"))).toEqual([]);
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("relay-server Chart.yaml metadata", () => {
+  it("defaults to the newest server image known to exist, v0.9.6", () => {
+    expect(chartYaml().appVersion).toBe("v0.9.6");
+  });
+
+  it("declares kubeVersion, maintainers and an https icon", async () => {
+    const chart = chartYaml();
+    expect(chart.kubeVersion).toMatch(/^>=1\.\d+/);
+    expect(chart.maintainers?.length).toBeGreaterThan(0);
+    expect(chart.maintainers?.every((m) => m.name)).toBe(true);
+    expect(chart.icon).toMatch(/^https:\/\//);
+    // The icon URL points at the file in this repository.
+    expect(existsSync(join(chartDir, chart.icon!.split("/libs/relay-server/")[1] ?? "missing"))).toBe(true);
+  });
+
+  it("carries the Artifact Hub annotations: images (matching appVersion and the test image), license, changes", () => {
+    const a = chartYaml().annotations ?? {};
+    expect(a["artifacthub.io/license"]).toBe("MIT");
+    const images = parse(a["artifacthub.io/images"] ?? "") as { name: string; image: string }[];
+    expect(images.map((i) => i.image)).toEqual([`docker.system3.md/relay-server:${chartYaml().appVersion}`, "busybox:1.37.0"]);
+    const changes = parse(a["artifacthub.io/changes"] ?? "") as { kind: string; description: string }[];
+    expect(changes.length).toBeGreaterThan(0);
+    for (const c of changes) {
+      expect(["added", "changed", "deprecated", "removed", "fixed", "security"]).toContain(c.kind);
+      expect(c.description.length).toBeGreaterThan(10);
     }
   });
 });

@@ -8,6 +8,7 @@ import type {
   V1Deployment,
   V1Ingress,
   V1NetworkPolicy,
+  V1PersistentVolumeClaim,
   V1PodDisruptionBudget,
   V1Pod,
   V1Secret,
@@ -16,6 +17,7 @@ import type {
 } from "@kubernetes/client-node";
 import { join } from "node:path";
 import { fixturesDir, kinds, only, parseRelayToml, render, type RelayToml, type TomlTable } from "../support/chart.ts";
+import { nginxSizeBytes, serverUploadLimitBytes } from "../support/manifests.ts";
 
 const relayMdKeys = [
   { key_id: "relay_2025_10_22", public_key: "/6OgBTHaRdWLogewMdyE+7AxnI0/HP3WGqRs/bYBlFg=" },
@@ -66,7 +68,7 @@ describe("relay-server chart defaults", () => {
 
   it("pulls the pinned server image, tagged with the chart's appVersion", async () => {
     const c = container(await render());
-    expect(c.image).toBe("docker.system3.md/relay-server:v0.9.2");
+    expect(c.image).toBe("docker.system3.md/relay-server:v0.9.6");
     expect(c.imagePullPolicy).toBe("IfNotPresent");
   });
 
@@ -169,11 +171,10 @@ describe("relay-server chart defaults", () => {
 });
 
 describe("relay-server relay.toml", () => {
-  it("listens on 0.0.0.0 with the port and url from values, logs json, stores in S3", async () => {
+  it("listens on 0.0.0.0 with the port and url from values and stores in S3", async () => {
     const toml = relayToml(await render({ values: { relay: { url: "https://family.relay.enigma.vgijssel.nl" } } }));
     expect(table(toml, "server")).toEqual({ host: "0.0.0.0", port: 8080, url: "https://family.relay.enigma.vgijssel.nl" });
-    expect(table(toml, "logging")).toEqual({ level: "info", format: "json" });
-    expect(table(toml, "store")).toEqual({ type: "s3", bucket: "example-bucket", region: "us-east-1", path_style: true });
+    expect(table(toml, "store")).toEqual({ type: "s3", bucket: "example-bucket", region: "us-east-1", path_style: true, presigned_url_expiration: 3600 });
     expect(toml.metrics).toBeUndefined();
   });
 
@@ -181,9 +182,19 @@ describe("relay-server relay.toml", () => {
     expect(relayToml(await render()).auth).toEqual(relayMdKeys);
   });
 
-  it("writes the S3 endpoint, region and path style for an S3-compatible store", async () => {
+  it("writes no [logging]: the server never applies it (RUST_LOG does)", async () => {
+    expect(relayToml(await render()).logging).toBeUndefined();
+  });
+
+  it("writes the S3 endpoint, region, path style, prefix and presigned-URL lifetime for an S3-compatible store", async () => {
     const toml = relayToml(
-      await render({ values: { aws: { endpoint: "https://s3.enigma.vgijssel.nl", region: "eu-west-1", pathStyle: false, s3Bucket: "b-1" } } }),
+      await render({
+        values: {
+          storage: {
+            s3: { endpoint: "https://s3.enigma.vgijssel.nl", region: "eu-west-1", pathStyle: false, bucket: "b-1", prefix: "relay-personal/", presignedUrlExpiration: 900 },
+          },
+        },
+      }),
     );
     expect(table(toml, "store")).toEqual({
       type: "s3",
@@ -191,7 +202,15 @@ describe("relay-server relay.toml", () => {
       region: "eu-west-1",
       endpoint: "https://s3.enigma.vgijssel.nl",
       path_style: false,
+      prefix: "relay-personal/",
+      presigned_url_expiration: 900,
     });
+  });
+
+  it("leaves the endpoint out when it is empty, so the server falls back to AWS_ENDPOINT_URL_S3", async () => {
+    const objects = await render({ valuesFiles: [join(fixturesDir, "good/s3-shared-bucket.yaml")] });
+    expect(table(relayToml(objects), "store").endpoint).toBeUndefined();
+    expect(env(container(objects), "AWS_ENDPOINT_URL_S3")).toEqual({ name: "AWS_ENDPOINT_URL_S3", value: "https://objects.example.net" });
   });
 
   it("writes the configured auth keys instead of the defaults", async () => {
@@ -214,22 +233,41 @@ describe("relay-server relay.toml", () => {
   });
 
   it("escapes strings so odd values stay valid TOML", async () => {
-    const toml = relayToml(await render({ values: { relay: { logging: { level: 'info,hyper="warn"' } } } }));
-    expect(table(toml, "logging").level).toBe('info,hyper="warn"');
+    const toml = relayToml(await render({ values: { storage: { s3: { prefix: 'a "quoted" \\ prefix/' } } } }));
+    expect(table(toml, "store").prefix).toBe('a "quoted" \\ prefix/');
   });
 
   it("changes the pod's checksum annotation when relay.toml changes", async () => {
-    const checksum = async (level: string) =>
-      deployment(await render({ values: { relay: { logging: { level } } } })).spec?.template.metadata?.annotations?.["checksum/config"];
-    const a = await checksum("info");
+    const checksum = async (bucket: string) =>
+      deployment(await render({ values: { storage: { s3: { bucket } } } })).spec?.template.metadata?.annotations?.["checksum/config"];
+    const a = await checksum("bucket-a");
     expect(a).toMatch(/^[0-9a-f]{64}$/);
-    expect(await checksum("debug")).not.toBe(a);
-    expect(await checksum("info")).toBe(a);
+    expect(await checksum("bucket-b")).not.toBe(a);
+    expect(await checksum("bucket-a")).toBe(a);
+  });
+});
+
+describe("relay-server logs", () => {
+  it("sets RUST_LOG to relay.logging.level and NO_COLOR=1 by default", async () => {
+    const c = container(await render());
+    expect(env(c, "RUST_LOG")).toEqual({ name: "RUST_LOG", value: "info" });
+    expect(env(c, "NO_COLOR")).toEqual({ name: "NO_COLOR", value: "1" });
+  });
+
+  it("passes a filter with directives through RUST_LOG unchanged", async () => {
+    const c = container(await render({ values: { relay: { logging: { level: 'debug,hyper=warn,tower_http="info"' } } } }));
+    expect(env(c, "RUST_LOG")?.value).toBe('debug,hyper=warn,tower_http="info"');
+  });
+
+  it("keeps NO_COLOR with the filesystem store and with the plain entrypoint", async () => {
+    const c = container(await render({ valuesFiles: [join(fixturesDir, "good/filesystem.yaml")], values: { storage: { s3: { bucket: "" } }, ulimits: { nofile: null } } }));
+    expect(env(c, "NO_COLOR")?.value).toBe("1");
+    expect(env(c, "RUST_LOG")?.value).toBe("info");
   });
 });
 
 describe("relay-server credentials", () => {
-  const inline = { aws: { accessKeyId: "AKIAINLINETEST", secretAccessKey: "inline-secret-value" } };
+  const inline = { storage: { s3: { accessKeyId: "AKIAINLINETEST", secretAccessKey: "inline-secret-value" } } };
 
   it("renders a Secret for inline keys and reads AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY from it", async () => {
     const objects = await render({ release: "relay-personal", values: inline });
@@ -254,7 +292,7 @@ describe("relay-server credentials", () => {
   });
 
   it("uses an existing Secret with our 1Password key names (accessKey / secretKey) and renders no Secret", async () => {
-    const objects = await render({ values: { aws: { ...inline.aws, existingSecret: "relay-personal-s3-credentials" } } });
+    const objects = await render({ values: { storage: { s3: { ...inline.storage.s3, existingSecret: "relay-personal-s3-credentials" } } } });
     expect(objects.some((o) => o.kind === "Secret")).toBe(false);
     const c = container(objects);
     expect(env(c, "AWS_ACCESS_KEY_ID")?.valueFrom?.secretKeyRef).toEqual({ name: "relay-personal-s3-credentials", key: "accessKey" });
@@ -263,7 +301,7 @@ describe("relay-server credentials", () => {
 
   it("reads other key names from an existing Secret when configured", async () => {
     const c = container(
-      await render({ values: { aws: { existingSecret: "s3", existingSecretKeys: { accessKeyId: "AWS_KEY", secretAccessKey: "AWS_SECRET" } } } }),
+      await render({ values: { storage: { s3: { existingSecret: "s3", existingSecretKeys: { accessKeyId: "AWS_KEY", secretAccessKey: "AWS_SECRET" } } } } }),
     );
     expect(env(c, "AWS_ACCESS_KEY_ID")?.valueFrom?.secretKeyRef?.key).toBe("AWS_KEY");
     expect(env(c, "AWS_SECRET_ACCESS_KEY")?.valueFrom?.secretKeyRef?.key).toBe("AWS_SECRET");
@@ -432,7 +470,7 @@ describe("relay-server optional objects", () => {
 
   it("allows S3 egress on 443 for an https endpoint without a port", async () => {
     const np = only<V1NetworkPolicy>(
-      await render({ values: { networkPolicy: { enabled: true }, aws: { endpoint: "https://s3.enigma.vgijssel.nl" } } }),
+      await render({ values: { networkPolicy: { enabled: true }, storage: { s3: { endpoint: "https://s3.enigma.vgijssel.nl" } } } }),
       "NetworkPolicy",
     );
     expect(np.spec?.egress?.[1]?.ports).toEqual([{ port: 443, protocol: "TCP" }]);
@@ -469,6 +507,57 @@ describe("relay-server optional objects", () => {
     ]);
     expect(ing.spec?.tls).toEqual([{ hosts: ["family.relay.enigma.vgijssel.nl"], secretName: "family-tls" }]);
     expect(ing.spec?.ingressClassName).toBeUndefined();
+  });
+
+  it("lets the Ingress pass bodies up to the server's 250 MB upload limit, unless an annotation says otherwise", async () => {
+    const annotations = async (ingress: Record<string, unknown>) =>
+      only<V1Ingress>(await render({ values: { ingress: { enabled: true, ...ingress } } }), "Ingress").metadata?.annotations ?? {};
+    const bodySize = (await annotations({}))["nginx.ingress.kubernetes.io/proxy-body-size"];
+    expect(nginxSizeBytes(bodySize)).toBeGreaterThanOrEqual(serverUploadLimitBytes);
+    expect((await annotations({ annotations: { "nginx.ingress.kubernetes.io/proxy-body-size": "1g" } }))["nginx.ingress.kubernetes.io/proxy-body-size"]).toBe("1g");
+    expect((await annotations({ proxyBodySize: "" }))["nginx.ingress.kubernetes.io/proxy-body-size"]).toBeUndefined();
+  });
+});
+
+describe("relay-server filesystem store", () => {
+  const filesystem = { valuesFiles: [join(fixturesDir, "good/filesystem.yaml")], values: { storage: { s3: { bucket: "" } } } };
+
+  it("points [store] at the mounted volume and sends no S3 settings", async () => {
+    const objects = await render({ release: "relay-personal", ...filesystem });
+    expect(table(relayToml(objects), "store")).toEqual({ type: "filesystem", path: "/data" });
+    const c = container(objects);
+    expect(c.env?.map((e) => e.name).filter((n) => n.startsWith("AWS_"))).toEqual([]);
+    expect(c.volumeMounts).toContainEqual({ name: "data", mountPath: "/data" });
+    expect(deployment(objects).spec?.template.spec?.volumes).toContainEqual({ name: "data", persistentVolumeClaim: { claimName: "relay-personal-relay-server-data" } });
+  });
+
+  it("creates a ReadWriteOnce claim with the size and storage class, kept on uninstall", async () => {
+    const pvc = only<V1PersistentVolumeClaim>(await render({ release: "relay-personal", ...filesystem }), "PersistentVolumeClaim");
+    expect(pvc.metadata?.name).toBe("relay-personal-relay-server-data");
+    expect(pvc.metadata?.annotations?.["helm.sh/resource-policy"]).toBe("keep");
+    expect(pvc.spec).toEqual({ accessModes: ["ReadWriteOnce"], storageClassName: "standard", resources: { requests: { storage: "10Gi" } } });
+  });
+
+  it("mounts an existing claim at the configured path and creates none", async () => {
+    const objects = await render({ valuesFiles: [join(fixturesDir, "good/filesystem-existing-claim.yaml")], values: { storage: { s3: { bucket: "" } } } });
+    expect(objects.some((o) => o.kind === "PersistentVolumeClaim")).toBe(false);
+    expect(table(relayToml(objects), "store")).toEqual({ type: "filesystem", path: "/var/lib/relay" });
+    expect(container(objects).volumeMounts).toContainEqual({ name: "data", mountPath: "/var/lib/relay" });
+    expect(deployment(objects).spec?.template.spec?.volumes).toContainEqual({ name: "data", persistentVolumeClaim: { claimName: "relay-data" } });
+  });
+
+  it("stays a single writer: one replica, Recreate, writable by the non-root user through fsGroup under a read-only root", async () => {
+    const d = deployment(await render(filesystem));
+    expect(d.spec?.replicas).toBe(1);
+    expect(d.spec?.strategy).toEqual({ type: "Recreate" });
+    expect(d.spec?.template.spec?.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, fsGroup: 10001 });
+    expect(d.spec?.template.spec?.containers[0]?.securityContext?.readOnlyRootFilesystem).toBe(true);
+  });
+
+  it("drops the S3 egress rule from the NetworkPolicy", async () => {
+    const np = only<V1NetworkPolicy>(await render(filesystem), "NetworkPolicy");
+    expect(np.spec?.egress).toHaveLength(1);
+    expect(np.spec?.egress?.[0]?.ports?.map((p) => p.port)).toEqual([53, 53]);
   });
 });
 

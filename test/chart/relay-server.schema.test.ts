@@ -29,7 +29,7 @@ describe("relay-server values schema", () => {
     expect(result.stderr).toContain(expected);
   });
 
-  it("accepts the defaults plus the two required values", async () => {
+  it("accepts the defaults plus the two required values (url and bucket)", async () => {
     const result = await template();
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
@@ -47,6 +47,19 @@ describe("relay-server values schema", () => {
     }
   });
 
+  it("accepts the filesystem store with a new claim or an existing one", async () => {
+    for (const filesystem of [{ size: "10Gi" }, { existingClaim: "relay-data" }]) {
+      const result = await template({ values: { storage: { type: "filesystem", s3: { bucket: "" }, filesystem } } });
+      expect(result.stderr).toBe("");
+      expect(result.code).toBe(0);
+    }
+  });
+
+  it("accepts an empty S3 endpoint (AWS_ENDPOINT_URL_S3 or AWS) and a prefix", async () => {
+    const result = await template({ values: { storage: { s3: { endpoint: "", prefix: "relay-family/" } } } });
+    expect(result.stderr).toBe("");
+  });
+
   it("accepts a url with a port", async () => {
     expect((await template({ values: { relay: { url: "https://relay.example.com:8443" } } })).code).toBe(0);
   });
@@ -54,27 +67,45 @@ describe("relay-server values schema", () => {
 
 describe("relay-server required values and template checks", () => {
   it("refuses to render without relay.url", async () => {
-    const result = await template({ bare: true, values: { aws: { s3Bucket: "b" } } });
+    const result = await template({ bare: true, values: { storage: { s3: { bucket: "b" } } } });
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain("- relay.url: Does not match pattern");
   });
 
-  it("refuses to render without aws.s3Bucket instead of silently keeping documents in memory", async () => {
+  it("refuses to render without a store instead of silently keeping documents in memory", async () => {
     const result = await template({ bare: true, values: { relay: { url: "https://relay.example.com" } } });
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toContain("- aws.s3Bucket: String length must be greater than or equal to 1");
+    expect(result.stderr).toContain("- storage.s3.bucket: String length must be greater than or equal to 1");
+  });
+
+  it("still names the missing bucket when schema validation is skipped", async () => {
+    const result = await template({ bare: true, values: { relay: { url: "https://relay.example.com" } }, extraArgs: ["--skip-schema-validation"] });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("storage.s3.bucket is required with storage.type s3");
+  });
+
+  it("still names the missing volume size when schema validation is skipped", async () => {
+    const result = await template({ values: { storage: { type: "filesystem" } }, extraArgs: ["--skip-schema-validation"] });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("storage.filesystem.size is required with storage.type filesystem");
+  });
+
+  it("refuses the filesystem store without an fsGroup, which would leave the volume unwritable for the non-root server", async () => {
+    const result = await template({ values: { storage: { type: "filesystem", s3: { bucket: "" }, filesystem: { size: "1Gi" } }, podSecurityContext: { fsGroup: null } } });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("storage.type filesystem needs podSecurityContext.fsGroup");
   });
 
   it("still names the missing url when schema validation is skipped", async () => {
-    const result = await template({ bare: true, values: { aws: { s3Bucket: "b" } }, extraArgs: ["--skip-schema-validation"] });
+    const result = await template({ bare: true, values: { storage: { s3: { bucket: "b" } } }, extraArgs: ["--skip-schema-validation"] });
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain("relay.url is required: set it to the public URL users register in Obsidian");
   });
 
   it("refuses half of an inline key pair", async () => {
-    const result = await template({ values: { aws: { accessKeyId: "AKIAONLYHALF" } } });
+    const result = await template({ values: { storage: { s3: { accessKeyId: "AKIAONLYHALF" } } } });
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toContain("aws.accessKeyId and aws.secretAccessKey go together");
+    expect(result.stderr).toContain("storage.s3.accessKeyId and storage.s3.secretAccessKey go together");
   });
 
   it("refuses a ServiceMonitor without metrics", async () => {

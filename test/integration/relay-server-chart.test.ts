@@ -110,6 +110,17 @@ describe("relay-server chart on a real API server", () => {
     }
   });
 
+  it("accepts the filesystem store, its PersistentVolumeClaim and the pod mounting it, where Pod Security enforces restricted", async () => {
+    const namespace = await restrictedNamespace();
+    const objects = await renderInto(namespace, "relay-files", {
+      valuesFiles: [join(fixturesDir, "good/filesystem.yaml")],
+      values: { storage: { s3: { bucket: "" } } },
+    });
+    expect(objects.map((o) => o.kind)).toContain("PersistentVolumeClaim");
+    expect(await createAll(objects, true)).toEqual([]);
+    expect(await createAll([podFromTemplate(objects, namespace)], true)).toEqual([]);
+  });
+
   it("refuses the same pod without the chart's securityContext, so the namespace really enforces restricted", async () => {
     const namespace = await restrictedNamespace();
     const objects = await renderInto(namespace, "relay-personal", {

@@ -89,7 +89,7 @@ console.log(`bench: ${N} runs per row after one warm-up`);
     return { ms: performance.now() - started };
   };
   const ours = await repeat(N, lintRender);
-  const base = await repeat(N, () => time(helm, ["template", "relay", relayChartPath, "--set", "relay.url=https://relay.example.com", "--set", "aws.s3Bucket=b"]));
+  const base = await repeat(N, () => time(helm, ["template", "relay", relayChartPath, "--set", "relay.url=https://relay.example.com", "--set", "storage.s3.bucket=b"]));
   compare("chart lint + render of both instances", ours, base, Infinity, "bare `helm template`");
 }
 

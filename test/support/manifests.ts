@@ -167,6 +167,7 @@ export interface HelmRelease extends KubeObject {
     install?: { crds?: string; remediation?: { retries?: number } };
     upgrade?: { crds?: string; cleanupOnFail?: boolean; remediation?: { retries?: number } };
     driftDetection?: { mode?: string };
+    test?: { enable?: boolean; ignoreFailures?: boolean };
     values?: Record<string, unknown>;
   };
 }
@@ -208,16 +209,22 @@ export function tenantFluxNamespaceSetting(): string | undefined {
 // --- Relay instances -----------------------------------------------------------
 
 export interface RelayValues {
-  relay?: { url?: string; logging?: { format?: string } };
+  relay?: { url?: string; logging?: { level?: string } };
   ulimits?: { nofile?: number | null };
   resources?: { requests?: { cpu?: string; memory?: string }; limits?: { cpu?: string; memory?: string } };
-  aws?: {
-    region?: string;
-    s3Bucket?: string;
-    endpoint?: string;
-    pathStyle?: boolean;
-    existingSecret?: string;
-    existingSecretKeys?: { accessKeyId?: string; secretAccessKey?: string };
+  storage?: {
+    type?: "s3" | "filesystem";
+    s3?: {
+      bucket?: string;
+      region?: string;
+      endpoint?: string;
+      pathStyle?: boolean;
+      prefix?: string;
+      presignedUrlExpiration?: number;
+      existingSecret?: string;
+      existingSecretKeys?: { accessKeyId?: string; secretAccessKey?: string };
+    };
+    filesystem?: { path?: string; size?: string; storageClass?: string; existingClaim?: string };
   };
   onePassword?: { autoRestart?: boolean };
   service?: { type?: string; port?: number };
@@ -255,6 +262,26 @@ export interface Ingress extends KubeObject {
       http?: { paths: { path?: string; pathType?: string; backend: { service?: { name: string; port: { number?: number; name?: string } } } }[] };
     }[];
   };
+}
+
+/**
+ * The largest request body the server takes: direct attachment uploads with the
+ * filesystem store (relay-server crates/relay/src/server.rs,
+ * `DefaultBodyLimit::max(250 * 1024 * 1024)`, since 0.9.4).
+ */
+export const serverUploadLimitBytes = 250 * 1024 * 1024;
+
+/**
+ * Bytes allowed by an nginx size (ingress-nginx proxy-body-size: a number with an
+ * optional k/m/g suffix, powers of 1024); "0" lifts the limit. NaN when missing or
+ * malformed, so a comparison with it fails.
+ */
+export function nginxSizeBytes(size: string | undefined): number {
+  const m = /^([0-9]+)([kKmMgG]?)$/.exec(size ?? "");
+  if (!m) return Number.NaN;
+  const n = Number(m[1]);
+  if (n === 0) return Number.POSITIVE_INFINITY;
+  return n * ({ "": 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 }[m[2]!.toLowerCase()] ?? Number.NaN);
 }
 
 export function ingresses(): Ingress[] {

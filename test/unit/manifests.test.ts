@@ -13,12 +13,14 @@ import {
   isFluxObject,
   manifestFiles,
   named,
+  nginxSizeBytes,
   ofKind,
   readKustomization,
   readObjects,
   readYaml,
   relayValues,
   repoPath,
+  serverUploadLimitBytes,
   sourceObjects,
   tenantFluxNamespaceSetting,
   vendirConfig,
@@ -179,6 +181,12 @@ describe("apps/docs-prod agrees with names.ts", () => {
     });
   });
 
+  it.each(instances)("HelmRelease $release runs the chart's helm test after each install and upgrade, and a failed test fails the release", (instance) => {
+    const hr = relayRelease(instance.release);
+    expect(hr.spec.test?.enable).toBe(true);
+    expect(hr.spec.test?.ignoreFailures ?? false).toBe(false);
+  });
+
   it("the relay releases wait for 1password-secrets, which waits for 1password-operator", () => {
     for (const instance of instances) expect(relayRelease(instance.release).spec.dependsOn).toEqual([{ name: "1password-secrets" }]);
     expect(releaseNamed("1password-secrets").spec.dependsOn).toEqual([{ name: "1password-operator" }]);
@@ -261,23 +269,26 @@ describe("1Password", () => {
     const items = (releaseNamed("1password-secrets").spec.values as { items: { name: string; namespace?: string }[] }).items;
     const values = relayValues(instance);
     const ns = relayRelease(instance.release).spec.targetNamespace;
-    expect(items).toContainEqual(expect.objectContaining({ name: values.aws?.existingSecret, namespace: ns }));
+    expect(items).toContainEqual(expect.objectContaining({ name: values.storage?.s3?.existingSecret, namespace: ns }));
   });
 });
 
 describe("relay instance values", () => {
   const contract = [
     "relay.url",
-    "relay.logging.format",
+    "relay.logging.level",
     "ulimits.nofile",
     "resources",
-    "aws.region",
-    "aws.s3Bucket",
-    "aws.endpoint",
-    "aws.pathStyle",
-    "aws.existingSecret",
-    "aws.existingSecretKeys.accessKeyId",
-    "aws.existingSecretKeys.secretAccessKey",
+    "storage.type",
+    "storage.s3.region",
+    "storage.s3.bucket",
+    "storage.s3.endpoint",
+    "storage.s3.pathStyle",
+    "storage.s3.prefix",
+    "storage.s3.presignedUrlExpiration",
+    "storage.s3.existingSecret",
+    "storage.s3.existingSecretKeys.accessKeyId",
+    "storage.s3.existingSecretKeys.secretAccessKey",
     "onePassword.autoRestart",
     "service.type",
     "service.port",
@@ -298,9 +309,10 @@ describe("relay instance values", () => {
   it.each(instances)("$release has its URL, bucket, S3 endpoint and credentials Secret from names.ts", (instance) => {
     const v = relayValues(instance);
     expect(v.relay?.url).toBe(instance.url);
-    expect(v.aws).toEqual({
+    expect(v.storage?.type).toBe("s3");
+    expect(v.storage?.s3).toEqual({
       region: s3.region,
-      s3Bucket: instance.bucket,
+      bucket: instance.bucket,
       endpoint: s3.endpoint,
       pathStyle: s3.pathStyle,
       existingSecret: instance.credentialsSecret,
@@ -312,8 +324,8 @@ describe("relay instance values", () => {
 
   it("each instance has its own bucket and credentials Secret", () => {
     const values = instances.map(relayValues);
-    expect(new Set(values.map((v) => v.aws?.s3Bucket)).size).toBe(instances.length);
-    expect(new Set(values.map((v) => v.aws?.existingSecret)).size).toBe(instances.length);
+    expect(new Set(values.map((v) => v.storage?.s3?.bucket)).size).toBe(instances.length);
+    expect(new Set(values.map((v) => v.storage?.s3?.existingSecret)).size).toBe(instances.length);
   });
 
   it("personal runs with lower resource limits than family (about 100m/256Mi against 500m/512Mi)", () => {
@@ -333,6 +345,14 @@ describe("relay instance values", () => {
     expect(nofile).toBeLessThanOrEqual(524288);
     const doc = parseDocument(readFileSync(repoPath(instance.valuesFile), "utf8"));
     expect(commentAbove(doc, ["ulimits", "nofile"]).length, "a comment above ulimits.nofile").toBeGreaterThan(40);
+  });
+
+  it.each(instances)("$release pins the newest known server image, v0.9.6, which flushes on shutdown", (instance) => {
+    expect(relayValues(instance).image).toEqual({ repository: "docker.system3.md/relay-server", tag: "v0.9.6" });
+  });
+
+  it.each(instances)("$release promises no JSON logs: the server only logs plain text", (instance) => {
+    expect(readFileSync(repoPath(instance.valuesFile), "utf8")).not.toMatch(/json/i);
   });
 
   it("family gets a higher nofile than personal", () => {
@@ -378,6 +398,12 @@ describe("apps/docs-infra-prod", () => {
       "nginx.ingress.kubernetes.io/proxy-send-timeout": "3600",
       "nginx.ingress.kubernetes.io/proxy-buffering": "off",
     });
+  });
+
+  it.each(instances)("the $release Ingress lets attachment uploads through up to the server's 250 MB limit (ingress-nginx defaults to 1m)", (instance) => {
+    const size = ingressFor(instance).metadata.annotations?.["nginx.ingress.kubernetes.io/proxy-body-size"];
+    expect(size, "nginx.ingress.kubernetes.io/proxy-body-size").toBeDefined();
+    expect(nginxSizeBytes(size)).toBeGreaterThanOrEqual(serverUploadLimitBytes);
   });
 
   it.each(instances)("the $release backend is a marked placeholder or a KubeVirt CCM mirror name, on the values file's service.port", (instance) => {

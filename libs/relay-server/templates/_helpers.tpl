@@ -93,17 +93,28 @@ Image reference. A digest pins the bytes; the tag (default appVersion) is kept b
 
 {{/*
 Name of the Secret holding the S3 credentials: the existing one, or the one this chart renders.
-Empty when no credentials are configured (the server then uses its ambient AWS credentials).
+Empty with the filesystem store, or when no credentials are configured (the server then
+needs AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY from extraEnv).
 */}}
 {{- define "relay-server.s3SecretName" -}}
-{{- if .Values.aws.existingSecret }}
-{{- .Values.aws.existingSecret }}
-{{- else if or .Values.aws.accessKeyId .Values.aws.secretAccessKey }}
-{{- if not (and .Values.aws.accessKeyId .Values.aws.secretAccessKey) }}
-{{- fail "aws.accessKeyId and aws.secretAccessKey go together: set both, or neither and use aws.existingSecret" }}
+{{- $s3 := .Values.storage.s3 }}
+{{- if eq .Values.storage.type "s3" }}
+{{- if $s3.existingSecret }}
+{{- $s3.existingSecret }}
+{{- else if or $s3.accessKeyId $s3.secretAccessKey }}
+{{- if not (and $s3.accessKeyId $s3.secretAccessKey) }}
+{{- fail "storage.s3.accessKeyId and storage.s3.secretAccessKey go together: set both, or neither and use storage.s3.existingSecret" }}
 {{- end }}
 {{- printf "%s-s3" (include "relay-server.fullname" .) }}
 {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The PersistentVolumeClaim of the filesystem store: the existing one, or <fullname>-data.
+*/}}
+{{- define "relay-server.pvcName" -}}
+{{- .Values.storage.filesystem.existingClaim | default (printf "%s-data" (include "relay-server.fullname" .)) }}
 {{- end }}
 
 {{/*
@@ -120,6 +131,7 @@ hard="$(ulimit -Hn)"; if [ "$hard" != unlimited ] && [ "$hard" -lt {{ $n }} ]; t
 {{/*
 relay.toml. Strings go through toJson: a JSON string is a valid TOML basic string.
 Credentials never appear here; they reach the server as env from a Secret.
+No [logging]: the server sets up logging before it reads this file; the level is env RUST_LOG.
 */}}
 {{- define "relay-server.relayToml" -}}
 # Rendered by the relay-server Helm chart; replaces the image's /app/relay.toml.
@@ -129,18 +141,24 @@ host = "0.0.0.0"
 port = {{ int .Values.relay.port }}
 url = {{ include "relay-server.url" . | toJson }}
 
-[logging]
-level = {{ .Values.relay.logging.level | toJson }}
-format = {{ .Values.relay.logging.format | toJson }}
-
 [store]
+{{- if eq .Values.storage.type "filesystem" }}
+type = "filesystem"
+path = {{ .Values.storage.filesystem.path | toJson }}
+{{- else }}
+{{- $s3 := .Values.storage.s3 }}
 type = "s3"
-bucket = {{ required "aws.s3Bucket is required: without a bucket the server keeps documents in memory only and loses them on restart" .Values.aws.s3Bucket | toJson }}
-region = {{ .Values.aws.region | toJson }}
-{{- if .Values.aws.endpoint }}
-endpoint = {{ .Values.aws.endpoint | toJson }}
+bucket = {{ required "storage.s3.bucket is required with storage.type s3: without a bucket the server keeps documents in memory only and loses them on restart" $s3.bucket | toJson }}
+region = {{ $s3.region | toJson }}
+{{- if $s3.endpoint }}
+endpoint = {{ $s3.endpoint | toJson }}
 {{- end }}
-path_style = {{ .Values.aws.pathStyle }}
+path_style = {{ $s3.pathStyle }}
+{{- if $s3.prefix }}
+prefix = {{ $s3.prefix | toJson }}
+{{- end }}
+presigned_url_expiration = {{ int $s3.presignedUrlExpiration }}
+{{- end }}
 {{- if .Values.relay.metrics.enabled }}
 
 [metrics]

@@ -21,9 +21,9 @@ export interface RequiredSecret {
 export function requiredSecrets(): RequiredSecret[] {
   const relay = instances.flatMap((i) => {
     const values = parseDocument(readFileSync(join(repoRoot, i.valuesFile), "utf8"));
-    const name = values.getIn(["aws", "existingSecret"]);
-    if (typeof name !== "string" || !name) return [];
-    const keys = [values.getIn(["aws", "existingSecretKeys", "accessKeyId"]), values.getIn(["aws", "existingSecretKeys", "secretAccessKey"])].map(String);
+    const name = values.getIn(["storage", "s3", "existingSecret"]);
+    if (values.getIn(["storage", "type"]) === "filesystem" || typeof name !== "string" || !name) return [];
+    const keys = [values.getIn(["storage", "s3", "existingSecretKeys", "accessKeyId"]), values.getIn(["storage", "s3", "existingSecretKeys", "secretAccessKey"])].map(String);
     return [{ namespace: relayNamespace, name, keys, why: `${i.release}'s S3 credentials` }];
   });
   return [
