@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { parseAllDocuments } from "yaml";
 import { startControlPlanes, type LocalServer } from "./control-plane.ts";
-import { ensureApiServerBinary } from "./apiserver-binary.ts";
+import { ensureKubeBinary } from "./kube-binary.ts";
 import { playCcm } from "./ccm.ts";
 import { client, seedCozystack, setFluxReady } from "./flows.ts";
 import { main as bootstrap } from "../../scripts/bootstrap.ts";
@@ -32,7 +32,7 @@ async function run(name: string, flow: (argv: string[]) => Promise<void>, argv: 
   if (code !== 0) throw new Error(`the demo expected ${name} to succeed; it failed (see above)`);
 }
 
-await ensureApiServerBinary((line) => note(line));
+await ensureKubeBinary((line) => note(line));
 const scratch = mkdtempSync(join(tmpdir(), "relay-demo-"));
 heading(`Start ${management.cluster} and ${tenant.app} as local kube-apiservers with the real Flux and 1Password CRDs`);
 const cp = await startControlPlanes([{ name: management.cluster }, { name: tenant.app }]);

@@ -1,9 +1,9 @@
 // Builds the local kube-apiserver and fetches the CRD modules once, before any
 // integration file starts servers in parallel.
-import { ensureApiServerBinary } from "./apiserver-binary.ts";
+import { ensureKubeBinary } from "./kube-binary.ts";
 import { crdSources } from "./crds.ts";
 
 export default async function setup(): Promise<void> {
-  await ensureApiServerBinary((line) => console.log(`[harness] ${line}`));
+  await ensureKubeBinary((line) => console.log(`[harness] ${line}`));
   await crdSources();
 }
