@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { type ControlPlanes, type LocalServer, startControlPlanes } from "./control-plane.ts";
-import { chartImages, ensurePauseImage, ensureRelayImage, ensureTestImage, type ImageArchive } from "./images.ts";
+import { chartImages, ensurePauseImage, ensureRelayBinary, ensureRelayImage, ensureTestImage, type ImageArchive } from "./images.ts";
 import { type LocalNode, startNode } from "./node.ts";
 
 export const instances = ["relay-personal", "relay-family"] as const;
@@ -21,10 +21,11 @@ export function instanceBucket(instance: string): string {
 /** Builds (or reuses) the pause image and the images the chart renders for the instances. */
 export async function nodeImages(log: (line: string) => void = () => {}): Promise<{ images: ImageArchive[]; pauseImage: string }> {
   const pause = await ensurePauseImage(log);
+  const relay = await ensureRelayBinary(log);
   const images = new Map<string, ImageArchive>([[pause.reference, pause]]);
   for (const instance of instances) {
     const { server, test } = await chartImages(valuesFile(instance));
-    if (!images.has(server)) images.set(server, await ensureRelayImage(server, log));
+    if (!images.has(server)) images.set(server, await ensureRelayImage(server, relay, log));
     if (!images.has(test)) images.set(test, await ensureTestImage(test, log));
   }
   return { images: [...images.values()], pauseImage: pause.reference };

@@ -201,9 +201,14 @@ export async function ensureRelayBinary(log: Log = () => {}): Promise<string> {
     writeFileSync(stampFile, stamp);
   }
   const binary = join(crates, "target/release/relay");
-  log("building the Relay server with cargo (a first build takes about 6 minutes; later ones reuse target/)");
+  // The sources come from the tarballs only, so they and cargo's version decide the binary.
+  const buildStamp = `${stamp} ${(await run("cargo", ["--version"])).trim()}`;
+  const buildStampFile = join(relayDir, "build-stamp");
+  if (existsSync(binary) && existsSync(buildStampFile) && readFileSync(buildStampFile, "utf8") === buildStamp) return binary;
+  log("building the Relay server with cargo (a first build takes about 6 minutes on 2 cores)");
   const started = Date.now();
   await run("cargo", ["build", "--release", "-p", "relay"], { cwd: crates });
+  writeFileSync(buildStampFile, buildStamp);
   log(`cargo build done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   return binary;
 }
@@ -219,9 +224,8 @@ export async function ensureRootfs(log: Log = () => {}): Promise<string> {
   return rootfs;
 }
 
-/** The Relay server image laid out like upstream's crates/Dockerfile, under `reference`. */
-export async function ensureRelayImage(reference: string, log: Log = () => {}): Promise<ImageArchive> {
-  const binary = await ensureRelayBinary(log);
+/** The Relay server image laid out like upstream's crates/Dockerfile, under `reference`, around `binary` (ensureRelayBinary). */
+export async function ensureRelayImage(reference: string, binary: string, log: Log = () => {}): Promise<ImageArchive> {
   const rootfs = await ensureRootfs(log);
   const crates = join(relayDir, "relay-server-0.9.6/crates");
   const files = {

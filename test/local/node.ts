@@ -9,6 +9,7 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:https";
 import { createConnection, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -176,7 +177,7 @@ export async function startNode(server: LocalServer, opts: NodeOptions): Promise
       mkdirSync(join("/sys/fs/cgroup", controller, state.cgroup), { recursive: true });
     }
     const [kubeletPort, healthzPort] = await freePorts(2);
-    writeFileSync(join(dir, "kubelet/config.yaml"), stringify(kubeletConfig(dir, state, kubeletPort!, healthzPort!)));
+    writeFileSync(join(dir, "kubelet/config.yaml"), stringify(kubeletConfig(dir, state, subnet.gateway, kubeletPort!, healthzPort!)));
     const kubelet = startIn("kubelet", kube, [
       "kubelet",
       `--config=${join(dir, "kubelet/config.yaml")}`,
@@ -185,7 +186,8 @@ export async function startNode(server: LocalServer, opts: NodeOptions): Promise
       `--cert-dir=${join(dir, "kubelet/pki")}`,
       `--hostname-override=${nodeName}`,
       // No DNS resolves the node's name: the API server dials this address (InternalIP).
-      "--node-ip=127.0.0.1",
+      // The kubelet refuses a loopback node IP ("nodeIP can't be loopback address"): the bridge's gateway it is.
+      `--node-ip=${subnet.gateway}`,
     ], true);
 
     const hostS3Port = (await freePorts(1))[0]!;
@@ -347,7 +349,7 @@ function cniConfig(bridge: string, cidr: string, ipamDir: string): object {
   };
 }
 
-function kubeletConfig(dir: string, state: NodeState, port: number, healthzPort: number): object {
+function kubeletConfig(dir: string, state: NodeState, nodeIp: string, port: number, healthzPort: number): object {
   return {
     apiVersion: "kubelet.config.k8s.io/v1beta1",
     kind: "KubeletConfiguration",
@@ -360,13 +362,14 @@ function kubeletConfig(dir: string, state: NodeState, port: number, healthzPort:
     containerRuntimeEndpoint: `unix://${state.containerdAddress}`,
     enforceNodeAllocatable: [],
     localStorageCapacityIsolation: false,
-    address: "127.0.0.1",
+    // The node IP: on the host's own bridge, never on an outside interface.
+    address: nodeIp,
     port,
     readOnlyPort: 0,
     healthzBindAddress: "127.0.0.1",
     healthzPort,
     podLogsDir: join(dir, "pod-logs"),
-    // Loopback only: the API server (logs, port-forward) is the one client.
+    // Host-local only: the API server (logs, port-forward) is the one client meant.
     authentication: { anonymous: { enabled: true }, webhook: { enabled: false } },
     authorization: { mode: "AlwaysAllow" },
     clusterDomain: "cluster.local",
@@ -378,15 +381,25 @@ function kubeletConfig(dir: string, state: NodeState, port: number, healthzPort:
   };
 }
 
-async function nodeReady(url: string, token: string): Promise<boolean> {
-  try {
-    const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(2000) });
-    if (res.status !== 200) return false;
-    const node = (await res.json()) as { status?: { conditions?: { type: string; status: string }[] } };
-    return node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
-  } catch {
-    return false;
-  }
+/** Whether the Node reports Ready; the API server's certificate is self-signed (the kubeconfig skips verification too). */
+function nodeReady(url: string, token: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request(url, { rejectUnauthorized: false, headers: { authorization: `Bearer ${token}` }, timeout: 2000 }, (res) => {
+      let body = "";
+      res.on("data", (chunk: Buffer) => (body += chunk.toString()));
+      res.on("end", () => {
+        try {
+          const node = JSON.parse(body) as { status?: { conditions?: { type: string; status: string }[] } };
+          resolve(res.statusCode === 200 && (node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false));
+        } catch {
+          resolve(false);
+        }
+      });
+    });
+    req.on("error", () => resolve(false));
+    req.on("timeout", () => req.destroy());
+    req.end();
+  });
 }
 
 async function status(url: string, method = "GET"): Promise<number> {
