@@ -8,7 +8,7 @@
 // node-cleanup.ts, which kills everything and removes what lives outside that namespace.
 import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { createConnection, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -222,8 +222,11 @@ export async function startNode(server: LocalServer, opts: NodeOptions): Promise
       stop,
     };
   } catch (error) {
-    await stop();
-    throw error;
+    // Teardown removes the temp dir: keep the components' logs for the one reading the error.
+    const kept = `${dir}-logs`;
+    cpSync(join(dir, "logs"), kept, { recursive: true });
+    await stop().catch(() => {});
+    throw new Error(`${(error as Error).message} (logs kept in ${kept})`);
   }
 }
 
