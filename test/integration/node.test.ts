@@ -185,6 +185,10 @@ describe.skipIf(!run)("local tenant cluster on a real node", () => {
     };
     expect(pods.items).toHaveLength(1);
     expect(pods.items[0]?.status.conditions.find((c) => c.type === "Ready")?.status).toBe("True");
+    // The server lists its bucket at start (and exits if it cannot): it did so on the node's S3, from the Pod network.
+    const s3Log = readFileSync(join(cluster.node.dir, "logs/moto.log"), "utf8");
+    const podPrefix = cluster.node.podSubnet.replace(/0\/24$/, "");
+    expect(s3Log.split("\n").some((line) => line.startsWith(podPrefix) && line.includes(`/${instanceBucket(instance)}`))).toBe(true);
   }, 400_000);
 
   it("answers GET /ready with 200 through the Service, from the host (kubectl port-forward)", async () => {
