@@ -60,6 +60,10 @@ async function leftovers(state: NodeState, netnsBefore: string): Promise<string[
   for (const dir of ["/var/lib/cni/results", "/var/lib/cni/networks"]) {
     if (existsSync(dir) && readdirSync(dir).some((f) => f.includes(state.bridge))) found.push(`${dir} entries for ${state.bridge}`);
   }
+  // The kubelet's host-wide iptables chains, when iptables is installed and no other kubelet runs.
+  const rules = await exec("iptables-save", []).then((r) => r.stdout, () => "");
+  const otherKubelet = (await exec("pgrep", ["-f", "kubelet"]).then((r) => r.stdout, () => "")).trim();
+  if (!otherKubelet && rules.includes("KUBE-")) found.push(`iptables chains ${[...new Set(rules.match(/KUBE-[A-Z-]+/g))].join(", ")}`);
   return found;
 }
 

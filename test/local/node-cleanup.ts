@@ -91,6 +91,23 @@ function run(command: string, args: string[]): void {
   }
 }
 
+/**
+ * The kubelet writes a few host-wide iptables chains (a canary it watches, a localnet
+ * firewall). They are the same for every kubelet: remove them unless another one runs.
+ */
+function removeKubeletIptables(): void {
+  const otherKubelet = readdirSync("/proc").some((e) => /^\d+$/.test(e) && /(^|\/)kube(let)?\0kubelet\0|(^|\/)kubelet\0/.test(safeRead(`/proc/${e}/cmdline`)));
+  if (otherKubelet) return;
+  for (const iptables of ["iptables", "ip6tables"]) {
+    run(iptables, ["-t", "filter", "-D", "INPUT", "-j", "KUBE-FIREWALL"]);
+    run(iptables, ["-t", "filter", "-D", "OUTPUT", "-j", "KUBE-FIREWALL"]);
+    for (const [table, chain] of [["filter", "KUBE-FIREWALL"], ["filter", "KUBE-KUBELET-CANARY"], ["nat", "KUBE-KUBELET-CANARY"], ["mangle", "KUBE-KUBELET-CANARY"], ["mangle", "KUBE-IPTABLES-HINT"]] as const) {
+      run(iptables, ["-t", table, "-F", chain]);
+      run(iptables, ["-t", table, "-X", chain]);
+    }
+  }
+}
+
 export function cleanup(state: NodeState): string[] {
   const problems: string[] = [];
   // The kubelet first, so it restarts nothing; then everything else we started.
@@ -153,6 +170,7 @@ export function cleanup(state: NodeState): string[] {
     .sort((a, b) => b.length - a.length);
   for (const mount of mounts) run("umount", ["--lazy", mount]);
 
+  removeKubeletIptables();
   run("ip", ["link", "delete", state.bridge]);
   if (existsSync(`/sys/class/net/${state.bridge}`)) problems.push(`bridge ${state.bridge} is still there`);
 
