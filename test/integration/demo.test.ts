@@ -4,9 +4,10 @@ import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { runCommand } from "../local/flows.ts";
+import { kubeBinary } from "../local/kube-binary.ts";
 
 const trackedState = () => execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: repoRoot, encoding: "utf8" });
-const apiservers = () => execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n").filter((l) => l.includes(`${repoRoot}/.cache/kube-apiserver/kube-apiserver`)).length;
+const apiservers = () => execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n").filter((l) => l.includes(kubeBinary)).length;
 
 describe("the demo", () => {
   it("runs every flow on a local default and leaves nothing behind", async () => {

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { KubeClient, type Manifest } from "../../scripts/lib/kube.ts";
 import { stringify } from "yaml";
-import { ensureApiServerBinary } from "./apiserver-binary.ts";
+import { ensureKubeBinary } from "./kube-binary.ts";
 import { allCrds, type CrdName, type CrdObject, readCrd } from "./crds.ts";
 
 export { allCrds, fluxCrds, type CrdName, type CrdObject } from "./crds.ts";
@@ -24,6 +24,12 @@ export interface ServerOptions {
   extraCrds?: readonly CrdObject[];
   /** Write an audit log so a test can count the API requests a client made. */
   audit?: boolean;
+  /**
+   * Serve a real node (see node.ts): the ServiceAccount admission plugin stays on
+   * (the controller-manager creates the accounts) and the API server dials kubelets
+   * by their InternalIP, since no DNS resolves node names here.
+   */
+  node?: boolean;
 }
 
 export interface AuditEvent {
@@ -39,6 +45,10 @@ export interface LocalServer {
   /** A kubeconfig file (admin token) for kubectl, helm and the flows. */
   kubeconfigPath: string;
   kubeConfig: KubeConfig;
+  /** The ServiceAccount signing key, for a controller-manager that issues tokens. */
+  serviceAccountKeyPath: string;
+  /** The API server's self-signed serving certificate: the CA Pods trust. */
+  servingCertPath: string;
   installCrds(crds: readonly CrdObject[]): Promise<void>;
   /** Requests made with the admin credentials so far (needs `audit: true`). */
   adminRequests(): AuditEvent[];
@@ -56,7 +66,7 @@ let exitHookInstalled = false;
 
 /** Starts one independent API server per option, in parallel, each ready with its CRDs. */
 export async function startControlPlanes(options: readonly ServerOptions[]): Promise<ControlPlanes> {
-  const binary = await ensureApiServerBinary();
+  const binary = await ensureKubeBinary();
   if (!exitHookInstalled) {
     // Children also stop on their own when our end of their stdin closes; this
     // only makes it immediate when the test process exits abruptly.
@@ -87,6 +97,7 @@ async function startServer(binary: string, opts: ServerOptions, [securePort, etc
   writeFileSync(join(dir, "sa.key"), keys.privateKey, { mode: 0o600 });
   writeFileSync(join(dir, "tokens.csv"), `${token},admin,admin,"system:masters"\n`, { mode: 0o600 });
   const args = [
+    "apiserver",
     `--state-dir=${dir}`,
     `--etcd-client-port=${etcdPort}`,
     `--etcd-peer-port=${peerPort}`,
@@ -102,8 +113,10 @@ async function startServer(binary: string, opts: ServerOptions, [securePort, etc
     `--service-account-key-file=${join(dir, "sa.pub")}`,
     `--service-account-signing-key-file=${join(dir, "sa.key")}`,
     `--token-auth-file=${join(dir, "tokens.csv")}`,
-    // No controller-manager creates default ServiceAccounts here (as envtest does).
-    "--disable-admission-plugins=ServiceAccount",
+    ...(opts.node
+      ? ["--kubelet-preferred-address-types=InternalIP"]
+      : // No controller-manager creates default ServiceAccounts here (as envtest does).
+        ["--disable-admission-plugins=ServiceAccount"]),
   ];
   const auditLog = join(dir, "audit.log");
   if (opts.audit) {
@@ -160,6 +173,8 @@ async function startServer(binary: string, opts: ServerOptions, [securePort, etc
     url,
     kubeconfigPath,
     kubeConfig,
+    serviceAccountKeyPath: join(dir, "sa.key"),
+    servingCertPath: join(dir, "certs", "apiserver.crt"),
     installCrds: (crds) => installCrds(kubeConfig, crds),
     adminRequests: () => readAudit(auditLog, opts.audit),
     stop,

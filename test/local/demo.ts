@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { parseAllDocuments } from "yaml";
 import { startControlPlanes, type LocalServer } from "./control-plane.ts";
-import { ensureApiServerBinary } from "./apiserver-binary.ts";
+import { ensureKubeBinary } from "./kube-binary.ts";
 import { playCcm } from "./ccm.ts";
 import { client, flowRunner, seedCozystack, setFluxReady } from "./flows.ts";
 import { instances, management, onePassword, relayNamespace, tenant } from "../../scripts/lib/names.ts";
@@ -30,7 +30,7 @@ async function run(label: string, name: string, argv: string[]): Promise<void> {
   if ((await flow(label, name, argv)) !== 0) throw new Error(`the demo expected ${label} to succeed; it failed (see above)`);
 }
 
-await ensureApiServerBinary((line) => note(line));
+await ensureKubeBinary((line) => note(line));
 const scratch = mkdtempSync(join(tmpdir(), "relay-demo-"));
 heading(`Start ${management.cluster} and ${tenant.app} as local kube-apiservers with the real Flux and 1Password CRDs`);
 const cp = await startControlPlanes([{ name: management.cluster }, { name: tenant.app }]);

@@ -1,11 +1,11 @@
-// Builds the local kube-apiserver, fetches the CRD modules and builds the flow
+// Builds the local kube binary, fetches the CRD modules and builds the flow
 // bundles once, before any integration file starts servers.
 import { build } from "../../scripts/build/bundles.mjs";
-import { ensureApiServerBinary } from "./apiserver-binary.ts";
+import { ensureKubeBinary } from "./kube-binary.ts";
 import { crdSources } from "./crds.ts";
 
 export default async function setup(): Promise<void> {
-  await ensureApiServerBinary((line) => console.log(`[harness] ${line}`));
+  await ensureKubeBinary((line) => console.log(`[harness] ${line}`));
   await crdSources();
   // The tests run the flows' bundles, as moon does: build them from the sources as they are.
   await build();
