@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { management, onePassword, tenant } from "../../scripts/lib/names.ts";
 import { type ControlPlanes, type LocalServer, startControlPlanes } from "../local/control-plane.ts";
-import { client, type FlowResult, localSecretsFile, runCommand, runFlow, seedCozystack, setFluxReady, tempDir } from "../local/flows.ts";
+import { client, type FlowResult, localSecretsFile, runCommand, runFlow, runMoon, seedCozystack, setFluxReady, tempDir } from "../local/flows.ts";
 
 const canary = "canary-7f3a9e-never-print-me";
 const credentials = JSON.stringify({ verifier: { salt: canary, localHash: "h" }, encCredentials: { data: canary }, version: "2", deviceUuid: "d", uniqueKey: { k: canary } });
@@ -78,8 +78,8 @@ describe("create-1password-secret", () => {
     expect(JSON.parse(await snapshot(tenantServer))).toEqual(JSON.parse(before));
   });
 
-  it("runs through its moon task with CI=true", async () => {
-    const result = await runCommand("npx", ["moon", "run", "docs-prod:create-1password-secret", "--", ...onTenant(), ...local()], { KUBECONFIG: mgmt.kubeconfigPath });
+  it("runs through its moon task", async () => {
+    const result = await runMoon(["run", "docs-prod:create-1password-secret", "--", ...onTenant(), ...local()], { KUBECONFIG: mgmt.kubeconfigPath });
     outputs.push(result);
     expect(result.code, result.all).toBe(0);
     expect(result.all).toMatch(/3 unchanged/);
@@ -187,7 +187,7 @@ describe("bootstrap of apps/docs-infra-prod", () => {
     expect(first.code, first.all).toBe(0);
     expect(first.stdout).toMatch(/Kustomization flux-system\/docs-infra-prod created/);
     // The second run goes through the moon task, as an operator runs it.
-    const second = await runCommand("npx", ["moon", "run", "docs-infra-prod:bootstrap", "--", "--no-wait"], { KUBECONFIG: mgmt.kubeconfigPath });
+    const second = await runMoon(["run", "docs-infra-prod:bootstrap", "--", "--no-wait"], { KUBECONFIG: mgmt.kubeconfigPath });
     outputs.push(second);
     expect(second.code, second.all).toBe(0);
     expect(second.all).toMatch(/ 0 created, 0 configured, \d+ unchanged/);

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { relayNamespace, tenant } from "../../scripts/lib/names.ts";
 import { type ControlPlanes, type LocalServer, startControlPlanes } from "../local/control-plane.ts";
-import { client, runCommand, runFlow } from "../local/flows.ts";
+import { client, runFlow, runMoon } from "../local/flows.ts";
 
 let cp: ControlPlanes;
 let server: LocalServer;
@@ -17,7 +17,7 @@ afterAll(async () => cp?.stop());
 
 describe("relay-server direct Helm deploys", () => {
   it("renders an instance with its values file", async () => {
-    const result = await runCommand("npx", ["moon", "run", "relay-server:template", "--", "--instance", "family"]);
+    const result = await runMoon(["run", "relay-server:template", "--", "--instance", "family"]);
     expect(result.code, result.all).toBe(0);
     expect(result.stdout).toMatch(/kind: Deployment/);
     expect(result.stdout).toMatch(/https:\/\/family\.relay\.enigma\.vgijssel\.nl/);
@@ -36,7 +36,7 @@ describe("relay-server direct Helm deploys", () => {
   });
 
   it("installs with upgrade --no-wait through moon, where the HelmRelease would, and diff then reports no change", async () => {
-    const up = await runCommand("npx", ["moon", "run", "relay-server:upgrade", "--", "--instance", "personal", "--no-wait", ...onTenant()]);
+    const up = await runMoon(["run", "relay-server:upgrade", "--", "--instance", "personal", "--no-wait", ...onTenant()]);
     expect(up.code, up.all).toBe(0);
     expect(up.all).toMatch(/revision 1, deployed/);
     const releases = await client(server).list("v1", "Secret", relayNamespace, "owner=helm,name=relay-personal");

@@ -10,7 +10,7 @@ import { repoRoot } from "../../scripts/lib/paths.ts";
 import { type ControlPlanes, type LocalServer, startControlPlanes } from "../local/control-plane.ts";
 import { checkIngress } from "../../scripts/lib/ingress-sync.ts";
 import { deleteService, installRelayServices, mirrorManifest, playCcm } from "../local/ccm.ts";
-import { client, type FlowResult, localSecretsFile, runCommand, runFlow, seedCozystack, tempDir } from "../local/flows.ts";
+import { client, type FlowResult, localSecretsFile, runFlow, runMoon, seedCozystack, tempDir } from "../local/flows.ts";
 import { renderedService } from "../support/manifests.ts";
 
 let cp: ControlPlanes;
@@ -210,7 +210,7 @@ describe("sync-ingress", () => {
   it("runs through its moon task, resolving a relative --ingress-file against where it was typed", async () => {
     const file = copyOf(repoIngress, "moon.yaml");
     const moonArgs = (cwd: string, args: string[]) =>
-      runCommand(join(repoRoot, "node_modules/.bin/moon"), ["run", "docs-infra-prod:sync-ingress", "--", ...args], { KUBECONFIG: mgmt.kubeconfigPath }, cwd);
+      runMoon(["run", "docs-infra-prod:sync-ingress", "--", ...args], { KUBECONFIG: mgmt.kubeconfigPath }, cwd);
     const result = await moonArgs(repoRoot, [...onTenant(), "--ingress-file", file]);
     outputs.push(result);
     expect(result.code, result.all).toBe(0);

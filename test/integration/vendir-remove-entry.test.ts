@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { repoRoot } from "../../scripts/lib/paths.ts";
+import { moonBin } from "../local/flows.ts";
 
 const fixtures = join(repoRoot, "test/fixtures/vendir");
 const scratchDirs: string[] = [];
@@ -169,11 +170,9 @@ describe("vendir:remove-entry", () => {
 
   it("finishes the migration through moon: relay-server goes, connect stays", () => {
     const { vendir } = scratchRepo("pre-migration");
-    const result = spawnSync("npx", ["moon", "run", "vendir:remove-entry", "--", "relay-server", "--dir", vendir], {
-      cwd: repoRoot,
-      encoding: "utf8",
-      env: { ...process.env, CI: "true" },
-    });
+    const env = { ...process.env };
+    delete env.CI;
+    const result = spawnSync(moonBin, ["run", "vendir:remove-entry", "--", "relay-server", "--dir", vendir], { cwd: repoRoot, encoding: "utf8", env });
     expect(result.status, `${result.stdout}\n${result.stderr}`).toBe(0);
     const config = readFileSync(join(vendir, "vendir.yml"), "utf8");
     expect(config).toBe(readFileSync(join(fixtures, "pre-migration/vendir.yml"), "utf8").split("      # The upstream chart")[0]);
