@@ -1,7 +1,7 @@
 // The command-line layer every flow shares: the common options, durations,
 // listr2 progress, and one-line errors with secret values redacted.
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { Listr, type ListrTask, type ListrTaskWrapper, type ListrDefaultRenderer, type ListrSimpleRenderer } from "listr2";
+import type { Listr, ListrTask, ListrTaskWrapper, ListrDefaultRenderer, ListrSimpleRenderer } from "listr2";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { OperatorError, redact, redactError } from "./errors.ts";
@@ -189,15 +189,24 @@ export function say<Ctx>(task: Task<Ctx>, line: string): void {
   task.output = redact(line);
 }
 
-/** The steps of a flow; `silent` draws nothing (--json: stdout holds one JSON object alone). */
-export function newListr<Ctx>(steps: Step<Ctx>[], { silent = false } = {}): Listr<Ctx, Renderers[0], Renderers[1]> {
-  return new Listr<Ctx, Renderers[0], Renderers[1]>(steps as never, {
-    renderer: (silent ? "silent" : "default") as "default",
-    rendererOptions: { collapseSubtasks: false, persistentOutput: true } as never,
-    fallbackRenderer: "simple",
-    fallbackRendererCondition: () => !process.stdout.isTTY || process.env.CI === "true",
-    exitOnError: true,
-  });
+/**
+ * The steps of a flow; `silent` draws nothing (--json: stdout holds one JSON object
+ * alone). listr2 loads when the steps run, not for --help, --version or a usage error.
+ */
+export function newListr<Ctx>(steps: Step<Ctx>[], { silent = false } = {}): { run(ctx: Ctx): Promise<Ctx> } {
+  return {
+    run: async (ctx) => {
+      const { Listr: Steps } = await import("listr2");
+      const list: Listr<Ctx, Renderers[0], Renderers[1]> = new Steps<Ctx, Renderers[0], Renderers[1]>(steps as never, {
+        renderer: (silent ? "silent" : "default") as "default",
+        rendererOptions: { collapseSubtasks: false, persistentOutput: true } as never,
+        fallbackRenderer: "simple",
+        fallbackRendererCondition: () => !process.stdout.isTTY || process.env.CI === "true",
+        exitOnError: true,
+      });
+      return list.run(ctx);
+    },
+  };
 }
 
 /**

@@ -97,7 +97,7 @@ describe("create-1password-secret", () => {
     });
     const before = await snapshot(tenantServer);
     const result = await flow("create-1password-secret", [...onTenant(), "--secrets-from", "local", "--local-secrets", file, ...args]);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(3);
     expect(result.all).toMatch(message);
     expect(await snapshot(tenantServer)).toBe(before);
   });
@@ -135,6 +135,15 @@ describe("bootstrap of apps/docs-prod", () => {
     expect(await snapshot(tenantServer)).toBe(before);
   });
 
+  it("--json prints one JSON object and nothing else on stdout: each object's action and the Ready wait", async () => {
+    const result = await flow("bootstrap", ["--app", "docs-prod", ...local(), "--timeout", "10s", "--json"]);
+    expect(result.code, result.all).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report).toMatchObject({ ok: true, app: "docs-prod", cluster: tenant.app, dryRun: false, kustomization: { name: "docs-prod", status: "ready" } });
+    expect(report.summary).toMatch(/^0 created, 0 configured, \d+ unchanged$/);
+    expect(report.objects).toContainEqual({ ref: "HelmRelease flux-system/relay-personal", action: "unchanged" });
+  });
+
   it("reads the tenant kubeconfig from the 1Password template", async () => {
     const result = await flow("bootstrap", ["--app", "docs-prod", "--tenant-kubeconfig-from", "1password", ...local(), "--no-wait", "--skip-secrets"]);
     expect(result.code, result.all).toBe(0);
@@ -152,7 +161,7 @@ describe("bootstrap of apps/docs-prod", () => {
   it("fails when the Kustomization is not Ready in time, showing Flux's last status", async () => {
     await setFluxReady(tenantServer, "Kustomization", "kustomize.toolkit.fluxcd.io/v1", "flux-system", "docs-prod", false, "kustomize build failed: accumulating resources");
     const result = await flow("bootstrap", ["--app", "docs-prod", ...onTenant(), "--skip-secrets", "--timeout", "2s"]);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(3);
     expect(result.all).toMatch(/expected Kustomization flux-system\/docs-prod to be Ready within 2 s; Flux's last status: ReconciliationFailed: kustomize build failed: accumulating resources/);
   });
 
@@ -167,7 +176,7 @@ describe("bootstrap of apps/docs-prod", () => {
     const paths: Record<string, string> = { MALFORMED: join(dir, "malformed.kubeconfig"), GONE: join(dir, "gone.kubeconfig"), NOFLUX: bare.kubeconfigPath };
     const before = [await snapshot(tenantServer), await snapshot(bare)];
     const result = await flow("bootstrap", ["--app", "docs-prod", ...local(), "--no-wait", ...args.map((a) => paths[a] ?? a)], env());
-    expect(result.code, result.all).toBe(1);
+    expect(result.code, result.all).toBe(3);
     expect(result.all).toMatch(message);
     expect(result.all).not.toMatch(/\n\s+at /);
     expect([await snapshot(tenantServer), await snapshot(bare)]).toEqual(before);
@@ -177,7 +186,7 @@ describe("bootstrap of apps/docs-prod", () => {
 describe("bootstrap of apps/docs-infra-prod", () => {
   it("refuses a management cluster without Flux's namespace", async () => {
     const result = await flow("bootstrap", ["--app", "docs-infra-prod", "--no-wait"]);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(3);
     expect(result.all).toMatch(/expected namespace flux-system in enigma-cluster \(context enigma-cluster\), where Flux runs; it does not exist/);
   });
 

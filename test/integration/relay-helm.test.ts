@@ -23,9 +23,9 @@ describe("relay-server direct Helm deploys", () => {
     expect(result.stdout).toMatch(/https:\/\/family\.relay\.enigma\.vgijssel\.nl/);
   });
 
-  it("shows what an install would create before there is one", async () => {
+  it("diff exits 1 (as kubectl diff) and shows what an install would create before there is one", async () => {
     const result = await runFlow("relay-helm", ["diff", "--instance", "personal", ...onTenant()]);
-    expect(result.code, result.all).toBe(0);
+    expect(result.code, result.all).toBe(1);
     expect(result.stdout).toMatch(/Deployment relay\/relay-personal[-\w]*: would be created/);
   });
 
@@ -51,13 +51,14 @@ describe("relay-server direct Helm deploys", () => {
     const [svc] = await c.list("v1", "Service", relayNamespace, "app.kubernetes.io/instance=relay-personal");
     await c.request("PATCH", `/api/v1/namespaces/${relayNamespace}/services/${svc!.metadata!.name}`, { spec: { ports: [{ name: "http", port: 9999, targetPort: "http", protocol: "TCP" }] } }, "application/merge-patch+json");
     const diff = await runFlow("relay-helm", ["diff", "--instance", "personal", ...onTenant()]);
+    expect(diff.code, diff.all).toBe(1);
     expect(diff.stdout).toMatch(/Service relay\/\S+: would change/);
     expect(diff.stdout).toMatch(/-\s+port: 9999/);
   });
 
   it("refuses an unknown instance", async () => {
     const result = await runFlow("relay-helm", ["template", "--instance", "work"]);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/expected an instance name \(personal or family\); got "work"/);
   });
 });

@@ -168,11 +168,13 @@ describe("vendir:remove-entry", () => {
     expect(snapshot(root)).toEqual(before);
   });
 
-  it("finishes the migration through moon: relay-server goes, connect stays", () => {
+  it("finishes the migration through moon, --dir relative to the folder it was typed in: relay-server goes, connect stays", () => {
     const { vendir } = scratchRepo("pre-migration");
     const env = { ...process.env };
     delete env.CI;
-    const result = spawnSync(moonBin, ["run", "vendir:remove-entry", "--", "relay-server", "--dir", vendir], { cwd: repoRoot, encoding: "utf8", env });
+    // Typed in test/fixtures; moon runs the task in third_party/vendir, yet --dir means test/fixtures/<dir>.
+    const typedIn = join(repoRoot, "test/fixtures");
+    const result = spawnSync(moonBin, ["run", "vendir:remove-entry", "--", "relay-server", "--dir", relative(typedIn, vendir)], { cwd: typedIn, encoding: "utf8", env });
     expect(result.status, `${result.stdout}\n${result.stderr}`).toBe(0);
     const config = readFileSync(join(vendir, "vendir.yml"), "utf8");
     expect(config).toBe(readFileSync(join(fixtures, "pre-migration/vendir.yml"), "utf8").split("      # The upstream chart")[0]);
