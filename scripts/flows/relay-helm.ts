@@ -3,7 +3,6 @@
 // without Flux, break-glass, the local demo), into the namespace, release name
 // and storage namespace that the HelmRelease uses, so Flux can adopt it later.
 import { clusterOptionSpecs, commonHelp, exitCodes, goDuration, newListr, parseDuration, parseFlowArgs, say, step, UsageError } from "../lib/cli.ts";
-import { OperatorError } from "../lib/errors.ts";
 import { instanceByName, relayChartPath, relayNamespace, tenant } from "../lib/names.ts";
 import { lazySecretSource, secretSourceHelp, secretSourceOptionSpecs } from "../lib/onepassword.ts";
 import { diffInstance, upgradeArgs, withKubeconfigFile } from "../lib/relay-release.ts";

@@ -3,7 +3,7 @@
 // the repository refers to it any more.
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { join, relative } from "node:path";
 import { baseHelp, newListr, parseFlowArgs, say, step, UsageError } from "../lib/cli.ts";
 import { OperatorError } from "../lib/errors.ts";
 import { writeIfChanged } from "../lib/files.ts";

@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { clusterOptionSpecs, commonHelp, exitCodes, parseDuration, parseFlowArgs, type CommonOptions, UsageError } from "../lib/cli.ts";
 import { managementClient, tenantClient } from "../lib/clusters.ts";
-import { OperatorError, redact } from "../lib/errors.ts";
+import { redact } from "../lib/errors.ts";
 import { resolveIngressFiles } from "../lib/ingress-sync.ts";
 import type { KubeClient } from "../lib/kube.ts";
 import { management, tenant } from "../lib/names.ts";

@@ -200,7 +200,7 @@ export function newListr<Ctx>(steps: Step<Ctx>[], { silent = false } = {}): { ru
       const list: Listr<Ctx, Renderers[0], Renderers[1]> = new Steps<Ctx, Renderers[0], Renderers[1]>(steps as never, {
         renderer: (silent ? "silent" : "default") as "default",
         rendererOptions: { collapseSubtasks: false, persistentOutput: true } as never,
-        fallbackRenderer: "simple",
+        fallbackRenderer: (silent ? "silent" : "simple") as "simple",
         fallbackRendererCondition: () => !process.stdout.isTTY || process.env.CI === "true",
         exitOnError: true,
       });
