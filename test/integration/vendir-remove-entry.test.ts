@@ -16,8 +16,9 @@ afterEach(() => {
 });
 
 /** A git repository with the fixture at third_party/vendir, committed, and synced chart folders. */
-function scratchRepo(fixture: "several" | "pre-migration" = "several"): { root: string; vendir: string } {
-  const root = mkdtempSync(join(tmpdir(), "vendir-remove-entry-"));
+function scratchRepo(fixture: "several" | "pre-migration" = "several", parent = tmpdir()): { root: string; vendir: string } {
+  mkdirSync(parent, { recursive: true });
+  const root = mkdtempSync(join(parent, "vendir-remove-entry-"));
   scratchDirs.push(root);
   const vendir = join(root, "third_party/vendir");
   mkdirSync(vendir, { recursive: true });
@@ -169,7 +170,9 @@ describe("vendir:remove-entry", () => {
   });
 
   it("finishes the migration through moon, --dir relative to the folder it was typed in: relay-server goes, connect stays", () => {
-    const { vendir } = scratchRepo("pre-migration");
+    // Inside this repository (the git-ignored .cache), so that the relative path means one folder from
+    // where it was typed and another from the repository root or the project folder.
+    const { vendir } = scratchRepo("pre-migration", join(repoRoot, ".cache"));
     const env = { ...process.env };
     delete env.CI;
     // Typed in test/fixtures; moon runs the task in third_party/vendir, yet --dir means test/fixtures/<dir>.
