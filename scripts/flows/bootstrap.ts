@@ -1,9 +1,9 @@
 // `moon run docs-prod:bootstrap` / `moon run docs-infra-prod:bootstrap`: applies an
 // app folder to its cluster by server-side apply and waits for its root
 // Kustomization, so Flux takes over from there.
-import { applyAll, summary } from "../lib/apply.ts";
+import { type Applied, applyAll, summary } from "../lib/apply.ts";
 import { appByName, buildApp, withBranch } from "../lib/apps.ts";
-import { commonHelp, newListr, parseDuration, parseFlowArgs, say, step, type Step } from "../lib/cli.ts";
+import { clusterOptionSpecs, commonHelp, newListr, parseDuration, parseFlowArgs, say, step, type Step, UsageError } from "../lib/cli.ts";
 import { secretRefs } from "../lib/connect-secrets.ts";
 import { OperatorError } from "../lib/errors.ts";
 import { preflight, waitReady } from "../lib/flux.ts";
@@ -13,6 +13,7 @@ import { lazySecretSource, secretSourceHelp, secretSourceOptionSpecs } from "../
 import { managementStep, type ManagementCtx, type SecretCtx, secretSteps, tenantStep } from "../lib/steps.ts";
 
 const optionSpecs = {
+  ...clusterOptionSpecs,
   ...secretSourceOptionSpecs,
   app: { type: "string", default: "docs-prod" },
   branch: { type: "string" },
@@ -21,6 +22,7 @@ const optionSpecs = {
   "skip-secrets": { type: "boolean", default: false },
   "credentials-ref": { type: "string" },
   "token-ref": { type: "string" },
+  json: { type: "boolean", default: false },
 } as const;
 
 const help = `Usage: moon run docs-prod:bootstrap -- [options]
@@ -33,9 +35,12 @@ docs-prod goes to ${tenant.app} and first writes the 1Password Connect Secrets
 
   --app NAME                     docs-prod (default) or docs-infra-prod
   --branch NAME                  point the GitRepository at this branch for this apply
-  --timeout DURATION             how long to wait for Ready (default 5m; e.g. 90s, 10m)
+  --timeout DURATION             how long to wait for the root Kustomization to be Ready (default 5m;
+                                 e.g. 90s, 1m30s)
   --no-wait                      apply and return without waiting
   --skip-secrets                 leave out create-1password-secret (docs-prod)
+  --json                         print one JSON object (ok, app, cluster, each object's action, ready)
+                                 and nothing else on stdout
   --credentials-ref, --token-ref as in create-1password-secret
 ${secretSourceHelp}
 
@@ -46,10 +51,17 @@ interface Ctx extends SecretCtx, ManagementCtx {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const { common, values, help: wantsHelp } = parseFlowArgs(argv, optionSpecs);
-  if (wantsHelp) return void console.log(help);
-  const app = appByName(values.app as string);
+  const { common, values } = parseFlowArgs(argv, optionSpecs, help);
+  let app;
+  try {
+    app = appByName(values.app as string);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
   const timeoutMs = parseDuration(values.timeout as string);
+  const json = values.json;
+  let applied: Applied[] = [];
+  let ready: "ready" | "not waited" = "not waited";
   const secrets = lazySecretSource(values);
   const isTenant = app.isTenant;
   // docs-prod goes to the tenant (ctx.tenant, shared with the Connect Secrets steps), docs-infra-prod to ctx.management.
@@ -71,15 +83,19 @@ export async function main(argv: string[]): Promise<void> {
   }
   steps.push(
     step(`Apply the objects to ${app.cluster}`, async (ctx, task) => {
-      const results = await applyAll(cluster(ctx), ctx.objects!, { dryRun: common.dryRun }, (a) => say(task, `${a.ref} ${a.action}${a.note ? ` (${a.note})` : ""}`));
+      const results = (applied = await applyAll(cluster(ctx), ctx.objects!, { dryRun: common.dryRun }, (a) => say(task, `${a.ref} ${a.action}${a.note ? ` (${a.note})` : ""}`)));
       task.title = `Apply ${results.length} objects to ${app.cluster}: ${summary(results, common.dryRun)}`;
     }),
     step(`Wait for Kustomization ${app.kustomization} to be Ready`, (ctx, task) => {
       const ref = ctx.objects!.find((o) => o.kind === "Kustomization" && o.metadata.name === app.kustomization);
       if (!ref) throw new OperatorError(`expected Kustomization ${app.kustomization} in ${app.path}; it is not there; restore ${app.path}/kustomization-root.yaml`);
-      return waitReady(cluster(ctx), ref, timeoutMs, (line) => say(task, line));
+      return waitReady(cluster(ctx), ref, timeoutMs, (line) => say(task, line)).then(() => void (ready = "ready"));
     }, { skip: () => (common.dryRun ? "dry run" : values["no-wait"] ? "--no-wait" : false) }),
   );
-  await newListr<Ctx>(steps).run({});
+  await newListr<Ctx>(steps, { silent: json }).run({});
+  if (json) {
+    const report = { ok: true, app: values.app, cluster: app.cluster, dryRun: common.dryRun, summary: summary(applied, common.dryRun), objects: applied, kustomization: { name: app.kustomization, status: ready } };
+    console.log(JSON.stringify(report, null, 2));
+  }
 }
 

@@ -1,13 +1,14 @@
 // `moon run docs-prod:create-1password-secret`: reads the 1Password Connect
 // credentials and the operator token from 1Password and writes them as Secrets
 // into the tenant cluster, by server-side apply (updated in place, never deleted).
-import { commonHelp, newListr, parseFlowArgs } from "../lib/cli.ts";
+import { clusterOptionSpecs, commonHelp, newListr, parseFlowArgs } from "../lib/cli.ts";
 import { secretRefs } from "../lib/connect-secrets.ts";
 import { onePassword, tenant } from "../lib/names.ts";
 import { lazySecretSource, secretSourceHelp, secretSourceOptionSpecs } from "../lib/onepassword.ts";
 import { type SecretCtx, secretSteps, tenantStep } from "../lib/steps.ts";
 
 const optionSpecs = {
+  ...clusterOptionSpecs,
   ...secretSourceOptionSpecs,
   "credentials-ref": { type: "string" },
   "token-ref": { type: "string" },
@@ -27,8 +28,7 @@ ${secretSourceHelp}
 ${commonHelp}`;
 
 export async function main(argv: string[]): Promise<void> {
-  const { common, values, help: wantsHelp } = parseFlowArgs(argv, optionSpecs);
-  if (wantsHelp) return void console.log(help);
+  const { common, values } = parseFlowArgs(argv, optionSpecs, help);
   const secrets = lazySecretSource(values);
   await newListr<SecretCtx>([tenantStep(common, secrets), ...secretSteps(secretRefs(values), secrets, common.dryRun)]).run({});
 }

@@ -2,8 +2,7 @@
 // the chart deployed directly with the pinned helm, without Flux (a cluster
 // without Flux, break-glass, the local demo), into the namespace, release name
 // and storage namespace that the HelmRelease uses, so Flux can adopt it later.
-import { commonHelp, newListr, parseFlowArgs, say, step } from "../lib/cli.ts";
-import { OperatorError } from "../lib/errors.ts";
+import { clusterOptionSpecs, commonHelp, exitCodes, goDuration, newListr, parseDuration, parseFlowArgs, say, step, UsageError } from "../lib/cli.ts";
 import { instanceByName, relayChartPath, relayNamespace, tenant } from "../lib/names.ts";
 import { lazySecretSource, secretSourceHelp, secretSourceOptionSpecs } from "../lib/onepassword.ts";
 import { diffInstance, upgradeArgs, withKubeconfigFile } from "../lib/relay-release.ts";
@@ -12,6 +11,7 @@ import { type TenantCtx, tenantStep } from "../lib/steps.ts";
 import { runTool } from "../lib/tools.ts";
 
 const optionSpecs = {
+  ...clusterOptionSpecs,
   ...secretSourceOptionSpecs,
   instance: { type: "string" },
   timeout: { type: "string", default: "10m" },
@@ -19,7 +19,7 @@ const optionSpecs = {
 } as const;
 
 const help = `Usage: moon run relay-server:template -- --instance personal|family
-       moon run relay-server:diff     -- --instance personal|family [cluster options]
+       moon run relay-server:diff     -- --instance personal|family [cluster options]    (exit 1: would change)
        moon run relay-server:upgrade  -- --instance personal|family [--no-wait] [--timeout 10m] [cluster options]
 
 template  renders the instance with its values file (apps/docs-prod/relay-<instance>/values.yaml)
@@ -29,38 +29,48 @@ upgrade   helm upgrade --install into namespace ${relayNamespace} (release and s
           HelmRelease has them); --atomic with --timeout by default; --no-wait where nothing runs Pods
 
   --instance NAME                personal or family
-  --timeout DURATION             helm's --timeout for upgrade (default 10m)
+  --timeout DURATION             how long upgrade waits for the release to be ready (helm's --timeout;
+                                 default 10m)
   --no-wait                      upgrade without --atomic/--wait
 ${secretSourceHelp}
 
 ${commonHelp}`;
 
-export async function main(argv: string[]): Promise<void> {
-  const { common, values, positionals, help: wantsHelp } = parseFlowArgs(argv, optionSpecs);
-  if (wantsHelp) return void console.log(help);
+/** Exit code 1 from diff when something would change (as `kubectl diff`). */
+export async function main(argv: string[]): Promise<number> {
+  const { common, values, positionals } = parseFlowArgs(argv, optionSpecs, help);
   const command = positionals[0];
   if (command !== "template" && command !== "diff" && command !== "upgrade") {
-    throw new OperatorError(`expected a command template, diff or upgrade; got "${command ?? ""}"; see --help`);
+    throw new UsageError(`expected a command template, diff or upgrade; got "${command ?? ""}"; see --help`);
   }
-  if (!values.instance) throw new OperatorError("expected --instance personal or family; got none; pass --instance");
-  const instance = instanceByName(values.instance as string);
+  if (positionals.length > 1) throw new UsageError(`expected one command; got ${positionals.join(" ")}; see --help`);
+  if (!values.instance) throw new UsageError("expected --instance personal or family; got none; pass --instance");
+  const timeout = goDuration(parseDuration(values.timeout as string));
+  let instance;
+  try {
+    instance = instanceByName(values.instance as string);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 
   if (command === "template") {
-    return void process.stdout.write(await renderInstanceText(instance));
+    process.stdout.write(await renderInstanceText(instance));
+    return exitCodes.ok;
   }
 
   const secrets = lazySecretSource(values);
   const steps = [tenantStep<TenantCtx>(common, secrets)];
+  let changed = 0;
   if (command === "diff") {
     steps.push(step(`Compare ${instance.release} rendered from ${relayChartPath} with ${tenant.app}`, async (ctx, task) => {
       const changes = await diffInstance(ctx.tenant!, instance);
       for (const c of changes) say(task, c.diff === undefined ? `${c.ref}: would be created` : `${c.ref}: would change\n${c.diff}`);
-      const changed = changes.length;
+      changed = changes.length;
       task.title = `Compare ${instance.release} with ${tenant.app}: ${changed === 0 ? "no change" : `${changed} object${changed === 1 ? "" : "s"} would change`}`;
     }));
   } else {
     steps.push(step(`helm upgrade --install ${instance.release} into ${tenant.app} namespace ${relayNamespace}`, async (ctx, task) => {
-      const args = upgradeArgs(instance, { wait: !values["no-wait"], timeout: values.timeout as string, dryRun: common.dryRun });
+      const args = upgradeArgs(instance, { wait: !values["no-wait"], timeout, dryRun: common.dryRun });
       const out = await withKubeconfigFile(ctx.tenant!, (kubeconfig) => runTool("helm", [...args, "--kubeconfig", kubeconfig]));
       const status = /STATUS: (\S+)/.exec(out)?.[1] ?? "unknown";
       const revision = /REVISION: (\d+)/.exec(out)?.[1] ?? "?";
@@ -69,5 +79,6 @@ export async function main(argv: string[]): Promise<void> {
     }));
   }
   await newListr<TenantCtx>(steps).run({});
+  return changed > 0 ? exitCodes.changes : exitCodes.ok;
 }
 

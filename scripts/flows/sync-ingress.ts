@@ -1,9 +1,9 @@
 // `moon run docs-infra-prod:sync-ingress`: points each relay host's Ingress backend
 // at the Service KubeVirt CCM mirrored into tenant-root for that instance.
-import { commonHelp, newListr, parseFlowArgs, say, step } from "../lib/cli.ts";
+import { clusterOptionSpecs, commonHelp, exitCodes, newListr, parseFlowArgs, say, step } from "../lib/cli.ts";
 import { OperatorError } from "../lib/errors.ts";
 import { writeIfChanged } from "../lib/files.ts";
-import { describeFile, hostsWithoutRule, type InstanceResult, listMirrors, matchInstances, planIngressFiles, readTenantServices, resolveIngressFiles } from "../lib/ingress-sync.ts";
+import { describeFile, hostsWithoutRule, type IngressFileResult, type InstanceResult, listMirrors, matchInstances, planIngressFiles, readTenantServices, resolveIngressFiles } from "../lib/ingress-sync.ts";
 import type { KubeClient } from "../lib/kube.ts";
 import type { ServiceObject } from "../lib/mirrors.ts";
 import { management, relayChartPath, tenant } from "../lib/names.ts";
@@ -13,9 +13,11 @@ import { relayServices, type RelayService } from "../lib/relay-services.ts";
 import { managementStep, tenantStep } from "../lib/steps.ts";
 
 const optionSpecs = {
+  ...clusterOptionSpecs,
   ...secretSourceOptionSpecs,
   "ingress-file": { type: "string", multiple: true },
   check: { type: "boolean", default: false },
+  json: { type: "boolean", default: false },
 } as const;
 
 const help = `Usage: moon run docs-infra-prod:sync-ingress -- [options]
@@ -27,7 +29,9 @@ port into the Ingress rules of the instance's host. Comments and layout stay.
 
   --ingress-file PATH            ingress file to update; repeatable; relative to the folder the command
                                  was typed in (default ${management.ingressFile})
-  --check                        change nothing; exit non-zero when a file is out of date (CI, cron)
+  --check                        change nothing; exit 1 when a file is out of date (CI, cron)
+  --json                         print one JSON object (ok, files with their changes, instances) and nothing
+                                 else on stdout
 
 ${secretSourceHelp}
 
@@ -46,9 +50,12 @@ interface Ctx {
   instances?: InstanceResult[];
 }
 
-export async function main(argv: string[]): Promise<void> {
-  const { common, values, help: wantsHelp } = parseFlowArgs(argv, optionSpecs);
-  if (wantsHelp) return void console.log(help);
+/** Exit code 1 when --check finds a file out of date. */
+export async function main(argv: string[]): Promise<number> {
+  const { common, values } = parseFlowArgs(argv, optionSpecs, help);
+  const json = values.json;
+  let planned: IngressFileResult[] = [];
+  let instances: InstanceResult[] = [];
   const files = resolveIngressFiles(values["ingress-file"]);
   const check = values.check;
   const secrets = lazySecretSource(values);
@@ -79,7 +86,7 @@ export async function main(argv: string[]): Promise<void> {
       say(task, ctx.instances.map((i) => `${i.host} → Service ${i.mirror} port ${i.backend!.port.number} (mirror of ${i.service})`).join("\n"));
     }),
     step(`${check ? "Check" : "Update"} ${fileTitle}${common.dryRun && !check ? " (dry run)" : ""}`, (ctx, task) => {
-      const planned = planIngressFiles(files, ctx.instances!);
+      planned = planIngressFiles(files, ctx.instances!);
       failWith(planned.flatMap((f) => (f.problem ? [f.problem] : [])));
       const output: string[] = [];
       for (const f of planned) {
@@ -91,11 +98,26 @@ export async function main(argv: string[]): Promise<void> {
       }
       for (const host of hostsWithoutRule(ctx.instances!, planned)) output.push(`${host}: no Ingress rule in ${fileTitle}; sync-ingress only updates existing rules, so add one`);
       say(task, output.join("\n"));
-      const stale = planned.filter((f) => !f.upToDate);
-      if (check && stale.length > 0) {
-        failWith(stale.map((f) => `${f.display} is out of date (${f.changes.length === 1 ? "1 backend differs" : `${f.changes.length} backends differ`} from the CCM mirrors); run sync-ingress (moon run docs-infra-prod:sync-ingress)`));
-      }
     }),
-  ]).run({});
+  ], { silent: json }).run({}).then((ctx) => {
+    instances = ctx.instances!;
+  });
+  const stale = planned.filter((f) => !f.upToDate);
+  const outOfDate = check && stale.length > 0;
+  if (json) {
+    const report = {
+      ok: !outOfDate,
+      check,
+      dryRun: common.dryRun,
+      files: planned.map((f) => ({ file: f.display, upToDate: f.upToDate, changes: f.changes, foreignHosts: f.foreignHosts })),
+      instances: instances.map((i) => ({ host: i.host, service: i.service, mirror: i.mirror, port: i.backend?.port.number })),
+    };
+    console.log(JSON.stringify(report, null, 2));
+  }
+  if (!outOfDate) return exitCodes.ok;
+  for (const f of stale) {
+    process.stderr.write(`✖ ${f.display} is out of date (${f.changes.length === 1 ? "1 backend differs" : `${f.changes.length} backends differ`} from the CCM mirrors); run sync-ingress (moon run docs-infra-prod:sync-ingress)\n`);
+  }
+  return exitCodes.changes;
 }
 

@@ -2,8 +2,8 @@
 // vendir.yml and vendir.lock.yml and deletes its synced folder, once nothing in
 // the repository refers to it any more.
 import { existsSync, rmSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { newListr, parseFlowArgs, say, step } from "../lib/cli.ts";
+import { join } from "node:path";
+import { baseHelp, newListr, parseFlowArgs, say, step, UsageError } from "../lib/cli.ts";
 import { OperatorError } from "../lib/errors.ts";
 import { writeIfChanged } from "../lib/files.ts";
 import { displayPath, repoRoot } from "../lib/paths.ts";
@@ -18,12 +18,15 @@ while any file in the repository still references that folder. The entry is the
 directory entry "- path: charts/<name>", or, in a single charts directory, the
 item "- path: <name>" of its contents. <name> may be given as charts/<name>.
 
-  --dir PATH         the vendir folder (default third_party/vendir; relative paths are from the repository root)
-  --repo-root PATH   the repository searched for references (default: the git repository holding --dir)
-  --force            remove even though files still reference the chart
-  --dry-run          print the diff and change nothing
-  --verbose          stack traces and more detail
-  --help             this text`;
+  --dir PATH                     the vendir folder (default third_party/vendir of this repository)
+  --repo-root PATH               the repository searched for references (default: the git repository
+                                 holding --dir)
+  --force                        remove even though files still reference the chart
+${baseHelp}
+
+It reaches no cluster and reads no secret: the cluster and secret options of the
+other flows are refused here. Relative paths are from the folder the command was
+typed in. Exit codes: 0 done, 2 a wrong command line, 3 any other failure.`;
 
 interface Ctx {
   config: VendirFile;
@@ -34,19 +37,15 @@ interface Ctx {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const { values, positionals, common, help } = parseFlowArgs(argv, {
+  const { values, positionals, common } = parseFlowArgs(argv, {
     force: { type: "boolean", default: false },
-    dir: { type: "string", default: "third_party/vendir" },
+    dir: { type: "string" },
     "repo-root": { type: "string" },
-  });
-  if (help) {
-    console.log(usage);
-    return;
-  }
+  }, usage);
   const name = entryName(positionals);
-  // moon runs tasks inside the project folder, so relative paths mean "from the repository root".
-  const dir = resolve(repoRoot, values.dir);
-  const repo = values["repo-root"] ? resolve(repoRoot, values["repo-root"]) : git(dir, ["rev-parse", "--show-toplevel"])?.trim();
+  // parseFlowArgs made the given paths absolute, from where the operator typed the command.
+  const dir = values.dir ?? join(repoRoot, "third_party/vendir");
+  const repo = values["repo-root"] ?? git(dir, ["rev-parse", "--show-toplevel"])?.trim();
   const show = (path: string) => displayPath(path, repo ?? repoRoot);
   const folder = join(dir, chartsDir, name);
   const dryRun = common.dryRun;
@@ -109,10 +108,10 @@ function entryName(positionals: string[]): string {
   // "charts/relay-server", as vendir.yml spells the directory, means relay-server.
   const name = given?.startsWith(`${chartsDir}/`) ? given.slice(chartsDir.length + 1) : given;
   if (!name || extra.length) {
-    throw new OperatorError(`expected one entry name (e.g. relay-server); got ${positionals.length ? positionals.join(" ") : "none"}; see --help`);
+    throw new UsageError(`expected one entry name (e.g. relay-server); got ${positionals.length ? positionals.join(" ") : "none"}; see --help`);
   }
   if (!isValidEntryName(name)) {
-    throw new OperatorError(`expected an entry name such as relay-server; got "${name}", which is not a plain folder name; pass the name that follows ${chartsDir}/ in vendir.yml`);
+    throw new UsageError(`expected an entry name such as relay-server; got "${name}", which is not a plain folder name; pass the name that follows ${chartsDir}/ in vendir.yml`);
   }
   return name;
 }

@@ -2,9 +2,9 @@
 // reconciled, the relays available with their Secrets and addresses, the CCM
 // mirrors and the ingress, TLS, and /ready over HTTPS.
 import { readFileSync } from "node:fs";
-import { commonHelp, parseDuration, parseFlowArgs, type CommonOptions } from "../lib/cli.ts";
+import { clusterOptionSpecs, commonHelp, exitCodes, parseDuration, parseFlowArgs, type CommonOptions, UsageError } from "../lib/cli.ts";
 import { managementClient, tenantClient } from "../lib/clusters.ts";
-import { OperatorError, redact } from "../lib/errors.ts";
+import { redact } from "../lib/errors.ts";
 import { resolveIngressFiles } from "../lib/ingress-sync.ts";
 import type { KubeClient } from "../lib/kube.ts";
 import { management, tenant } from "../lib/names.ts";
@@ -15,12 +15,13 @@ import { type HttpsOptions, networkChecks, parseConnectTo } from "../lib/verify/
 import { tenantChecks } from "../lib/verify/tenant.ts";
 
 const optionSpecs = {
+  ...clusterOptionSpecs,
   ...secretSourceOptionSpecs,
   json: { type: "boolean", default: false },
   only: { type: "string", multiple: true },
   "ingress-file": { type: "string", multiple: true },
   "ca-file": { type: "string" },
-  timeout: { type: "string", default: "10s" },
+  "request-timeout": { type: "string", default: "10s" },
   "connect-to": { type: "string", multiple: true },
 } as const;
 
@@ -38,7 +39,7 @@ One line per check, ✓ or ✗ with the reason and, for ✗, what to do next. Ex
   --json                         the checks as JSON
   --ingress-file PATH            ingress file (default ${management.ingressFile})
   --ca-file PATH                 CA bundle for the HTTPS checks (default: the system's)
-  --timeout DURATION             per HTTPS request (default 10s)
+  --request-timeout DURATION     how long each HTTPS request may take (default 10s)
   --connect-to HOST=ADDR:PORT    reach HOST at ADDR:PORT (TLS name and Host header stay HOST)
 ${secretSourceHelp}
 
@@ -46,11 +47,11 @@ ${commonHelp}`;
 
 async function runChecks(common: CommonOptions, values: Record<string, unknown>): Promise<Check[]> {
   const only = (values.only as string[] | undefined) ?? scopes;
-  for (const s of only) if (!(scopes as readonly string[]).includes(s)) throw new OperatorError(`expected --only ${scopes.join(", ")}; got "${s}"`);
+  for (const s of only) if (!(scopes as readonly string[]).includes(s)) throw new UsageError(`expected --only ${scopes.join(", ")}; got "${s}"`);
   const secrets = lazySecretSource(values as { "secrets-from"?: string; "local-secrets"?: string });
   const https: HttpsOptions = {
     ca: values["ca-file"] ? readFileSync(values["ca-file"] as string, "utf8") : undefined,
-    timeoutMs: parseDuration(values.timeout as string),
+    timeoutMs: parseDuration(values["request-timeout"] as string, "--request-timeout"),
     connectTo: parseConnectTo(values["connect-to"] as string[] | undefined),
   };
   const checks: Check[] = [];
@@ -73,19 +74,15 @@ async function runChecks(common: CommonOptions, values: Record<string, unknown>)
 
 /** Exit code 1 when any check fails. */
 export async function main(argv: string[]): Promise<number> {
-  const { common, values, help: wantsHelp } = parseFlowArgs(argv, optionSpecs);
-  if (wantsHelp) {
-    console.log(help);
-    return 0;
-  }
+  const { common, values } = parseFlowArgs(argv, optionSpecs, help);
   const checks = await runChecks(common, values);
   console.log(redact(values.json ? JSON.stringify({ ok: checks.every((c) => c.ok), checks }, null, 2) : formatChecks(checks)));
   const failed = checks.filter((c) => !c.ok).length;
   if (failed > 0) {
     if (!values.json) console.log(`${failed} of ${checks.length} checks failed`);
-    return 1;
+    return exitCodes.changes;
   }
   if (!values.json) console.log(`all ${checks.length} checks passed`);
-  return 0;
+  return exitCodes.ok;
 }
 

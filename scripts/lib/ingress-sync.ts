@@ -10,7 +10,7 @@ import { unifiedDiff } from "./files.ts";
 import { KubeApiError, type KubeClient } from "./kube.ts";
 import { type Backend, matchMirror, type MirrorMatch, mirrorSelector, type ServiceObject } from "./mirrors.ts";
 import { management, relayChartPath, tenant } from "./names.ts";
-import { displayPath, repoRoot } from "./paths.ts";
+import { displayPath, operatorPath, repoRoot } from "./paths.ts";
 import { relayServices, type RelayService } from "./relay-services.ts";
 
 /** One relay instance: its Service in the tenant, and its mirror when found. */
@@ -146,9 +146,7 @@ export function describeFile(f: IngressFileResult): string {
   return lines.join("\n");
 }
 
-/** A user's relative path is relative to where the command was typed (moon runs tasks in the project folder). */
+/** The ingress files to use: the ones given (parseFlowArgs made them absolute), else the default. */
 export function resolveIngressFiles(given: readonly string[] | undefined): string[] {
-  if (!given || given.length === 0) return [defaultIngressFile];
-  const base = process.env.MOON_WORKING_DIR ?? process.cwd();
-  return given.map((p) => resolve(base, p));
+  return !given || given.length === 0 ? [defaultIngressFile] : given.map((p) => operatorPath(p));
 }

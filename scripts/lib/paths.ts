@@ -1,7 +1,7 @@
 // Where the repository is, so flows and tests resolve files the same way from any
 // cwd, whether they run from scripts/ under tsx or from a bundle in dist/flows.
 import { existsSync } from "node:fs";
-import { dirname, isAbsolute, join, relative } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 function findRoot(start: string): string {
@@ -17,4 +17,13 @@ export const repoRoot = findRoot(dirname(fileURLToPath(import.meta.url)));
 export function displayPath(path: string, root: string = repoRoot): string {
   const rel = relative(root, path);
   return rel === "" ? "." : rel.startsWith("..") || isAbsolute(rel) ? path : rel;
+}
+
+/**
+ * A path the operator typed, made absolute from where they typed it: moon runs a
+ * task inside its project folder and names the shell's folder in MOON_WORKING_DIR;
+ * run directly (`node scripts/build/flow.mjs …`), that folder is the cwd.
+ */
+export function operatorPath(path: string): string {
+  return resolve(process.env.MOON_WORKING_DIR || process.cwd(), path);
 }

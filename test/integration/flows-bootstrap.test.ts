@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { management, onePassword, tenant } from "../../scripts/lib/names.ts";
 import { type ControlPlanes, type LocalServer, startControlPlanes } from "../local/control-plane.ts";
-import { client, type FlowResult, localSecretsFile, runCommand, runFlow, seedCozystack, setFluxReady, tempDir } from "../local/flows.ts";
+import { client, type FlowResult, localSecretsFile, runCommand, runFlow, runMoon, seedCozystack, setFluxReady, tempDir } from "../local/flows.ts";
 
 const canary = "canary-7f3a9e-never-print-me";
 const credentials = JSON.stringify({ verifier: { salt: canary, localHash: "h" }, encCredentials: { data: canary }, version: "2", deviceUuid: "d", uniqueKey: { k: canary } });
@@ -78,8 +78,8 @@ describe("create-1password-secret", () => {
     expect(JSON.parse(await snapshot(tenantServer))).toEqual(JSON.parse(before));
   });
 
-  it("runs through its moon task with CI=true", async () => {
-    const result = await runCommand("npx", ["moon", "run", "docs-prod:create-1password-secret", "--", ...onTenant(), ...local()], { KUBECONFIG: mgmt.kubeconfigPath });
+  it("runs through its moon task", async () => {
+    const result = await runMoon(["run", "docs-prod:create-1password-secret", "--", ...onTenant(), ...local()], { KUBECONFIG: mgmt.kubeconfigPath });
     outputs.push(result);
     expect(result.code, result.all).toBe(0);
     expect(result.all).toMatch(/3 unchanged/);
@@ -97,7 +97,7 @@ describe("create-1password-secret", () => {
     });
     const before = await snapshot(tenantServer);
     const result = await flow("create-1password-secret", [...onTenant(), "--secrets-from", "local", "--local-secrets", file, ...args]);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(3);
     expect(result.all).toMatch(message);
     expect(await snapshot(tenantServer)).toBe(before);
   });
@@ -135,6 +135,15 @@ describe("bootstrap of apps/docs-prod", () => {
     expect(await snapshot(tenantServer)).toBe(before);
   });
 
+  it("--json prints one JSON object and nothing else on stdout: each object's action and the Ready wait", async () => {
+    const result = await flow("bootstrap", ["--app", "docs-prod", ...local(), "--timeout", "10s", "--json"]);
+    expect(result.code, result.all).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report).toMatchObject({ ok: true, app: "docs-prod", cluster: tenant.app, dryRun: false, kustomization: { name: "docs-prod", status: "ready" } });
+    expect(report.summary).toMatch(/^0 created, 0 configured, \d+ unchanged$/);
+    expect(report.objects).toContainEqual({ ref: "HelmRelease flux-system/relay-personal", action: "unchanged" });
+  });
+
   it("reads the tenant kubeconfig from the 1Password template", async () => {
     const result = await flow("bootstrap", ["--app", "docs-prod", "--tenant-kubeconfig-from", "1password", ...local(), "--no-wait", "--skip-secrets"]);
     expect(result.code, result.all).toBe(0);
@@ -152,7 +161,7 @@ describe("bootstrap of apps/docs-prod", () => {
   it("fails when the Kustomization is not Ready in time, showing Flux's last status", async () => {
     await setFluxReady(tenantServer, "Kustomization", "kustomize.toolkit.fluxcd.io/v1", "flux-system", "docs-prod", false, "kustomize build failed: accumulating resources");
     const result = await flow("bootstrap", ["--app", "docs-prod", ...onTenant(), "--skip-secrets", "--timeout", "2s"]);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(3);
     expect(result.all).toMatch(/expected Kustomization flux-system\/docs-prod to be Ready within 2 s; Flux's last status: ReconciliationFailed: kustomize build failed: accumulating resources/);
   });
 
@@ -167,7 +176,7 @@ describe("bootstrap of apps/docs-prod", () => {
     const paths: Record<string, string> = { MALFORMED: join(dir, "malformed.kubeconfig"), GONE: join(dir, "gone.kubeconfig"), NOFLUX: bare.kubeconfigPath };
     const before = [await snapshot(tenantServer), await snapshot(bare)];
     const result = await flow("bootstrap", ["--app", "docs-prod", ...local(), "--no-wait", ...args.map((a) => paths[a] ?? a)], env());
-    expect(result.code, result.all).toBe(1);
+    expect(result.code, result.all).toBe(3);
     expect(result.all).toMatch(message);
     expect(result.all).not.toMatch(/\n\s+at /);
     expect([await snapshot(tenantServer), await snapshot(bare)]).toEqual(before);
@@ -177,7 +186,7 @@ describe("bootstrap of apps/docs-prod", () => {
 describe("bootstrap of apps/docs-infra-prod", () => {
   it("refuses a management cluster without Flux's namespace", async () => {
     const result = await flow("bootstrap", ["--app", "docs-infra-prod", "--no-wait"]);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(3);
     expect(result.all).toMatch(/expected namespace flux-system in enigma-cluster \(context enigma-cluster\), where Flux runs; it does not exist/);
   });
 
@@ -187,7 +196,7 @@ describe("bootstrap of apps/docs-infra-prod", () => {
     expect(first.code, first.all).toBe(0);
     expect(first.stdout).toMatch(/Kustomization flux-system\/docs-infra-prod created/);
     // The second run goes through the moon task, as an operator runs it.
-    const second = await runCommand("npx", ["moon", "run", "docs-infra-prod:bootstrap", "--", "--no-wait"], { KUBECONFIG: mgmt.kubeconfigPath });
+    const second = await runMoon(["run", "docs-infra-prod:bootstrap", "--", "--no-wait"], { KUBECONFIG: mgmt.kubeconfigPath });
     outputs.push(second);
     expect(second.code, second.all).toBe(0);
     expect(second.all).toMatch(/ 0 created, 0 configured, \d+ unchanged/);

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { relayNamespace, tenant } from "../../scripts/lib/names.ts";
 import { type ControlPlanes, type LocalServer, startControlPlanes } from "../local/control-plane.ts";
-import { client, runCommand, runFlow } from "../local/flows.ts";
+import { client, runFlow, runMoon } from "../local/flows.ts";
 
 let cp: ControlPlanes;
 let server: LocalServer;
@@ -17,15 +17,15 @@ afterAll(async () => cp?.stop());
 
 describe("relay-server direct Helm deploys", () => {
   it("renders an instance with its values file", async () => {
-    const result = await runCommand("npx", ["moon", "run", "relay-server:template", "--", "--instance", "family"]);
+    const result = await runMoon(["run", "relay-server:template", "--", "--instance", "family"]);
     expect(result.code, result.all).toBe(0);
     expect(result.stdout).toMatch(/kind: Deployment/);
     expect(result.stdout).toMatch(/https:\/\/family\.relay\.enigma\.vgijssel\.nl/);
   });
 
-  it("shows what an install would create before there is one", async () => {
+  it("diff exits 1 (as kubectl diff) and shows what an install would create before there is one", async () => {
     const result = await runFlow("relay-helm", ["diff", "--instance", "personal", ...onTenant()]);
-    expect(result.code, result.all).toBe(0);
+    expect(result.code, result.all).toBe(1);
     expect(result.stdout).toMatch(/Deployment relay\/relay-personal[-\w]*: would be created/);
   });
 
@@ -36,7 +36,7 @@ describe("relay-server direct Helm deploys", () => {
   });
 
   it("installs with upgrade --no-wait through moon, where the HelmRelease would, and diff then reports no change", async () => {
-    const up = await runCommand("npx", ["moon", "run", "relay-server:upgrade", "--", "--instance", "personal", "--no-wait", ...onTenant()]);
+    const up = await runMoon(["run", "relay-server:upgrade", "--", "--instance", "personal", "--no-wait", ...onTenant()]);
     expect(up.code, up.all).toBe(0);
     expect(up.all).toMatch(/revision 1, deployed/);
     const releases = await client(server).list("v1", "Secret", relayNamespace, "owner=helm,name=relay-personal");
@@ -51,13 +51,14 @@ describe("relay-server direct Helm deploys", () => {
     const [svc] = await c.list("v1", "Service", relayNamespace, "app.kubernetes.io/instance=relay-personal");
     await c.request("PATCH", `/api/v1/namespaces/${relayNamespace}/services/${svc!.metadata!.name}`, { spec: { ports: [{ name: "http", port: 9999, targetPort: "http", protocol: "TCP" }] } }, "application/merge-patch+json");
     const diff = await runFlow("relay-helm", ["diff", "--instance", "personal", ...onTenant()]);
+    expect(diff.code, diff.all).toBe(1);
     expect(diff.stdout).toMatch(/Service relay\/\S+: would change/);
     expect(diff.stdout).toMatch(/-\s+port: 9999/);
   });
 
   it("refuses an unknown instance", async () => {
     const result = await runFlow("relay-helm", ["template", "--instance", "work"]);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/expected an instance name \(personal or family\); got "work"/);
   });
 });

@@ -10,7 +10,7 @@ import { repoRoot } from "../../scripts/lib/paths.ts";
 import { type ControlPlanes, type LocalServer, startControlPlanes } from "../local/control-plane.ts";
 import { checkIngress } from "../../scripts/lib/ingress-sync.ts";
 import { deleteService, installRelayServices, mirrorManifest, playCcm } from "../local/ccm.ts";
-import { client, type FlowResult, localSecretsFile, runCommand, runFlow, seedCozystack, tempDir } from "../local/flows.ts";
+import { client, type FlowResult, localSecretsFile, runFlow, runMoon, seedCozystack, tempDir } from "../local/flows.ts";
 import { renderedService } from "../support/manifests.ts";
 
 let cp: ControlPlanes;
@@ -128,11 +128,11 @@ describe("sync-ingress", () => {
     expect(readFileSync(file, "utf8")).toBe(before);
   });
 
-  it("--check exits non-zero on a stale file and zero on a fresh one, writing nothing", async () => {
+  it("--check exits 1 on a stale file (as kubectl diff) and 0 on a fresh one, writing nothing", async () => {
     const file = copyOf(repoIngress, "check.yaml");
     const stale = readFileSync(file, "utf8");
     const failed = await sync([...onTenant(), "--ingress-file", file, "--check"]);
-    expect(failed.code).not.toBe(0);
+    expect(failed.code, failed.all).toBe(1);
     expect(failed.stderr).toMatch(/check\.yaml is out of date \(2 backends differ from the CCM mirrors\); run sync-ingress/);
     expect(failed.stdout).toContain(`+                name: ${mirrorOf(personal)}`);
     expect(readFileSync(file, "utf8")).toBe(stale);
@@ -141,6 +141,29 @@ describe("sync-ingress", () => {
     const passed = await sync([...onTenant(), "--ingress-file", file, "--check"]);
     expect(passed.code, passed.all).toBe(0);
     expect(passed.stdout).toContain("up to date");
+  });
+
+  it("--check --json prints one JSON object and nothing else on stdout, exit 1 when stale and 0 when fresh", async () => {
+    const file = copyOf(repoIngress, "check-json.yaml");
+    const failed = await sync([...onTenant(), "--ingress-file", file, "--check", "--json"]);
+    expect(failed.code, failed.all).toBe(1);
+    const report = JSON.parse(failed.stdout);
+    expect(report).toMatchObject({ ok: false, check: true, files: [{ upToDate: false }] });
+    expect(report.files[0].file).toMatch(/check-json\.yaml$/);
+    expect(report.files[0].changes.map((c: { host: string; to: string }) => [c.host, c.to.split(":")[0]])).toEqual([
+      [personal.host, mirrorOf(personal)],
+      [family.host, mirrorOf(family)],
+    ]);
+    expect(report.instances.map((i: { host: string; mirror: string }) => [i.host, i.mirror])).toEqual([
+      [personal.host, mirrorOf(personal)],
+      [family.host, mirrorOf(family)],
+    ]);
+    expect(failed.stderr).toMatch(/check-json\.yaml is out of date/);
+
+    writeFileSync(file, syncedRepoIngress());
+    const passed = await sync([...onTenant(), "--ingress-file", file, "--check", "--json"]);
+    expect(passed.code, passed.all).toBe(0);
+    expect(JSON.parse(passed.stdout)).toMatchObject({ ok: true, files: [{ upToDate: true, changes: [] }] });
   });
 
   it("keeps every comment and every other byte of a comment-rich file, and reports a foreign host", async () => {
@@ -210,7 +233,7 @@ describe("sync-ingress", () => {
   it("runs through its moon task, resolving a relative --ingress-file against where it was typed", async () => {
     const file = copyOf(repoIngress, "moon.yaml");
     const moonArgs = (cwd: string, args: string[]) =>
-      runCommand(join(repoRoot, "node_modules/.bin/moon"), ["run", "docs-infra-prod:sync-ingress", "--", ...args], { KUBECONFIG: mgmt.kubeconfigPath }, cwd);
+      runMoon(["run", "docs-infra-prod:sync-ingress", "--", ...args], { KUBECONFIG: mgmt.kubeconfigPath }, cwd);
     const result = await moonArgs(repoRoot, [...onTenant(), "--ingress-file", file]);
     outputs.push(result);
     expect(result.code, result.all).toBe(0);
@@ -220,7 +243,7 @@ describe("sync-ingress", () => {
     const fixtures = join(repoRoot, "test/fixtures/ingress");
     const relative = await moonArgs(fixtures, [...onTenant(), "--ingress-file", "comments.yaml", "--check"]);
     outputs.push(relative);
-    expect(relative.code).not.toBe(0);
+    expect(relative.code, relative.all).toBe(1);
     expect(relative.all).toContain("test/fixtures/ingress/comments.yaml is out of date");
   });
 });
@@ -232,7 +255,7 @@ describe("sync-ingress refuses bad input with a clear message and changes nothin
     const file = copyOf(source, "bad-input.yaml");
     const before = readFileSync(file, "utf8");
     const result = await sync([...onTenant(), "--ingress-file", file, ...args]);
-    expect(result.code, result.all).not.toBe(0);
+    expect(result.code, result.all).toBe(3);
     expect(readFileSync(file, "utf8")).toBe(before);
     // listr2 marks the failed step; runMain's last line is the message itself.
     const line = result.stderr.trim().split("\n").at(-1)!;

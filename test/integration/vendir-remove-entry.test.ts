@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { repoRoot } from "../../scripts/lib/paths.ts";
+import { moonBin } from "../local/flows.ts";
 
 const fixtures = join(repoRoot, "test/fixtures/vendir");
 const scratchDirs: string[] = [];
@@ -18,8 +19,9 @@ afterEach(() => {
 const synced = { several: ["connect", "relay-server"], "pre-migration": ["1password-connect", "relay-server"] };
 
 /** A git repository with the fixture at third_party/vendir, committed, and synced chart folders. */
-function scratchRepo(fixture: keyof typeof synced = "several"): { root: string; vendir: string } {
-  const root = mkdtempSync(join(tmpdir(), "vendir-remove-entry-"));
+function scratchRepo(fixture: keyof typeof synced = "several", parent = tmpdir()): { root: string; vendir: string } {
+  mkdirSync(parent, { recursive: true });
+  const root = mkdtempSync(join(parent, "vendir-remove-entry-"));
   scratchDirs.push(root);
   const vendir = join(root, "third_party/vendir");
   mkdirSync(vendir, { recursive: true });
@@ -171,13 +173,15 @@ describe("vendir:remove-entry", () => {
     expect(snapshot(root)).toEqual(before);
   });
 
-  it("finishes the migration through moon: charts/relay-server goes, the other charts stay", () => {
-    const { vendir } = scratchRepo("pre-migration");
-    const result = spawnSync("npx", ["moon", "run", "vendir:remove-entry", "--", "relay-server", "--dir", vendir], {
-      cwd: repoRoot,
-      encoding: "utf8",
-      env: { ...process.env, CI: "true" },
-    });
+  it("finishes the migration through moon, --dir relative to the folder it was typed in: charts/relay-server goes, the other charts stay", () => {
+    // Inside this repository (the git-ignored .cache), so that the relative path means one folder from
+    // where it was typed and another from the repository root or the project folder.
+    const { vendir } = scratchRepo("pre-migration", join(repoRoot, ".cache"));
+    const env = { ...process.env };
+    delete env.CI;
+    // Typed in test/fixtures; moon runs the task in third_party/vendir, yet --dir means test/fixtures/<dir>.
+    const typedIn = join(repoRoot, "test/fixtures");
+    const result = spawnSync(moonBin, ["run", "vendir:remove-entry", "--", "relay-server", "--dir", relative(typedIn, vendir)], { cwd: typedIn, encoding: "utf8", env });
     expect(result.status, `${result.stdout}\n${result.stderr}`).toBe(0);
     for (const file of ["vendir.yml", "vendir.lock.yml"]) {
       expect(readFileSync(join(vendir, file), "utf8"), file).toBe(expected("relay-server", file, "pre-migration"));

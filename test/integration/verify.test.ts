@@ -35,7 +35,7 @@ const connectTo: string[] = [];
 const canary = "canary-verify-secret-value";
 
 const verify = (...args: string[]): Promise<FlowResult> =>
-  runFlow("verify", ["--tenant-kubeconfig", tenantServer.kubeconfigPath, "--ingress-file", ingressFile, "--ca-file", caFile, "--timeout", "3s", ...connectTo.flatMap((c) => ["--connect-to", c]), ...args], { KUBECONFIG: mgmt.kubeconfigPath });
+  runFlow("verify", ["--tenant-kubeconfig", tenantServer.kubeconfigPath, "--ingress-file", ingressFile, "--ca-file", caFile, "--request-timeout", "3s", ...connectTo.flatMap((c) => ["--connect-to", c]), ...args], { KUBECONFIG: mgmt.kubeconfigPath });
 
 beforeAll(async () => {
   cp = await startControlPlanes([{ name: management.cluster, extraCrds: [certificateCrd] }, { name: tenant.app }]);
@@ -191,13 +191,13 @@ describe("verify", () => {
   });
 
   it("fails on a certificate the CA did not sign for the host", async () => {
-    const result = await runFlow("verify", ["--only", "network", "--timeout", "3s", ...connectTo.flatMap((c) => ["--connect-to", c])]);
+    const result = await runFlow("verify", ["--only", "network", "--request-timeout", "3s", ...connectTo.flatMap((c) => ["--connect-to", c])]);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/✗ GET https:\/\/personal.relay.enigma.vgijssel.nl\/ready: TLS not valid/);
   });
 
   it("fails honestly when nothing listens", async () => {
-    const result = await runFlow("verify", ["--only", "network", "--timeout", "2s", "--connect-to", "personal.relay.enigma.vgijssel.nl=127.0.0.1:1", "--connect-to", "family.relay.enigma.vgijssel.nl=127.0.0.1:1"]);
+    const result = await runFlow("verify", ["--only", "network", "--request-timeout", "2s", "--connect-to", "personal.relay.enigma.vgijssel.nl=127.0.0.1:1", "--connect-to", "family.relay.enigma.vgijssel.nl=127.0.0.1:1"]);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/✗ GET https:\/\/family.relay.enigma.vgijssel.nl\/ready: no answer: ECONNREFUSED/);
   });

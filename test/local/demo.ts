@@ -116,7 +116,7 @@ try {
   heading("verify (no kubelet runs the relays, no cert-manager issues TLS, nothing listens on the public hosts: those checks fail, honestly)");
   // The public hosts are sent to a loopback port where nothing listens: the demo never reaches out.
   const connectTo = instances.flatMap((i) => ["--connect-to", `${i.host}=127.0.0.1:9`]);
-  await flow("verify", "verify", ["--tenant-kubeconfig", tenantServer.kubeconfigPath, "--ingress-file", ingressFile, "--timeout", "2s", ...connectTo]);
+  await flow("verify", "verify", ["--tenant-kubeconfig", tenantServer.kubeconfigPath, "--ingress-file", ingressFile, "--request-timeout", "2s", ...connectTo]);
   process.exitCode = 0;
 
   heading("Done");

@@ -33,6 +33,16 @@ export function runCommand(command: string, args: readonly string[], env: NodeJS
   });
 }
 
+export const moonBin = join(repoRoot, "node_modules/.bin/moon");
+
+/**
+ * Runs `moon <args>` as an operator's shell does: without CI=true, so the operator
+ * tasks (type run, runInCI false) run through `moon run` as typed, with no CI override.
+ */
+export function runMoon(args: readonly string[], env: NodeJS.ProcessEnv = {}, cwd = repoRoot): Promise<FlowResult> {
+  return runCommand(moonBin, args, { CI: undefined, ...env }, cwd);
+}
+
 export function client(server: LocalServer): KubeClient {
   return new KubeClient(server.kubeConfig, server.name);
 }

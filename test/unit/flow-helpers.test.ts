@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { withBranch } from "../../scripts/lib/apps.ts";
 import { parseDuration } from "../../scripts/lib/cli.ts";
 import { checkCredentials, connectSecrets } from "../../scripts/lib/connect-secrets.ts";
-import { parseFlowArgs } from "../../scripts/lib/cli.ts";
+import { clusterOptionSpecs, parseFlowArgs } from "../../scripts/lib/cli.ts";
 import { OperatorError, redact, registerSecret } from "../../scripts/lib/errors.ts";
 import { execFileSync } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
@@ -17,13 +17,13 @@ import { localSecretsFile, tempDir } from "../local/flows.ts";
 
 describe("flow options", () => {
   it("gives every flow the same common options with their defaults", () => {
-    const { common } = parseFlowArgs(["--dry-run", "--management-context", "enigma"], {});
+    const { common } = parseFlowArgs(["--dry-run", "--management-context", "enigma"], clusterOptionSpecs);
     expect(common).toEqual({ managementContext: "enigma", tenantKubeconfig: undefined, tenantKubeconfigFrom: "secret", tenantKubeconfigKey: "super-admin.conf", dryRun: true, verbose: false });
   });
 
   it("refuses an unknown option and an unknown kubeconfig source", () => {
     expect(() => parseFlowArgs(["--dryrun"], {})).toThrow(/Unknown option '--dryrun'; see --help/);
-    expect(() => parseFlowArgs(["--tenant-kubeconfig-from", "vault"], {})).toThrow(/expected --tenant-kubeconfig-from secret or 1password; got "vault"/);
+    expect(() => parseFlowArgs(["--tenant-kubeconfig-from", "vault"], clusterOptionSpecs)).toThrow(/expected --tenant-kubeconfig-from secret or 1password; got "vault"/);
   });
 });
 
@@ -92,9 +92,11 @@ describe("bootstrap", () => {
     expect(withBranch(objects, undefined)).toBe(objects);
   });
 
-  it("reads durations in ms, s, m and h", () => {
-    expect([parseDuration("250ms"), parseDuration("90s"), parseDuration("5m"), parseDuration("1h"), parseDuration("30")]).toEqual([250, 90_000, 300_000, 3_600_000, 30_000]);
-    expect(() => parseDuration("soon")).toThrow(/expected a duration like 90s/);
+  it("reads durations as Go writes them and refuses anything else", () => {
+    expect(["250ms", "90s", "5m", "1h", "1m30s", "2h45m", "1.5h", "0"].map((d) => parseDuration(d))).toEqual([250, 90_000, 300_000, 3_600_000, 90_000, 9_900_000, 5_400_000, 0]);
+    for (const bad of ["soon", "banana", "30", "", "5 m", "1m30", "-5s", "5d"]) {
+      expect(() => parseDuration(bad), bad).toThrow(/expected --timeout to be a duration like 500ms, 90s, 1m30s or 2h; got/);
+    }
   });
 
   it("refuses a kubeconfig without a current context", async () => {

@@ -51,6 +51,17 @@ describe("the flow runner", () => {
     expect(result.status).toBe(0);
   });
 
+  it("answers -h, --help and --version itself, exit 0, without a bundle", () => {
+    writeFileSync(join(root, "package.json"), JSON.stringify({ version: "9.9.9" }));
+    for (const flag of ["-h", "--help"]) {
+      const result = run(flag);
+      expect(result.status, flag).toBe(0);
+      expect(result.stdout).toMatch(/^Usage: node scripts\/build\/flow\.mjs <flow> \[options\]/);
+      expect(result.stdout).toMatch(/Flows: bootstrap, /);
+    }
+    expect(run("--version")).toMatchObject({ status: 0, stdout: "setup-docs-relay 9.9.9\n" });
+  });
+
   it("refuses an unknown flow name", () => {
     const result = run("deploy-everything");
     expect(result.status).toBe(2);
