@@ -1,0 +1,209 @@
+// Runs Flux's source-, kustomize- and helm-controller out of cluster against a
+// local API server, with the flags of the upstream Deployments (all namespaces),
+// leader election off and every address on loopback; all state in temp dirs.
+import { type ChildProcess, spawn } from "node:child_process";
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { request } from "node:http";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { LocalServer } from "./control-plane.ts";
+import { ensureFluxBinaries, type FluxController, fluxControllers } from "./flux-binaries.ts";
+
+export { fluxControllers, type FluxController } from "./flux-binaries.ts";
+
+export interface FluxRun {
+  /** Where source-controller serves artifacts, e.g. http://127.0.0.1:PORT */
+  storageUrl: string;
+  /** The exact command line each controller was started with. */
+  args: Record<FluxController, string[]>;
+  /** Resident memory of each controller now, in bytes (from /proc). */
+  rss(): Record<FluxController, number>;
+  /** Each controller's log so far (JSON lines), for failure messages. */
+  log(c: FluxController): string;
+  stop(): Promise<void>;
+}
+
+// The controller runs under a small shell that holds our end of its stdin: when
+// this process dies (even by SIGKILL) stdin reaches EOF and the shell stops the
+// controller (TERM, then KILL after 20 s). When the controller has exited, the
+// shell removes its temp dir and ends its helpers (cat, sleep) in its process group.
+const watchdog = `
+state=$1; shift
+exec 3<&0
+"$@" </dev/null 3<&- &
+pid=$!
+{ cat <&3 >/dev/null; kill -TERM "$pid" 2>/dev/null; sleep 20; kill -KILL "$pid" 2>/dev/null; } &
+exec 3<&-
+wait "$pid"; code=$?
+rm -rf "$state"
+trap '' TERM
+kill -TERM 0
+exit "$code"
+`;
+
+interface Running {
+  child: ChildProcess;
+  dir: string;
+  exited: Promise<number | null>;
+  logFile: string;
+}
+
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** Starts the three controllers and waits until each reports ready on its health endpoint. */
+export async function startFlux(server: LocalServer, log: (line: string) => void = () => {}): Promise<FluxRun> {
+  const binaries = await ensureFluxBinaries(log);
+  if (!exitHookInstalled) {
+    process.once("exit", () => live.forEach((child) => child.pid && killGroup(child.pid, "SIGKILL")));
+    exitHookInstalled = true;
+  }
+  const [storagePort, ...healthPorts] = await freePorts(1 + fluxControllers.length);
+  const storageUrl = `http://127.0.0.1:${storagePort}`;
+  const common = (health: number) => [
+    "--watch-all-namespaces=true",
+    "--enable-leader-election=false",
+    "--metrics-addr=0", // controller-runtime: "0" turns the metrics server off
+    `--health-addr=127.0.0.1:${health}`,
+    "--log-level=info",
+    "--log-encoding=json",
+  ];
+  const dirs = Object.fromEntries(fluxControllers.map((c) => [c, mkdtempSync(join(tmpdir(), `flux-${c}-`))])) as Record<FluxController, string>;
+  const args: Record<FluxController, string[]> = {
+    "source-controller": [
+      ...common(healthPorts[0]!),
+      `--storage-path=${join(dirs["source-controller"], "storage")}`,
+      `--storage-addr=127.0.0.1:${storagePort}`,
+      `--storage-adv-addr=127.0.0.1:${storagePort}`,
+    ],
+    // Not in the upstream Deployment: keeps kustomize from fetching remote bases, so all traffic stays on loopback.
+    "kustomize-controller": [...common(healthPorts[1]!), "--no-remote-bases=true"],
+    "helm-controller": common(healthPorts[2]!),
+  };
+
+  const running = new Map<FluxController, Running>();
+  const stop = async () => {
+    await Promise.all([...running.values()].map((r) => stopOne(r)));
+    running.clear();
+  };
+  try {
+    for (const c of fluxControllers) running.set(c, spawnController(c, binaries[c], args[c], dirs[c], server.kubeconfigPath));
+    await Promise.all(fluxControllers.map((c, i) => waitHealthy(c, healthPorts[i]!, running.get(c)!)));
+  } catch (error) {
+    await stop();
+    for (const dir of Object.values(dirs)) rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    storageUrl,
+    args,
+    rss: () => Object.fromEntries(fluxControllers.map((c) => [c, controllerRss(running.get(c)?.child.pid)])) as Record<FluxController, number>,
+    log: (c) => {
+      const file = running.get(c)?.logFile;
+      return file && existsSync(file) ? readFileSync(file, "utf8") : "";
+    },
+    stop,
+  };
+}
+
+function spawnController(c: FluxController, binary: string, args: string[], dir: string, kubeconfig: string): Running {
+  const logFile = join(dir, `${c}.log`);
+  const fd = openSync(logFile, "w");
+  // Everything a controller might write outside its flags goes to its temp dir too.
+  const env = {
+    PATH: process.env.PATH,
+    KUBECONFIG: kubeconfig,
+    HOME: dir,
+    TMPDIR: dir,
+    XDG_CACHE_HOME: join(dir, ".cache"),
+    XDG_CONFIG_HOME: join(dir, ".config"),
+    TUF_ROOT: join(dir, ".sigstore"),
+    RUNTIME_NAMESPACE: "flux-system",
+  };
+  const child = spawn("/bin/sh", ["-c", watchdog, `flux-${c}`, dir, binary, ...args], { stdio: ["pipe", fd, fd], env, detached: true });
+  closeSync(fd);
+  live.add(child);
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => {
+    live.delete(child);
+    resolve(code);
+  }));
+  return { child, dir, exited, logFile };
+}
+
+async function stopOne(r: Running): Promise<void> {
+  r.child.stdin?.end();
+  const timer = setTimeout(() => r.child.pid && killGroup(r.child.pid, "SIGKILL"), 25_000);
+  await r.exited;
+  clearTimeout(timer);
+  // The watchdog removed the dir; this covers a watchdog killed by the timer.
+  rmSync(r.dir, { recursive: true, force: true });
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+async function waitHealthy(c: FluxController, port: number, r: Running): Promise<void> {
+  let code: number | null | undefined;
+  void r.exited.then((value) => (code = value ?? -1));
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (code !== undefined) {
+      const tail = existsSync(r.logFile) ? readFileSync(r.logFile, "utf8").split("\n").slice(-15).join("\n") : "";
+      throw new Error(`expected Flux ${c} to start; it exited with code ${code}:\n${tail}`);
+    }
+    if ((await httpStatus(`http://127.0.0.1:${port}/readyz`)) === 200) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`expected Flux ${c} to answer 200 on http://127.0.0.1:${port}/readyz within 60 s; it did not (log: ${r.logFile})`);
+}
+
+function httpStatus(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request(url, { timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("error", () => resolve(0));
+    req.on("timeout", () => req.destroy());
+    req.end();
+  });
+}
+
+/** RSS of the controller process, the watchdog shell's child. */
+function controllerRss(shellPid: number | undefined): number {
+  if (!shellPid) return 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let status: string;
+    try {
+      status = readFileSync(`/proc/${entry}/status`, "utf8");
+    } catch {
+      continue;
+    }
+    const ppid = /^PPid:\s+(\d+)$/m.exec(status)?.[1];
+    const name = /^Name:\s+(\S+)$/m.exec(status)?.[1];
+    if (Number(ppid) !== shellPid || name === "sh" || name === "cat") continue;
+    const kb = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1];
+    return kb ? Number(kb) * 1024 : 0;
+  }
+  return 0;
+}
+
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+      const server = createServer();
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => resolve(server));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
