@@ -1,9 +1,13 @@
 // The real Flux controllers (source, kustomize, helm) against a local API server,
 // reading this repository's working tree from a local git server: what Flux
 // would deploy from this checkout, without a cluster or GitHub. API-only: no Pods.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { stringify } from "yaml";
 import type { KubeClient, Manifest } from "../../scripts/lib/kube.ts";
+import { repoRoot } from "../../scripts/lib/paths.ts";
 import { type ControlPlanes, startControlPlanes } from "../local/control-plane.ts";
 import { client } from "../local/flows.ts";
 import { type FluxRun, fluxControllers, startFlux } from "../local/flux.ts";
@@ -36,6 +40,15 @@ let flux: FluxRun;
 let kube: KubeClient;
 let commit: string;
 const timings: Record<string, number> = {};
+
+/** A process that exists and is not a zombie waiting to be reaped. */
+function running(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
 
 function ready(obj: FluxObject | undefined): Condition | undefined {
   return obj?.status?.conditions?.find((c) => c.type === "Ready");
@@ -159,5 +172,31 @@ describe("Flux against a local API server and the working tree", () => {
       expect(rss[c], c).toBeGreaterThan(0);
       expect(rss[c], c).toBeLessThan(512 * 2 ** 20);
     }
+  });
+
+  it("leaves no controller and no state directory when the test process is killed", async () => {
+    const script = join(repoRoot, "test/local/flux-start-and-wait.ts");
+    const child = spawn(process.execPath, ["--import", "tsx", script, planes.servers[0]!.kubeconfigPath], { stdio: ["ignore", "pipe", "inherit"] });
+    const line = await new Promise<string>((resolve, reject) => {
+      child.stdout.once("data", (d: Buffer) => resolve(d.toString().trim()));
+      child.once("exit", (code) => reject(new Error(`expected flux-start-and-wait.ts to print its controllers; it exited with code ${code}`)));
+    });
+    const { pids, dirs } = JSON.parse(line) as { pids: number[]; dirs: string[] };
+    expect(pids.filter(running)).toHaveLength(3);
+    expect(dirs.filter((d) => existsSync(d))).toHaveLength(3);
+    child.kill("SIGKILL");
+    await vi.waitFor(() => {
+      expect(pids.filter(running)).toEqual([]);
+      expect(dirs.filter((d) => existsSync(d))).toEqual([]);
+    }, { timeout: 30_000, interval: 250 });
+  });
+
+  it("removes the controllers' state directories when stopped", async () => {
+    const dirs = flux.stateDirs;
+    const pids = Object.values(flux.pids());
+    expect(dirs.filter((d) => existsSync(d))).toHaveLength(3);
+    await flux.stop();
+    expect(pids.filter(running)).toEqual([]);
+    expect(dirs.filter((d) => existsSync(d))).toEqual([]);
   });
 });

@@ -19,6 +19,10 @@ export interface FluxRun {
   args: Record<FluxController, string[]>;
   /** Resident memory of each controller now, in bytes (from /proc). */
   rss(): Record<FluxController, number>;
+  /** Process ids of the controllers themselves (not their watchdog shells). */
+  pids(): Record<FluxController, number>;
+  /** The temp dirs holding all state (logs, artifacts); gone after stop(). */
+  stateDirs: string[];
   /** Each controller's log so far (JSON lines), for failure messages. */
   log(c: FluxController): string;
   stop(): Promise<void>;
@@ -53,7 +57,7 @@ const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
 /** Starts the three controllers and waits until each reports ready on its health endpoint. */
-export async function startFlux(server: LocalServer, log: (line: string) => void = () => {}): Promise<FluxRun> {
+export async function startFlux(server: Pick<LocalServer, "kubeconfigPath">, log: (line: string) => void = () => {}): Promise<FluxRun> {
   const binaries = await ensureFluxBinaries(log);
   if (!exitHookInstalled) {
     process.once("exit", () => live.forEach((child) => child.pid && killGroup(child.pid, "SIGKILL")));
@@ -98,7 +102,9 @@ export async function startFlux(server: LocalServer, log: (line: string) => void
   return {
     storageUrl,
     args,
-    rss: () => Object.fromEntries(fluxControllers.map((c) => [c, controllerRss(running.get(c)?.child.pid)])) as Record<FluxController, number>,
+    rss: () => Object.fromEntries(fluxControllers.map((c) => [c, controllerStatus(running.get(c)?.child.pid)?.rss ?? 0])) as Record<FluxController, number>,
+    pids: () => Object.fromEntries(fluxControllers.map((c) => [c, controllerStatus(running.get(c)?.child.pid)?.pid ?? 0])) as Record<FluxController, number>,
+    stateDirs: Object.values(dirs),
     log: (c) => {
       const file = running.get(c)?.logFile;
       return file && existsSync(file) ? readFileSync(file, "utf8") : "";
@@ -175,9 +181,9 @@ function httpStatus(url: string): Promise<number> {
   });
 }
 
-/** RSS of the controller process, the watchdog shell's child. */
-function controllerRss(shellPid: number | undefined): number {
-  if (!shellPid) return 0;
+/** Pid and resident memory of the controller, the watchdog shell's child. */
+function controllerStatus(shellPid: number | undefined): { pid: number; rss: number } | undefined {
+  if (!shellPid) return undefined;
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     let status: string;
@@ -190,9 +196,9 @@ function controllerRss(shellPid: number | undefined): number {
     const name = /^Name:\s+(\S+)$/m.exec(status)?.[1];
     if (Number(ppid) !== shellPid || name === "sh" || name === "cat") continue;
     const kb = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1];
-    return kb ? Number(kb) * 1024 : 0;
+    return { pid: Number(entry), rss: kb ? Number(kb) * 1024 : 0 };
   }
-  return 0;
+  return undefined;
 }
 
 async function freePorts(count: number): Promise<number[]> {
