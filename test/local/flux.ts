@@ -1,14 +1,16 @@
 // Runs Flux's source-, kustomize- and helm-controller out of cluster against a
 // local API server, with the flags of the upstream Deployments (all namespaces),
 // leader election off and every address on loopback; all state in temp dirs.
-import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { LocalServer } from "./control-plane.ts";
-import { ensureFluxBinaries, type FluxController, fluxControllers } from "./flux-binaries.ts";
+import { promisify } from "node:util";
+import { parseAllDocuments } from "yaml";
+import type { CrdObject, LocalServer } from "./control-plane.ts";
+import { ensureFluxBinaries, type FluxController, fluxControllers, fluxControllerVersion } from "./flux-binaries.ts";
 
 export { fluxControllers, type FluxController } from "./flux-binaries.ts";
 
@@ -56,9 +58,40 @@ interface Running {
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
-/** Starts the three controllers and waits until each reports ready on its health endpoint. */
-export async function startFlux(server: Pick<LocalServer, "kubeconfigPath">, log: (line: string) => void = () => {}): Promise<FluxRun> {
+/**
+ * Every CRD the controllers watch, from their modules in the Go module cache.
+ * source-controller refuses to start while one of its kinds (Bucket,
+ * OCIRepository, ExternalArtifact …) is not served.
+ */
+export async function fluxControllerCrds(): Promise<CrdObject[]> {
+  const crds: CrdObject[] = [];
+  for (const c of fluxControllers) {
+    const module = `github.com/fluxcd/${c}@${fluxControllerVersion(c)}`;
+    let dir: string;
+    try {
+      dir = (JSON.parse((await promisify(execFile)("go", ["mod", "download", "-json", module], { cwd: tmpdir() })).stdout) as { Dir: string }).Dir;
+    } catch (error) {
+      throw new Error(`expected \`go mod download ${module}\` to fetch the controller's CRDs; it failed: ${(error as { stdout?: string }).stdout?.trim() || String(error)}`);
+    }
+    const bases = join(dir, "config/crd/bases");
+    for (const file of readdirSync(bases).filter((f) => f.endsWith(".yaml"))) {
+      for (const doc of parseAllDocuments(readFileSync(join(bases, file), "utf8"))) {
+        const obj = doc.toJS() as CrdObject | null;
+        if (obj?.kind === "CustomResourceDefinition") crds.push(obj);
+      }
+    }
+  }
+  return crds;
+}
+
+/**
+ * Starts the three controllers and waits until each reports ready on its health
+ * endpoint. With `installCrds` (a LocalServer has it) it first installs every CRD
+ * the controllers watch.
+ */
+export async function startFlux(server: Pick<LocalServer, "kubeconfigPath"> & Partial<Pick<LocalServer, "installCrds">>, log: (line: string) => void = () => {}): Promise<FluxRun> {
   const binaries = await ensureFluxBinaries(log);
+  if (server.installCrds) await server.installCrds(await fluxControllerCrds());
   if (!exitHookInstalled) {
     process.once("exit", () => live.forEach((child) => child.pid && killGroup(child.pid, "SIGKILL")));
     exitHookInstalled = true;
@@ -74,10 +107,12 @@ export async function startFlux(server: Pick<LocalServer, "kubeconfigPath">, log
     "--log-encoding=json",
   ];
   const dirs = Object.fromEntries(fluxControllers.map((c) => [c, mkdtempSync(join(tmpdir(), `flux-${c}-`))])) as Record<FluxController, string>;
+  const storage = join(dirs["source-controller"], "storage");
+  mkdirSync(storage); // source-controller refuses a storage path that does not exist
   const args: Record<FluxController, string[]> = {
     "source-controller": [
       ...common(healthPorts[0]!),
-      `--storage-path=${join(dirs["source-controller"], "storage")}`,
+      `--storage-path=${storage}`,
       `--storage-addr=127.0.0.1:${storagePort}`,
       `--storage-adv-addr=127.0.0.1:${storagePort}`,
     ],

@@ -87,6 +87,9 @@ export async function startGitServer(options: GitServerOptions = {}): Promise<Gi
     http.listen(0, "127.0.0.1", () => ok());
   });
   const port = (http.address() as { port: number }).port;
+  // A test process that dies without stop() still removes the temp repository.
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+  process.once("exit", removeDir);
 
   let stopped = false;
   return {
@@ -103,7 +106,8 @@ export async function startGitServer(options: GitServerOptions = {}): Promise<Gi
       http.closeAllConnections();
       await new Promise((r) => http.close(r));
       await publishing.catch(() => undefined);
-      rmSync(dir, { recursive: true, force: true });
+      process.removeListener("exit", removeDir);
+      removeDir();
     },
   };
 }
