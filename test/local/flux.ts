@@ -2,7 +2,7 @@
 // local API server, with the flags of the upstream Deployments (all namespaces),
 // leader election off and every address on loopback; all state in temp dirs.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -25,7 +25,7 @@ export interface FluxRun {
   pids(): Record<FluxController, number>;
   /** The temp dirs holding all state (logs, artifacts); gone after stop(). */
   stateDirs: string[];
-  /** Each controller's log so far (JSON lines), for failure messages. */
+  /** Each controller's recent output (JSON log lines), for failure messages. */
   log(c: FluxController): string;
   stop(): Promise<void>;
 }
@@ -52,8 +52,11 @@ interface Running {
   child: ChildProcess;
   dir: string;
   exited: Promise<number | null>;
-  logFile: string;
+  /** The controller's output, kept in memory (its dir is gone once it exits). */
+  output: { text: string };
 }
+
+const keepOutput = 512 * 1024;
 
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
@@ -122,12 +125,13 @@ export async function startFlux(server: Pick<LocalServer, "kubeconfigPath"> & Pa
   };
 
   const running = new Map<FluxController, Running>();
+  const outputs = Object.fromEntries(fluxControllers.map((c) => [c, { text: "" }])) as Record<FluxController, { text: string }>;
   const stop = async () => {
     await Promise.all([...running.values()].map((r) => stopOne(r)));
     running.clear();
   };
   try {
-    for (const c of fluxControllers) running.set(c, spawnController(c, binaries[c], args[c], dirs[c], server.kubeconfigPath));
+    for (const c of fluxControllers) running.set(c, spawnController(c, binaries[c], args[c], dirs[c], server.kubeconfigPath, outputs[c]));
     await Promise.all(fluxControllers.map((c, i) => waitHealthy(c, healthPorts[i]!, running.get(c)!)));
   } catch (error) {
     await stop();
@@ -140,17 +144,12 @@ export async function startFlux(server: Pick<LocalServer, "kubeconfigPath"> & Pa
     rss: () => Object.fromEntries(fluxControllers.map((c) => [c, controllerStatus(running.get(c)?.child.pid)?.rss ?? 0])) as Record<FluxController, number>,
     pids: () => Object.fromEntries(fluxControllers.map((c) => [c, controllerStatus(running.get(c)?.child.pid)?.pid ?? 0])) as Record<FluxController, number>,
     stateDirs: Object.values(dirs),
-    log: (c) => {
-      const file = running.get(c)?.logFile;
-      return file && existsSync(file) ? readFileSync(file, "utf8") : "";
-    },
+    log: (c) => outputs[c].text,
     stop,
   };
 }
 
-function spawnController(c: FluxController, binary: string, args: string[], dir: string, kubeconfig: string): Running {
-  const logFile = join(dir, `${c}.log`);
-  const fd = openSync(logFile, "w");
+function spawnController(c: FluxController, binary: string, args: string[], dir: string, kubeconfig: string, output: { text: string }): Running {
   // Everything a controller might write outside its flags goes to its temp dir too.
   const env = {
     PATH: process.env.PATH,
@@ -162,14 +161,19 @@ function spawnController(c: FluxController, binary: string, args: string[], dir:
     TUF_ROOT: join(dir, ".sigstore"),
     RUNTIME_NAMESPACE: "flux-system",
   };
-  const child = spawn("/bin/sh", ["-c", watchdog, `flux-${c}`, dir, binary, ...args], { stdio: ["pipe", fd, fd], env, detached: true });
-  closeSync(fd);
+  const child = spawn("/bin/sh", ["-c", watchdog, `flux-${c}`, dir, binary, ...args], { stdio: ["pipe", "pipe", "pipe"], env, detached: true });
+  const keep = (chunk: Buffer) => {
+    output.text += chunk.toString();
+    if (output.text.length > keepOutput) output.text = output.text.slice(-keepOutput);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
   live.add(child);
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => {
     live.delete(child);
     resolve(code);
   }));
-  return { child, dir, exited, logFile };
+  return { child, dir, exited, output };
 }
 
 async function stopOne(r: Running): Promise<void> {
@@ -195,13 +199,13 @@ async function waitHealthy(c: FluxController, port: number, r: Running): Promise
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (code !== undefined) {
-      const tail = existsSync(r.logFile) ? readFileSync(r.logFile, "utf8").split("\n").slice(-15).join("\n") : "";
+      const tail = r.output.text.split("\n").slice(-15).join("\n");
       throw new Error(`expected Flux ${c} to start; it exited with code ${code}:\n${tail}`);
     }
     if ((await httpStatus(`http://127.0.0.1:${port}/readyz`)) === 200) return;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  throw new Error(`expected Flux ${c} to answer 200 on http://127.0.0.1:${port}/readyz within 60 s; it did not (log: ${r.logFile})`);
+  throw new Error(`expected Flux ${c} to answer 200 on http://127.0.0.1:${port}/readyz within 60 s; it did not:\n${r.output.text.split("\n").slice(-15).join("\n")}`);
 }
 
 function httpStatus(url: string): Promise<number> {
