@@ -160,9 +160,13 @@ describe("Flux against a local API server and the working tree", () => {
 
   it("reports a values file that is not in the repository on the HelmRelease, with Flux's own message", async () => {
     const release = helmRelease("missing-values", ["local-flux/no-such-values.yaml"]);
+    const started = Date.now();
     await kube.apply(release, { fieldManager });
+    // helm-controller re-checks a HelmChart that is not ready after --requeue-dependency (30 s).
     const failed = await waitFor(release, (o) => ready(o)?.status === "False" && /no-such-values\.yaml/.test(ready(o)?.message ?? ""), 120);
-    expect(ready(failed)?.message).toContain("no values file found at path 'local-flux/no-such-values.yaml'");
+    timings["HelmRelease not Ready (missing values file)"] = Date.now() - started;
+    expect(ready(failed)?.message).toContain("HelmChart 'flux-system/flux-system-missing-values' is not ready: values files merge error");
+    expect(ready(failed)?.message).toContain("no values file found at path '/local-flux/no-such-values.yaml' (reference 'local-flux/no-such-values.yaml')");
   });
 
   it("keeps each controller's resident memory under 512 MiB", () => {
