@@ -1,8 +1,10 @@
 // The real Flux controllers (source, kustomize, helm) against a local API server,
 // reading this repository's working tree from a local git server: what Flux
 // would deploy from this checkout, without a cluster or GitHub. API-only: no Pods.
-import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { promisify } from "node:util";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { stringify } from "yaml";
@@ -202,5 +204,48 @@ describe("Flux against a local API server and the working tree", () => {
     await flux.stop();
     expect(pids.filter(running)).toEqual([]);
     expect(dirs.filter((d) => existsSync(d))).toEqual([]);
+  });
+});
+
+describe("local git server", () => {
+  const run = promisify(execFile);
+  const inRepo = (cwd: string, ...args: string[]) => run("git", args, { cwd, env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@t", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@t" } });
+
+  it("serves the working tree with uncommitted and untracked files, without ignored ones, and serves a new commit after a change", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "git-source-"));
+    const clones = mkdtempSync(join(tmpdir(), "git-clones-"));
+    let server: GitServer | undefined;
+    try {
+      await inRepo(dir, "init", "--quiet", "--initial-branch=main");
+      writeFileSync(join(dir, ".gitignore"), "secret.txt\n");
+      writeFileSync(join(dir, "tracked.txt"), "committed\n");
+      await inRepo(dir, "add", "-A");
+      await inRepo(dir, "commit", "--quiet", "-m", "first");
+      writeFileSync(join(dir, "tracked.txt"), "changed on disk\n");
+      mkdirSync(join(dir, "new"));
+      writeFileSync(join(dir, "new/untracked.txt"), "untracked\n");
+      writeFileSync(join(dir, "secret.txt"), "ignored\n");
+
+      server = await startGitServer({ source: dir });
+      const first = await server.publish();
+      await inRepo(clones, "clone", "--quiet", "--branch", server.branch, server.url, "one");
+      expect((await inRepo(join(clones, "one"), "rev-parse", "HEAD")).stdout.trim()).toBe(first);
+      expect(readFileSync(join(clones, "one/tracked.txt"), "utf8")).toBe("changed on disk\n");
+      expect(readFileSync(join(clones, "one/new/untracked.txt"), "utf8")).toBe("untracked\n");
+      expect(existsSync(join(clones, "one/secret.txt"))).toBe(false);
+
+      writeFileSync(join(dir, "tracked.txt"), "changed again\n");
+      const second = await server.publish();
+      expect(second).not.toBe(first);
+      await inRepo(clones, "clone", "--quiet", "--branch", server.branch, server.url, "two");
+      expect(readFileSync(join(clones, "two/tracked.txt"), "utf8")).toBe("changed again\n");
+      // The source repository itself is left as it was: same HEAD, nothing staged.
+      expect((await inRepo(dir, "log", "--format=%s")).stdout.trim()).toBe("first");
+      expect((await inRepo(dir, "diff", "--cached", "--name-only")).stdout.trim()).toBe("");
+    } finally {
+      await server?.stop();
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(clones, { recursive: true, force: true });
+    }
   });
 });
