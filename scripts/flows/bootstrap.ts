@@ -2,7 +2,7 @@
 // app folder to its cluster by server-side apply and waits for its root
 // Kustomization, so Flux takes over from there.
 import { type Applied, applyAll, summary } from "../lib/apply.ts";
-import { appByName, buildApp, withBranch } from "../lib/apps.ts";
+import { appByName, buildApp, readPatches, sourcePatches, withPatchesKept } from "../lib/apps.ts";
 import { clusterOptionSpecs, commonHelp, newListr, parseDuration, parseFlowArgs, say, step, type Step, UsageError } from "../lib/cli.ts";
 import { secretRefs } from "../lib/connect-secrets.ts";
 import { OperatorError } from "../lib/errors.ts";
@@ -17,6 +17,8 @@ const optionSpecs = {
   ...secretSourceOptionSpecs,
   app: { type: "string", default: "docs-prod" },
   branch: { type: "string" },
+  "git-url": { type: "string" },
+  patches: { type: "string" },
   timeout: { type: "string", default: "5m" },
   "no-wait": { type: "boolean", default: false },
   "skip-secrets": { type: "boolean", default: false },
@@ -34,7 +36,13 @@ docs-prod goes to ${tenant.app} and first writes the 1Password Connect Secrets
 (create-1password-secret, in-process); docs-infra-prod goes to the management cluster.
 
   --app NAME                     docs-prod (default) or docs-infra-prod
-  --branch NAME                  point the GitRepository at this branch for this apply
+  --branch NAME                  point the GitRepository at this branch (a development branch)
+  --git-url URL                  point the GitRepository at this repository URL (e.g. a local
+                                 git server); both are kept as patches in the root Kustomization,
+                                 so Flux does not put the URL or branch of the file back
+  --patches FILE                 a YAML list of kustomize patches (a Flux Kustomization's
+                                 spec.patches) applied here and kept in the root Kustomization:
+                                 what a cluster other than production needs (the local demo)
   --timeout DURATION             how long to wait for the root Kustomization to be Ready (default 5m;
                                  e.g. 90s, 1m30s)
   --no-wait                      apply and return without waiting
@@ -70,8 +78,14 @@ export async function main(argv: string[]): Promise<void> {
   const steps: Step<Ctx>[] = [
     isTenant ? tenantStep<Ctx>(common, secrets) : managementStep<Ctx>(common),
     step(`Build ${app.path} with kubectl kustomize`, async (ctx, task) => {
-      ctx.objects = withBranch(await buildApp(app.path), values.branch as string | undefined);
-      task.title = `Build ${app.path} with kubectl kustomize: ${ctx.objects.length} objects${values.branch ? `, GitRepository on branch ${values.branch}` : ""}`;
+      const plain = await buildApp(app.path);
+      const source = { url: values["git-url"] as string | undefined, branch: values.branch as string | undefined };
+      const patches = [...sourcePatches(plain, source), ...(values.patches ? readPatches(values.patches as string) : [])];
+      const objects = withPatchesKept(patches.length ? await buildApp(app.path, patches) : plain, app.kustomization, patches);
+      ctx.objects = objects;
+      if (source.url || source.branch) say(task, `GitRepository at ${[source.url, source.branch && `branch ${source.branch}`].filter(Boolean).join(", ")}`);
+      if (values.patches) say(task, `${patches.length - sourcePatches(plain, source).length} patch(es) from ${values.patches as string}`);
+      task.title = `Build ${app.path} with kubectl kustomize: ${objects.length} objects${patches.length ? `, ${patches.length} patch(es) kept in Kustomization ${app.kustomization}` : ""}`;
     }),
     step(`Check that ${app.cluster} is reachable and serves Flux's CRDs`, async (ctx, task) => {
       for (const line of await preflight(cluster(ctx), ctx.objects!)) say(task, line);

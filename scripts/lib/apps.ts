@@ -1,9 +1,13 @@
 // The two app folders Flux reconciles, and building one with the pinned kubectl
 // kustomize into the objects bootstrap applies and verify reads.
-import { parseAllDocuments } from "yaml";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative, resolve } from "node:path";
+import { parse, parseAllDocuments, stringify } from "yaml";
 import { OperatorError } from "./errors.ts";
 import type { Manifest } from "./kube.ts";
 import { management, tenant } from "./names.ts";
+import { repoRoot } from "./paths.ts";
 import { runTool } from "./tools.ts";
 
 export const apps = {
@@ -19,16 +23,60 @@ export function appByName(name: string): App {
   return apps[name as AppName];
 }
 
-/** `kubectl kustomize <path>`, parsed. */
-export async function buildApp(path: string): Promise<Manifest[]> {
-  const out = await runTool("kubectl", ["kustomize", path]);
+/** A kustomize patch, as a Flux Kustomization's spec.patches holds it. */
+export interface Patch {
+  patch: string;
+  target?: Record<string, string>;
+}
+
+/** Reads a YAML list of patches (Flux's spec.patches format); an operator mistake is one line. */
+export function readPatches(path: string): Patch[] {
+  let list: unknown;
+  try {
+    list = parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    throw new OperatorError(`expected a YAML list of kustomize patches in ${path}; ${(error as NodeJS.ErrnoException).code ?? (error as Error).message.split("\n")[0]}; fix the file`);
+  }
+  if (!Array.isArray(list) || list.some((p) => typeof (p as Patch | null)?.patch !== "string")) {
+    throw new OperatorError(`expected a YAML list of patches in ${path}, each with a "patch" string (and an optional "target"), as in a Flux Kustomization's spec.patches; found something else; fix the file`);
+  }
+  return list as Patch[];
+}
+
+/** The patch that points the app's GitRepository at another URL or branch (none when neither is given). */
+export function sourcePatches(objects: readonly Manifest[], source: { url?: string; branch?: string }): Patch[] {
+  const repo = objects.find((o) => o.kind === "GitRepository");
+  if (!repo || (!source.url && !source.branch)) return [];
+  const ops = [
+    ...(source.url ? [{ op: "replace", path: "/spec/url", value: source.url }] : []),
+    ...(source.branch ? [{ op: "replace", path: "/spec/ref", value: { branch: source.branch } }] : []),
+  ];
+  return [{ target: { kind: "GitRepository", name: repo.metadata.name }, patch: stringify(ops) }];
+}
+
+/** `kubectl kustomize <path>`, parsed; with patches, as Flux builds it when its Kustomization carries them. */
+export async function buildApp(path: string, patches: readonly Patch[] = []): Promise<Manifest[]> {
+  if (patches.length === 0) return manifestsOf(await runTool("kubectl", ["kustomize", path]));
+  const dir = mkdtempSync(join(tmpdir(), "app-patches-"));
+  try {
+    // kustomize takes a relative resource only; the app stays where it is.
+    writeFileSync(join(dir, "kustomization.yaml"), stringify({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: [relative(dir, resolve(repoRoot, path))], patches }));
+    return manifestsOf(await runTool("kubectl", ["kustomize", "--load-restrictor", "LoadRestrictionsNone", dir]));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function manifestsOf(out: string): Manifest[] {
   return parseAllDocuments(out).map((d) => d.toJS() as Manifest).filter(Boolean);
 }
 
-/** Points the GitRepository(s) at a development branch. */
-export function withBranch(objects: Manifest[], branch: string | undefined): Manifest[] {
-  if (!branch) return objects;
-  return objects.map((o) =>
-    o.kind === "GitRepository" ? { ...o, spec: { ...(o.spec as object), ref: { branch } } } : o,
-  );
+/** The root Kustomization with the patches added, so Flux keeps applying what bootstrap applied. */
+export function withPatchesKept(objects: Manifest[], kustomization: string, patches: readonly Patch[]): Manifest[] {
+  if (patches.length === 0) return objects;
+  return objects.map((o) => {
+    if (o.kind !== "Kustomization" || o.metadata.name !== kustomization) return o;
+    const spec = (o.spec ?? {}) as { patches?: Patch[] };
+    return { ...o, spec: { ...spec, patches: [...(spec.patches ?? []), ...patches] } };
+  });
 }

@@ -1,7 +1,8 @@
 // Pure pieces of the part-1 flows: option parsing, redaction, 1Password
 // references and templates, credential checks, branch override, durations.
 import { describe, expect, it } from "vitest";
-import { withBranch } from "../../scripts/lib/apps.ts";
+import { sourcePatches, withPatchesKept } from "../../scripts/lib/apps.ts";
+import { parse as parseYaml } from "yaml";
 import { parseDuration } from "../../scripts/lib/cli.ts";
 import { checkCredentials, connectSecrets } from "../../scripts/lib/connect-secrets.ts";
 import { clusterOptionSpecs, parseFlowArgs } from "../../scripts/lib/cli.ts";
@@ -81,15 +82,27 @@ describe("Connect credentials", () => {
 });
 
 describe("bootstrap", () => {
-  it("points only GitRepositories at the branch", () => {
-    const objects = [
-      { apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository", metadata: { name: "setup" }, spec: { url: "u", ref: { branch: "main" } } },
-      { apiVersion: "v1", kind: "Namespace", metadata: { name: "relay" } },
-    ] as Manifest[];
-    const out = withBranch(objects, "dev");
-    expect(out[0]!.spec).toEqual({ url: "u", ref: { branch: "dev" } });
-    expect(out[1]).toBe(objects[1]);
-    expect(withBranch(objects, undefined)).toBe(objects);
+  const objects = [
+    { apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository", metadata: { name: "setup" }, spec: { url: "u", ref: { branch: "main" } } },
+    { apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization", metadata: { name: "docs-prod" }, spec: { path: "./apps/docs-prod", patches: [{ patch: "own" }] } },
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: "relay" } },
+  ] as Manifest[];
+
+  it("points the GitRepository at a branch or URL through a patch, nothing when neither is given", () => {
+    const [patch] = sourcePatches(objects, { url: "http://127.0.0.1:1/setup.git", branch: "dev" });
+    expect(patch!.target).toEqual({ kind: "GitRepository", name: "setup" });
+    expect(parseYaml(patch!.patch)).toEqual([
+      { op: "replace", path: "/spec/url", value: "http://127.0.0.1:1/setup.git" },
+      { op: "replace", path: "/spec/ref", value: { branch: "dev" } },
+    ]);
+    expect(sourcePatches(objects, {})).toEqual([]);
+  });
+
+  it("keeps the patches in the root Kustomization (after its own), so Flux applies what bootstrap applied", () => {
+    const out = withPatchesKept(objects, "docs-prod", [{ patch: "mine" }]);
+    expect((out[1]!.spec as { patches: unknown[] }).patches).toEqual([{ patch: "own" }, { patch: "mine" }]);
+    expect(out[0]).toBe(objects[0]);
+    expect(withPatchesKept(objects, "docs-prod", [])).toBe(objects);
   });
 
   it("reads durations as Go writes them and refuses anything else", () => {

@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseDocument } from "yaml";
-import { buildApp } from "../apps.ts";
+import { buildApp, type Patch } from "../apps.ts";
 import { type KubeClient, type Live, type Manifest, readyCondition } from "../kube.ts";
 import { instances, onePassword, relayNamespace, tenant, type RelayInstance } from "../names.ts";
 import { repoRoot } from "../paths.ts";
@@ -95,7 +95,10 @@ export async function secretHasKeys(client: KubeClient, s: RequiredSecret): Prom
 
 export async function tenantChecks(client: KubeClient): Promise<Result[]> {
   const results: Result[] = [];
-  const fluxObjects = (await buildApp(tenant.appPath)).filter((o) => o.kind === "Kustomization" || o.kind === "HelmRelease");
+  // What Flux deploys here: the app as its root Kustomization builds it, with the patches it carries.
+  const root = (await client.get({ apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization", metadata: { namespace: tenant.fluxNamespace, name: tenant.kustomization } })) as Live | undefined;
+  const patches = (root?.spec?.patches as Patch[] | undefined) ?? [];
+  const fluxObjects = (await buildApp(tenant.appPath, patches)).filter((o) => o.kind === "Kustomization" || o.kind === "HelmRelease");
   for (const ref of fluxObjects) results.push(await fluxObjectReady(client, ref));
   for (const instance of instances) {
     const rendered = await renderInstance(instance);
