@@ -101,6 +101,22 @@ describe("create-1password-secret", () => {
     expect(result.all).toMatch(message);
     expect(await snapshot(tenantServer)).toBe(before);
   });
+  it.each([
+    ["not valid JSON, starting with a secret", `${canary}", "op://x/y/z": 1}`, /expected a JSON object of op:\/\/ references in \S+secrets.json; it is not valid JSON; fix the file \(its content is not shown: it holds secrets\)/],
+    ["valid JSON that is not an object (null)", "null", /in \S+secrets.json; found null; write it as \{ "op:\/\/vault\/item\/field": "value" \}/],
+    ["valid JSON that is not an object (an array)", `["${canary}"]`, /in \S+secrets.json; found an array; write it as/],
+    ["valid JSON that is not an object (a number)", "42", /in \S+secrets.json; found a number; write it as/],
+  ])("refuses a local secrets file that is %s in one line without its content, and changes nothing", async (_name, content, message) => {
+    const file = join(tempDir("malformed-secrets-"), "secrets.json");
+    writeFileSync(file, content, { mode: 0o600 });
+    const before = await snapshot(tenantServer);
+    const result = await flow("create-1password-secret", [...onTenant(), "--secrets-from", "local", "--local-secrets", file]);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    expect(result.stderr).toMatch(message);
+    expect(result.all).not.toContain(canary);
+    expect(await snapshot(tenantServer)).toBe(before);
+  });
 });
 
 describe("bootstrap of apps/docs-prod", () => {

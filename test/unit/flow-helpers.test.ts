@@ -7,7 +7,7 @@ import { checkCredentials, connectSecrets } from "../../scripts/lib/connect-secr
 import { parseFlowArgs } from "../../scripts/lib/cli.ts";
 import { OperatorError, redact, registerSecret } from "../../scripts/lib/errors.ts";
 import { execFileSync } from "node:child_process";
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseKubeconfig, writeKubeconfig } from "../../scripts/lib/clusters.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
@@ -44,6 +44,30 @@ describe("1Password", () => {
   it("names the missing reference, not a value", async () => {
     const file = localSecretsFile(tempDir("op-"), { "op://v/i/f": "hidden-value" });
     await expect(new LocalSecretSource(file).resolve("op://v/i/other")).rejects.toThrow(/op:\/\/v\/i\/other; no item matched/);
+  });
+
+  it("never quotes a secrets file that is not valid JSON, and names a JSON value that is not an object", async () => {
+    const dir = tempDir("op-");
+    const cases: [string, RegExp][] = [
+      ['ZQXCANARY9", "op://v/i/f": "x"}', /it is not valid JSON; fix the file \(its content is not shown: it holds secrets\)$/],
+      ["null", /found null; write it as/],
+      ['["ZQXCANARY9"]', /found an array; write it as/],
+      ["42", /found a number; write it as/],
+    ];
+    for (const [content, message] of cases) {
+      const file = join(dir, "secrets.json");
+      writeFileSync(file, content);
+      const error = (() => {
+        try {
+          new LocalSecretSource(file);
+        } catch (e) {
+          return e as Error;
+        }
+      })();
+      expect(error).toBeInstanceOf(OperatorError);
+      expect(error!.message).toMatch(message);
+      expect(error!.message).not.toContain("ZQXCANARY9");
+    }
   });
 
   it("refuses a malformed reference before asking anyone", async () => {
