@@ -3,6 +3,7 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { Listr, type ListrTask, type ListrTaskWrapper, type ListrDefaultRenderer, type ListrSimpleRenderer } from "listr2";
 import { OperatorError, redact, redactError } from "./errors.ts";
+import { interrupt, recordStep } from "./interrupt.ts";
 import { tenant } from "./names.ts";
 
 export { OperatorError } from "./errors.ts";
@@ -94,6 +95,7 @@ export function step<Ctx>(title: string, run: (ctx: Ctx, task: Task<Ctx>) => unk
     title,
     ...extra,
     task: async (ctx, task) => {
+      recordStep(title);
       try {
         return await run(ctx, task);
       } catch (error) {
@@ -115,20 +117,45 @@ export function newListr<Ctx>(steps: Step<Ctx>[]): Listr<Ctx, Renderers[0], Rend
     fallbackRenderer: "simple",
     fallbackRendererCondition: () => !process.stdout.isTTY || process.env.CI === "true",
     exitOnError: true,
+    // runMain handles SIGINT and SIGTERM: listr2's own handler exits at once, before any cleanup.
+    registerSignalListeners: false,
   });
 }
+
+/** The exit code of a flow stopped by SIGINT or SIGTERM. */
+export const interruptedExitCode = 130;
 
 /**
  * Runs a flow's main; returns the exit code (main's own, e.g. verify's 1 for a
  * failed check, else 0) and prints a failure as one line on stderr (listr2 also
- * marks the failed step on stdout): scripts and cron read stderr.
+ * marks the failed step on stdout): scripts and cron read stderr. On SIGINT or
+ * SIGTERM it stops the flow's children, removes its temporary files, prints one
+ * line saying what was done and what was not, and exits 130.
  */
 export async function runMain(main: () => Promise<number | void>, verbose = process.argv.includes("--verbose") || !!process.env.DEBUG): Promise<number> {
+  let interrupted: Promise<never> | undefined;
+  let forced: () => void = () => {};
+  const force = new Promise<void>((resolve) => (forced = resolve));
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) return forced();
+    interrupted = interrupt(signal, force).then((line) => {
+      process.stderr.write(`✖ ${redact(line)}\n`);
+      process.exit(interruptedExitCode);
+    });
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   try {
     return (await main()) ?? 0;
   } catch (error) {
+    // A step that fails because the interrupt stopped its child: the interrupt's line says it all.
+    if (interrupted) return await interrupted;
     const err = redactError(error);
     process.stderr.write(verbose ? `${err.stack}\n` : `✖ ${err.message}\n`);
     return 1;
+  } finally {
+    if (interrupted) await interrupted;
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
   }
 }

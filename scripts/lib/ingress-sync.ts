@@ -136,8 +136,14 @@ export async function checkIngress(opts: CheckIngressOptions): Promise<IngressRe
   const [live, mirrors] = await Promise.all([readTenantServices(opts.tenant, services), listMirrors(opts.management)]);
   const instances = matchInstances(services, live, mirrors);
   const files = planIngressFiles(opts.ingressFiles ?? [defaultIngressFile], instances);
-  const ok = instances.every((i) => !i.problem) && files.every((f) => !f.problem && f.upToDate);
-  return { instances, files, hostsWithoutRule: hostsWithoutRule(instances, files), ok };
+  const missing = hostsWithoutRule(instances, files);
+  const ok = instances.every((i) => !i.problem) && files.every((f) => !f.problem && f.upToDate) && missing.length === 0;
+  return { instances, files, hostsWithoutRule: missing, ok };
+}
+
+/** The failure for an instance whose host has no rule in any ingress file (sync-ingress only edits existing rules). */
+export function missingRuleProblem(host: string, release: string, files: readonly IngressFileResult[]): string {
+  return `expected an Ingress rule for ${host} (relay instance ${release}) in ${files.map((f) => f.display).join(", ")}; found none; add a rule for the host, then run sync-ingress to fill its backend`;
 }
 
 export function describeFile(f: IngressFileResult): string {

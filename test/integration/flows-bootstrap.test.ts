@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { management, onePassword, tenant } from "../../scripts/lib/names.ts";
 import { type ControlPlanes, type LocalServer, startControlPlanes } from "../local/control-plane.ts";
-import { client, type FlowResult, localSecretsFile, runCommand, runFlow, seedCozystack, setFluxReady, tempDir } from "../local/flows.ts";
+import { readCrd } from "../local/crds.ts";
+import { client, type FlowResult, localSecretsFile, runCommand, runFlow, seedCozystack, setFluxReady, startFlow, tempDir } from "../local/flows.ts";
 
 const canary = "canary-7f3a9e-never-print-me";
 const credentials = JSON.stringify({ verifier: { salt: canary, localHash: "h" }, encCredentials: { data: canary }, version: "2", deviceUuid: "d", uniqueKey: { k: canary } });
@@ -172,12 +173,24 @@ describe("bootstrap of apps/docs-prod", () => {
     expect(result.all).toMatch(/expected Kustomization flux-system\/docs-prod to be Ready within 2 s; Flux's last status: ReconciliationFailed: kustomize build failed: accumulating resources/);
   });
 
+  it("does not take a Ready left from an earlier generation of the Kustomization as Ready", async () => {
+    const c = client(tenantServer);
+    const ref = { apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization", metadata: { namespace: "flux-system", name: "docs-prod" } };
+    // Someone changed the spec: the generation moves on while the status still speaks of generation 1.
+    await c.request("PATCH", await c.path(ref.apiVersion, ref.kind, "flux-system", "docs-prod"), { spec: { interval: "7m" } }, "application/merge-patch+json");
+    await setFluxReady(tenantServer, ref.kind, ref.apiVersion, "flux-system", "docs-prod", true, "Applied revision: main@sha1:0123", 1);
+    const result = await flow("bootstrap", ["--app", "docs-prod", ...onTenant(), "--skip-secrets", "--timeout", "2s"]);
+    expect(result.code, result.all).toBe(1);
+    expect(result.stderr).toMatch(/expected Kustomization flux-system\/docs-prod to be Ready within 2 s; Flux's last status: ReconciliationSucceeded for generation 1, but the spec is at generation \d+: Flux has not reconciled the change yet/);
+    await setFluxReady(tenantServer, ref.kind, ref.apiVersion, "flux-system", "docs-prod", true, "Applied revision: main@sha1:0123");
+  });
+
   it.each([
     ["no kubeconfig Secret", () => ({ KUBECONFIG: bare.kubeconfigPath }), [], /expected Secret tenant-root\/kubernetes-cluster-docs-infra-prod-admin-kubeconfig in enigma-cluster|expected Secret tenant-root\/kubernetes-cluster-docs-infra-prod-admin-kubeconfig in no-flux/],
     ["a Secret without the key", () => ({}), ["--tenant-kubeconfig-key", "nope.conf"], /expected key "nope.conf" in Secret tenant-root\/kubernetes-cluster-docs-infra-prod-admin-kubeconfig; found keys \[admin.conf, super-admin.conf\]/],
     ["a malformed kubeconfig", () => ({}), ["--tenant-kubeconfig", "MALFORMED"], /expected a .*kubeconfig.* in .*malformed.kubeconfig/],
     ["an unreachable tenant API", () => ({}), ["--tenant-kubeconfig", "GONE"], /expected the Kubernetes API of cluster-docs-infra-prod at https:\/\/127.0.0.1:\d+ to answer; ECONNREFUSED/],
-    ["missing Flux CRDs", () => ({}), ["--tenant-kubeconfig", "NOFLUX"], /expected Flux's CRDs in cluster-docs-infra-prod; missing GitRepository \(source.toolkit.fluxcd.io\/v1\), Kustomization/],
+    ["missing Flux CRDs", () => ({}), ["--tenant-kubeconfig", "NOFLUX"], /expected cluster-docs-infra-prod to serve every kind the app contains; missing GitRepository \(source.toolkit.fluxcd.io\/v1\), HelmRelease \(helm.toolkit.fluxcd.io\/v2\), HelmRepository \(source.toolkit.fluxcd.io\/v1\), Kustomization/],
   ])("refuses %s with a clear message and changes nothing", async (_name, env, args, message) => {
     writeFileSync(join(dir, "malformed.kubeconfig"), "apiVersion: v1\nclusters: [ {name: x\n");
     const paths: Record<string, string> = { MALFORMED: join(dir, "malformed.kubeconfig"), GONE: join(dir, "gone.kubeconfig"), NOFLUX: bare.kubeconfigPath };
@@ -187,6 +200,36 @@ describe("bootstrap of apps/docs-prod", () => {
     expect(result.all).toMatch(message);
     expect(result.all).not.toMatch(/\n\s+at /);
     expect([await snapshot(tenantServer), await snapshot(bare)]).toEqual(before);
+  });
+});
+
+describe("bootstrap, stopped midway", () => {
+  it("checks every kind the app contains before it applies anything: HelmRepository too", async () => {
+    await bare.installCrds(await Promise.all((["GitRepository", "HelmChart", "Kustomization", "HelmRelease"] as const).map(readCrd)));
+    const before = await snapshot(bare);
+    const result = await flow("bootstrap", ["--app", "docs-prod", "--tenant-kubeconfig", bare.kubeconfigPath, ...local(), "--no-wait"]);
+    expect(result.code, result.all).toBe(1);
+    expect(result.stderr).toMatch(/^✖ expected cluster-docs-infra-prod to serve every kind the app contains; missing HelmRepository \(source.toolkit.fluxcd.io\/v1\); install Flux there first/);
+    expect(await snapshot(bare)).toBe(before);
+  });
+
+  it("on Ctrl-C names the objects it applied before the interrupt, and a re-run completes the job", async () => {
+    const c = client(tenantServer);
+    const credentialsRef = { apiVersion: "v1", kind: "Secret", metadata: { namespace: "1password", name: "1password-credentials" } };
+    const release = { apiVersion: "helm.toolkit.fluxcd.io/v2", kind: "HelmRelease", metadata: { namespace: "flux-system", name: "relay-family" } };
+    for (const ref of [credentialsRef, release]) await c.request("DELETE", await c.path(ref.apiVersion, ref.kind, ref.metadata.namespace, ref.metadata.name));
+    const running = startFlow("bootstrap", ["--app", "docs-prod", ...onTenant(), ...local(), "--no-wait"], { KUBECONFIG: mgmt.kubeconfigPath });
+    while (!(await c.get(credentialsRef))) await new Promise((r) => setTimeout(r, 20));
+    running.process.kill("SIGINT");
+    const result = await running.result;
+    outputs.push(result);
+    expect(result.code, result.all).toBe(130);
+    const lines = result.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^✖ interrupted by SIGINT during "[^"]+"; applied before the interrupt: Secret 1password\/1password-credentials created(, [^;]+)?; the rest was not done; run the same command again to complete the job$/);
+    const again = await flow("bootstrap", ["--app", "docs-prod", ...onTenant(), ...local(), "--no-wait"]);
+    expect(again.code, again.all).toBe(0);
+    expect(await c.get(release)).toBeDefined();
   });
 });
 
