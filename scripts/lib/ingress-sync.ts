@@ -68,6 +68,7 @@ export async function readTenantServices(client: KubeClient, services: readonly 
       try {
         return await client.get<ServiceObject & { apiVersion: string; kind: string }>({ apiVersion: "v1", kind: "Service", metadata: { namespace: s.namespace, name: s.name } });
       } catch (error) {
+        if (error instanceof KubeApiError && error.code === 401) throw new OperatorError(error.message);
         if (error instanceof KubeApiError) throw new OperatorError(`expected to read Service ${s.namespace}/${s.name} in ${client.label}; the API answered ${error.code} ${error.message}; check the tenant kubeconfig's access`);
         throw error;
       }
@@ -80,6 +81,7 @@ export async function listMirrors(client: KubeClient): Promise<ServiceObject[]> 
   try {
     return await client.list<ServiceObject & { apiVersion: string; kind: string }>("v1", "Service", management.tenantNamespace, mirrorSelector);
   } catch (error) {
+    if (error instanceof KubeApiError && error.code === 401) throw new OperatorError(error.message);
     if (error instanceof KubeApiError) throw new OperatorError(`expected to list Services in ${management.tenantNamespace} of ${client.label}; the API answered ${error.code} ${error.message}; check --management-context`);
     throw error;
   }

@@ -50,6 +50,9 @@ export async function interrupt(signal: NodeJS.Signals, force: Promise<unknown>)
   const done: string[] = [];
   const notDone: string[] = [];
   const running = [...children];
+  // Taken before the children stop: a step that ends with its child removes its files itself.
+  const files = [...cleanups];
+  cleanups.clear();
   for (const child of running) child.stop("SIGTERM");
   await Promise.all(
     running.map(async (child) => {
@@ -68,7 +71,7 @@ export async function interrupt(signal: NodeJS.Signals, force: Promise<unknown>)
       }
     }),
   );
-  for (const [what, undo] of cleanups) {
+  for (const [what, undo] of files) {
     try {
       undo();
       done.push(`removed ${what}`);
@@ -76,7 +79,6 @@ export async function interrupt(signal: NodeJS.Signals, force: Promise<unknown>)
       notDone.push(`could not remove ${what} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); delete it by hand`);
     }
   }
-  cleanups.clear();
   const parts = [`interrupted by ${signal}${current ? ` during "${current}"` : ""}`];
   if (done.length > 0) parts.push(done.join(", "));
   if (applied.length > 0) parts.push(`applied before the interrupt: ${applied.join(", ")}`);

@@ -5,7 +5,9 @@ import { withBranch } from "../../scripts/lib/apps.ts";
 import { parseDuration } from "../../scripts/lib/cli.ts";
 import { checkCredentials, connectSecrets } from "../../scripts/lib/connect-secrets.ts";
 import { parseFlowArgs } from "../../scripts/lib/cli.ts";
-import { OperatorError, redact, registerSecret } from "../../scripts/lib/errors.ts";
+import { OperatorError, redact, redactError, registerSecret } from "../../scripts/lib/errors.ts";
+import { writeIfChanged } from "../../scripts/lib/files.ts";
+import { readCaFile } from "../../scripts/lib/verify/network.ts";
 import { execFileSync } from "node:child_process";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -139,5 +141,22 @@ describe("kubeconfig files", () => {
     for (const name of ["tenant.kubeconfig", "apps/docs-prod/kubeconfig.yaml"]) {
       expect(execFileSync("git", ["check-ignore", "--no-index", name], { cwd: repoRoot, encoding: "utf8" }).trim()).toBe(name);
     }
+  });
+});
+
+describe("operator messages", () => {
+  it("puts a multi-line error on one line", () => {
+    expect(redactError(new OperatorError("expected a; found b:\n  line one\n\n  line two\n")).message).toBe("expected a; found b:; line one; line two");
+  });
+
+  it("turns a file that cannot be written into a sentence that names it, not a raw errno", () => {
+    const dir = tempDir("write-");
+    writeFileSync(join(dir, "not-a-folder"), "");
+    const path = join(dir, "not-a-folder", "ingress.yaml");
+    expect(() => writeIfChanged(path, "x")).toThrow(new OperatorError(`expected to write ${path}; a part of the path is not a folder (ENOTDIR); make its folder writable or pass a file you can write; the file was left as it was`));
+  });
+
+  it("names a missing --ca-file in a sentence", () => {
+    expect(() => readCaFile("/nonexistent/ca.pem")).toThrow(new OperatorError("expected a CA bundle (PEM) at /nonexistent/ca.pem for --ca-file; it does not exist (ENOENT); pass an existing, readable file"));
   });
 });
