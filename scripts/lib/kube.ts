@@ -200,8 +200,9 @@ export class KubeClient {
     // can still write: a CRD's schema default, e.g. Flux's status.observedGeneration -1, is added on
     // read but not stored at create, so the first update stores it and bumps the resourceVersion.)
     const preview = await patch(true);
-    if (sameObject(before, preview)) return { action: "unchanged", object: before };
-    if (opts.dryRun) return { action: "configured", object: preview };
+    // A dry run (and diff) tells content; field owners alone (e.g. helm's objects seen by this manager) are no change.
+    if (opts.dryRun) return { action: sameObject(before, preview, false) ? "unchanged" : "configured", object: preview };
+    if (sameObject(before, preview, true)) return { action: "unchanged", object: before };
     const after = await patch(false);
     return { action: after.metadata.resourceVersion === before.metadata.resourceVersion ? "unchanged" : "configured", object: after };
   }
@@ -213,10 +214,11 @@ export class KubeClient {
   }
 }
 
-/** The same content and the same field owners (an apply that would change neither writes nothing). */
-function sameObject(a: Manifest, b: Manifest): boolean {
-  const owners = (o: Manifest) => ((o.metadata as { managedFields?: Record<string, unknown>[] }).managedFields ?? []).map(({ time, ...entry }) => (void time, entry));
-  return JSON.stringify(withoutBookkeeping(a)) === JSON.stringify(withoutBookkeeping(b)) && JSON.stringify(owners(a)) === JSON.stringify(owners(b));
+/** The same content, and with `owners` the same field owners (an apply that would change neither writes nothing). */
+function sameObject(a: Manifest, b: Manifest, owners: boolean): boolean {
+  const fieldOwners = (o: Manifest) => ((o.metadata as { managedFields?: Record<string, unknown>[] }).managedFields ?? []).map(({ time, ...entry }) => (void time, entry));
+  if (JSON.stringify(withoutBookkeeping(a)) !== JSON.stringify(withoutBookkeeping(b))) return false;
+  return !owners || JSON.stringify(fieldOwners(a)) === JSON.stringify(fieldOwners(b));
 }
 
 /** An object without the server's bookkeeping (write counters, field owners, status): what an apply can change. */
