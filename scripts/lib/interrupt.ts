@@ -40,7 +40,7 @@ export function recordStep(title: string): void {
 }
 
 /** How long a stopped child gets to finish (helm --atomic rolls back) before it is killed. */
-const graceMs = Number(process.env.FLOW_INTERRUPT_GRACE_MS ?? 60_000);
+const graceMs = 60_000;
 
 /**
  * Stops every child and waits for it, removes the files, and returns the one line
