@@ -3,7 +3,7 @@
 import { clusterOptionSpecs, commonHelp, exitCodes, newListr, parseFlowArgs, say, step } from "../lib/cli.ts";
 import { OperatorError } from "../lib/errors.ts";
 import { writeIfChanged } from "../lib/files.ts";
-import { describeFile, hostsWithoutRule, type IngressFileResult, type InstanceResult, listMirrors, matchInstances, planIngressFiles, readTenantServices, resolveIngressFiles } from "../lib/ingress-sync.ts";
+import { describeFile, hostsWithoutRule, type IngressFileResult, type InstanceResult, listMirrors, matchInstances, missingRuleProblem, planIngressFiles, readTenantServices, resolveIngressFiles } from "../lib/ingress-sync.ts";
 import type { KubeClient } from "../lib/kube.ts";
 import type { ServiceObject } from "../lib/mirrors.ts";
 import { management, relayChartPath, tenant } from "../lib/names.ts";
@@ -37,9 +37,9 @@ ${secretSourceHelp}
 
 ${commonHelp}`;
 
-/** Several problems become one error, one line each. */
+/** Several problems become one error on one line. */
 function failWith(problems: readonly string[]): void {
-  if (problems.length > 0) throw new OperatorError(problems.join("\n  "));
+  if (problems.length > 0) throw new OperatorError(problems.join("; "));
 }
 
 interface Ctx {
@@ -88,6 +88,9 @@ export async function main(argv: string[]): Promise<number> {
     step(`${check ? "Check" : "Update"} ${fileTitle}${common.dryRun && !check ? " (dry run)" : ""}`, (ctx, task) => {
       planned = planIngressFiles(files, ctx.instances!);
       failWith(planned.flatMap((f) => (f.problem ? [f.problem] : [])));
+      // Every instance must have its rule: a missing one fails before anything is written.
+      const missing = hostsWithoutRule(ctx.instances!, planned);
+      failWith(ctx.instances!.filter((i) => missing.includes(i.host)).map((i) => missingRuleProblem(i.host, i.release, planned)));
       const output: string[] = [];
       for (const f of planned) {
         if (f.upToDate) output.push(`${f.display}: up to date`);
@@ -96,7 +99,6 @@ export async function main(argv: string[]): Promise<number> {
         const detail = describeFile(f);
         if (detail) output.push(detail);
       }
-      for (const host of hostsWithoutRule(ctx.instances!, planned)) output.push(`${host}: no Ingress rule in ${fileTitle}; sync-ingress only updates existing rules, so add one`);
       say(task, output.join("\n"));
     }),
   ], { silent: json }).run({}).then((ctx) => {

@@ -1,7 +1,6 @@
 // `moon run docs-prod:verify`: after every change, one line per check: Flux
 // reconciled, the relays available with their Secrets and addresses, the CCM
 // mirrors and the ingress, TLS, and /ready over HTTPS.
-import { readFileSync } from "node:fs";
 import { clusterOptionSpecs, commonHelp, exitCodes, parseDuration, parseFlowArgs, type CommonOptions, UsageError } from "../lib/cli.ts";
 import { managementClient, tenantClient } from "../lib/clusters.ts";
 import { redact } from "../lib/errors.ts";
@@ -11,7 +10,7 @@ import { management, tenant } from "../lib/names.ts";
 import { lazySecretSource, secretSourceHelp, secretSourceOptionSpecs } from "../lib/onepassword.ts";
 import { type Check, formatChecks, inScope, scopes } from "../lib/verify/checks.ts";
 import { managementChecks } from "../lib/verify/management.ts";
-import { type HttpsOptions, networkChecks, parseConnectTo } from "../lib/verify/network.ts";
+import { type HttpsOptions, networkChecks, parseConnectTo, readCaFile } from "../lib/verify/network.ts";
 import { tenantChecks } from "../lib/verify/tenant.ts";
 
 const optionSpecs = {
@@ -50,7 +49,7 @@ async function runChecks(common: CommonOptions, values: Record<string, unknown>)
   for (const s of only) if (!(scopes as readonly string[]).includes(s)) throw new UsageError(`expected --only ${scopes.join(", ")}; got "${s}"`);
   const secrets = lazySecretSource(values as { "secrets-from"?: string; "local-secrets"?: string });
   const https: HttpsOptions = {
-    ca: values["ca-file"] ? readFileSync(values["ca-file"] as string, "utf8") : undefined,
+    ca: readCaFile(values["ca-file"] as string | undefined),
     timeoutMs: parseDuration(values["request-timeout"] as string, "--request-timeout"),
     connectTo: parseConnectTo(values["connect-to"] as string[] | undefined),
   };

@@ -3,6 +3,7 @@
 // manifests' order (so the output reads the same on every run).
 import { type ApplyAction, type KubeClient, type Manifest, KubeApiError } from "./kube.ts";
 import { OperatorError } from "./errors.ts";
+import { recordApplied } from "./interrupt.ts";
 
 export const fieldManager = "setup-docs-flows";
 
@@ -30,25 +31,30 @@ export async function applyAll(client: KubeClient, objects: readonly Manifest[],
       // A dry run cannot place an object in a namespace that does not exist yet.
       applied = { ref: refOf(obj), action: "created", note: `namespace ${ns} is new, so not checked by the server` };
     } else {
-      try {
-        applied = { ref: refOf(obj), action: (await client.apply(obj, { fieldManager, dryRun: opts.dryRun })).action };
-      } catch (error) {
-        if (error instanceof KubeApiError) {
-          throw new OperatorError(`expected ${client.label} to accept ${refOf(obj)}; it answered ${error.code}: ${error.message}`);
-        }
-        throw error;
-      }
+      applied = { ref: refOf(obj), action: (await client.apply(obj, { fieldManager, dryRun: opts.dryRun })).action };
+      if (!opts.dryRun && applied.action !== "unchanged") recordApplied(`${applied.ref} ${applied.action}`);
     }
     if (obj.kind === "Namespace" && applied.action === "created") newNamespaces.add(obj.metadata.name);
     return applied;
   };
   for (const phase of [namespaces, rest]) {
-    for (const applied of await Promise.all(phase.map(one))) {
-      results.push(applied);
-      report(applied);
-    }
+    // Every apply of a phase settles before a failure is reported, so the error can say exactly what changed.
+    const settled = await Promise.allSettled(phase.map(one));
+    const failed = settled.findIndex((s) => s.status === "rejected");
+    settled.forEach((s) => s.status === "fulfilled" && results.push(s.value));
+    if (failed >= 0) throw applyFailure(client, phase[failed]!, (settled[failed] as PromiseRejectedResult).reason, results, opts.dryRun);
+    for (const applied of results.slice(-settled.length)) report(applied);
   }
   return results;
+}
+
+/** The first failed apply of a phase, with what the apply did change before it stopped. */
+function applyFailure(client: KubeClient, obj: Manifest, error: unknown, done: readonly Applied[], dryRun: boolean): unknown {
+  if (!(error instanceof KubeApiError)) return error;
+  const answer = error.code === 401 ? error.message : `expected ${client.label} to accept ${refOf(obj)}; it answered ${error.code}: ${error.message}`;
+  const changed = done.filter((a) => a.action !== "unchanged").map((a) => `${a.ref} ${a.action}`);
+  const what = dryRun ? "nothing was changed (dry run)" : changed.length > 0 ? `applied before the failure: ${changed.join(", ")}` : "nothing was changed";
+  return new OperatorError(`${answer}; ${what}; fix the cause and run again`);
 }
 
 /**

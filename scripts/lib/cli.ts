@@ -5,6 +5,7 @@ import type { Listr, ListrTask, ListrTaskWrapper, ListrDefaultRenderer, ListrSim
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { OperatorError, redact, redactError } from "./errors.ts";
+import { interrupt, recordStep } from "./interrupt.ts";
 import { tenant } from "./names.ts";
 import { operatorPath, repoRoot } from "./paths.ts";
 
@@ -175,6 +176,7 @@ export function step<Ctx>(title: string, run: (ctx: Ctx, task: Task<Ctx>) => unk
     title,
     ...extra,
     task: async (ctx, task) => {
+      recordStep(title);
       try {
         return await run(ctx, task);
       } catch (error) {
@@ -203,30 +205,55 @@ export function newListr<Ctx>(steps: Step<Ctx>[], { silent = false } = {}): { ru
         fallbackRenderer: (silent ? "silent" : "simple") as "simple",
         fallbackRendererCondition: () => !process.stdout.isTTY || process.env.CI === "true",
         exitOnError: true,
+        // runMain handles SIGINT and SIGTERM: listr2's own handler exits at once, before any cleanup.
+        registerSignalListeners: false,
       });
       return list.run(ctx);
     },
   };
 }
 
+/** The exit code of a flow stopped by SIGINT or SIGTERM. */
+export const interruptedExitCode = 130;
+
 /**
  * Runs a flow's main; returns the exit code (exitCodes: main's own, e.g. 1 for a
  * change found or a failed check, else 0) and prints a failure as one line on
  * stderr (listr2 also marks the failed step on stdout): scripts and cron read
- * stderr. With --json, stdout also gets one JSON object { ok: false, error }.
+ * stderr. With --json, stdout also gets one JSON object { ok: false, error }. On
+ * SIGINT or SIGTERM it stops the flow's children, removes its temporary files,
+ * prints one line saying what was done and what was not, and exits 130.
  */
 export async function runMain(
   main: () => Promise<number | void>,
   verbose = process.argv.includes("--verbose") || !!process.env.DEBUG,
   json = process.argv.includes("--json"),
 ): Promise<number> {
+  let interrupted: Promise<never> | undefined;
+  let forced: () => void = () => {};
+  const force = new Promise<void>((resolve) => (forced = resolve));
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) return forced();
+    interrupted = interrupt(signal, force).then((line) => {
+      process.stderr.write(`✖ ${redact(line)}\n`);
+      process.exit(interruptedExitCode);
+    });
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   try {
     return (await main()) ?? exitCodes.ok;
   } catch (error) {
     if (error instanceof FlowExit) return error.code;
+    // A step that fails because the interrupt stopped its child: the interrupt's line says it all.
+    if (interrupted) return await interrupted;
     const err = redactError(error);
     process.stderr.write(verbose ? `${err.stack}\n` : `✖ ${err.message}\n`);
     if (json) process.stdout.write(`${JSON.stringify({ ok: false, error: err.message })}\n`);
     return error instanceof UsageError ? exitCodes.usage : exitCodes.failure;
+  } finally {
+    if (interrupted) await interrupted;
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
   }
 }

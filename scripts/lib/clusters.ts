@@ -91,6 +91,7 @@ export async function tenantClient(opts: CommonOptions, secrets: () => SecretSou
   try {
     secret = (await mgmt.get({ apiVersion: "v1", kind: "Secret", metadata: { namespace, name } })) as typeof secret;
   } catch (error) {
+    if (error instanceof KubeApiError && error.code === 401) throw new OperatorError(error.message);
     if (error instanceof KubeApiError) throw new OperatorError(`expected to read Secret ${origin} in ${mgmt.label}; the API answered ${error.code} ${error.message}`);
     throw error;
   }
@@ -98,6 +99,9 @@ export async function tenantClient(opts: CommonOptions, secrets: () => SecretSou
     throw new OperatorError(`expected Secret ${origin} in ${mgmt.label} (Cozystack writes it for ${tenant.release}); it does not exist; check --management-context or pass --tenant-kubeconfig PATH`);
   }
   const encoded = secret.data?.[opts.tenantKubeconfigKey];
+  if (encoded !== undefined && Buffer.from(encoded, "base64").toString("utf8").trim() === "") {
+    throw new OperatorError(`expected key "${opts.tenantKubeconfigKey}" in Secret ${origin} to hold a kubeconfig; it is empty; check the tenant cluster in Cozystack, or pass another key with --tenant-kubeconfig-key`);
+  }
   if (!encoded) {
     throw new OperatorError(`expected key "${opts.tenantKubeconfigKey}" in Secret ${origin}; found keys [${Object.keys(secret.data ?? {}).join(", ")}]; pass one with --tenant-kubeconfig-key`);
   }

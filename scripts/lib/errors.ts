@@ -17,10 +17,34 @@ export function redact(text: string): string {
   return out;
 }
 
-/** The same error with every registered secret taken out of its message and stack. */
+/** A message on one line, as the runbook promises: a tool's multi-line answer joined with "; ". */
+export function oneLine(message: string): string {
+  return message
+    .split("\n")
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .join("; ");
+}
+
+/** What an operator can do about a file system error code. */
+export function describeFsError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  const meaning: Record<string, string> = {
+    ENOENT: "it does not exist",
+    EACCES: "permission denied",
+    EPERM: "permission denied",
+    EROFS: "the file system is read-only",
+    EISDIR: "it is a folder",
+    ENOTDIR: "a part of the path is not a folder",
+  };
+  return code && meaning[code] ? `${meaning[code]} (${code})` : code ?? (error as Error).message;
+}
+
+/** The same error with every registered secret taken out of its message and stack, its message on one line. */
 export function redactError(error: unknown): Error {
   const err = error instanceof Error ? error : new Error(String(error));
-  const redacted = err instanceof OperatorError ? new OperatorError(redact(err.message)) : new Error(redact(err.message));
+  const message = oneLine(redact(err.message));
+  const redacted = err instanceof OperatorError ? new OperatorError(message) : new Error(message);
   redacted.stack = redact(err.stack ?? "");
   return redacted;
 }

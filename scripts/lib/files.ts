@@ -3,6 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createTwoFilesPatch } from "diff";
+import { describeFsError, OperatorError } from "./errors.ts";
 import { displayPath } from "./paths.ts";
 
 export interface FileChange {
@@ -33,8 +34,14 @@ export function writeIfChanged(path: string, content: string, opts: { dryRun?: b
       writeFileSync(tmp, content, { mode });
       chmodSync(tmp, mode);
       renameSync(tmp, path);
+    } catch (error) {
+      throw new OperatorError(`expected to write ${displayPath(path)}; ${describeFsError(error)}; make its folder writable or pass a file you can write; the file was left as it was`);
     } finally {
-      rmSync(tmp, { force: true });
+      try {
+        rmSync(tmp, { force: true });
+      } catch {
+        // nothing was written there
+      }
     }
   }
   return { path, changed: true, diff };

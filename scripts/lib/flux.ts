@@ -3,28 +3,26 @@
 import { OperatorError } from "./errors.ts";
 import { KubeApiError, type KubeClient, type Live, type Manifest, readyCondition } from "./kube.ts";
 
-const fluxKinds = [
-  ["source.toolkit.fluxcd.io/v1", "GitRepository"],
-  ["kustomize.toolkit.fluxcd.io/v1", "Kustomization"],
-  ["helm.toolkit.fluxcd.io/v2", "HelmRelease"],
-] as const;
-
-/** Checks that the cluster answers, serves Flux's CRDs, and has (or gets) Flux's namespace; returns what to print. */
+/**
+ * Checks that the cluster answers, serves every kind the built objects contain (Flux's
+ * CRDs among them), and has (or gets) Flux's namespace; returns what to print.
+ */
 export async function preflight(client: KubeClient, objects: Manifest[]): Promise<string[]> {
   const lines: string[] = [];
   const version = await client.request<{ gitVersion: string }>("GET", "/version");
   lines.push(`${client.label} answers (Kubernetes ${version.gitVersion})`);
+  const kinds = new Map(objects.map((o) => [`${o.kind} (${o.apiVersion})`, o]));
   const missing: string[] = [];
-  for (const [apiVersion, kind] of fluxKinds) {
+  for (const [kind, obj] of [...kinds].sort(([a], [b]) => a.localeCompare(b))) {
     try {
-      await client.path(apiVersion, kind);
+      await client.path(obj.apiVersion, obj.kind);
     } catch (error) {
       if (!(error instanceof KubeApiError) || error.code !== 404) throw error;
-      missing.push(`${kind} (${apiVersion})`);
+      missing.push(kind);
     }
   }
   if (missing.length > 0) {
-    throw new OperatorError(`expected Flux's CRDs in ${client.label}; missing ${missing.join(", ")}; install Flux there first (Cozystack's FluxCD addon for a tenant)`);
+    throw new OperatorError(`expected ${client.label} to serve every kind the app contains; missing ${missing.join(", ")}; install Flux there first (Cozystack's FluxCD addon for a tenant), or the CRD of the kind named`);
   }
   const fluxNamespace = objects.find((o) => o.kind === "Kustomization")?.metadata.namespace;
   if (fluxNamespace) {
@@ -38,14 +36,23 @@ export async function preflight(client: KubeClient, objects: Manifest[]): Promis
   return lines;
 }
 
-/** Waits until a Flux object is Ready=True; `progress` gets each status seen. */
+/**
+ * Waits until a Flux object is Ready=True for its current spec (status.observedGeneration
+ * equal to metadata.generation: a Ready left from an earlier spec does not count);
+ * `progress` gets each status seen.
+ */
 export async function waitReady(client: KubeClient, ref: Manifest, timeoutMs: number, progress: (line: string) => void): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = "no status yet";
   for (;;) {
-    const ready = readyCondition((await client.get(ref)) as Live | undefined);
-    if (ready?.status === "True") return progress(`Ready: ${ready.message ?? ""}`);
-    if (ready) last = `${ready.reason ?? ready.status}: ${ready.message ?? ""}`;
+    const live = (await client.get(ref)) as Live | undefined;
+    const ready = readyCondition(live);
+    const generation = (live?.metadata as { generation?: number } | undefined)?.generation;
+    const observed = live?.status?.observedGeneration;
+    const current = observed !== undefined && observed === generation;
+    if (ready?.status === "True" && current) return progress(`Ready: ${ready.message ?? ""}`);
+    if (ready && !current) last = `${ready.reason ?? ready.status} for generation ${observed ?? "none"}, but the spec is at generation ${generation}: Flux has not reconciled the change yet`;
+    else if (ready) last = `${ready.reason ?? ready.status}: ${ready.message ?? ""}`;
     progress(`waiting: ${last}`);
     if (Date.now() >= deadline) {
       throw new OperatorError(`expected ${ref.kind} ${ref.metadata.namespace}/${ref.metadata.name} to be Ready within ${Math.round(timeoutMs / 1000)} s; Flux's last status: ${last}; check \`flux get kustomizations -A\` or raise --timeout`);

@@ -68,6 +68,7 @@ export async function readTenantServices(client: KubeClient, services: readonly 
       try {
         return await client.get<ServiceObject & { apiVersion: string; kind: string }>({ apiVersion: "v1", kind: "Service", metadata: { namespace: s.namespace, name: s.name } });
       } catch (error) {
+        if (error instanceof KubeApiError && error.code === 401) throw new OperatorError(error.message);
         if (error instanceof KubeApiError) throw new OperatorError(`expected to read Service ${s.namespace}/${s.name} in ${client.label}; the API answered ${error.code} ${error.message}; check the tenant kubeconfig's access`);
         throw error;
       }
@@ -80,6 +81,7 @@ export async function listMirrors(client: KubeClient): Promise<ServiceObject[]> 
   try {
     return await client.list<ServiceObject & { apiVersion: string; kind: string }>("v1", "Service", management.tenantNamespace, mirrorSelector);
   } catch (error) {
+    if (error instanceof KubeApiError && error.code === 401) throw new OperatorError(error.message);
     if (error instanceof KubeApiError) throw new OperatorError(`expected to list Services in ${management.tenantNamespace} of ${client.label}; the API answered ${error.code} ${error.message}; check --management-context`);
     throw error;
   }
@@ -136,8 +138,14 @@ export async function checkIngress(opts: CheckIngressOptions): Promise<IngressRe
   const [live, mirrors] = await Promise.all([readTenantServices(opts.tenant, services), listMirrors(opts.management)]);
   const instances = matchInstances(services, live, mirrors);
   const files = planIngressFiles(opts.ingressFiles ?? [defaultIngressFile], instances);
-  const ok = instances.every((i) => !i.problem) && files.every((f) => !f.problem && f.upToDate);
-  return { instances, files, hostsWithoutRule: hostsWithoutRule(instances, files), ok };
+  const missing = hostsWithoutRule(instances, files);
+  const ok = instances.every((i) => !i.problem) && files.every((f) => !f.problem && f.upToDate) && missing.length === 0;
+  return { instances, files, hostsWithoutRule: missing, ok };
+}
+
+/** The failure for an instance whose host has no rule in any ingress file (sync-ingress only edits existing rules). */
+export function missingRuleProblem(host: string, release: string, files: readonly IngressFileResult[]): string {
+  return `expected an Ingress rule for ${host} (relay instance ${release}) in ${files.map((f) => f.display).join(", ")}; found none; add a rule for the host, then run sync-ingress to fill its backend`;
 }
 
 export function describeFile(f: IngressFileResult): string {

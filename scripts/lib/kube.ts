@@ -4,6 +4,7 @@
 import { Agent, request, type RequestOptions } from "node:https";
 import { request as httpRequest } from "node:http";
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
+import { registerSecret } from "./errors.ts";
 
 export interface ObjectRef {
   apiVersion: string;
@@ -61,14 +62,26 @@ export class KubeClient {
   constructor(readonly kubeConfig: KubeConfig, readonly label: string) {}
 
   /**
-   * Credentials and TLS settings, worked out once per client. client-node makes a
-   * new Agent per call; one kept-alive Agent saves a TLS handshake per request.
+   * TLS settings, worked out once per client. client-node makes a new Agent per
+   * call; one kept-alive Agent saves a TLS handshake per request.
    */
   private async connect(): Promise<RequestOptions> {
     const opts: RequestOptions = { headers: { accept: "application/json" } };
     await this.kubeConfig.applyToHTTPSOptions(opts);
     if (opts.agent instanceof Agent) (opts.agent as Agent & { keepAlive: boolean }).keepAlive = true;
     return opts;
+  }
+
+  /**
+   * The credentials for one request, asked of the kubeConfig each time: an exec
+   * plugin's or OIDC token is renewed when it expires (client-node caches it until then).
+   */
+  private async credentials(): Promise<Pick<RequestOptions, "headers" | "auth">> {
+    const opts: RequestOptions = {};
+    await this.kubeConfig.applyToHTTPSOptions(opts);
+    const authorization = (opts.headers as Record<string, string> | undefined)?.Authorization;
+    if (authorization) registerSecret(authorization.replace(/^Bearer /, ""));
+    return { headers: opts.headers, auth: opts.auth };
   }
 
   get server(): string {
@@ -88,9 +101,11 @@ export class KubeClient {
   }
 
   private async send(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<string> {
-    const url = new URL(path, this.server);
+    // The server URL may carry a path (a proxy such as Rancher's /k8s/clusters/c-1): the API path goes after it.
+    const url = new URL(`${this.server.replace(/\/+$/, "")}${path}`);
     const base = await (this.connection ??= this.connect());
-    const opts: RequestOptions = { ...base, method, headers: { ...base.headers } };
+    const { headers, auth } = await this.credentials();
+    const opts: RequestOptions = { ...base, method, auth, headers: { ...base.headers, ...headers } };
     const payload = body === undefined ? undefined : JSON.stringify(body);
     if (payload !== undefined) opts.headers = { ...opts.headers, "content-type": contentType, "content-length": Buffer.byteLength(payload) };
     const send = url.protocol === "http:" ? httpRequest : request;
@@ -102,6 +117,7 @@ export class KubeClient {
           const text = Buffer.concat(chunks).toString("utf8");
           const code = res.statusCode ?? 0;
           if (code >= 200 && code < 300) return resolve(text);
+          if (code === 401) return reject(new KubeApiError(401, "Unauthorized", this.unauthorized()));
           let status: { message?: string; reason?: string } = {};
           try {
             status = JSON.parse(text) as typeof status;
@@ -118,6 +134,13 @@ export class KubeClient {
       if (payload !== undefined) req.write(payload);
       req.end();
     });
+  }
+
+  /** What a 401 means for this cluster: whose credentials, and what to do. */
+  private unauthorized(): string {
+    const context = this.kubeConfig.getCurrentContext();
+    const user = this.kubeConfig.getContextObject(context)?.user ?? "none";
+    return `expected ${this.label} to accept the credentials of user "${user}" (context ${context}); it answered 401 Unauthorized; they are wrong or expired: renew them (log in again, or fetch a fresh kubeconfig) or pick another context`;
   }
 
   private resources(apiVersion: string): Promise<Map<string, ResourceInfo>> {
@@ -167,12 +190,21 @@ export class KubeClient {
   async apply(obj: Manifest, opts: { fieldManager: string; dryRun?: boolean; live?: Manifest }): Promise<{ action: ApplyAction; object: Manifest }> {
     const path = await this.path(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name);
     const before = opts.live ?? (await this.get(obj));
-    const query = new URLSearchParams({ fieldManager: opts.fieldManager, force: "true" });
-    if (opts.dryRun) query.set("dryRun", "All");
-    const after = await this.request<Manifest>("PATCH", `${path}?${query}`, obj, "application/apply-patch+yaml");
-    const same = before && JSON.stringify(withoutBookkeeping(before)) === JSON.stringify(withoutBookkeeping(after));
-    const action: ApplyAction = !before ? "created" : same ? "unchanged" : "configured";
-    return { action, object: after };
+    const patch = (dryRun: boolean) => {
+      const query = new URLSearchParams({ fieldManager: opts.fieldManager, force: "true" });
+      if (dryRun) query.set("dryRun", "All");
+      return this.request<Manifest>("PATCH", `${path}?${query}`, obj, "application/apply-patch+yaml");
+    };
+    if (!before) return { action: "created", object: await patch(!!opts.dryRun) };
+    // Asked first as a dry run: a re-apply that changes nothing writes nothing. (A real no-op apply
+    // can still write: a CRD's schema default, e.g. Flux's status.observedGeneration -1, is added on
+    // read but not stored at create, so the first update stores it and bumps the resourceVersion.)
+    const preview = await patch(true);
+    // A dry run (and diff) tells content; field owners alone (e.g. helm's objects seen by this manager) are no change.
+    if (opts.dryRun) return { action: sameObject(before, preview, false) ? "unchanged" : "configured", object: preview };
+    if (sameObject(before, preview, true)) return { action: "unchanged", object: before };
+    const after = await patch(false);
+    return { action: after.metadata.resourceVersion === before.metadata.resourceVersion ? "unchanged" : "configured", object: after };
   }
 
   /** Writes the status subresource, as a controller would (tests and the demo play controllers). */
@@ -180,6 +212,13 @@ export class KubeClient {
     const path = await this.path(ref.apiVersion, ref.kind, ref.metadata.namespace, ref.metadata.name);
     await this.request("PATCH", `${path}/status`, { status }, "application/merge-patch+json");
   }
+}
+
+/** The same content, and with `owners` the same field owners (an apply that would change neither writes nothing). */
+function sameObject(a: Manifest, b: Manifest, owners: boolean): boolean {
+  const fieldOwners = (o: Manifest) => ((o.metadata as { managedFields?: Record<string, unknown>[] }).managedFields ?? []).map(({ time, ...entry }) => (void time, entry));
+  if (JSON.stringify(withoutBookkeeping(a)) !== JSON.stringify(withoutBookkeeping(b))) return false;
+  return !owners || JSON.stringify(fieldOwners(a)) === JSON.stringify(fieldOwners(b));
 }
 
 /** An object without the server's bookkeeping (write counters, field owners, status): what an apply can change. */

@@ -58,11 +58,22 @@ export class LocalSecretSource implements SecretSource {
 
   constructor(private readonly path: string) {
     this.description = `the local secrets file ${path}`;
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (error) {
+      throw new OperatorError(`expected a JSON object of op:// references in ${path}; could not read it (${(error as NodeJS.ErrnoException).code ?? "unreadable"}); pass an existing, readable file`);
+    }
     let parsed: unknown;
     try {
-      parsed = JSON.parse(readFileSync(path, "utf8"));
-    } catch (error) {
-      throw new OperatorError(`expected a JSON object of op:// references in ${path}; could not read it (${(error as Error).message.split("\n")[0]}); fix the file`);
+      parsed = JSON.parse(text);
+    } catch {
+      // Node's parse error quotes the file's first characters, which are a secret: never pass it on.
+      throw new OperatorError(`expected a JSON object of op:// references in ${path}; it is not valid JSON; fix the file (its content is not shown: it holds secrets)`);
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      const found = parsed === null ? "null" : Array.isArray(parsed) ? "an array" : `a ${typeof parsed}`;
+      throw new OperatorError(`expected a JSON object of op:// references in ${path}; found ${found}; write it as { "op://vault/item/field": "value" }`);
     }
     this.values = parsed as Record<string, string>;
     for (const value of Object.values(this.values)) if (typeof value === "string") registerSecret(value);

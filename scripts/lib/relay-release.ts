@@ -7,6 +7,7 @@ import { stringify } from "yaml";
 import { fieldManager, refOf } from "./apply.ts";
 import { writeKubeconfig } from "./clusters.ts";
 import { unifiedDiff } from "./files.ts";
+import { onCleanup } from "./interrupt.ts";
 import { KubeApiError, type KubeClient, type Manifest, withoutBookkeeping } from "./kube.ts";
 import { relayChartPath, relayNamespace, type RelayInstance } from "./names.ts";
 import { renderInstance } from "./relay-services.ts";
@@ -25,12 +26,15 @@ export function diffable(obj: Manifest | undefined, other?: Manifest): string {
 
 export async function withKubeconfigFile<T>(client: KubeClient, run: (path: string) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), "relay-helm-"));
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  const unregister = onCleanup(`the temporary kubeconfig ${dir}`, remove);
   try {
     const path = join(dir, "tenant.kubeconfig");
     writeKubeconfig(client.kubeConfig, path);
     return await run(path);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    remove();
+    unregister();
   }
 }
 

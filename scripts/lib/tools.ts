@@ -6,6 +6,7 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { trackChild } from "./interrupt.ts";
 import { repoRoot } from "./paths.ts";
 
 export type Tool = "helm" | "kubectl";
@@ -34,5 +35,8 @@ export function runTool(tool: Tool, args: readonly string[], opts: { cwd?: strin
     );
     child.stdin?.on("error", () => {}); // the tool may exit before reading all its input
     child.stdin?.end(opts.input ?? "");
+    // An interrupt stops the tool and waits for it (helm --atomic rolls back before it exits).
+    const exited = new Promise<void>((done) => child.once("exit", () => done()));
+    trackChild({ name: tool, stop: (signal) => void child.kill(signal), exited });
   });
 }

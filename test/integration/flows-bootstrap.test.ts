@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { management, onePassword, tenant } from "../../scripts/lib/names.ts";
 import { type ControlPlanes, type LocalServer, startControlPlanes } from "../local/control-plane.ts";
-import { client, type FlowResult, localSecretsFile, runCommand, runFlow, runMoon, seedCozystack, setFluxReady, tempDir } from "../local/flows.ts";
+import { readCrd } from "../local/crds.ts";
+import { client, type FlowResult, localSecretsFile, runCommand, runFlow, runMoon, seedCozystack, setFluxReady, startFlow, tempDir } from "../local/flows.ts";
 
 const canary = "canary-7f3a9e-never-print-me";
 const credentials = JSON.stringify({ verifier: { salt: canary, localHash: "h" }, encCredentials: { data: canary }, version: "2", deviceUuid: "d", uniqueKey: { k: canary } });
@@ -26,11 +27,20 @@ async function flow(script: string, args: string[], env: NodeJS.ProcessEnv = {})
 const local = () => ["--secrets-from", "local", "--local-secrets", secretsFile];
 const onTenant = () => ["--tenant-kubeconfig", tenantServer.kubeconfigPath];
 
+const fluxKinds = [
+  ["source.toolkit.fluxcd.io/v1", "GitRepository"],
+  ["source.toolkit.fluxcd.io/v1", "HelmRepository"],
+  ["kustomize.toolkit.fluxcd.io/v1", "Kustomization"],
+  ["helm.toolkit.fluxcd.io/v2", "HelmRelease"],
+] as const;
+
+/** Every Namespace, Secret and Flux object with its resourceVersion: any write shows. */
 async function snapshot(server: LocalServer): Promise<string> {
   const c = client(server);
   const namespaces = await c.list("v1", "Namespace");
   const secrets = (await Promise.all(namespaces.map((n) => c.list("v1", "Secret", n.metadata!.name)))).flat();
-  return JSON.stringify([...namespaces.map((n) => ({ ...n, kind: "Namespace" })), ...secrets.map((n) => ({ ...n, kind: "Secret" }))].map((o) => `${o.kind}/${o.metadata?.namespace}/${o.metadata?.name}@${o.metadata?.resourceVersion}`).sort());
+  const flux = (await Promise.all(fluxKinds.map(([apiVersion, kind]) => c.list(apiVersion, kind, "flux-system").then((items) => items.map((o) => ({ ...o, kind })), () => [])))).flat();
+  return JSON.stringify([...namespaces.map((n) => ({ ...n, kind: "Namespace" })), ...secrets.map((n) => ({ ...n, kind: "Secret" })), ...flux].map((o) => `${o.kind}/${o.metadata?.namespace}/${o.metadata?.name}@${o.metadata?.resourceVersion}`).sort());
 }
 
 beforeAll(async () => {
@@ -40,6 +50,9 @@ beforeAll(async () => {
   copyFileSync(gone.kubeconfigPath, join(dir, "gone.kubeconfig"));
   await gone.stop();
   await seedCozystack(mgmt, tenantServer);
+  const { namespace, name } = tenant.kubeconfigSecret;
+  await client(mgmt).request("PATCH", `/api/v1/namespaces/${namespace}/secrets/${name}`, { data: { "empty.conf": "" } }, "application/merge-patch+json");
+  writeFileSync(join(dir, "refused.kubeconfig"), readFileSync(mgmt.kubeconfigPath, "utf8").replace(/token: \S+/, "token: not-the-token"));
   secretsFile = localSecretsFile(dir, {
     [onePassword.credentialsReference]: credentials,
     [onePassword.tokenReference]: token,
@@ -101,6 +114,22 @@ describe("create-1password-secret", () => {
     expect(result.all).toMatch(message);
     expect(await snapshot(tenantServer)).toBe(before);
   });
+  it.each([
+    ["not valid JSON, starting with a secret", `${canary}", "op://x/y/z": 1}`, /expected a JSON object of op:\/\/ references in \S+secrets.json; it is not valid JSON; fix the file \(its content is not shown: it holds secrets\)/],
+    ["valid JSON that is not an object (null)", "null", /in \S+secrets.json; found null; write it as \{ "op:\/\/vault\/item\/field": "value" \}/],
+    ["valid JSON that is not an object (an array)", `["${canary}"]`, /in \S+secrets.json; found an array; write it as/],
+    ["valid JSON that is not an object (a number)", "42", /in \S+secrets.json; found a number; write it as/],
+  ])("refuses a local secrets file that is %s in one line without its content, and changes nothing", async (_name, content, message) => {
+    const file = join(tempDir("malformed-secrets-"), "secrets.json");
+    writeFileSync(file, content, { mode: 0o600 });
+    const before = await snapshot(tenantServer);
+    const result = await flow("create-1password-secret", [...onTenant(), "--secrets-from", "local", "--local-secrets", file]);
+    expect(result.code).toBe(1);
+    // listr2 marks the failed step; runMain's last line is the message itself, on one line.
+    expect(result.stderr.trim().split("\n").at(-1)).toMatch(message);
+    expect(result.all).not.toContain(canary);
+    expect(await snapshot(tenantServer)).toBe(before);
+  });
 });
 
 describe("bootstrap of apps/docs-prod", () => {
@@ -127,8 +156,9 @@ describe("bootstrap of apps/docs-prod", () => {
     expect(result.stdout).toMatch(/Ready: Applied revision: main@sha1:0123/);
   });
 
-  it("reports every object unchanged on a second run", async () => {
+  it("reports every object unchanged on the first re-run and writes none (resourceVersions of the Flux objects included)", async () => {
     const before = await snapshot(tenantServer);
+    expect(before).toMatch(/HelmRelease\/flux-system\/relay-family@/);
     const result = await flow("bootstrap", ["--app", "docs-prod", ...local(), "--timeout", "10s"]);
     expect(result.code, result.all).toBe(0);
     expect(result.stdout).toMatch(/ 0 created, 0 configured, \d+ unchanged/);
@@ -165,12 +195,26 @@ describe("bootstrap of apps/docs-prod", () => {
     expect(result.all).toMatch(/expected Kustomization flux-system\/docs-prod to be Ready within 2 s; Flux's last status: ReconciliationFailed: kustomize build failed: accumulating resources/);
   });
 
+  it("does not take a Ready left from an earlier generation of the Kustomization as Ready", async () => {
+    const c = client(tenantServer);
+    const ref = { apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization", metadata: { namespace: "flux-system", name: "docs-prod" } };
+    // Someone changed the spec: the generation moves on while the status still speaks of generation 1.
+    await c.request("PATCH", await c.path(ref.apiVersion, ref.kind, "flux-system", "docs-prod"), { spec: { interval: "7m" } }, "application/merge-patch+json");
+    await setFluxReady(tenantServer, ref.kind, ref.apiVersion, "flux-system", "docs-prod", true, "Applied revision: main@sha1:0123", 1);
+    const result = await flow("bootstrap", ["--app", "docs-prod", ...onTenant(), "--skip-secrets", "--timeout", "2s"]);
+    expect(result.code, result.all).toBe(1);
+    expect(result.stderr).toMatch(/expected Kustomization flux-system\/docs-prod to be Ready within 2 s; Flux's last status: ReconciliationSucceeded for generation 1, but the spec is at generation \d+: Flux has not reconciled the change yet/);
+    await setFluxReady(tenantServer, ref.kind, ref.apiVersion, "flux-system", "docs-prod", true, "Applied revision: main@sha1:0123");
+  });
+
   it.each([
     ["no kubeconfig Secret", () => ({ KUBECONFIG: bare.kubeconfigPath }), [], /expected Secret tenant-root\/kubernetes-cluster-docs-infra-prod-admin-kubeconfig in enigma-cluster|expected Secret tenant-root\/kubernetes-cluster-docs-infra-prod-admin-kubeconfig in no-flux/],
-    ["a Secret without the key", () => ({}), ["--tenant-kubeconfig-key", "nope.conf"], /expected key "nope.conf" in Secret tenant-root\/kubernetes-cluster-docs-infra-prod-admin-kubeconfig; found keys \[admin.conf, super-admin.conf\]/],
+    ["a Secret without the key", () => ({}), ["--tenant-kubeconfig-key", "nope.conf"], /expected key "nope.conf" in Secret tenant-root\/kubernetes-cluster-docs-infra-prod-admin-kubeconfig; found keys \[admin.conf, empty.conf, super-admin.conf\]/],
+    ["an empty kubeconfig key", () => ({}), ["--tenant-kubeconfig-key", "empty.conf"], /expected key "empty.conf" in Secret tenant-root\/kubernetes-cluster-docs-infra-prod-admin-kubeconfig to hold a kubeconfig; it is empty; check the tenant cluster in Cozystack, or pass another key with --tenant-kubeconfig-key/],
+    ["management credentials the cluster refuses", () => ({ KUBECONFIG: join(dir, "refused.kubeconfig") }), [], /^✖ expected enigma-cluster \(context enigma-cluster\) to accept the credentials of user "enigma-cluster-admin" \(context enigma-cluster\); it answered 401 Unauthorized; they are wrong or expired: renew them/m],
     ["a malformed kubeconfig", () => ({}), ["--tenant-kubeconfig", "MALFORMED"], /expected a .*kubeconfig.* in .*malformed.kubeconfig/],
     ["an unreachable tenant API", () => ({}), ["--tenant-kubeconfig", "GONE"], /expected the Kubernetes API of cluster-docs-infra-prod at https:\/\/127.0.0.1:\d+ to answer; ECONNREFUSED/],
-    ["missing Flux CRDs", () => ({}), ["--tenant-kubeconfig", "NOFLUX"], /expected Flux's CRDs in cluster-docs-infra-prod; missing GitRepository \(source.toolkit.fluxcd.io\/v1\), Kustomization/],
+    ["missing Flux CRDs", () => ({}), ["--tenant-kubeconfig", "NOFLUX"], /expected cluster-docs-infra-prod to serve every kind the app contains; missing GitRepository \(source.toolkit.fluxcd.io\/v1\), HelmRelease \(helm.toolkit.fluxcd.io\/v2\), HelmRepository \(source.toolkit.fluxcd.io\/v1\), Kustomization/],
   ])("refuses %s with a clear message and changes nothing", async (_name, env, args, message) => {
     writeFileSync(join(dir, "malformed.kubeconfig"), "apiVersion: v1\nclusters: [ {name: x\n");
     const paths: Record<string, string> = { MALFORMED: join(dir, "malformed.kubeconfig"), GONE: join(dir, "gone.kubeconfig"), NOFLUX: bare.kubeconfigPath };
@@ -180,6 +224,36 @@ describe("bootstrap of apps/docs-prod", () => {
     expect(result.all).toMatch(message);
     expect(result.all).not.toMatch(/\n\s+at /);
     expect([await snapshot(tenantServer), await snapshot(bare)]).toEqual(before);
+  });
+});
+
+describe("bootstrap, stopped midway", () => {
+  it("checks every kind the app contains before it applies anything: HelmRepository too", async () => {
+    await bare.installCrds(await Promise.all((["GitRepository", "HelmChart", "Kustomization", "HelmRelease"] as const).map(readCrd)));
+    const before = await snapshot(bare);
+    const result = await flow("bootstrap", ["--app", "docs-prod", "--tenant-kubeconfig", bare.kubeconfigPath, ...local(), "--no-wait"]);
+    expect(result.code, result.all).toBe(1);
+    expect(result.stderr.trim().split("\n").at(-1)).toMatch(/^✖ expected cluster-docs-infra-prod to serve every kind the app contains; missing HelmRepository \(source.toolkit.fluxcd.io\/v1\); install Flux there first/);
+    expect(await snapshot(bare)).toBe(before);
+  });
+
+  it("on Ctrl-C names the objects it applied before the interrupt, and a re-run completes the job", async () => {
+    const c = client(tenantServer);
+    const credentialsRef = { apiVersion: "v1", kind: "Secret", metadata: { namespace: "1password", name: "1password-credentials" } };
+    const release = { apiVersion: "helm.toolkit.fluxcd.io/v2", kind: "HelmRelease", metadata: { namespace: "flux-system", name: "relay-family" } };
+    for (const ref of [credentialsRef, release]) await c.request("DELETE", await c.path(ref.apiVersion, ref.kind, ref.metadata.namespace, ref.metadata.name));
+    const running = startFlow("bootstrap", ["--app", "docs-prod", ...onTenant(), ...local(), "--no-wait"], { KUBECONFIG: mgmt.kubeconfigPath });
+    while (!(await c.get(credentialsRef))) await new Promise((r) => setTimeout(r, 20));
+    running.process.kill("SIGINT");
+    const result = await running.result;
+    outputs.push(result);
+    expect(result.code, result.all).toBe(130);
+    const lines = result.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^✖ interrupted by SIGINT during "[^"]+"; applied before the interrupt: Secret 1password\/1password-credentials created(, [^;]+)?; the rest was not done; run the same command again to complete the job$/);
+    const again = await flow("bootstrap", ["--app", "docs-prod", ...onTenant(), ...local(), "--no-wait"]);
+    expect(again.code, again.all).toBe(0);
+    expect(await c.get(release)).toBeDefined();
   });
 });
 

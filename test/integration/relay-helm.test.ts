@@ -1,9 +1,10 @@
 // Direct Helm deploys: upgrade --no-wait installs an instance into a real local
 // API server with the real helm binary, and diff then reports no change.
+import { existsSync, readdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { relayNamespace, tenant } from "../../scripts/lib/names.ts";
 import { type ControlPlanes, type LocalServer, startControlPlanes } from "../local/control-plane.ts";
-import { client, runFlow, runMoon } from "../local/flows.ts";
+import { childProcesses, client, runCommand, runFlow, runMoon, startFlow, tempDir } from "../local/flows.ts";
 
 let cp: ControlPlanes;
 let server: LocalServer;
@@ -54,6 +55,32 @@ describe("relay-server direct Helm deploys", () => {
     expect(diff.code, diff.all).toBe(1);
     expect(diff.stdout).toMatch(/Service relay\/\S+: would change/);
     expect(diff.stdout).toMatch(/-\s+port: 9999/);
+  });
+
+  it("on Ctrl-C stops helm and waits for it, removes the temporary kubeconfig, says so in one line and exits 130", async () => {
+    const tmp = tempDir("relay-helm-interrupt-");
+    // helm waits for a Pod that never runs here (no controllers): the interrupt comes while it waits.
+    const flow = startFlow("relay-helm", ["upgrade", "--instance", "family", "--timeout", "5m", ...onTenant()], { TMPDIR: tmp });
+    const pid = flow.process.pid!;
+    let helm: number[] = [];
+    for (let i = 0; i < 300 && helm.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      helm = childProcesses(pid, "helm");
+    }
+    expect(helm).toHaveLength(1);
+    expect(readdirSync(tmp)).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 1500));
+    flow.process.kill("SIGINT");
+    const result = await flow.result;
+    expect(result.code, result.all).toBe(130);
+    const lines = result.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^✖ interrupted by SIGINT during "helm upgrade --install relay-family .*"; stopped helm and waited for it to exit, removed the temporary kubeconfig \S+; the rest was not done; run the same command again to complete the job$/);
+    expect(readdirSync(tmp)).toEqual([]);
+    expect(existsSync(`/proc/${helm[0]}`)).toBe(false);
+    // helm finished its own rollback before the flow exited: a re-run does not find an operation in progress.
+    const again = await runFlow("relay-helm", ["upgrade", "--instance", "family", "--no-wait", ...onTenant()]);
+    expect(again.code, again.all).toBe(0);
   });
 
   it("refuses an unknown instance", async () => {

@@ -340,14 +340,18 @@ describe("sync-ingress refuses bad input with a clear message and changes nothin
     expect(message).toMatch(/^✖ expected valid YAML in \S*bad-input\.yaml; found a syntax error at \S*bad-input\.yaml:10 \(.+\); fix the file and run again, nothing was changed$/);
   });
 
-  it("an ingress host of no instance is reported and left alone, and the instances' missing rules are named", async () => {
+  it.each([[[]], [["--check"]]])("an ingress file without the instances' rules fails naming each missing host, and writes nothing (%j)", async (args) => {
     const file = join(dir, "foreign.yaml");
     const text = readFileSync(join(repoRoot, "test/fixtures/ingress/comments.yaml"), "utf8").split("\n...\n")[0]!.replace(/personal\.relay|family\.relay/g, "other.app");
     writeFileSync(file, text);
-    const result = await sync([...onTenant(), "--ingress-file", file]);
-    expect(result.code, result.all).toBe(0);
+    const result = await sync([...onTenant(), "--ingress-file", file, ...args]);
+    expect(result.code, result.all).toBe(1);
     expect(readFileSync(file, "utf8")).toBe(text);
-    expect(result.stdout).toContain("grafana.enigma.vgijssel.nl (Ingress relays, line 44): no relay instance has this host; left as it is");
-    expect(result.stdout).toContain(`${personal.host}: no Ingress rule in`);
+    const line = result.stderr.trim().split("\n").at(-1)!;
+    expect(line).toBe(
+      `✖ expected an Ingress rule for ${personal.host} (relay instance ${personal.release}) in ${file}; found none; add a rule for the host, then run sync-ingress to fill its backend; ` +
+        `expected an Ingress rule for ${family.host} (relay instance ${family.release}) in ${file}; found none; add a rule for the host, then run sync-ingress to fill its backend`,
+    );
+    expect((await checkIngress({ tenant: client(tenantServer), management: client(mgmt), ingressFiles: [file] })).ok).toBe(false);
   });
 });

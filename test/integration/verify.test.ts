@@ -31,6 +31,7 @@ let mgmt: LocalServer, tenantServer: LocalServer;
 let dir: string, ingressFile: string, caFile: string;
 let https: Server[] = [];
 let readyStatus = 200;
+let ingressBefore = "";
 const connectTo: string[] = [];
 const canary = "canary-verify-secret-value";
 
@@ -170,6 +171,13 @@ describe("verify", () => {
       },
       /✗ \S*ingress-relay.yaml backends match the mirrors: stale: family.relay.enigma.vgijssel.nl/,
       () => runFlow("sync-ingress", ["--tenant-kubeconfig", tenantServer.kubeconfigPath, "--ingress-file", ingressFile], { KUBECONFIG: mgmt.kubeconfigPath })],
+    ["an instance has no rule in the ingress file", "management",
+      async () => {
+        ingressBefore = readFileSync(ingressFile, "utf8");
+        (await import("node:fs")).writeFileSync(ingressFile, ingressBefore.replaceAll("family.relay.enigma.vgijssel.nl", "other.app.enigma.vgijssel.nl"));
+      },
+      /✗ Ingress rule for family.relay.enigma.vgijssel.nl: expected an Ingress rule for family.relay.enigma.vgijssel.nl \(relay instance relay-family\) in \S*ingress-relay.yaml; found none/,
+      async () => (await import("node:fs")).writeFileSync(ingressFile, ingressBefore)],
     ["a TLS Secret is missing", "management",
       () => m().request("DELETE", "/api/v1/namespaces/tenant-root/secrets/relay-personal-tls"),
       /✗ TLS Secret tenant-root\/relay-personal-tls for personal.relay.enigma.vgijssel.nl: not found/,

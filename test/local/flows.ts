@@ -1,6 +1,7 @@
 // Runs operator flows as an operator would (a separate process, the shipped bundle)
 // and plays the parts of the controllers the local API servers lack.
-import { execFile } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,6 +24,34 @@ export function runFlow(flow: string, args: readonly string[], env: NodeJS.Proce
 }
 
 export const flowRunner = join(repoRoot, "scripts/build/flow.mjs");
+
+/** A flow started in the background: its process (to signal it) and its result once it exits. */
+export function startFlow(flow: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): { process: ChildProcess; result: Promise<FlowResult> } {
+  let child!: ChildProcess;
+  const result = new Promise<FlowResult>((resolve) => {
+    child = execFile(process.execPath, [flowRunner, flow, ...args], { cwd: repoRoot, env: { ...process.env, CI: "true", ...env }, maxBuffer: 32 * 1024 * 1024 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr, all: stdout + stderr });
+    });
+  });
+  return { process: child, result };
+}
+
+/** The pids of the running processes whose parent is `parent` and whose command line contains `name`. */
+export function childProcesses(parent: number, name: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === parent && readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(name)) found.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return found;
+}
 
 export function runCommand(command: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, cwd = repoRoot): Promise<FlowResult> {
   return new Promise((resolve) => {
@@ -59,10 +88,16 @@ export async function seedCozystack(mgmt: LocalServer, tenantServer: LocalServer
   );
 }
 
-/** Plays Flux's kustomize-controller: marks a Kustomization Ready (or not) through its status. */
-export async function setFluxReady(server: LocalServer, kind: string, apiVersion: string, namespace: string, name: string, ready: boolean, message: string): Promise<void> {
-  await client(server).patchStatus({ apiVersion, kind, metadata: { name, namespace } }, {
-    observedGeneration: 1,
+/**
+ * Plays Flux's kustomize-controller: marks a Kustomization Ready (or not) through its
+ * status, for the object's current generation unless `observedGeneration` says otherwise.
+ */
+export async function setFluxReady(server: LocalServer, kind: string, apiVersion: string, namespace: string, name: string, ready: boolean, message: string, observedGeneration?: number): Promise<void> {
+  const c = client(server);
+  const ref = { apiVersion, kind, metadata: { name, namespace } };
+  const live = (await c.get(ref)) as { metadata: { generation?: number } } | undefined;
+  await c.patchStatus(ref, {
+    observedGeneration: observedGeneration ?? live?.metadata.generation ?? 1,
     conditions: [{ type: "Ready", status: ready ? "True" : "False", reason: ready ? "ReconciliationSucceeded" : "ReconciliationFailed", message, lastTransitionTime: new Date().toISOString() }],
   });
 }

@@ -6,9 +6,11 @@ import { parse as parseYaml } from "yaml";
 import { parseDuration } from "../../scripts/lib/cli.ts";
 import { checkCredentials, connectSecrets } from "../../scripts/lib/connect-secrets.ts";
 import { clusterOptionSpecs, parseFlowArgs } from "../../scripts/lib/cli.ts";
-import { OperatorError, redact, registerSecret } from "../../scripts/lib/errors.ts";
+import { OperatorError, redact, redactError, registerSecret } from "../../scripts/lib/errors.ts";
+import { writeIfChanged } from "../../scripts/lib/files.ts";
+import { readCaFile } from "../../scripts/lib/verify/network.ts";
 import { execFileSync } from "node:child_process";
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseKubeconfig, writeKubeconfig } from "../../scripts/lib/clusters.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
@@ -45,6 +47,30 @@ describe("1Password", () => {
   it("names the missing reference, not a value", async () => {
     const file = localSecretsFile(tempDir("op-"), { "op://v/i/f": "hidden-value" });
     await expect(new LocalSecretSource(file).resolve("op://v/i/other")).rejects.toThrow(/op:\/\/v\/i\/other; no item matched/);
+  });
+
+  it("never quotes a secrets file that is not valid JSON, and names a JSON value that is not an object", async () => {
+    const dir = tempDir("op-");
+    const cases: [string, RegExp][] = [
+      ['ZQXCANARY9", "op://v/i/f": "x"}', /it is not valid JSON; fix the file \(its content is not shown: it holds secrets\)$/],
+      ["null", /found null; write it as/],
+      ['["ZQXCANARY9"]', /found an array; write it as/],
+      ["42", /found a number; write it as/],
+    ];
+    for (const [content, message] of cases) {
+      const file = join(dir, "secrets.json");
+      writeFileSync(file, content);
+      const error = (() => {
+        try {
+          new LocalSecretSource(file);
+        } catch (e) {
+          return e as Error;
+        }
+      })();
+      expect(error).toBeInstanceOf(OperatorError);
+      expect(error!.message).toMatch(message);
+      expect(error!.message).not.toContain("ZQXCANARY9");
+    }
   });
 
   it("refuses a malformed reference before asking anyone", async () => {
@@ -130,5 +156,22 @@ describe("kubeconfig files", () => {
     for (const name of ["tenant.kubeconfig", "apps/docs-prod/kubeconfig.yaml"]) {
       expect(execFileSync("git", ["check-ignore", "--no-index", name], { cwd: repoRoot, encoding: "utf8" }).trim()).toBe(name);
     }
+  });
+});
+
+describe("operator messages", () => {
+  it("puts a multi-line error on one line", () => {
+    expect(redactError(new OperatorError("expected a; found b:\n  line one\n\n  line two\n")).message).toBe("expected a; found b:; line one; line two");
+  });
+
+  it("turns a file that cannot be written into a sentence that names it, not a raw errno", () => {
+    const dir = tempDir("write-");
+    writeFileSync(join(dir, "not-a-folder"), "");
+    const path = join(dir, "not-a-folder", "ingress.yaml");
+    expect(() => writeIfChanged(path, "x")).toThrow(new OperatorError(`expected to write ${path}; a part of the path is not a folder (ENOTDIR); make its folder writable or pass a file you can write; the file was left as it was`));
+  });
+
+  it("names a missing --ca-file in a sentence", () => {
+    expect(() => readCaFile("/nonexistent/ca.pem")).toThrow(new OperatorError("expected a CA bundle (PEM) at /nonexistent/ca.pem for --ca-file; it does not exist (ENOENT); pass an existing, readable file"));
   });
 });

@@ -2,7 +2,7 @@
 // the ingress files point at them, the live Ingresses match the files, and TLS.
 import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
-import { checkIngress, type IngressFileResult, type InstanceResult } from "../ingress-sync.ts";
+import { checkIngress, type IngressFileResult, type InstanceResult, missingRuleProblem } from "../ingress-sync.ts";
 import { KubeApiError, type KubeClient, type Live, readyCondition } from "../kube.ts";
 import { management } from "../names.ts";
 import { displayPath } from "../paths.ts";
@@ -61,6 +61,9 @@ export async function managementChecks(tenantClient: KubeClient | undefined, mgm
   if (tenantClient) {
     const report = await checkIngress({ tenant: tenantClient, management: mgmt, ingressFiles });
     results.push(...report.instances.map(mirrorFound), ...report.files.map(ingressFileUpToDate));
+    for (const i of report.instances.filter((i) => report.hostsWithoutRule.includes(i.host))) {
+      results.push(fail(`Ingress rule for ${i.host}`, missingRuleProblem(i.host, i.release, report.files), "add the rule to the ingress file, run moon run docs-infra-prod:sync-ingress and commit the file"));
+    }
   }
   const served = await certificatesServed(mgmt);
   for (const path of ingressFiles) {

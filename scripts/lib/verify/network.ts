@@ -1,6 +1,7 @@
 // verify's network check: each public host answers /ready over HTTPS with valid TLS.
+import { readFileSync } from "node:fs";
 import { request } from "node:https";
-import { OperatorError } from "../errors.ts";
+import { describeFsError, OperatorError } from "../errors.ts";
 import { instances, type RelayInstance } from "../names.ts";
 import { fail, pass, type Result } from "./checks.ts";
 
@@ -9,6 +10,16 @@ export interface HttpsOptions {
   timeoutMs: number;
   /** HOST → where to connect instead (the TLS name and Host header stay HOST). */
   connectTo: Map<string, { address: string; port: number }>;
+}
+
+/** The CA bundle of --ca-file, if given. */
+export function readCaFile(path: string | undefined): string | undefined {
+  if (!path) return undefined;
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw new OperatorError(`expected a CA bundle (PEM) at ${path} for --ca-file; ${describeFsError(error)}; pass an existing, readable file`);
+  }
 }
 
 export function parseConnectTo(values: readonly string[] | undefined): Map<string, { address: string; port: number }> {

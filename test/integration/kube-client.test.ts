@@ -1,0 +1,82 @@
+// The API client against a real local API server: a server URL with a path prefix
+// (a proxy in front of the API), and exec credentials that expire during a run.
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { request } from "node:https";
+import { join } from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KubeClient } from "../../scripts/lib/kube.ts";
+import { type ControlPlanes, type LocalServer, startControlPlanes } from "../local/control-plane.ts";
+import { tempDir } from "../local/flows.ts";
+
+let cp: ControlPlanes;
+let server: LocalServer;
+let proxy: Server;
+let dir: string;
+const prefix = "/k8s/clusters/c-1";
+
+/** A kubeconfig for the local server with another server URL or user. */
+function kubeconfig(serverUrl: string, user: Record<string, unknown>): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: "c", server: serverUrl, skipTLSVerify: true }],
+    users: [{ name: "u", ...user }],
+    contexts: [{ name: "ctx", cluster: "c", user: "u" }],
+    currentContext: "ctx",
+  });
+  return kc;
+}
+
+beforeAll(async () => {
+  cp = await startControlPlanes([{ name: "api", crds: [] }]);
+  server = cp.servers[0]!;
+  dir = tempDir("kube-client-");
+  // A loopback reverse proxy that serves the API under a path prefix only, as Rancher does.
+  proxy = createServer((req, res) => {
+    if (!req.url?.startsWith(`${prefix}/`)) {
+      res.writeHead(404, { "content-type": "text/plain" }).end(`no route for ${req.url}`);
+      return;
+    }
+    const upstream = request(`${server.url}${req.url.slice(prefix.length)}`, { method: req.method, headers: req.headers, rejectUnauthorized: false }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+});
+afterAll(async () => {
+  proxy?.close();
+  await cp?.stop();
+});
+
+describe("the API client", () => {
+  it("keeps the path of a server URL behind a proxy", async () => {
+    const port = (proxy.address() as { port: number }).port;
+    const c = new KubeClient(kubeconfig(`http://127.0.0.1:${port}${prefix}`, { token: server.kubeConfig.getCurrentUser()!.token }), "proxied");
+    const namespaces = await c.list("v1", "Namespace");
+    expect(namespaces.map((n) => n.metadata!.name)).toContain("default");
+    expect((await c.get({ apiVersion: "v1", kind: "Namespace", metadata: { name: "kube-system" } }))?.metadata.name).toBe("kube-system");
+  });
+
+  it("asks an exec plugin again once its credential has expired, instead of keeping the first token for the whole run", async () => {
+    const counter = join(dir, "calls");
+    writeFileSync(counter, "");
+    const plugin = join(dir, "credential-plugin.sh");
+    const token = server.kubeConfig.getCurrentUser()!.token!;
+    writeFileSync(
+      plugin,
+      `#!/bin/sh\necho call >> ${counter}\nexpires=$(date -u -d '+2 seconds' +%Y-%m-%dT%H:%M:%SZ)\n` +
+        `printf '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"%s","expirationTimestamp":"%s"}}' ${token} "$expires"\n`,
+    );
+    chmodSync(plugin, 0o755);
+    const c = new KubeClient(kubeconfig(server.url, { exec: { apiVersion: "client.authentication.k8s.io/v1beta1", command: plugin, interactiveMode: "Never" } }), "exec");
+    await c.list("v1", "Namespace");
+    await c.list("v1", "Namespace");
+    expect(readFileSync(counter, "utf8").split("\n").filter(Boolean)).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 3000));
+    await c.list("v1", "Namespace");
+    expect(readFileSync(counter, "utf8").split("\n").filter(Boolean)).toHaveLength(2);
+  });
+});
