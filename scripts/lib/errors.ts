@@ -17,13 +17,10 @@ export function redact(text: string): string {
   return out;
 }
 
-/** A message on one line, as the runbook promises: a tool's multi-line answer joined with "; ". */
+/** A message on one line, as the runbook promises: a tool's multi-line answer joined with "; " (a list after a colon follows it). */
 export function oneLine(message: string): string {
-  return message
-    .split("\n")
-    .map((line) => line.trim())
-    .filter(Boolean)
-    .join("; ");
+  const lines = message.split("\n").map((line) => line.trim()).filter(Boolean);
+  return lines.reduce((out, line) => (out === "" ? line : `${out}${out.endsWith(":") ? " " : "; "}${line}`), "");
 }
 
 /** What an operator can do about a file system error code. */

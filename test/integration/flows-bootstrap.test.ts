@@ -124,7 +124,7 @@ describe("create-1password-secret", () => {
     writeFileSync(file, content, { mode: 0o600 });
     const before = await snapshot(tenantServer);
     const result = await flow("create-1password-secret", [...onTenant(), "--secrets-from", "local", "--local-secrets", file]);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(3);
     // listr2 marks the failed step; runMain's last line is the message itself, on one line.
     expect(result.stderr.trim().split("\n").at(-1)).toMatch(message);
     expect(result.all).not.toContain(canary);
@@ -202,7 +202,7 @@ describe("bootstrap of apps/docs-prod", () => {
     await c.request("PATCH", await c.path(ref.apiVersion, ref.kind, "flux-system", "docs-prod"), { spec: { interval: "7m" } }, "application/merge-patch+json");
     await setFluxReady(tenantServer, ref.kind, ref.apiVersion, "flux-system", "docs-prod", true, "Applied revision: main@sha1:0123", 1);
     const result = await flow("bootstrap", ["--app", "docs-prod", ...onTenant(), "--skip-secrets", "--timeout", "2s"]);
-    expect(result.code, result.all).toBe(1);
+    expect(result.code, result.all).toBe(3);
     expect(result.stderr).toMatch(/expected Kustomization flux-system\/docs-prod to be Ready within 2 s; Flux's last status: ReconciliationSucceeded for generation 1, but the spec is at generation \d+: Flux has not reconciled the change yet/);
     await setFluxReady(tenantServer, ref.kind, ref.apiVersion, "flux-system", "docs-prod", true, "Applied revision: main@sha1:0123");
   });
@@ -232,7 +232,7 @@ describe("bootstrap, stopped midway", () => {
     await bare.installCrds(await Promise.all((["GitRepository", "HelmChart", "Kustomization", "HelmRelease"] as const).map(readCrd)));
     const before = await snapshot(bare);
     const result = await flow("bootstrap", ["--app", "docs-prod", "--tenant-kubeconfig", bare.kubeconfigPath, ...local(), "--no-wait"]);
-    expect(result.code, result.all).toBe(1);
+    expect(result.code, result.all).toBe(3);
     expect(result.stderr.trim().split("\n").at(-1)).toMatch(/^✖ expected cluster-docs-infra-prod to serve every kind the app contains; missing HelmRepository \(source.toolkit.fluxcd.io\/v1\); install Flux there first/);
     expect(await snapshot(bare)).toBe(before);
   });

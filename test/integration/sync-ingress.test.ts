@@ -345,7 +345,7 @@ describe("sync-ingress refuses bad input with a clear message and changes nothin
     const text = readFileSync(join(repoRoot, "test/fixtures/ingress/comments.yaml"), "utf8").split("\n...\n")[0]!.replace(/personal\.relay|family\.relay/g, "other.app");
     writeFileSync(file, text);
     const result = await sync([...onTenant(), "--ingress-file", file, ...args]);
-    expect(result.code, result.all).toBe(1);
+    expect(result.code, result.all).toBe(3);
     expect(readFileSync(file, "utf8")).toBe(text);
     const line = result.stderr.trim().split("\n").at(-1)!;
     expect(line).toBe(

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { repoRoot } from "../../scripts/lib/paths.ts";
-import { type ControlPlanes, type LocalServer, startControlPlanes } from "./control-plane.ts";
+import { type ControlPlanes, type LocalServer, type ServerOptions, startControlPlanes } from "./control-plane.ts";
 import { chartImages, ensurePauseImage, ensureRelayBinary, ensureRelayImage, ensureTestImage, type ImageArchive } from "./images.ts";
 import { type LocalNode, startNode } from "./node.ts";
 
@@ -39,9 +39,9 @@ export interface LocalCluster {
   stop(): Promise<void>;
 }
 
-export async function startCluster(log: (line: string) => void = () => {}): Promise<LocalCluster> {
+export async function startCluster(log: (line: string) => void = () => {}, options: Omit<ServerOptions, "node"> = { name: "tenant", crds: [] }): Promise<LocalCluster> {
   const { images, pauseImage } = await nodeImages(log);
-  const controlPlanes = await startControlPlanes([{ name: "tenant", crds: [], node: true }]);
+  const controlPlanes = await startControlPlanes([{ ...options, node: true }]);
   const server = controlPlanes.servers[0]!;
   let node: LocalNode;
   try {

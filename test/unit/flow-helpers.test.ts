@@ -161,7 +161,7 @@ describe("kubeconfig files", () => {
 
 describe("operator messages", () => {
   it("puts a multi-line error on one line", () => {
-    expect(redactError(new OperatorError("expected a; found b:\n  line one\n\n  line two\n")).message).toBe("expected a; found b:; line one; line two");
+    expect(redactError(new OperatorError("expected a; found b:\n  line one\n\n  line two\n")).message).toBe("expected a; found b: line one; line two");
   });
 
   it("turns a file that cannot be written into a sentence that names it, not a raw errno", () => {

@@ -1,0 +1,152 @@
+// The whole system on this machine, for the demo and the end-to-end tests: the
+// management cluster (an API server), the tenant (an API server with a real node
+// and S3), real Flux in the tenant reading this working tree from a local Git
+// server, and the parts no local machine can have, played in code and named so:
+// the 1Password operator, KubeVirt CCM, the management cluster's Flux and
+// cert-manager, the ingress controller.
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import type { Patch } from "../../scripts/lib/apps.ts";
+import { instances, management, onePassword, relayNamespace, tenant, type RelayInstance } from "../../scripts/lib/names.ts";
+import { renderInstance } from "../../scripts/lib/relay-services.ts";
+import { playCcm } from "./ccm.ts";
+import { instanceBucket, type LocalCluster, startCluster } from "./cluster.ts";
+import { type ControlPlanes, type LocalServer, startControlPlanes } from "./control-plane.ts";
+import { client, seedCozystack, tempDir } from "./flows.ts";
+import { type FluxRun, startFlux } from "./flux.ts";
+import { type GitServer, startGitServer } from "./git-server.ts";
+import { playOnePasswordOperator } from "./onepassword-operator.ts";
+
+/** What the tenant's LoadBalancer Services get as their address from the played CCM (TEST-NET-2: never routed). */
+export const playedLoadBalancerIp = "198.51.100.10";
+
+/** The open-files limit a Pod can have here: this machine's hard limit is 20000 (see docs/local-node). */
+export const localNofile = 16384;
+
+export interface LocalSystem {
+  mgmt: LocalServer;
+  tenant: LocalServer;
+  cluster: LocalCluster;
+  git: GitServer;
+  flux: FluxRun;
+  dir: string;
+  /** The local secret source: Connect credentials, operator token, and the S3 items the played operator serves. */
+  secretsFile: string;
+  /** bootstrap --patches for docs-prod on this machine: see localPatches. */
+  patchesFile: string;
+  /** What is played here, one line each, for the demo's output. */
+  played: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * What docs-prod needs on this machine, as kustomize patches that bootstrap keeps in
+ * the root Kustomization: the Connect chart's Helm repository and 1Password's service
+ * cannot be reached (its HelmRelease and HelmRepository go; the operator is played),
+ * the Pods' S3 is the node's, and the open-files limit fits this machine.
+ */
+export function localPatches(s3Endpoint: string): Patch[] {
+  const remove = (apiVersion: string, kind: string, name: string): Patch => ({ patch: stringify({ $patch: "delete", apiVersion, kind, metadata: { name } }) });
+  const values = (i: RelayInstance, v: Record<string, unknown>): Patch => ({ patch: stringify({ apiVersion: "helm.toolkit.fluxcd.io/v2", kind: "HelmRelease", metadata: { name: i.release }, spec: { values: v } }) });
+  return [
+    remove("helm.toolkit.fluxcd.io/v2", "HelmRelease", "1password-operator"),
+    remove("source.toolkit.fluxcd.io/v1", "HelmRepository", "1password"),
+    { target: { kind: "HelmRelease", name: "1password-secrets" }, patch: stringify([{ op: "remove", path: "/spec/dependsOn" }]) },
+    // A Pod is never sent to the production S3 endpoint.
+    ...instances.map((i) => values(i, { storage: { s3: { endpoint: s3Endpoint } }, ulimits: { nofile: localNofile } })),
+  ];
+}
+
+/** Plays KubeVirt CCM every 2 s: an address for each tenant LoadBalancer Service, and its mirror in tenant-root. */
+function playCcmLoop(tenantServer: LocalServer, mgmt: LocalServer): { stop(): Promise<void> } {
+  let stopped = false;
+  const t = client(tenantServer);
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        const { items } = await t.request<{ items: { metadata: { namespace: string; name: string }; spec: { type?: string }; status?: { loadBalancer?: { ingress?: unknown[] } } }[] }>("GET", "/api/v1/services");
+        for (const svc of items.filter((s) => s.spec.type === "LoadBalancer" && !s.status?.loadBalancer?.ingress?.length)) {
+          await t.patchStatus({ apiVersion: "v1", kind: "Service", metadata: svc.metadata }, { loadBalancer: { ingress: [{ ip: playedLoadBalancerIp }] } });
+        }
+        await playCcm(tenantServer, mgmt);
+      } catch {
+        // A Service deleted between the list and the write: the next round settles it.
+      }
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  })();
+  return { stop: async () => void ((stopped = true), await loop) };
+}
+
+export async function startSystem(log: (line: string) => void = () => {}): Promise<LocalSystem> {
+  const dir = tempDir("relay-system-");
+  const stops: (() => Promise<void>)[] = [async () => rmSync(dir, { recursive: true, force: true })];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch(() => {});
+  };
+  try {
+    const [mgmtPlanes, cluster] = await Promise.all([
+      startControlPlanes([{ name: management.cluster }]) as Promise<ControlPlanes>,
+      startCluster(log, { name: tenant.app }),
+    ]);
+    stops.push(() => mgmtPlanes.stop(), () => cluster.stop());
+    const mgmt = mgmtPlanes.servers[0]!;
+    const tenantServer = cluster.server;
+    await seedCozystack(mgmt, tenantServer);
+    await client(mgmt).apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: management.fluxNamespace } }, { fieldManager: "flux-install" });
+
+    const { s3 } = cluster.node;
+    const secretsFile = join(dir, "local-secrets.json");
+    writeFileSync(secretsFile, JSON.stringify({
+      [onePassword.credentialsReference]: JSON.stringify({ verifier: { salt: "local", localHash: "local" }, encCredentials: { kid: "local", enc: "A256GCM", cty: "b5+jwk+json", iv: "local", data: "local" }, version: "2", deviceUuid: "local-device", uniqueKey: { alg: "A256GCM", k: "local" } }),
+      [onePassword.tokenReference]: "local-operator-token",
+      ...Object.fromEntries(instances.flatMap((i) => [[`op://${onePassword.vault}/${i.credentialsSecret}/accessKey`, s3.accessKeyId], [`op://${onePassword.vault}/${i.credentialsSecret}/secretKey`, s3.secretAccessKey]])),
+    }), { mode: 0o600 });
+    const patchesFile = join(dir, "local-patches.yaml");
+    writeFileSync(patchesFile, stringify(localPatches(s3.podUrl)));
+
+    const git = await startGitServer();
+    stops.push(() => git.stop());
+    await git.publish();
+    const flux = await startFlux(tenantServer, log);
+    stops.push(() => flux.stop());
+    const operator = playOnePasswordOperator(client(tenantServer), secretsFile, log);
+    stops.push(() => operator.stop());
+    const ccm = playCcmLoop(tenantServer, mgmt);
+    stops.push(() => ccm.stop());
+    for (const i of instances) log(`bucket ${instanceBucket(i.release)} for ${i.release} on the node's S3 (${s3.podUrl})`);
+    return {
+      mgmt,
+      tenant: tenantServer,
+      cluster,
+      git,
+      flux,
+      dir,
+      secretsFile,
+      patchesFile,
+      played: [
+        `Flux in ${tenant.app}: real (source-, kustomize- and helm-controller), reading this working tree from ${git.url}`,
+        "1Password operator: played (a Secret per OnePasswordItem, from the local secret source); its Connect chart is left out (patch)",
+        `KubeVirt CCM: played (LoadBalancer address ${playedLoadBalancerIp}, a mirror in tenant-root per Service)`,
+        `S3: moto on the node (${s3.podUrl}), never the production endpoint (patch); open files ${localNofile}, this machine's limit (patch)`,
+      ],
+      stop: async () => {
+        await stop();
+      },
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** The public host → tenant Service map the played ingress controller routes by. */
+export async function relayRoutes(): Promise<Map<string, { namespace: string; service: string; port: string }>> {
+  const routes = new Map<string, { namespace: string; service: string; port: string }>();
+  for (const i of instances) {
+    const svc = (await renderInstance(i)).find((o) => o.kind === "Service")!;
+    routes.set(i.host, { namespace: relayNamespace, service: svc.metadata.name, port: "http" });
+  }
+  return routes;
+}
