@@ -6,7 +6,7 @@ import { appByName, buildApp, readPatches, sourcePatches, withPatchesKept } from
 import { clusterOptionSpecs, commonHelp, newListr, parseDuration, parseFlowArgs, say, step, type Step, UsageError } from "../lib/cli.ts";
 import { secretRefs } from "../lib/connect-secrets.ts";
 import { OperatorError } from "../lib/errors.ts";
-import { preflight, waitReady } from "../lib/flux.ts";
+import { preflight, requestReconcile, waitReady } from "../lib/flux.ts";
 import type { KubeClient, Manifest } from "../lib/kube.ts";
 import { tenant } from "../lib/names.ts";
 import { lazySecretSource, secretSourceHelp, secretSourceOptionSpecs } from "../lib/onepassword.ts";
@@ -100,9 +100,12 @@ export async function main(argv: string[]): Promise<void> {
       const results = (applied = await applyAll(cluster(ctx), ctx.objects!, { dryRun: common.dryRun }, (a) => say(task, `${a.ref} ${a.action}${a.note ? ` (${a.note})` : ""}`)));
       task.title = `Apply ${results.length} objects to ${app.cluster}: ${summary(results, common.dryRun)}`;
     }),
-    step(`Wait for Kustomization ${app.kustomization} to be Ready`, (ctx, task) => {
+    step(`Wait for Kustomization ${app.kustomization} to be Ready`, async (ctx, task) => {
       const ref = ctx.objects!.find((o) => o.kind === "Kustomization" && o.metadata.name === app.kustomization);
       if (!ref) throw new OperatorError(`expected Kustomization ${app.kustomization} in ${app.path}; it is not there; restore ${app.path}/kustomization-root.yaml`);
+      // As `flux reconcile kustomization --with-source`: fetch the source and apply now, not at the next interval.
+      const at = new Date().toISOString();
+      for (const obj of ctx.objects!.filter((o) => o.kind === "GitRepository" || o === ref)) await requestReconcile(cluster(ctx), obj, at);
       return waitReady(cluster(ctx), ref, timeoutMs, (line) => say(task, line)).then(() => void (ready = "ready"));
     }, { skip: () => (common.dryRun ? "dry run" : values["no-wait"] ? "--no-wait" : false) }),
   );

@@ -36,24 +36,44 @@ export async function preflight(client: KubeClient, objects: Manifest[]): Promis
   return lines;
 }
 
+/** Asks Flux to reconcile an object now, as `flux reconcile` does, instead of at its next interval. */
+export async function requestReconcile(client: KubeClient, ref: Manifest, at: string): Promise<void> {
+  const path = await client.path(ref.apiVersion, ref.kind, ref.metadata.namespace, ref.metadata.name);
+  await client.request("PATCH", path, { metadata: { annotations: { "reconcile.fluxcd.io/requestedAt": at } } }, "application/merge-patch+json");
+}
+
+/** The revision the Kustomization's source has ready for it, e.g. main@sha1:…; undefined while it has none. */
+async function sourceRevision(client: KubeClient, kustomization: Live): Promise<string | undefined> {
+  const ref = (kustomization.spec as { sourceRef?: { kind: string; name: string; namespace?: string } } | undefined)?.sourceRef;
+  if (ref?.kind !== "GitRepository") return undefined;
+  const source = (await client.get({ apiVersion: "source.toolkit.fluxcd.io/v1", kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace ?? kustomization.metadata.namespace } })) as Live | undefined;
+  return (source?.status?.artifact as { revision?: string } | undefined)?.revision;
+}
+
 /**
- * Waits until a Flux object is Ready=True for its current spec (status.observedGeneration
- * equal to metadata.generation: a Ready left from an earlier spec does not count);
- * `progress` gets each status seen.
+ * Waits until a Flux object is Ready for the truth: Ready=True for its current spec
+ * (status.observedGeneration equal to metadata.generation) and, for a Kustomization,
+ * for the revision its GitRepository has now: a Ready left from an earlier spec or
+ * revision does not count. `progress` gets each status change.
  */
 export async function waitReady(client: KubeClient, ref: Manifest, timeoutMs: number, progress: (line: string) => void): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = "no status yet";
+  let said = "";
   for (;;) {
     const live = (await client.get(ref)) as Live | undefined;
     const ready = readyCondition(live);
     const generation = (live?.metadata as { generation?: number } | undefined)?.generation;
     const observed = live?.status?.observedGeneration;
     const current = observed !== undefined && observed === generation;
-    if (ready?.status === "True" && current) return progress(`Ready: ${ready.message ?? ""}`);
+    const wanted = live && ref.kind === "Kustomization" ? await sourceRevision(client, live) : undefined;
+    const applied = live?.status?.lastAppliedRevision as string | undefined;
+    if (ready?.status === "True" && current && (!wanted || applied === wanted)) return progress(`Ready: ${ready.message ?? ""}`);
     if (ready && !current) last = `${ready.reason ?? ready.status} for generation ${observed ?? "none"}, but the spec is at generation ${generation}: Flux has not reconciled the change yet`;
+    else if (ready?.status === "True") last = `Ready for revision ${applied ?? "none"}, but the source has ${wanted}: Flux has not applied it yet`;
     else if (ready) last = `${ready.reason ?? ready.status}: ${ready.message ?? ""}`;
-    progress(`waiting: ${last}`);
+    // A line when the status changes, not at every poll.
+    if (last !== said) progress(`waiting: ${(said = last)}`);
     if (Date.now() >= deadline) {
       throw new OperatorError(`expected ${ref.kind} ${ref.metadata.namespace}/${ref.metadata.name} to be Ready within ${Math.round(timeoutMs / 1000)} s; Flux's last status: ${last}; check \`flux get kustomizations -A\` or raise --timeout`);
     }

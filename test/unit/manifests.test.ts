@@ -168,7 +168,7 @@ describe("apps/docs-prod agrees with names.ts", () => {
     }
   });
 
-  it.each(instances)("HelmRelease $release runs ./libs/relay-server at every Git revision with its own values file in namespace relay", (instance) => {
+  it.each(instances)("HelmRelease $release runs ./libs/relay-server at every Git revision with the chart's defaults and its own values file in namespace relay", (instance) => {
     const hr = relayRelease(instance.release);
     expect(hr.spec.releaseName).toBe(instance.release);
     expect(hr.spec.targetNamespace).toBe(relayNamespace);
@@ -177,7 +177,9 @@ describe("apps/docs-prod agrees with names.ts", () => {
       chart: `./${relayChartPath}`,
       reconcileStrategy: "Revision",
       sourceRef: { kind: "GitRepository", name: tenant.gitRepository },
-      valuesFiles: [instance.valuesFile],
+      // Flux uses valuesFiles instead of the chart's values.yaml, not on top of it: without the chart's own
+      // file first, every default (the test image, the probes) is missing and the install fails.
+      valuesFiles: [`${relayChartPath}/values.yaml`, instance.valuesFile],
     });
   });
 
