@@ -201,13 +201,16 @@ export async function ensureRelayBinary(log: Log = () => {}): Promise<string> {
     writeFileSync(stampFile, stamp);
   }
   const binary = join(crates, "target/release/relay");
-  // The sources come from the tarballs only, so they and cargo's version decide the binary.
-  const buildStamp = `${stamp} ${(await run("cargo", ["--version"])).trim()}`;
+  // The sources come from the tarballs only, so they and cargo's version decide the binary
+  // ("outside git": see the build below).
+  const buildStamp = `${stamp} ${(await run("cargo", ["--version"])).trim()} outside git`;
   const buildStampFile = join(relayDir, "build-stamp");
   if (existsSync(binary) && existsSync(buildStampFile) && readFileSync(buildStampFile, "utf8") === buildStamp) return binary;
   log("building the Relay server with cargo (a first build takes about 6 minutes on 2 cores)");
   const started = Date.now();
-  await run("cargo", ["build", "--release", "-p", "relay"], { cwd: crates });
+  // The server's build script asks git for a commit to report as its version; the tarball has
+  // no .git, and without a ceiling git would find this repository and report our commit.
+  await run("cargo", ["build", "--release", "-p", "relay"], { cwd: crates, env: { GIT_CEILING_DIRECTORIES: relayDir } });
   writeFileSync(buildStampFile, buildStamp);
   log(`cargo build done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   return binary;
