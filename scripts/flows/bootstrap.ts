@@ -106,7 +106,8 @@ export async function main(argv: string[]): Promise<void> {
       // As `flux reconcile kustomization --with-source`: fetch the source and apply now, not at the next interval.
       const at = new Date().toISOString();
       for (const obj of ctx.objects!.filter((o) => o.kind === "GitRepository" || o === ref)) await requestReconcile(cluster(ctx), obj, at);
-      return waitReady(cluster(ctx), ref, timeoutMs, (line) => say(task, line)).then(() => void (ready = "ready"));
+      const releases = ctx.objects!.filter((o) => o.kind === "HelmRelease");
+      return waitReady(cluster(ctx), ref, timeoutMs, (line) => say(task, line), releases).then(() => void (ready = "ready"));
     }, { skip: () => (common.dryRun ? "dry run" : values["no-wait"] ? "--no-wait" : false) }),
   );
   await newListr<Ctx>(steps, { silent: json }).run({});

@@ -56,7 +56,7 @@ async function sourceRevision(client: KubeClient, kustomization: Live): Promise<
  * for the revision its GitRepository has now: a Ready left from an earlier spec or
  * revision does not count. `progress` gets each status change.
  */
-export async function waitReady(client: KubeClient, ref: Manifest, timeoutMs: number, progress: (line: string) => void): Promise<void> {
+export async function waitReady(client: KubeClient, ref: Manifest, timeoutMs: number, progress: (line: string) => void, related: readonly Manifest[] = []): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = "no status yet";
   let said = "";
@@ -75,8 +75,19 @@ export async function waitReady(client: KubeClient, ref: Manifest, timeoutMs: nu
     // A line when the status changes, not at every poll.
     if (last !== said) progress(`waiting: ${(said = last)}`);
     if (Date.now() >= deadline) {
-      throw new OperatorError(`expected ${ref.kind} ${ref.metadata.namespace}/${ref.metadata.name} to be Ready within ${Math.round(timeoutMs / 1000)} s; Flux's last status: ${last}; check \`flux get kustomizations -A\` or raise --timeout`);
+      const why = await notReady(client, related);
+      throw new OperatorError(`expected ${ref.kind} ${ref.metadata.namespace}/${ref.metadata.name} to be Ready within ${Math.round(timeoutMs / 1000)} s; Flux's last status: ${last}${why}; check \`flux get kustomizations -A\` or raise --timeout`);
     }
     await new Promise((r) => setTimeout(r, Math.min(2000, Math.max(100, deadline - Date.now()))));
   }
+}
+
+/** What holds a Kustomization back: Flux's own message for each related object that is not Ready. */
+async function notReady(client: KubeClient, related: readonly Manifest[]): Promise<string> {
+  const lines: string[] = [];
+  for (const obj of related) {
+    const cond = readyCondition((await client.get(obj)) as Live | undefined);
+    if (cond?.status !== "True") lines.push(`${obj.kind} ${obj.metadata.namespace}/${obj.metadata.name} ${cond ? `${cond.reason ?? "not Ready"}: ${cond.message ?? ""}` : "has no status yet"}`);
+  }
+  return lines.length ? `; not Ready: ${lines.join("; ")}` : "";
 }
