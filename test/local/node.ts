@@ -104,6 +104,7 @@ export async function startNode(server: LocalServer, opts: NodeOptions): Promise
     containerdAddress: join(dir, "containerd/containerd.sock"),
     fixedHostPaths,
     createdHostPaths: fixedHostPaths.filter((p) => !existsSync(p)),
+    kube,
   };
   writeFileSync(join(dir, "node.json"), JSON.stringify(state, null, 2));
   for (const sub of ["pids", "logs", "cni/net.d", "cni/ipam", "containerd", "kubelet/pki", "pod-logs"]) mkdirSync(join(dir, sub), { recursive: true });
@@ -156,10 +157,31 @@ export async function startNode(server: LocalServer, opts: NodeOptions): Promise
       "--use-service-account-credentials=true",
     ], false);
     startIn("scheduler", kube, ["scheduler", ...common], false);
+    // kube-proxy (iptables mode) routes ClusterIPs, so Pods reach a Service by its address.
+    // It masquerades all Service traffic: the reply of a Pod on the same bridge then goes
+    // back through the host, where conntrack undoes the DNAT. It leaves the conntrack
+    // sysctls alone (not writable in this user namespace). Teardown runs `proxy --cleanup`.
+    const [proxyHealthz, proxyMetrics] = await freePorts(2);
+    startIn("proxy", kube, [
+      "proxy",
+      `--kubeconfig=${adminKubeconfig}`,
+      "--proxy-mode=iptables",
+      `--hostname-override=${nodeName}`,
+      `--cluster-cidr=${subnet.cidr}`,
+      "--masquerade-all",
+      "--conntrack-max-per-core=0",
+      "--conntrack-tcp-timeout-established=0",
+      "--conntrack-tcp-timeout-close-wait=0",
+      `--healthz-bind-address=127.0.0.1:${proxyHealthz}`,
+      `--metrics-bind-address=127.0.0.1:${proxyMetrics}`,
+    ], false);
 
     writeFileSync(join(dir, "containerd/config.toml"), containerdConfig(dir, state.containerdAddress, opts.pauseImage));
     writeFileSync(join(dir, "cni/net.d/10-local.conflist"), JSON.stringify(cniConfig(state.bridge, subnet.cidr, join(dir, "cni/ipam")), null, 2));
-    const containerd = startIn("containerd", "containerd", ["--config", join(dir, "containerd/config.toml")], true);
+    // Containers inherit containerd's limits. Node raises its own soft RLIMIT_NOFILE to the
+    // hard limit and children inherit that: give containerd the soft 1024 it gets from
+    // systemd in production (containerd 2.0 sets no LimitNOFILE), keeping the hard limit.
+    const containerd = startIn("containerd", "sh", ["-c", 'ulimit -Sn 1024 && exec containerd "$@"', "containerd", "--config", join(dir, "containerd/config.toml")], true);
     await waitFor("containerd to answer on its socket", 30_000, containerd, dir, async () => {
       try {
         await exec("ctr", ["--address", state.containerdAddress, "version"]);
