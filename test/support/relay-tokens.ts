@@ -23,9 +23,9 @@ export async function genAuth(): Promise<string> {
   return (JSON.parse(out.slice(out.indexOf("{"))) as { private_key: string }).private_key;
 }
 
-/** A document token for `docId` signed with `privateKey` (`relay sign`). */
+/** A document token for `docId` signed with `privateKey` (`relay sign`); `--auth=` since a key may start with "-". */
 export async function signDocument(privateKey: string, docId: string): Promise<string> {
-  const child = execFile(relayBinary(), ["sign", "--auth", privateKey], { env: quiet });
+  const child = execFile(relayBinary(), ["sign", `--auth=${privateKey}`], { env: quiet });
   child.stdin!.end(JSON.stringify({ docId }));
   const out = await new Promise<string>((resolve, reject) => {
     let text = "";
