@@ -176,12 +176,10 @@ export async function startNode(server: LocalServer, opts: NodeOptions): Promise
       `--metrics-bind-address=127.0.0.1:${proxyMetrics}`,
     ], false);
 
+    writeFileSync(join(dir, "containerd/base-spec.json"), await baseRuntimeSpec());
     writeFileSync(join(dir, "containerd/config.toml"), containerdConfig(dir, state.containerdAddress, opts.pauseImage));
     writeFileSync(join(dir, "cni/net.d/10-local.conflist"), JSON.stringify(cniConfig(state.bridge, subnet.cidr, join(dir, "cni/ipam")), null, 2));
-    // Containers inherit containerd's limits. Node raises its own soft RLIMIT_NOFILE to the
-    // hard limit and children inherit that: give containerd the soft 1024 it gets from
-    // systemd in production (containerd 2.0 sets no LimitNOFILE), keeping the hard limit.
-    const containerd = startIn("containerd", "sh", ["-c", 'ulimit -Sn 1024 && exec containerd "$@"', "containerd", "--config", join(dir, "containerd/config.toml")], true);
+    const containerd = startIn("containerd", "containerd", ["--config", join(dir, "containerd/config.toml")], true);
     await waitFor("containerd to answer on its socket", 30_000, containerd, dir, async () => {
       try {
         await exec("ctr", ["--address", state.containerdAddress, "version"]);
@@ -314,6 +312,19 @@ async function freeSubnet(): Promise<{ cidr: string; gateway: string }> {
   throw new Error("expected a free 10.244.x.0/24 for the node's Pods; all 256 are in use (leftover bridges? see `ip route`)");
 }
 
+/**
+ * containerd's default OCI spec with the open-files limit production runtimes give a
+ * container: soft 1024 (systemd's default, inherited since containerd 2.0 sets no
+ * LimitNOFILE), hard the machine's. Without it containers inherit the soft limit of the
+ * Go processes between (containerd, shim, runc raise theirs to the hard limit).
+ */
+async function baseRuntimeSpec(): Promise<string> {
+  const spec = JSON.parse((await exec("ctr", ["oci", "spec"])).stdout) as { process: { rlimits?: { type: string; hard: number; soft: number }[] } };
+  const hard = Number((await exec("sh", ["-c", "ulimit -Hn"])).stdout.trim()) || 1024;
+  spec.process.rlimits = [{ type: "RLIMIT_NOFILE", hard, soft: 1024 }];
+  return JSON.stringify(spec, null, 2);
+}
+
 function containerdConfig(dir: string, address: string, pauseImage: string): string {
   return `version = 2
 root = "${join(dir, "containerd/root")}"
@@ -348,6 +359,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
+      # Containers start at the soft open-files limit 1024 that production runtimes give them.
+      base_runtime_spec = "${join(dir, "containerd/base-spec.json")}"
 
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
