@@ -562,13 +562,15 @@ describe("relay-server filesystem store", () => {
 });
 
 describe("relay-server helm test", () => {
-  it("GETs /ready through the Service with a pinned busybox that meets the restricted profile", async () => {
+  it("GETs /ready through the Service (its injected env address) with a pinned busybox that meets the restricted profile", async () => {
     const objects = await render({ release: "relay-personal", namespace: "relay" });
     const pod = only<V1Pod>(objects, "Pod");
     expect(pod.metadata?.annotations?.["helm.sh/hook"]).toBe("test");
     const c = pod.spec?.containers[0];
     expect(c?.image).toBe("busybox:1.37.0");
-    expect(c?.command).toContain("http://relay-personal-relay-server.relay.svc:80/ready");
+    // Through the Service's ClusterIP from the env variables Kubernetes injects: no cluster DNS needed.
+    expect(c?.command).toContain("http://$(RELAY_PERSONAL_RELAY_SERVER_SERVICE_HOST):$(RELAY_PERSONAL_RELAY_SERVER_SERVICE_PORT_HTTP)/ready");
+    expect(pod.spec?.enableServiceLinks).toBe(true);
     expect(c?.command?.[0]).toBe("wget");
     expect(pod.spec?.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
     expect(c?.securityContext).toMatchObject({ allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });

@@ -64,6 +64,10 @@ async function leftovers(state: NodeState, netnsBefore: string): Promise<string[
   const rules = await exec("iptables-save", []).then((r) => r.stdout, () => "");
   const otherKubelet = (await exec("pgrep", ["-f", "kubelet"]).then((r) => r.stdout, () => "")).trim();
   if (!otherKubelet && rules.includes("KUBE-")) found.push(`iptables chains ${[...new Set(rules.match(/KUBE-[A-Z-]+/g))].join(", ")}`);
+  // kube-proxy's chains (Services, endpoints, masquerading), unless another kube-proxy runs.
+  const otherProxy = (await exec("pgrep", ["-f", "kube proxy"]).then((r) => r.stdout, () => "")).trim();
+  const proxyChains = [...new Set(rules.match(/KUBE-(SERVICES|SVC-\w+|SEP-\w+|POSTROUTING|MARK-MASQ|NODEPORTS|FORWARD|PROXY-\w+)/g))];
+  if (otherKubelet && !otherProxy && proxyChains.length > 0) found.push(`kube-proxy iptables chains ${proxyChains.join(", ")}`);
   return found;
 }
 
@@ -226,11 +230,24 @@ describe.skipIf(!run)("local tenant cluster on a real node", () => {
     }
   });
 
-  // The test Pod fetches http://<service>.<namespace>.svc:<port>/ready: that needs cluster
-  // DNS and a Service proxy (kube-proxy), which this node does not run yet.
-  it.todo("passes the chart's helm test (needs cluster DNS and kube-proxy on the node)");
+  it("passes the chart's helm test: its Pod reaches the Service's ClusterIP (service-link env, kube-proxy on the node)", async () => {
+    const out = await helm("test", instance, "--namespace", "relay", "--timeout", "2m").catch(async (error: Error) => {
+      // What the test Pod saw, and what kube-proxy did, for the one reading the failure.
+      const log = await kubectl("-n", "relay", "logs", `${instance}-relay-server-test-ready`).catch((e: Error) => e.message);
+      const proxy = readFileSync(join(cluster.node.dir, "logs/proxy.log"), "utf8").split("\n").filter((l) => /^[EW]/.test(l)).slice(-5).join(" | ");
+      const nat = (await exec("iptables-save", ["-t", "nat"])).stdout.split("\n").filter((l) => l.includes("relay-personal")).slice(0, 4).join(" | ");
+      const status = await kubectl("-n", "relay", "get", "pod", `${instance}-relay-server-test-ready`, "-o", "jsonpath={.status.containerStatuses[0].state.terminated}").catch((e: Error) => e.message);
+      const svc = JSON.parse(await kubectl("-n", "relay", "get", "svc", `${instance}-relay-server`, "-o", "json")) as { spec: { clusterIP: string; ports: { port: number }[] } };
+      const fromHost = await fetch(`http://${svc.spec.clusterIP}:${svc.spec.ports[0]!.port}/ready`, { signal: AbortSignal.timeout(5000) }).then((r) => String(r.status), (e: Error) => e.message);
+      throw new Error(`${error.message}\ntest Pod log: ${log}\nterminated: ${status}\nClusterIP from the host: ${fromHost}\nkube-proxy errors: ${proxy}\nnat rules: ${nat}`);
+    });
+    expect(out).toMatch(/TEST SUITE:\s+relay-personal-relay-server-test-ready[\s\S]*Phase:\s+Succeeded/);
+    // kube-proxy wrote the Service's chain on the host.
+    const rules = (await exec("iptables-save", ["-t", "nat"])).stdout;
+    expect(rules).toMatch(/KUBE-SERVICES .*relay\/relay-personal-relay-server:http/);
+  }, 180_000);
 
-  it("leaves nothing behind after stop: no process, cgroup, bridge, mount, netns or temp dir", async () => {
+  it("leaves nothing behind after stop: no process, cgroup, bridge, mount, netns, kube-proxy chain or temp dir", async () => {
     if (sampler) clearInterval(sampler);
     sampleMemory();
     await cluster.stop();

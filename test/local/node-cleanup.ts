@@ -16,6 +16,8 @@ export interface NodeState {
   fixedHostPaths: string[];
   /** Those of them that did not exist before the node started (removed again if empty). */
   createdHostPaths: string[];
+  /** The kube program (its `proxy --cleanup` removes kube-proxy's iptables chains). */
+  kube?: string;
 }
 
 /** The start time of a process (field 22 of /proc/<pid>/stat), to tell a reused pid apart. */
@@ -108,6 +110,14 @@ function removeKubeletIptables(): void {
   }
 }
 
+/** kube-proxy's host-wide chains (KUBE-SERVICES, KUBE-SVC-…): removed unless another kube-proxy runs. */
+function removeProxyIptables(state: NodeState): void {
+  if (!state.kube) return;
+  const otherProxy = readdirSync("/proc").some((e) => /^\d+$/.test(e) && /(^|\/)kube\0proxy\0/.test(safeRead(`/proc/${e}/cmdline`)) && !safeRead(`/proc/${e}/cmdline`).includes("--cleanup"));
+  if (otherProxy) return;
+  run(state.kube, ["proxy", "--cleanup", "--proxy-mode=iptables"]);
+}
+
 export function cleanup(state: NodeState): string[] {
   const problems: string[] = [];
   // The kubelet first, so it restarts nothing; then everything else we started.
@@ -171,6 +181,7 @@ export function cleanup(state: NodeState): string[] {
   for (const mount of mounts) run("umount", ["--lazy", mount]);
 
   removeKubeletIptables();
+  removeProxyIptables(state);
   run("ip", ["link", "delete", state.bridge]);
   if (existsSync(`/sys/class/net/${state.bridge}`)) problems.push(`bridge ${state.bridge} is still there`);
 

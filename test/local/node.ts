@@ -104,6 +104,7 @@ export async function startNode(server: LocalServer, opts: NodeOptions): Promise
     containerdAddress: join(dir, "containerd/containerd.sock"),
     fixedHostPaths,
     createdHostPaths: fixedHostPaths.filter((p) => !existsSync(p)),
+    kube,
   };
   writeFileSync(join(dir, "node.json"), JSON.stringify(state, null, 2));
   for (const sub of ["pids", "logs", "cni/net.d", "cni/ipam", "containerd", "kubelet/pki", "pod-logs"]) mkdirSync(join(dir, sub), { recursive: true });
@@ -156,7 +157,26 @@ export async function startNode(server: LocalServer, opts: NodeOptions): Promise
       "--use-service-account-credentials=true",
     ], false);
     startIn("scheduler", kube, ["scheduler", ...common], false);
+    // kube-proxy (iptables mode) routes ClusterIPs, so Pods reach a Service by its address.
+    // It masquerades all Service traffic: the reply of a Pod on the same bridge then goes
+    // back through the host, where conntrack undoes the DNAT. It leaves the conntrack
+    // sysctls alone (not writable in this user namespace). Teardown runs `proxy --cleanup`.
+    const [proxyHealthz, proxyMetrics] = await freePorts(2);
+    startIn("proxy", kube, [
+      "proxy",
+      `--kubeconfig=${adminKubeconfig}`,
+      "--proxy-mode=iptables",
+      `--hostname-override=${nodeName}`,
+      `--cluster-cidr=${subnet.cidr}`,
+      "--masquerade-all",
+      "--conntrack-max-per-core=0",
+      "--conntrack-tcp-timeout-established=0",
+      "--conntrack-tcp-timeout-close-wait=0",
+      `--healthz-bind-address=127.0.0.1:${proxyHealthz}`,
+      `--metrics-bind-address=127.0.0.1:${proxyMetrics}`,
+    ], false);
 
+    writeFileSync(join(dir, "containerd/base-spec.json"), await baseRuntimeSpec());
     writeFileSync(join(dir, "containerd/config.toml"), containerdConfig(dir, state.containerdAddress, opts.pauseImage));
     writeFileSync(join(dir, "cni/net.d/10-local.conflist"), JSON.stringify(cniConfig(state.bridge, subnet.cidr, join(dir, "cni/ipam")), null, 2));
     const containerd = startIn("containerd", "containerd", ["--config", join(dir, "containerd/config.toml")], true);
@@ -292,6 +312,19 @@ async function freeSubnet(): Promise<{ cidr: string; gateway: string }> {
   throw new Error("expected a free 10.244.x.0/24 for the node's Pods; all 256 are in use (leftover bridges? see `ip route`)");
 }
 
+/**
+ * containerd's default OCI spec with the open-files limit production runtimes give a
+ * container: soft 1024 (systemd's default, inherited since containerd 2.0 sets no
+ * LimitNOFILE), hard the machine's. Without it containers inherit the soft limit of the
+ * Go processes between (containerd, shim, runc raise theirs to the hard limit).
+ */
+async function baseRuntimeSpec(): Promise<string> {
+  const spec = JSON.parse((await exec("ctr", ["oci", "spec"])).stdout) as { process: { rlimits?: { type: string; hard: number; soft: number }[] } };
+  const hard = Number((await exec("sh", ["-c", "ulimit -Hn"])).stdout.trim()) || 1024;
+  spec.process.rlimits = [{ type: "RLIMIT_NOFILE", hard, soft: 1024 }];
+  return JSON.stringify(spec, null, 2);
+}
+
 function containerdConfig(dir: string, address: string, pauseImage: string): string {
   return `version = 2
 root = "${join(dir, "containerd/root")}"
@@ -326,6 +359,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
+      # Containers start at the soft open-files limit 1024 that production runtimes give them.
+      base_runtime_spec = "${join(dir, "containerd/base-spec.json")}"
 
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false

@@ -51,22 +51,25 @@ export async function deploymentAvailable(client: KubeClient, deployment: Manife
   if (!live) return fail(name, "not found", `check HelmRelease ${instance.release}`);
   const selector = Object.entries(((live.spec as { selector?: { matchLabels?: Record<string, string> } }).selector?.matchLabels) ?? {}).map(([k, v]) => `${k}=${v}`).join(",");
   const pods = (await client.list("v1", "Pod", relayNamespace, selector)) as Live[];
-  type Status = { restartCount?: number; state?: { waiting?: { reason?: string } } };
+  type Status = { restartCount?: number; state?: { waiting?: { reason?: string; message?: string } }; lastState?: { terminated?: unknown } };
   const statuses = pods.flatMap((p) => ((p.status?.containerStatuses as Status[] | undefined) ?? []).map((s) => ({ pod: p.metadata.name, ...s })));
   const restarts = statuses.reduce((n, s) => n + (s.restartCount ?? 0), 0);
   const available = live.status?.conditions?.find((c) => c.type === "Available");
   if (available?.status === "True") return pass(name, `${pods.length} pod(s), ${restarts} restart(s)`);
-  const crashing = statuses.find((s) => s.state?.waiting?.reason === "CrashLoopBackOff");
+  // A container waiting for a reason other than starting up: image pull, crash loop, missing Secret.
+  const failing = statuses.find((s) => s.state?.waiting?.reason && !["ContainerCreating", "PodInitializing"].includes(s.state.waiting.reason));
+  const crashing = failing?.state?.waiting?.reason === "CrashLoopBackOff" ? failing : undefined;
   let logs = "";
-  if (crashing) {
+  if (failing && (crashing || failing.lastState?.terminated)) {
     try {
-      const text = await client.requestText(`/api/v1/namespaces/${relayNamespace}/pods/${crashing.pod}/log?tailLines=200&previous=true`);
-      logs = text.split("\n").filter((l) => /store|s3|bucket/i.test(l)).slice(-5).join("\n    ");
+      const text = await client.requestText(`/api/v1/namespaces/${relayNamespace}/pods/${failing.pod}/log?tailLines=200&previous=true`);
+      logs = text.split("\n").filter((l) => l.trim()).slice(-5).join("\n    ");
     } catch {
       logs = "";
     }
   }
-  const detail = `${available ? `${available.reason}: ${available.message}` : "not available"}; ${pods.length} pod(s), ${restarts} restart(s)${crashing ? `, ${crashing.pod} in CrashLoopBackOff` : ""}${logs ? `; store lines of its log:\n    ${logs}` : ""}`;
+  const waiting = failing ? `, ${failing.pod} in ${failing.state!.waiting!.reason}${failing.state!.waiting!.message ? ` (${failing.state!.waiting!.message})` : ""}` : "";
+  const detail = `${available ? `${available.reason}: ${available.message}` : "not available"}; ${pods.length} pod(s), ${restarts} restart(s)${waiting}${logs ? `; last lines of its log:\n    ${logs}` : ""}`;
   return fail(name, detail, crashing ? "read the pod's log; a failing bucket listing at start means S3 credentials, endpoint or path style" : `kubectl -n ${relayNamespace} describe deployment ${deployment.metadata.name}`);
 }
 

@@ -1,0 +1,268 @@
+// The Relay server as users meet it, on the real node: two Yjs clients collaborate
+// through it with tokens signed by a key the chart hands it, documents survive a
+// restart through S3, the open-files limit decides how many sockets it holds, bad
+// input fails with a message naming its cause, and its logs are plain text.
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { stringify } from "yaml";
+import * as Y from "yjs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KubeClient } from "../../scripts/lib/kube.ts";
+import type { RelayInstance } from "../../scripts/lib/names.ts";
+import { repoRoot } from "../../scripts/lib/paths.ts";
+import { runTool } from "../../scripts/lib/tools.ts";
+import { deploymentAvailable } from "../../scripts/lib/verify/tenant.ts";
+import { instanceBucket, type LocalCluster, startCluster, valuesFile } from "../local/cluster.ts";
+import { detectNodeMode } from "../local/node.ts";
+import { genAuth, signDocument as signTokenFor } from "../support/relay-tokens.ts";
+import { closeAll, connectDoc, openMany, until } from "../support/yjs-client.ts";
+
+const exec = promisify(execFile);
+const mode = detectNodeMode();
+console.log(`[node] ${mode.reason}`);
+// CI must prove the node, never skip it: there the missing piece is a failure.
+const run = mode.node || process.env.CI === "true";
+
+const instance = "relay-personal";
+const namespace = "relay";
+const authSecret = "relay-personal-auth";
+let cluster: LocalCluster;
+let kubeconfig: string;
+let privateKey = "";
+const figures: Record<string, string> = {};
+
+const kubectl = (...args: string[]) => runTool("kubectl", ["--kubeconfig", kubeconfig, ...args]);
+const helm = (...args: string[]) => runTool("helm", ["--kubeconfig", kubeconfig, ...args]);
+
+const signDocument = (docId: string) => signTokenFor(privateKey, docId);
+
+/** helm upgrade --install with the instance's values and a local override (the node's S3, ClusterIP, our key). */
+async function install(release: string, override: Record<string, unknown>, flags: string[] = ["--wait", "--atomic", "--timeout", "3m"]): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), "node-relay-values-"));
+  const local = join(dir, "local.yaml");
+  const base = {
+    storage: { s3: { endpoint: cluster.node.s3.podUrl } },
+    service: { type: "ClusterIP" },
+    relay: { auth: { privateKeySecret: { name: authSecret } } },
+    // `relay serve` ignores SIGTERM (it waits for SIGINT only), so every Recreate waits out
+    // the grace period: short here, except where a test says otherwise.
+    terminationGracePeriodSeconds: 10,
+    preStopSleepSeconds: 0,
+  };
+  writeFileSync(local, stringify(base));
+  const extra = join(dir, "extra.yaml");
+  writeFileSync(extra, stringify(override));
+  try {
+    return await helm("upgrade", "--install", release, join(repoRoot, "libs/relay-server"), "-f", valuesFile(instance), "-f", local, "-f", extra, "--namespace", namespace, ...flags);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface PodJson {
+  metadata: { name: string; deletionTimestamp?: string };
+  status: { podIP?: string; phase: string; conditions?: { type: string; status: string }[]; containerStatuses?: { state?: { waiting?: { reason?: string }; terminated?: { exitCode: number } }; lastState?: { terminated?: unknown }; restartCount: number }[] };
+}
+
+async function pods(release: string): Promise<PodJson[]> {
+  return (JSON.parse(await kubectl("-n", namespace, "get", "pods", "-l", `app.kubernetes.io/instance=${release}`, "-o", "json")) as { items: PodJson[] }).items.filter((p) => !p.metadata.deletionTimestamp);
+}
+
+/** The one Ready Pod of a release. */
+async function readyPod(release: string): Promise<{ name: string; ip: string }> {
+  const ready = (await pods(release)).filter((p) => p.status.conditions?.find((c) => c.type === "Ready")?.status === "True");
+  expect(ready, `expected one Ready Pod of ${release}`).toHaveLength(1);
+  return { name: ready[0]!.metadata.name, ip: ready[0]!.status.podIP! };
+}
+
+async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new Error(`expected ${what} within ${timeoutMs / 1000} s${last ? `; last error: ${(last as Error).message}` : ""}`);
+}
+
+const s3Keys = async (bucket: string): Promise<string[]> =>
+  (
+    await exec("python3", [
+      "-c",
+      "import boto3,sys; c=boto3.client('s3',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='local-node',aws_secret_access_key='local-node-secret'); [print(o['Key']) for o in c.list_objects_v2(Bucket=sys.argv[2]).get('Contents',[])]",
+      cluster.node.s3.hostUrl,
+      bucket,
+    ])
+  ).stdout.split("\n").filter(Boolean);
+
+/** Load tests: one CPU for the Pod, so accepting sockets measures the limit, not the 100m CPU quota. */
+const loadResources = { resources: { requests: { cpu: "50m", memory: "256Mi" }, limits: { cpu: "1", memory: "512Mi" } } };
+
+describe.skipIf(!run)("the Relay server on a real node", () => {
+  beforeAll(async () => {
+    if (!mode.node) throw new Error(`expected node mode in CI; ${mode.reason}`);
+    cluster = await startCluster((line) => console.log(`[node] ${line}`));
+    kubeconfig = cluster.server.kubeconfigPath;
+    await kubectl("create", "namespace", namespace);
+    await kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted");
+    const { s3 } = cluster.node;
+    await kubectl("-n", namespace, "create", "secret", "generic", `${instance}-s3-credentials`, `--from-literal=accessKey=${s3.accessKeyId}`, `--from-literal=secretKey=${s3.secretAccessKey}`);
+    // A document-signing key made by the server's own binary, handed to the chart as a Secret.
+    privateKey = await genAuth();
+    await kubectl("-n", namespace, "create", "secret", "generic", authSecret, `--from-literal=privateKey=${privateKey}`);
+  }, 600_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+    console.log(`[node] figures: ${JSON.stringify(figures)}`);
+  }, 120_000);
+
+  it("syncs a Y.Text edit between two clients, and serves it from S3 after a rollout restart", async () => {
+    // The chart's own shutdown settings: the restart below is the production one.
+    await install(instance, { relay: { logging: { level: "info" } }, terminationGracePeriodSeconds: 90, preStopSleepSeconds: 5 });
+    const pod = await readyPod(instance);
+    const docId = `doc-${Date.now()}`;
+    const url = (ip: string) => signDocument(docId).then((token) => `ws://${ip}:8080/d/${docId}/ws/${docId}?token=${token}`);
+    // One after the other: two first connections racing for a document not yet loaded
+    // from S3 each make the server load its own copy (two "Loading doc" lines, two save
+    // loops), and their edits never meet (seen on this node with 0.9.6; see the report).
+    const a = connectDoc(await url(pod.ip));
+    await a.synced;
+    const b = connectDoc(await url(pod.ip));
+    try {
+      await b.synced;
+      a.doc.getText("body").insert(0, "hello from a");
+      await until("client b's text", "hello from a", () => b.doc.getText("body").toString());
+    } finally {
+      a.close();
+      b.close();
+    }
+    // Recreate: the old Pod gets SIGTERM and flushes the document to S3 before the new one starts.
+    const restarted = Date.now();
+    await kubectl("-n", namespace, "rollout", "restart", `deployment/${instance}-relay-server`);
+    await kubectl("-n", namespace, "rollout", "status", `deployment/${instance}-relay-server`, "--timeout=180s");
+    // `relay serve` waits for SIGINT only (upstream main.rs): as PID 1 it ignores SIGTERM and is
+    // killed at the end of the grace period; the periodic checkpoint, not a shutdown flush, saved the text.
+    figures["rollout restart (Recreate) until the new Pod is Ready"] = `${((Date.now() - restarted) / 1000).toFixed(1)} s`;
+    const keys = await s3Keys(instanceBucket(instance));
+    expect(keys).toContain(`${docId}/data.ysweet`);
+    const next = await waitFor("the restarted Pod to be Ready", 60_000, () => readyPod(instance).catch(() => undefined));
+    expect(next.name).not.toBe(pod.name);
+    const c = connectDoc(await url(next.ip), new Y.Doc());
+    try {
+      await c.synced;
+      await until("the new client's text", "hello from a", () => c.doc.getText("body").toString());
+    } finally {
+      c.close();
+    }
+  }, 400_000);
+
+  it("writes debug lines and no ANSI escape codes at relay.logging.level debug", async () => {
+    await install(instance, { relay: { logging: { level: "debug" } } });
+    const pod = await readyPod(instance);
+    // Some traffic, so the server has something to say at debug.
+    const docId = `log-${Date.now()}`;
+    const c = connectDoc(`ws://${pod.ip}:8080/d/${docId}/ws/${docId}?token=${await signDocument(docId)}`);
+    await c.synced.finally(() => c.close());
+    const log = await kubectl("-n", namespace, "logs", pod.name);
+    const lines = log.split("\n").filter(Boolean);
+    expect(lines.filter((l) => / DEBUG /.test(l)).length).toBeGreaterThan(0);
+    expect(lines.filter((l) => l.includes("\x1b["))).toEqual([]);
+  }, 300_000);
+
+  it("holds 1,500 concurrent WebSockets with none refused at ulimits.nofile 16384", async () => {
+    await install(instance, { ulimits: { nofile: 16384 }, relay: { logging: { level: "info" } }, ...loadResources });
+    const pod = await readyPod(instance);
+    const docId = "load";
+    const started = Date.now();
+    const result = await openMany(`ws://${pod.ip}:8080/d/${docId}/ws/${docId}?token=${await signDocument(docId)}`, 1500, { batch: 100, perSocketMs: 10_000, totalMs: 120_000 });
+    figures["held at nofile 16384 (of 1500)"] = `${result.held} in ${((Date.now() - started) / 1000).toFixed(1)} s`;
+    closeAll(result.sockets);
+    expect({ held: result.held, refused: result.refused }).toEqual({ held: 1500, refused: 0 });
+    const log = await kubectl("-n", namespace, "logs", pod.name);
+    expect(log).not.toContain("Too many open files");
+  }, 400_000);
+
+  it("refuses connections past about 1,000 and logs Too many open files with ulimits.nofile null (the runtime's soft 1024)", async () => {
+    await install(instance, { ulimits: { nofile: null }, relay: { logging: { level: "info" } }, ...loadResources });
+    const pod = await readyPod(instance);
+    const docId = "load";
+    const result = await openMany(`ws://${pod.ip}:8080/d/${docId}/ws/${docId}?token=${await signDocument(docId)}`, 1500, { batch: 100, perSocketMs: 5_000, totalMs: 180_000 });
+    figures["held at the runtime's soft limit (of 1500)"] = String(result.held);
+    const log = await kubectl("-n", namespace, "logs", pod.name);
+    closeAll(result.sockets);
+    expect(result.held).toBeGreaterThan(800);
+    expect(result.held).toBeLessThan(1100);
+    expect(result.refused).toBeGreaterThan(300);
+    expect(log).toContain("Too many open files");
+  }, 400_000);
+
+  it("stops the Pod at once with the chart's message when ulimits.nofile exceeds the hard limit", async () => {
+    const hard = Number((await exec("sh", ["-c", "ulimit -Hn"])).stdout.trim());
+    expect(hard).toBeGreaterThan(1024);
+    const started = Date.now();
+    await install(instance, { ulimits: { nofile: hard + 1 } }, []);
+    const log = await waitFor("the Pod to stop with the chart's message", 120_000, async () => {
+      for (const p of await pods(instance)) {
+        const text = await kubectl("-n", namespace, "logs", p.metadata.name).catch(() => kubectl("-n", namespace, "logs", p.metadata.name, "--previous").catch(() => ""));
+        if (text.includes("cannot set the open-files limit")) return text;
+      }
+      return undefined;
+    });
+    figures["nofile above the hard limit: message after"] = `${((Date.now() - started) / 1000).toFixed(1)} s`;
+    expect(log).toContain(`cannot set the open-files limit (ulimits.nofile) to ${hard + 1}: the hard limit is ${hard}`);
+    // Back to a working release for the tests after this one.
+    await install(instance, { ulimits: { nofile: 16384 } });
+  }, 400_000);
+
+  describe.each([
+    {
+      cause: "an image that is not there",
+      override: { image: { repository: "127.0.0.1:1/missing/relay-server", tag: "v0.0.0" } },
+      reason: /ErrImagePull|ImagePullBackOff/,
+      logLines: false,
+    },
+    {
+      cause: "a wrong S3 endpoint",
+      override: { storage: { s3: { endpoint: "http://127.0.0.1:1" } } },
+      reason: /CrashLoopBackOff/,
+      logLines: true,
+    },
+    {
+      cause: "a missing credentials Secret",
+      override: { storage: { s3: { existingSecret: "relay-bad-no-such-secret" } } },
+      reason: /CreateContainerConfigError.*relay-bad-no-such-secret/,
+      logLines: false,
+    },
+  ])("bad input: $cause", ({ cause, override, reason, logLines }) => {
+    it(`fails helm upgrade --wait --atomic, and verify's Deployment check names the cause (${cause})`, async () => {
+      const release = "relay-bad";
+      const failed = await install(release, override, ["--wait", "--atomic", "--timeout", "30s"]).then(
+        () => "",
+        (error: Error) => error.message,
+      );
+      console.log(`[node] helm on ${cause}: ${failed.split("\n").slice(-3).join(" | ")}`);
+      expect(failed).toMatch(/failed/);
+      figures[`helm's message on ${cause}`] = failed.replace(/^.*?failed \(exit \d+\): /s, "");
+      // Installed without --atomic, the failing Pod stays for verify to look at.
+      await install(release, override, []);
+      const deployment = { apiVersion: "apps/v1", kind: "Deployment", metadata: { namespace, name: `${release}-relay-server` } };
+      const client = new KubeClient(cluster.server.kubeConfig, "tenant");
+      const result = await waitFor(`verify to name the cause of ${cause}`, 120_000, async () => {
+        const r = await deploymentAvailable(client, deployment, { release } as RelayInstance);
+        return reason.test(r.detail) && (!logLines || r.detail.includes("last lines of its log")) ? r : undefined;
+      });
+      console.log(`[node] verify on ${cause}: ${result.detail}`);
+      expect(result.ok).toBe(false);
+      await helm("uninstall", release, "--namespace", namespace, "--wait", "--timeout", "2m");
+    }, 400_000);
+  });
+});

@@ -1,0 +1,36 @@
+// Keys and document tokens made by the Relay server's own binary (built from the
+// upstream source into .cache/relay): `relay gen-auth --json`, `relay sign`.
+import { execFile } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { repoRoot } from "../../scripts/lib/paths.ts";
+
+const exec = promisify(execFile);
+const quiet = { ...process.env, NO_COLOR: "1", RUST_LOG: "error" };
+
+/** The relay binary built from the upstream source (the one in the node's image). */
+export function relayBinary(): string {
+  const base = join(repoRoot, ".cache/relay");
+  const found = existsSync(base) ? readdirSync(base).map((d) => join(base, d, "crates/target/release/relay")).find((p) => existsSync(p)) : undefined;
+  if (!found) throw new Error(`expected the relay binary under ${base}/*/crates/target/release/relay; it is missing (the node's images build it)`);
+  return found;
+}
+
+/** A new private key (`relay gen-auth --json`). */
+export async function genAuth(): Promise<string> {
+  const out = (await exec(relayBinary(), ["gen-auth", "--json"], { env: quiet })).stdout;
+  return (JSON.parse(out.slice(out.indexOf("{"))) as { private_key: string }).private_key;
+}
+
+/** A document token for `docId` signed with `privateKey` (`relay sign`); `--auth=` since a key may start with "-". */
+export async function signDocument(privateKey: string, docId: string): Promise<string> {
+  const child = execFile(relayBinary(), ["sign", `--auth=${privateKey}`], { env: quiet });
+  child.stdin!.end(JSON.stringify({ docId }));
+  const out = await new Promise<string>((resolve, reject) => {
+    let text = "";
+    child.stdout!.on("data", (c: Buffer) => (text += c.toString()));
+    child.once("exit", (code) => (code === 0 ? resolve(text) : reject(new Error(`expected relay sign to exit 0; it exited ${code}`))));
+  });
+  return (JSON.parse(out.slice(out.indexOf("{"))) as { token: string }).token;
+}
