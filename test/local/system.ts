@@ -55,8 +55,6 @@ export function localPatches(s3Endpoint: string): Patch[] {
     { target: { kind: "HelmRelease", name: "1password-secrets" }, patch: stringify([{ op: "remove", path: "/spec/dependsOn" }]) },
     // A Pod is never sent to the production S3 endpoint.
     ...instances.map((i) => values(i, { storage: { s3: { endpoint: s3Endpoint } }, ulimits: { nofile: localNofile } })),
-    // The chart's test Pod reaches the relay by its Service's DNS name; the node runs no cluster DNS.
-    ...instances.map((i) => ({ target: { kind: "HelmRelease", name: i.release }, patch: stringify([{ op: "replace", path: "/spec/test/enable", value: false }]) })),
   ];
 }
 
@@ -132,7 +130,6 @@ export async function startSystem(log: (line: string) => void = () => {}): Promi
         "1Password operator: played (a Secret per OnePasswordItem, from the local secret source); its Connect chart is left out (patch)",
         `KubeVirt CCM: played (LoadBalancer address ${playedLoadBalancerIp}, a mirror in tenant-root per Service)`,
         `S3: moto on the node (${s3.podUrl}), never the production endpoint (patch); open files ${localNofile}, this machine's limit (patch)`,
-        "helm test after each release: off here (patch): the test Pod needs cluster DNS, which the node does not run",
       ],
       stop: async () => {
         await stop();
