@@ -156,10 +156,11 @@ describe("bootstrap of apps/docs-prod", () => {
     expect(result.stdout).toMatch(/Ready: Applied revision: main@sha1:0123/);
   });
 
-  it("reports every object unchanged on the first re-run and writes none (resourceVersions of the Flux objects included)", async () => {
+  // --no-wait: the wait asks Flux to reconcile now (an annotation, as `flux reconcile` writes), which is a write of its own.
+  it("reports every object unchanged on the first re-run and its apply writes none (resourceVersions of the Flux objects included)", async () => {
     const before = await snapshot(tenantServer);
     expect(before).toMatch(/HelmRelease\/flux-system\/relay-family@/);
-    const result = await flow("bootstrap", ["--app", "docs-prod", ...local(), "--timeout", "10s"]);
+    const result = await flow("bootstrap", ["--app", "docs-prod", ...local(), "--no-wait"]);
     expect(result.code, result.all).toBe(0);
     expect(result.stdout).toMatch(/ 0 created, 0 configured, \d+ unchanged/);
     expect(await snapshot(tenantServer)).toBe(before);
@@ -172,6 +173,11 @@ describe("bootstrap of apps/docs-prod", () => {
     expect(report).toMatchObject({ ok: true, app: "docs-prod", cluster: tenant.app, dryRun: false, kustomization: { name: "docs-prod", status: "ready" } });
     expect(report.summary).toMatch(/^0 created, 0 configured, \d+ unchanged$/);
     expect(report.objects).toContainEqual({ ref: "HelmRelease flux-system/relay-personal", action: "unchanged" });
+    // The wait asked Flux to reconcile now, as `flux reconcile kustomization --with-source` does.
+    for (const [apiVersion, kind, name] of [["kustomize.toolkit.fluxcd.io/v1", "Kustomization", "docs-prod"], ["source.toolkit.fluxcd.io/v1", "GitRepository", "setup"]]) {
+      const live = await client(tenantServer).get({ apiVersion: apiVersion!, kind: kind!, metadata: { namespace: "flux-system", name: name! } });
+      expect(Date.parse(live?.metadata.annotations?.["reconcile.fluxcd.io/requestedAt"] ?? ""), kind).toBeGreaterThan(Date.now() - 60_000);
+    }
   });
 
   it("reads the tenant kubeconfig from the 1Password template", async () => {
