@@ -23,7 +23,7 @@ describe("the demo", () => {
       expect(result.stdout).toMatch(new RegExp(`^\\$ ${step.source}`, "m"));
     }
     expect(result.stdout).toMatch(/1Password operator: played/);
-    expect(result.stdout).toMatch(/✓ HelmRelease flux-system\/relay-personal Ready: Helm install succeeded/);
+    expect(result.stdout).toMatch(/✓ HelmRelease flux-system\/relay-personal Ready: Helm test succeeded .*: 1 test hook completed successfully/);
     expect(result.stdout).toMatch(/✓ Kustomization flux-system\/docs-prod Ready: Applied revision: main@sha1:[0-9a-f]{40}/);
     expect(result.stdout).toMatch(/✓ Deployment relay\/relay-family-relay-server available: 1 pod\(s\), 0 restart\(s\)/);
     expect(result.stdout).toMatch(/✓ GET https:\/\/personal\.relay\.enigma\.vgijssel\.nl\/ready: 200 with valid TLS/);
