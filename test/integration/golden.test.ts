@@ -9,7 +9,7 @@ import { instances, management, onePassword, relayNamespace } from "../../script
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { type ControlPlanes, type LocalServer, startControlPlanes } from "../local/control-plane.ts";
 import { playCcm } from "../local/ccm.ts";
-import { client, localSecretsFile, runFlow, seedCozystack, tempDir } from "../local/flows.ts";
+import { client, localSecretsFile, preMigrationVendir, runFlow, seedCozystack, tempDir } from "../local/flows.ts";
 import { goldenPath, normalize, updateGolden, updating } from "../support/golden.ts";
 
 let cp: ControlPlanes;
@@ -73,13 +73,8 @@ describe("the flows' plain output", () => {
   });
 
   it("vendir remove-entry on the pre-migration vendir folder", async () => {
-    const repo = join(dir, "repo");
-    cpSync(join(repoRoot, "test/fixtures/vendir/pre-migration"), join(repo, "third_party/vendir"), { recursive: true });
-    const git = (...args: string[]) => execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@localhost", ...args], { cwd: repo, stdio: "ignore" });
-    git("init", "-q");
-    git("add", "-A");
-    git("commit", "-qm", "pre-migration");
-    await expectGolden("vendir-remove-entry", "vendir-remove-entry", ["relay-server", "--dir", join(repo, "third_party/vendir")]);
+    const vendir = preMigrationVendir(dir);
+    await expectGolden("vendir-remove-entry", "vendir-remove-entry", ["relay-server", "--dir", vendir]);
   });
 
   it("the relay Services stay where the goldens say", async () => {

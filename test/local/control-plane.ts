@@ -232,7 +232,8 @@ async function installCrds(kc: KubeConfig, crds: readonly CrdObject[]): Promise<
   }
 }
 
-async function freePorts(count: number): Promise<number[]> {
+/** Free loopback ports, for the local servers and controllers to listen on. */
+export async function freePorts(count: number): Promise<number[]> {
   // Hold every port until all are chosen, so one call never returns a port twice.
   const servers = await Promise.all(
     Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {

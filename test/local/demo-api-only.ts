@@ -1,7 +1,6 @@
 // `npm run demo` on a machine that cannot run a node (no root, not Linux): the
 // flows against two API servers alone; the demo plays the controllers they lack
 // (Flux, KubeVirt CCM, the 1Password operator) and says so. Nothing tracked changes.
-import { execFileSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,7 +9,7 @@ import { parseAllDocuments } from "yaml";
 import { startControlPlanes, type LocalServer } from "./control-plane.ts";
 import { ensureKubeBinary } from "./kube-binary.ts";
 import { playCcm } from "./ccm.ts";
-import { client, seedCozystack, setFluxReady } from "./flows.ts";
+import { client, preMigrationVendir, seedCozystack, setFluxReady } from "./flows.ts";
 import { flow, heading, note, run } from "./demo-output.ts";
 import { instances, management, onePassword, relayNamespace, tenant } from "../../scripts/lib/names.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
@@ -92,14 +91,9 @@ try {
   note("Flux (played): the updated Ingresses applied in tenant-root of the management cluster");
 
   heading("vendir remove-entry relay-server against a scratch copy of the pre-migration third_party/vendir");
-  const repo = join(scratch, "repo");
-  cpSync(join(repoRoot, "test/fixtures/vendir/pre-migration"), join(repo, "third_party/vendir"), { recursive: true });
-  const git = (...args: string[]) => execFileSync("git", ["-c", "user.name=demo", "-c", "user.email=demo@localhost", ...args], { cwd: repo, stdio: "ignore" });
-  git("init", "-q");
-  git("add", "-A");
-  git("commit", "-qm", "pre-migration");
-  await run("vendir:remove-entry", "vendir-remove-entry", ["relay-server", "--dir", join(repo, "third_party/vendir")]);
-  await run("vendir:remove-entry (again)", "vendir-remove-entry", ["relay-server", "--dir", join(repo, "third_party/vendir")]);
+  const vendir = preMigrationVendir(scratch);
+  await run("vendir:remove-entry", "vendir-remove-entry", ["relay-server", "--dir", vendir]);
+  await run("vendir:remove-entry (again)", "vendir-remove-entry", ["relay-server", "--dir", vendir]);
 
   heading("verify (no kubelet runs the relays, no cert-manager issues TLS, nothing listens on the public hosts: those checks fail, honestly)");
   // The public hosts are sent to a loopback port where nothing listens: the demo never reaches out.

@@ -3,15 +3,14 @@
 // server built from source; real Flux deploys this working tree; what no local
 // machine can have is played in code and said so. Nothing tracked changes.
 // Without root or Linux, the API-only demo runs instead (demo-api-only.ts).
-import { execFileSync } from "node:child_process";
-import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { parseAllDocuments } from "yaml";
 import { instances, management, relayNamespace, tenant } from "../../scripts/lib/names.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { flow, heading, note, run } from "./demo-output.ts";
-import { client } from "./flows.ts";
+import { client, preMigrationVendir } from "./flows.ts";
 import { startIngress } from "./ingress.ts";
 import { detectNodeMode } from "./node.ts";
 import { relayRoutes, startSystem } from "./system.ts";
@@ -64,19 +63,13 @@ if (!mode.node) {
     note("cert-manager (played): a TLS Secret per host from a test CA (Let's Encrypt cannot issue for a local run)");
 
     heading("vendir remove-entry relay-server against a scratch copy of the pre-migration third_party/vendir");
-    const repo = join(dir, "repo");
-    cpSync(join(repoRoot, "test/fixtures/vendir/pre-migration"), join(repo, "third_party/vendir"), { recursive: true });
-    const git = (...args: string[]) => execFileSync("git", ["-c", "user.name=demo", "-c", "user.email=demo@localhost", ...args], { cwd: repo, stdio: "ignore" });
-    git("init", "-q");
-    git("add", "-A");
-    git("commit", "-qm", "pre-migration");
-    await run("vendir:remove-entry", "vendir-remove-entry", ["relay-server", "--dir", join(repo, "third_party/vendir")]);
-    await run("vendir:remove-entry (again)", "vendir-remove-entry", ["relay-server", "--dir", join(repo, "third_party/vendir")]);
+    const vendir = preMigrationVendir(dir);
+    await run("vendir:remove-entry", "vendir-remove-entry", ["relay-server", "--dir", vendir]);
+    await run("vendir:remove-entry (again)", "vendir-remove-entry", ["relay-server", "--dir", vendir]);
 
     heading("verify: both clusters, and /ready over HTTPS through a local TLS endpoint that plays the ingress controller");
     ingress = await startIngress(client(tenantServer), tls, await relayRoutes());
     note(`ingress controller (played): https://127.0.0.1:${ingress.port}, routing each public host to its relay's Pod; the public hosts are never contacted`);
-    writeFileSync(join(dir, "ca.crt"), readFileSync(ca.caFile));
     const connectTo = instances.flatMap((i) => ["--connect-to", `${i.host}=127.0.0.1:${ingress!.port}`]);
     const code = await flow("verify", "verify", [...onTenant, "--ingress-file", ingressFile, "--ca-file", ca.caFile, ...connectTo]);
     if (code !== 0) throw new Error("the demo expected every verify check to pass or be skipped with its reason; one failed (see above)");

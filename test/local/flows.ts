@@ -1,8 +1,7 @@
 // Runs operator flows as an operator would (a separate process, the shipped bundle)
 // and plays the parts of the controllers the local API servers lack.
-import { type ChildProcess, execFile } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { type ChildProcess, execFile, execFileSync } from "node:child_process";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KubeClient } from "../../scripts/lib/kube.ts";
@@ -111,4 +110,16 @@ export function localSecretsFile(dir: string, values: Record<string, string>): s
   const path = join(dir, "secrets.json");
   writeFileSync(path, JSON.stringify(values), { mode: 0o600 });
   return path;
+}
+
+/** A git repository in `dir` holding a copy of the pre-migration third_party/vendir, committed; returns that folder. */
+export function preMigrationVendir(dir: string): string {
+  const repo = join(dir, "repo");
+  const vendir = join(repo, "third_party/vendir");
+  cpSync(join(repoRoot, "test/fixtures/vendir/pre-migration"), vendir, { recursive: true });
+  const git = (...args: string[]) => execFileSync("git", ["-c", "user.name=local", "-c", "user.email=local@localhost", ...args], { cwd: repo, stdio: "ignore" });
+  git("init", "-q");
+  git("add", "-A");
+  git("commit", "-qm", "pre-migration");
+  return vendir;
 }

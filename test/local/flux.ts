@@ -4,12 +4,11 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:http";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { parseAllDocuments } from "yaml";
-import type { CrdObject, LocalServer } from "./control-plane.ts";
+import { type CrdObject, freePorts, type LocalServer } from "./control-plane.ts";
 import { ensureFluxBinaries, type FluxController, fluxControllers, fluxControllerVersion } from "./flux-binaries.ts";
 
 export { fluxControllers, type FluxController } from "./flux-binaries.ts";
@@ -240,15 +239,3 @@ function controllerStatus(shellPid: number | undefined): { pid: number; rss: num
   return undefined;
 }
 
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-      const server = createServer();
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve(server));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}

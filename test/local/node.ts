@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { stringify } from "yaml";
 import { repoRoot } from "../../scripts/lib/paths.ts";
-import type { LocalServer } from "./control-plane.ts";
+import { freePorts, type LocalServer } from "./control-plane.ts";
 import { type ImageArchive, importImages } from "./images.ts";
 import { ensureKubeBinary } from "./kube-binary.ts";
 import { type NodeState, processStartTime } from "./node-cleanup.ts";
@@ -462,19 +462,6 @@ function forward(port: number, host: string, targetPort: number): Promise<Server
     server.once("error", reject);
     server.listen(port, "127.0.0.1", () => resolve(server));
   });
-}
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<Server>((resolve, reject) => {
-      const server = createServer();
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve(server));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
 }
 
 /** The pids of the node's components (from their pid files), containerd's shims and the Pods' processes. */
