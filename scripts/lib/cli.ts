@@ -77,7 +77,7 @@ Relative paths are from the folder the command was typed in. Durations are Go's
 failed, 2 a wrong command line, 3 any other failure.`;
 
 /** Options whose values are paths: resolved against the operator's working directory. */
-const pathOptions = ["tenant-kubeconfig", "local-secrets", "ca-file", "ingress-file", "dir", "repo-root", "patches"];
+const pathOptions = ["tenant-kubeconfig", "local-secrets", "ca-file", "ingress-file", "dir", "repo-root", "patches", "values"];
 
 export interface ParsedArgs<S extends OptionSpecs> {
   common: CommonOptions;

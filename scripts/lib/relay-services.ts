@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments, parseDocument } from "yaml";
-import { OperatorError } from "./errors.ts";
+import { oneLine, OperatorError } from "./errors.ts";
 import type { Manifest } from "./kube.ts";
 import type { ServicePort } from "./mirrors.ts";
 import { instances as allInstances, relayChartPath, relayNamespace, type RelayInstance } from "./names.ts";
@@ -65,31 +65,37 @@ export function hostFromValues(text: string, instance: RelayInstance): string {
   return host;
 }
 
+/** `-f` for the instance's values file and then each extra values file (relay-server's --values), in order. */
+export function valuesArgs(instance: RelayInstance, extraValues: readonly string[] = []): string[] {
+  return [instance.valuesFile, ...extraValues].flatMap((file) => ["-f", file]);
+}
+
 /** `helm template` of one instance, as its HelmRelease renders it (release name, namespace, values file). */
-export function helmTemplateArgs(instance: RelayInstance): string[] {
-  return ["template", instance.release, relayChartPath, "-f", instance.valuesFile, "--namespace", relayNamespace];
+export function helmTemplateArgs(instance: RelayInstance, extraValues: readonly string[] = []): string[] {
+  return ["template", instance.release, relayChartPath, ...valuesArgs(instance, extraValues), "--namespace", relayNamespace];
 }
 
 // One render per instance and process: verify needs the Service and the Deployment,
 // and the sync-ingress logic it shares needs the Service again.
 const rendered = new Map<string, Promise<string>>();
 
-/** The rendered manifests of one instance, with the pinned helm. */
-export function renderInstanceText(instance: RelayInstance): Promise<string> {
-  let text = rendered.get(instance.release);
+/** The rendered manifests of one instance, with the pinned helm (extra values files on top of its own). */
+export function renderInstanceText(instance: RelayInstance, extraValues: readonly string[] = []): Promise<string> {
+  const key = [instance.release, ...extraValues].join("\0");
+  let text = rendered.get(key);
   if (!text) {
-    text = runTool("helm", helmTemplateArgs(instance)).catch((error: Error) => {
-      rendered.delete(instance.release);
-      throw new OperatorError(`expected helm to render ${relayChartPath} for ${instance.release}; ${error.message.split("\n")[0]}; fix the chart or ${instance.valuesFile}`);
+    text = runTool("helm", helmTemplateArgs(instance, extraValues)).catch((error: Error) => {
+      rendered.delete(key);
+      throw new OperatorError(`expected helm to render ${relayChartPath} for ${instance.release}; ${oneLine(error.message)}; fix the chart or ${[instance.valuesFile, ...extraValues].join(", ")}`);
     });
-    rendered.set(instance.release, text);
+    rendered.set(key, text);
   }
   return text;
 }
 
 /** The objects of one instance's release, without Helm's test hooks, each with its namespace. */
-export async function renderInstance(instance: RelayInstance): Promise<Manifest[]> {
-  return parseAllDocuments(await renderInstanceText(instance))
+export async function renderInstance(instance: RelayInstance, extraValues: readonly string[] = []): Promise<Manifest[]> {
+  return parseAllDocuments(await renderInstanceText(instance, extraValues))
     .map((d) => d.toJS() as Manifest | null)
     .filter((o): o is Manifest => !!o && !o.metadata.annotations?.["helm.sh/hook"])
     .map((o) => ({ ...o, metadata: { ...o.metadata, namespace: o.metadata.namespace ?? relayNamespace } }));

@@ -109,11 +109,13 @@ describe("relay-server chart defaults", () => {
     expect(c.livenessProbe?.successThreshold).toBe(1);
   });
 
-  it("gives the server at least 60 s to flush on SIGTERM, after a short preStop pause", async () => {
+  it("stops the server with SIGINT from preStop after a short pause (it ignores SIGTERM), with at least 60 s to save", async () => {
     const objects = await render();
     const spec = deployment(objects).spec?.template.spec;
     expect(spec?.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(60);
-    expect(container(objects).lifecycle?.preStop?.exec?.command).toEqual(["/bin/sh", "-c", "sleep 5"]);
+    expect(container(objects).lifecycle?.preStop?.exec?.command).toEqual(["/bin/sh", "-c", "sleep 5; kill -INT 1"]);
+    const noPause = await render({ values: { preStopSleepSeconds: 0 } });
+    expect(container(noPause).lifecycle?.preStop?.exec?.command).toEqual(["/bin/sh", "-c", "sleep 0; kill -INT 1"]);
   });
 
   it("meets the restricted profile: non-root fixed UID, no escalation, no capabilities, seccomp, read-only root, no token", async () => {
@@ -173,7 +175,7 @@ describe("relay-server chart defaults", () => {
 describe("relay-server relay.toml", () => {
   it("listens on 0.0.0.0 with the port and url from values and stores in S3", async () => {
     const toml = relayToml(await render({ values: { relay: { url: "https://family.relay.enigma.vgijssel.nl" } } }));
-    expect(table(toml, "server")).toEqual({ host: "0.0.0.0", port: 8080, url: "https://family.relay.enigma.vgijssel.nl" });
+    expect(table(toml, "server")).toEqual({ host: "0.0.0.0", port: 8080, url: "https://family.relay.enigma.vgijssel.nl", checkpoint_freq_seconds: 10 });
     expect(table(toml, "store")).toEqual({ type: "s3", bucket: "example-bucket", region: "us-east-1", path_style: true, presigned_url_expiration: 3600 });
     expect(toml.metrics).toBeUndefined();
   });

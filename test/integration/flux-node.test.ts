@@ -1,25 +1,52 @@
 // Real Flux on the real node deploys apps/docs-prod from this working tree, with
-// no status written by a test.
+// no status written by a test: drift is put back, a stale Ready holds bootstrap
+// until Flux catches up, and a broken change is caught by Flux with its own
+// message, fails bootstrap's wait and shows in verify.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import type { Patch } from "../../scripts/lib/apps.ts";
 import { readyCondition, type Live } from "../../scripts/lib/kube.ts";
-import { relayNamespace } from "../../scripts/lib/names.ts";
-import { client, runFlow } from "../local/flows.ts";
+import { relayNamespace, tenant } from "../../scripts/lib/names.ts";
+import { client, runFlow, startFlow } from "../local/flows.ts";
 import { detectNodeMode } from "../local/node.ts";
-import { type LocalSystem, startSystem } from "../local/system.ts";
+import { localPatches, type LocalSystem, startSystem } from "../local/system.ts";
 
 const mode = detectNodeMode();
 let system: LocalSystem;
+let good: Patch[];
 
-const bootstrap = (patchesFile: string, timeout = "5m") =>
-  runFlow("bootstrap", ["--app", "docs-prod", "--tenant-kubeconfig", system.tenant.kubeconfigPath, "--skip-secrets", "--git-url", system.git.url, "--patches", patchesFile, "--timeout", timeout]);
+const bootstrapArgs = (patchesFile: string, timeout: string) => ["--app", "docs-prod", "--tenant-kubeconfig", system.tenant.kubeconfigPath, "--skip-secrets", "--git-url", system.git.url, "--patches", patchesFile, "--timeout", timeout];
+const bootstrap = (patchesFile: string, timeout = "5m") => runFlow("bootstrap", bootstrapArgs(patchesFile, timeout));
 
+/** A patches file: the machine's own patches and `extra`. */
+function patchesWith(name: string, extra: Patch[]): string {
+  const file = join(system.dir, `${name}.yaml`);
+  writeFileSync(file, stringify([...good, ...extra]));
+  return file;
+}
+
+const root = { apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization", metadata: { namespace: tenant.fluxNamespace, name: tenant.kustomization } };
+const generation = (live: Live) => (live.metadata as { generation?: number }).generation ?? 0;
 const helmRelease = async (name: string) =>
   (await client(system.tenant).get({ apiVersion: "helm.toolkit.fluxcd.io/v2", kind: "HelmRelease", metadata: { namespace: "flux-system", name } })) as Live;
+
+async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new Error(`expected ${what} within ${timeoutMs / 1000} s`);
+}
 
 describe.runIf(mode.node || process.env.CI === "true")("real Flux on the node", () => {
   beforeAll(async () => {
     if (!mode.node) throw new Error(`expected a machine that can run a node under CI; ${mode.reason}`);
     system = await startSystem();
+    good = localPatches(system.cluster.node.s3.podUrl);
   }, 600_000);
 
   afterAll(async () => {
@@ -38,4 +65,84 @@ describe.runIf(mode.node || process.env.CI === "true")("real Flux on the node", 
     ]);
   }, 600_000);
 
+  it("puts back a relay Deployment scaled down by hand (helm-controller's drift detection)", async () => {
+    const t = client(system.tenant);
+    const path = await t.path("apps/v1", "Deployment", relayNamespace, "relay-personal-relay-server");
+    // A field the chart sets: replicas 1, changed by another field manager, as `kubectl scale` does.
+    await t.request("PATCH", `${path}?fieldManager=kubectl-scale`, { spec: { replicas: 0 } }, "application/merge-patch+json");
+    expect(((await t.request<Live>("GET", path)).spec as { replicas: number }).replicas).toBe(0);
+    const hr = await t.path("helm.toolkit.fluxcd.io/v2", "HelmRelease", "flux-system", "relay-personal");
+    await t.request("PATCH", hr, { metadata: { annotations: { "reconcile.fluxcd.io/requestedAt": new Date().toISOString() } } }, "application/merge-patch+json");
+    const replicas = await until("helm-controller to put replicas back to 1", 180_000, async () => {
+      const live = await t.request<Live>("GET", path);
+      const spec = live.spec as { replicas: number };
+      return spec.replicas === 1 ? spec.replicas : undefined;
+    });
+    expect(replicas).toBe(1);
+    await until("the Deployment to be available again", 180_000, async () => {
+      const live = await t.request<Live>("GET", path);
+      return (live.status as { availableReplicas?: number }).availableReplicas === 1 ? true : undefined;
+    });
+  }, 400_000);
+
+  it("holds bootstrap on a stale Ready until Flux has reconciled the new generation", async () => {
+    const t = client(system.tenant);
+    const pid = system.flux.pids()["kustomize-controller"];
+    expect(pid).toBeGreaterThan(0);
+    const before = (await t.get(root)) as Live;
+    expect(readyCondition(before)?.status).toBe("True");
+    // kustomize-controller paused: the new spec raises the generation, the Ready stays the old one.
+    process.kill(pid, "SIGSTOP");
+    let resumed = false;
+    try {
+      const changed = patchesWith("stale-ready", [{ patch: stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: relayNamespace, annotations: { "example.com/stale-ready": "1" } } }) }]);
+      const running = startFlow("bootstrap", bootstrapArgs(changed, "3m"));
+      let exited = false;
+      void running.result.then(() => (exited = true));
+      const stale = await until("the root Kustomization to have a new generation", 60_000, async () => {
+        const live = (await t.get(root)) as Live;
+        return generation(live) > generation(before) ? live : undefined;
+      });
+      expect(readyCondition(stale)?.status).toBe("True");
+      expect(stale.status?.observedGeneration).toBeLessThan(generation(stale));
+      // Long enough for a wait that accepts the stale Ready to have returned.
+      await new Promise((r) => setTimeout(r, 10_000));
+      expect(exited).toBe(false);
+      process.kill(pid, "SIGCONT");
+      resumed = true;
+      const result = await running.result;
+      expect(result.code, result.all).toBe(0);
+      const after = (await t.get(root)) as Live;
+      expect(after.status?.observedGeneration).toBe(generation(after));
+      const ns = await t.get({ apiVersion: "v1", kind: "Namespace", metadata: { name: relayNamespace } });
+      expect(ns?.metadata.annotations?.["example.com/stale-ready"]).toBe("1");
+    } finally {
+      if (!resumed) process.kill(pid, "SIGCONT");
+    }
+  }, 400_000);
+
+  // Each case also shortens the root Kustomization's health-check timeout (10m in the
+  // repo): kustomize-controller holds the next reconcile, the fix, until it ends.
+  const shortHealthCheck: Patch = { target: { kind: "Kustomization", name: tenant.kustomization }, patch: stringify([{ op: "replace", path: "/spec/timeout", value: "45s" }]) };
+  it.each([
+    ["a valuesFiles entry that does not exist", { target: { kind: "HelmRelease", name: "relay-personal" }, patch: stringify([{ op: "add", path: "/spec/chart/spec/valuesFiles/-", value: "apps/docs-prod/relay-personal/no-such-values.yaml" }]) }, /no values file found at path/],
+    ["values the chart's schema rejects", { patch: stringify({ apiVersion: "helm.toolkit.fluxcd.io/v2", kind: "HelmRelease", metadata: { name: "relay-personal" }, spec: { values: { ulimits: { nofile: "plenty" } } } }) }, /values don't meet the specifications of the schema/],
+    ["a dependsOn on a release that does not exist", { target: { kind: "HelmRelease", name: "relay-personal" }, patch: stringify([{ op: "add", path: "/spec/dependsOn/-", value: { name: "relay-missing" } }]) }, /relay-missing/],
+  ] as const)("catches %s before production: the HelmRelease goes not Ready, bootstrap fails with Flux's message, verify shows it", async (name, patch, message) => {
+    const broken = await bootstrap(patchesWith(name.replace(/\W+/g, "-"), [patch as Patch, shortHealthCheck]), "90s");
+    expect(broken.code, broken.all).toBe(3);
+    expect(broken.stderr).toMatch(new RegExp(`expected Kustomization flux-system/docs-prod to be Ready within 90 s; Flux's last status: .*not Ready: HelmRelease flux-system/relay-personal .*(?:${message.source})`));
+    const ready = readyCondition(await helmRelease("relay-personal"));
+    expect(ready?.status).toBe("False");
+    expect(ready?.message).toMatch(message);
+    const verify = await runFlow("verify", ["--only", "tenant", "--tenant-kubeconfig", system.tenant.kubeconfigPath]);
+    expect(verify.code).toBe(1);
+    expect(verify.stdout).toMatch(new RegExp(`✗ HelmRelease flux-system/relay-personal Ready: .*(?:${message.source})`));
+    // The relay that was running keeps running: Flux never touched the release.
+    const deployment = await client(system.tenant).get({ apiVersion: "apps/v1", kind: "Deployment", metadata: { namespace: relayNamespace, name: "relay-personal-relay-server" } });
+    expect((deployment?.status as { availableReplicas?: number }).availableReplicas).toBe(1);
+    // The fix, as an operator would apply it.
+    const fixed = await bootstrap(system.patchesFile);
+    expect(fixed.code, fixed.all).toBe(0);
+  }, 600_000);
 });

@@ -16,6 +16,7 @@ import { repoRoot } from "../../scripts/lib/paths.ts";
 import { runTool } from "../../scripts/lib/tools.ts";
 import { deploymentAvailable } from "../../scripts/lib/verify/tenant.ts";
 import { instanceBucket, type LocalCluster, startCluster, valuesFile } from "../local/cluster.ts";
+import { runFlow } from "../local/flows.ts";
 import { detectNodeMode } from "../local/node.ts";
 import { genAuth, signDocument as signTokenFor } from "../support/relay-tokens.ts";
 import { closeAll, connectDoc, openMany, until } from "../support/yjs-client.ts";
@@ -39,26 +40,30 @@ const helm = (...args: string[]) => runTool("helm", ["--kubeconfig", kubeconfig,
 
 const signDocument = (docId: string) => signTokenFor(privateKey, docId);
 
-/** helm upgrade --install with the instance's values and a local override (the node's S3, ClusterIP, our key). */
-async function install(release: string, override: Record<string, unknown>, flags: string[] = ["--wait", "--atomic", "--timeout", "3m"]): Promise<string> {
+/** The node's values (its S3, ClusterIP, our key, quick stops) and a test's override, as files on top of the instance's own. */
+function localValues(override: Record<string, unknown>): { files: string[]; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), "node-relay-values-"));
-  const local = join(dir, "local.yaml");
   const base = {
     storage: { s3: { endpoint: cluster.node.s3.podUrl } },
     service: { type: "ClusterIP" },
     relay: { auth: { privateKeySecret: { name: authSecret } } },
-    // `relay serve` ignores SIGTERM (it waits for SIGINT only), so every Recreate waits out
-    // the grace period: short here, except where a test says otherwise.
+    // Quick stops here, except where a test says otherwise.
     terminationGracePeriodSeconds: 10,
     preStopSleepSeconds: 0,
   };
-  writeFileSync(local, stringify(base));
-  const extra = join(dir, "extra.yaml");
-  writeFileSync(extra, stringify(override));
+  const files = [join(dir, "local.yaml"), join(dir, "override.yaml")];
+  writeFileSync(files[0]!, stringify(base));
+  writeFileSync(files[1]!, stringify(override));
+  return { files, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** helm upgrade --install with the instance's values and a local override. */
+async function install(release: string, override: Record<string, unknown>, flags: string[] = ["--wait", "--atomic", "--timeout", "3m"]): Promise<string> {
+  const values = localValues(override);
   try {
-    return await helm("upgrade", "--install", release, join(repoRoot, "libs/relay-server"), "-f", valuesFile(instance), "-f", local, "-f", extra, "--namespace", namespace, ...flags);
+    return await helm("upgrade", "--install", release, join(repoRoot, "libs/relay-server"), "-f", valuesFile(instance), ...values.files.flatMap((f) => ["-f", f]), "--namespace", namespace, ...flags);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    values.remove();
   }
 }
 
@@ -125,9 +130,10 @@ describe.skipIf(!run)("the Relay server on a real node", () => {
     console.log(`[node] figures: ${JSON.stringify(figures)}`);
   }, 120_000);
 
-  it("syncs a Y.Text edit between two clients, and serves it from S3 after a rollout restart", async () => {
-    // The chart's own shutdown settings: the restart below is the production one.
-    await install(instance, { relay: { logging: { level: "info" } }, terminationGracePeriodSeconds: 90, preStopSleepSeconds: 5 });
+  it("syncs a Y.Text edit between two clients, and serves it from S3 after a rollout restart that saved it", async () => {
+    // The chart's own shutdown settings: the restart below is the production one. With a
+    // checkpoint an hour away, only the save on stop can bring the edit to S3.
+    await install(instance, { relay: { logging: { level: "info" }, checkpointFreqSeconds: 3600 }, terminationGracePeriodSeconds: 90, preStopSleepSeconds: 5 });
     const pod = await readyPod(instance);
     const docId = `doc-${Date.now()}`;
     const url = (ip: string) => signDocument(docId).then((token) => `ws://${ip}:8080/d/${docId}/ws/${docId}?token=${token}`);
@@ -145,12 +151,11 @@ describe.skipIf(!run)("the Relay server on a real node", () => {
       a.close();
       b.close();
     }
-    // Recreate: the old Pod gets SIGTERM and flushes the document to S3 before the new one starts.
+    // Recreate: the chart's preStop hook sends the old Pod SIGINT (the server ignores SIGTERM),
+    // and it saves the document to S3 before the new one starts.
     const restarted = Date.now();
     await kubectl("-n", namespace, "rollout", "restart", `deployment/${instance}-relay-server`);
     await kubectl("-n", namespace, "rollout", "status", `deployment/${instance}-relay-server`, "--timeout=180s");
-    // `relay serve` waits for SIGINT only (upstream main.rs): as PID 1 it ignores SIGTERM and is
-    // killed at the end of the grace period; the periodic checkpoint, not a shutdown flush, saved the text.
     figures["rollout restart (Recreate) until the new Pod is Ready"] = `${((Date.now() - restarted) / 1000).toFixed(1)} s`;
     const keys = await s3Keys(instanceBucket(instance));
     expect(keys).toContain(`${docId}/data.ysweet`);
@@ -243,26 +248,31 @@ describe.skipIf(!run)("the Relay server on a real node", () => {
       logLines: false,
     },
   ])("bad input: $cause", ({ cause, override, reason, logLines }) => {
-    it(`fails helm upgrade --wait --atomic, and verify's Deployment check names the cause (${cause})`, async () => {
-      const release = "relay-bad";
-      const failed = await install(release, override, ["--wait", "--atomic", "--timeout", "30s"]).then(
-        () => "",
-        (error: Error) => error.message,
-      );
-      console.log(`[node] helm on ${cause}: ${failed.split("\n").slice(-3).join(" | ")}`);
-      expect(failed).toMatch(/failed/);
-      figures[`helm's message on ${cause}`] = failed.replace(/^.*?failed \(exit \d+\): /s, "");
-      // Installed without --atomic, the failing Pod stays for verify to look at.
-      await install(release, override, []);
-      const deployment = { apiVersion: "apps/v1", kind: "Deployment", metadata: { namespace, name: `${release}-relay-server` } };
-      const client = new KubeClient(cluster.server.kubeConfig, "tenant");
-      const result = await waitFor(`verify to name the cause of ${cause}`, 120_000, async () => {
-        const r = await deploymentAvailable(client, deployment, { release } as RelayInstance);
-        return reason.test(r.detail) && (!logLines || r.detail.includes("last lines of its log")) ? r : undefined;
-      });
-      console.log(`[node] verify on ${cause}: ${result.detail}`);
-      expect(result.ok).toBe(false);
-      await helm("uninstall", release, "--namespace", namespace, "--wait", "--timeout", "2m");
+    it(`fails relay-server:upgrade with a message naming the cause, and verify's Deployment check shows it (${cause})`, async () => {
+      const values = localValues(override);
+      try {
+        // The operator's flow, as moon runs it, with the bad value given through --values.
+        const args = ["upgrade", "--instance", "personal", ...values.files.flatMap((f) => ["--values", f]), "--tenant-kubeconfig", kubeconfig];
+        const failed = await runFlow("relay-helm", [...args, "--timeout", "45s"]);
+        console.log(`[node] relay-server:upgrade on ${cause}: ${failed.stderr.trim()}`);
+        expect(failed.code, failed.all).toBe(3);
+        expect(failed.stderr).toMatch(reason);
+        if (logLines) expect(failed.stderr).toContain("last lines of its log");
+        figures[`relay-server:upgrade's message on ${cause}`] = failed.stderr.trim().replace(/^.*?while helm waited, /, "… ");
+        // Without --wait (so without --atomic), the failing Pod stays for verify to look at.
+        const kept = await runFlow("relay-helm", [...args, "--no-wait"]);
+        expect(kept.code, kept.all).toBe(0);
+        const deployment = { apiVersion: "apps/v1", kind: "Deployment", metadata: { namespace, name: `${instance}-relay-server` } };
+        const client = new KubeClient(cluster.server.kubeConfig, "tenant");
+        const result = await waitFor(`verify to name the cause of ${cause}`, 120_000, async () => {
+          const r = await deploymentAvailable(client, deployment, { release: instance } as RelayInstance);
+          return reason.test(r.detail) && (!logLines || r.detail.includes("last lines of its log")) ? r : undefined;
+        });
+        console.log(`[node] verify on ${cause}: ${result.detail}`);
+        expect(result.ok).toBe(false);
+      } finally {
+        values.remove();
+      }
     }, 400_000);
   });
 });

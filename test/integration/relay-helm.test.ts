@@ -1,6 +1,7 @@
 // Direct Helm deploys: upgrade --no-wait installs an instance into a real local
 // API server with the real helm binary, and diff then reports no change.
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { relayNamespace, tenant } from "../../scripts/lib/names.ts";
 import { type ControlPlanes, type LocalServer, startControlPlanes } from "../local/control-plane.ts";
@@ -81,6 +82,21 @@ describe("relay-server direct Helm deploys", () => {
     // helm finished its own rollback before the flow exited: a re-run does not find an operation in progress.
     const again = await runFlow("relay-helm", ["upgrade", "--instance", "family", "--no-wait", ...onTenant()]);
     expect(again.code, again.all).toBe(0);
+  });
+
+  it("renders --values on top of the instance's values, and names the schema's reason when they are refused", async () => {
+    const dir = tempDir("relay-helm-values-");
+    writeFileSync(join(dir, "tag.yaml"), "image:\n  tag: v9.9.9\n");
+    writeFileSync(join(dir, "two.yaml"), "replicaCount: 2\n");
+    const tagged = await runFlow("relay-helm", ["template", "--instance", "family", "--values", join(dir, "tag.yaml")]);
+    expect(tagged.code, tagged.all).toBe(0);
+    expect(tagged.stdout).toMatch(/image: "?docker\.system3\.md\/relay-server:v9\.9\.9"?/);
+    expect(tagged.stdout).toMatch(/https:\/\/family\.relay\.enigma\.vgijssel\.nl/);
+    const refused = await runFlow("relay-helm", ["template", "--instance", "family", "--values", join(dir, "two.yaml")]);
+    expect(refused.code).toBe(3);
+    // helm's reason follows its "in the following chart(s):" on the same line.
+    expect(refused.stderr).toMatch(/in the following chart\(s\): relay-server: .*replicaCount/);
+    expect(refused.stderr.trim().split("\n")).toHaveLength(1);
   });
 
   it("refuses an unknown instance", async () => {

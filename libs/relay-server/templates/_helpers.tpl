@@ -140,6 +140,7 @@ No [logging]: the server sets up logging before it reads this file; the level is
 host = "0.0.0.0"
 port = {{ int .Values.relay.port }}
 url = {{ include "relay-server.url" . | toJson }}
+checkpoint_freq_seconds = {{ int .Values.relay.checkpointFreqSeconds }}
 
 [store]
 {{- if eq .Values.storage.type "filesystem" }}

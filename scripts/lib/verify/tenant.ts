@@ -7,6 +7,7 @@ import { buildApp, type Patch } from "../apps.ts";
 import { type KubeClient, type Live, type Manifest, readyCondition } from "../kube.ts";
 import { instances, onePassword, relayNamespace, tenant, type RelayInstance } from "../names.ts";
 import { repoRoot } from "../paths.ts";
+import { podLabels, podTrouble } from "../pods.ts";
 import { renderInstance } from "../relay-services.ts";
 import { fail, pass, type Result } from "./checks.ts";
 
@@ -49,28 +50,13 @@ export async function deploymentAvailable(client: KubeClient, deployment: Manife
   const name = `Deployment ${relayNamespace}/${deployment.metadata.name} available`;
   const live = (await client.get(deployment)) as Live | undefined;
   if (!live) return fail(name, "not found", `check HelmRelease ${instance.release}`);
-  const selector = Object.entries(((live.spec as { selector?: { matchLabels?: Record<string, string> } }).selector?.matchLabels) ?? {}).map(([k, v]) => `${k}=${v}`).join(",");
-  const pods = (await client.list("v1", "Pod", relayNamespace, selector)) as Live[];
-  type Status = { restartCount?: number; state?: { waiting?: { reason?: string; message?: string } }; lastState?: { terminated?: unknown } };
-  const statuses = pods.flatMap((p) => ((p.status?.containerStatuses as Status[] | undefined) ?? []).map((s) => ({ pod: p.metadata.name, ...s })));
-  const restarts = statuses.reduce((n, s) => n + (s.restartCount ?? 0), 0);
+  const trouble = await podTrouble(client, relayNamespace, podLabels(live));
   const available = live.status?.conditions?.find((c) => c.type === "Available");
-  if (available?.status === "True") return pass(name, `${pods.length} pod(s), ${restarts} restart(s)`);
-  // A container waiting for a reason other than starting up: image pull, crash loop, missing Secret.
-  const failing = statuses.find((s) => s.state?.waiting?.reason && !["ContainerCreating", "PodInitializing"].includes(s.state.waiting.reason));
-  const crashing = failing?.state?.waiting?.reason === "CrashLoopBackOff" ? failing : undefined;
-  let logs = "";
-  if (failing && (crashing || failing.lastState?.terminated)) {
-    try {
-      const text = await client.requestText(`/api/v1/namespaces/${relayNamespace}/pods/${failing.pod}/log?tailLines=200&previous=true`);
-      logs = text.split("\n").filter((l) => l.trim()).slice(-5).join("\n    ");
-    } catch {
-      logs = "";
-    }
-  }
-  const waiting = failing ? `, ${failing.pod} in ${failing.state!.waiting!.reason}${failing.state!.waiting!.message ? ` (${failing.state!.waiting!.message})` : ""}` : "";
-  const detail = `${available ? `${available.reason}: ${available.message}` : "not available"}; ${pods.length} pod(s), ${restarts} restart(s)${waiting}${logs ? `; last lines of its log:\n    ${logs}` : ""}`;
-  return fail(name, detail, crashing ? "read the pod's log; a failing bucket listing at start means S3 credentials, endpoint or path style" : `kubectl -n ${relayNamespace} describe deployment ${deployment.metadata.name}`);
+  if (available?.status === "True") return pass(name, `${trouble.pods} pod(s), ${trouble.restarts} restart(s)`);
+  const waiting = trouble.waiting ? `, ${trouble.waiting}` : "";
+  const logs = trouble.logLines.length ? `; last lines of its log:\n    ${trouble.logLines.join("\n    ")}` : "";
+  const detail = `${available ? `${available.reason}: ${available.message}` : "not available"}; ${trouble.pods} pod(s), ${trouble.restarts} restart(s)${waiting}${logs}`;
+  return fail(name, detail, trouble.crashLoop ? "read the pod's log; a failing bucket listing at start means S3 credentials, endpoint or path style" : `kubectl -n ${relayNamespace} describe deployment ${deployment.metadata.name}`);
 }
 
 /** A relay Service is a LoadBalancer with an address (KubeVirt CCM gives it one). */

@@ -1,0 +1,47 @@
+// Why the Pods of a relay Deployment do not run: the reason a container waits
+// (image pull, crash loop, a missing Secret) and a crash loop's last log lines.
+// verify reports it for a Deployment that is not available; relay-server:upgrade
+// watches for it while helm waits, since helm itself only says "context deadline exceeded".
+import type { KubeClient, Live } from "./kube.ts";
+
+export interface PodTrouble {
+  pods: number;
+  restarts: number;
+  /** "<pod> in <reason> (<message>)", when a container waits for more than its start. */
+  waiting?: string;
+  /** The last lines of the failing container's previous log, one per entry. */
+  logLines: string[];
+  crashLoop: boolean;
+}
+
+type ContainerStatus = {
+  restartCount?: number;
+  state?: { waiting?: { reason?: string; message?: string } };
+  lastState?: { terminated?: unknown };
+};
+
+/** The Pods matching `matchLabels` in `namespace`, and what keeps their containers from running. */
+export async function podTrouble(client: KubeClient, namespace: string, matchLabels: Record<string, string>): Promise<PodTrouble> {
+  const selector = Object.entries(matchLabels).map(([k, v]) => `${k}=${v}`).join(",");
+  const pods = (await client.list("v1", "Pod", namespace, selector)) as Live[];
+  const statuses = pods.flatMap((p) => ((p.status?.containerStatuses as ContainerStatus[] | undefined) ?? []).map((s) => ({ pod: p.metadata.name, ...s })));
+  const restarts = statuses.reduce((n, s) => n + (s.restartCount ?? 0), 0);
+  const failing = statuses.find((s) => s.state?.waiting?.reason && !["ContainerCreating", "PodInitializing"].includes(s.state.waiting.reason));
+  const crashLoop = failing?.state?.waiting?.reason === "CrashLoopBackOff";
+  let logLines: string[] = [];
+  if (failing && (crashLoop || failing.lastState?.terminated)) {
+    try {
+      const text = await client.requestText(`/api/v1/namespaces/${namespace}/pods/${failing.pod}/log?tailLines=200&previous=true`);
+      logLines = text.split("\n").filter((l) => l.trim()).slice(-5);
+    } catch {
+      logLines = [];
+    }
+  }
+  const waiting = failing ? `${failing.pod} in ${failing.state!.waiting!.reason}${failing.state!.waiting!.message ? ` (${failing.state!.waiting!.message})` : ""}` : undefined;
+  return { pods: pods.length, restarts, waiting, logLines, crashLoop };
+}
+
+/** The labels a Deployment selects its Pods by. */
+export function podLabels(deployment: object | undefined): Record<string, string> {
+  return (deployment as { spec?: { selector?: { matchLabels?: Record<string, string> } } } | undefined)?.spec?.selector?.matchLabels ?? {};
+}
