@@ -23,7 +23,10 @@ type ContainerStatus = {
 /** The Pods matching `matchLabels` in `namespace`, and what keeps their containers from running. */
 export async function podTrouble(client: KubeClient, namespace: string, matchLabels: Record<string, string>): Promise<PodTrouble> {
   const selector = Object.entries(matchLabels).map(([k, v]) => `${k}=${v}`).join(",");
-  const pods = (await client.list("v1", "Pod", namespace, selector)) as Live[];
+  // Pods on their way out (the old ReplicaSet's, during a Recreate) say nothing about the new ones; newest first.
+  const pods = ((await client.list("v1", "Pod", namespace, selector)) as Live[])
+    .filter((p) => !(p.metadata as { deletionTimestamp?: string }).deletionTimestamp)
+    .sort((a, b) => String((b.metadata as { creationTimestamp?: string }).creationTimestamp).localeCompare(String((a.metadata as { creationTimestamp?: string }).creationTimestamp)));
   const statuses = pods.flatMap((p) => ((p.status?.containerStatuses as ContainerStatus[] | undefined) ?? []).map((s) => ({ pod: p.metadata.name, ...s })));
   const restarts = statuses.reduce((n, s) => n + (s.restartCount ?? 0), 0);
   const failing = statuses.find((s) => s.state?.waiting?.reason && !["ContainerCreating", "PodInitializing"].includes(s.state.waiting.reason));

@@ -109,13 +109,19 @@ describe("relay-server chart defaults", () => {
     expect(c.livenessProbe?.successThreshold).toBe(1);
   });
 
-  it("stops the server with SIGINT from preStop after a short pause (it ignores SIGTERM), with at least 60 s to save", async () => {
+  it("stops the server with SIGINT from preStop (it ignores SIGTERM) after the drain pause and one checkpoint interval", async () => {
     const objects = await render();
     const spec = deployment(objects).spec?.template.spec;
     expect(spec?.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(60);
-    expect(container(objects).lifecycle?.preStop?.exec?.command).toEqual(["/bin/sh", "-c", "sleep 5; kill -INT 1"]);
-    const noPause = await render({ values: { preStopSleepSeconds: 0 } });
-    expect(container(noPause).lifecycle?.preStop?.exec?.command).toEqual(["/bin/sh", "-c", "sleep 0; kill -INT 1"]);
+    // Defaults: max(preStopSleepSeconds 5, checkpointFreqSeconds 10 + 1).
+    expect(container(objects).lifecycle?.preStop?.exec?.command).toEqual(["/bin/sh", "-c", "sleep 11; kill -INT 1"]);
+    const longDrain = await render({ values: { preStopSleepSeconds: 30, relay: { checkpointFreqSeconds: 2 } } });
+    expect(container(longDrain).lifecycle?.preStop?.exec?.command).toEqual(["/bin/sh", "-c", "sleep 30; kill -INT 1"]);
+  });
+
+  it("refuses a grace period that ends before the pause and the server's stop", async () => {
+    await expect(render({ values: { terminationGracePeriodSeconds: 21 } })).rejects.toThrow(/terminationGracePeriodSeconds \(21\) must exceed the preStop pause \(11 s/);
+    await expect(render({ values: { terminationGracePeriodSeconds: 22 } })).resolves.toBeDefined();
   });
 
   it("meets the restricted profile: non-root fixed UID, no escalation, no capabilities, seccomp, read-only root, no token", async () => {

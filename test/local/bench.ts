@@ -196,7 +196,7 @@ if (!mode.node) {
     await k("-n", relayNamespace, "create", "secret", "generic", "relay-bench-auth", `--from-literal=privateKey=${key}`);
     const local = join(dir, "node-local.yaml");
     // relay-family asks nofile 65536, above this machine's hard limit (20000): 16384 here.
-    writeFileSync(local, stringify({ storage: { s3: { endpoint: s3.podUrl } }, service: { type: "ClusterIP" }, ulimits: { nofile: 16384 }, relay: { auth: { privateKeySecret: { name: "relay-bench-auth" } } }, terminationGracePeriodSeconds: 10, preStopSleepSeconds: 0 }));
+    writeFileSync(local, stringify({ storage: { s3: { endpoint: s3.podUrl } }, service: { type: "ClusterIP" }, ulimits: { nofile: 16384 }, relay: { auth: { privateKeySecret: { name: "relay-bench-auth" } }, checkpointFreqSeconds: 1 }, terminationGracePeriodSeconds: 15, preStopSleepSeconds: 0 }));
     const installAll = async (wait: boolean) => {
       const started = performance.now();
       await Promise.all(instances.map(async (i) => {
@@ -282,7 +282,7 @@ const nodeTable = [
 const nodeSection = `## On a real node\n\n${nodeRows.length > 0 ? `${nodeTable}\n\n` : ""}${[
   ...nodeNotes,
   "Each figure once, beside its anchor from the same run. The node runs the Relay server built from its upstream source (image docker.system3.md/relay-server:v0.9.6 made locally), S3 is moto on the bridge.",
-  "The relays get no preStop pause here (the chart's 5 s lets endpoints drain in production); the hook's SIGINT stops them at once.",
+  "The relays save every second and get a 2 s preStop pause here (the chart's default is 11 s: endpoints drain and one 10 s checkpoint passes before the hook's SIGINT).",
   "relay-family's values ask ulimits.nofile 65536, above this machine's hard limit of 20000 (even root cannot raise it): both instances are installed with 16384 here.",
   "The connection rows give the Pod one CPU (limits.cpu 1, memory 1Gi) so that accepting sockets measures the open-files limit, not the 100m CPU quota of the values; sockets are opened 200 at a time from the host to the Pod IP on the bridge, each with 10 s to open, at most 300 s in all, then all closed. A socket counts as held when it is still open at the end.",
 ].map((l) => `- ${l}`).join("\n")}\n`;

@@ -123,6 +123,14 @@ following argument $0, so the Deployment passes "relay-server" as $0 and the URL
 arrives at run.sh as $1. The limit is checked against the hard limit first, so an
 impossible value fails at once with both numbers instead of starting a starved server.
 */}}
+{{/*
+Seconds the preStop hook waits before SIGINT: preStopSleepSeconds, and at least one
+checkpoint interval and a second, so the periodic save has run since the stop began.
+*/}}
+{{- define "relay-server.preStopSeconds" -}}
+{{- max (int .Values.preStopSleepSeconds) (add (int .Values.relay.checkpointFreqSeconds) 1) -}}
+{{- end }}
+
 {{- define "relay-server.ulimitScript" -}}
 {{- $n := int .Values.ulimits.nofile -}}
 hard="$(ulimit -Hn)"; if [ "$hard" != unlimited ] && [ "$hard" -lt {{ $n }} ]; then echo "relay-server: cannot set the open-files limit (ulimits.nofile) to {{ $n }}: the hard limit is $hard; lower ulimits.nofile or raise the runtime's hard limit" >&2; exit 1; fi; ulimit -n {{ $n }} || { echo "relay-server: ulimit -n {{ $n }} failed (hard limit $hard)" >&2; exit 1; }; exec ./run.sh "$@"
