@@ -204,10 +204,11 @@ describe("vendir:remove-entry", () => {
     immutable(lock);
     const result = removeEntry("relay-server", "--dir", vendir);
     expect(result.status).toBe(3);
-    expect(result.stderr.trim().split("\n")).toEqual([
+    // The failed step's line, then the error on a line of its own: one sentence, no errno line, no stack.
+    expect(result.stderr.trim().split("\n").at(-1)).toBe(
       `✖ expected to write ${lock}; permission denied (EPERM); put back ${join(vendir, "vendir.yml")} as it was, so nothing was changed; make ${lock} writable and run the same command again`,
-    ]);
-    expect(result.stdout + result.stderr).not.toMatch(/EPERM:|    at /);
+    );
+    expect(result.stderr).not.toMatch(/\bE[A-Z]+: |    at /);
     // Byte for byte: vendir.yml, the lock, the chart folder, and no temp file left behind.
     expect(snapshot(root)).toEqual(before);
 
@@ -225,11 +226,10 @@ describe("vendir:remove-entry", () => {
     immutable(chart);
     const result = removeEntry("relay-server", "--dir", vendir);
     expect(result.status).toBe(3);
-    expect(result.stderr.trim().split("\n")).toHaveLength(1);
-    expect(result.stderr).toContain(
-      `✖ expected to delete ${relayChart}; could not delete ${relayChart}/Chart.yaml: `,
-    );
-    expect(result.stderr).toContain(`; vendir.yml and vendir.lock.yml no longer list charts/relay-server; make the folder deletable and run the same command again to finish`);
+    const error = result.stderr.trim().split("\n").at(-1);
+    expect(error).toMatch(new RegExp(`^✖ expected to delete ${relayChart}; could not delete ${relayChart}/Chart.yaml: [^;]+; `));
+    expect(error).toContain("; vendir.yml and vendir.lock.yml no longer list charts/relay-server; make the folder deletable and run the same command again to finish");
+    expect(result.stderr).not.toMatch(/\bE[A-Z]+: |    at /);
     expect(readFileSync(join(vendir, "vendir.yml"), "utf8")).toBe(expected("relay-server", "vendir.yml"));
 
     mutable(chart);
