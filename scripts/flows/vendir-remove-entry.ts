@@ -4,8 +4,8 @@
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { baseHelp, newListr, parseFlowArgs, say, step, UsageError } from "../lib/cli.ts";
-import { OperatorError } from "../lib/errors.ts";
-import { writeIfChanged } from "../lib/files.ts";
+import { describeFsError, OperatorError } from "../lib/errors.ts";
+import { writeAllOrNone } from "../lib/files.ts";
 import { displayPath, repoRoot } from "../lib/paths.ts";
 import { chartNames, chartsDir, isValidEntryName, parseVendir } from "../lib/vendir.ts";
 import { findReferences, git, readVendirFile, type VendirFile, wasEverAnEntry } from "../lib/vendir-repo.ts";
@@ -17,6 +17,8 @@ comment block directly above it) and deletes the folder charts/<name>, refusing
 while any file in the repository still references that folder. The entry is the
 directory entry "- path: charts/<name>", or, in a single charts directory, the
 item "- path: <name>" of its contents. <name> may be given as charts/<name>.
+Both files are written or neither is; after a failure, fix what it names and
+run the same command again.
 
   --dir PATH                     the vendir folder (default third_party/vendir of this repository)
   --repo-root PATH               the repository searched for references (default: the git repository
@@ -85,19 +87,24 @@ export async function main(argv: string[]): Promise<void> {
     }, { skip: (ctx) => ctx.nothingToRemove && "nothing to remove" }),
 
     step(`Remove charts/${name} from vendir.yml and vendir.lock.yml`, (ctx, task) => {
-      const diffs: string[] = [];
-      for (const file of [ctx.config, ctx.lock]) {
-        if (!file) continue;
-        const change = writeIfChanged(file.path, file.after, { dryRun });
-        if (change.changed) diffs.push(change.diff);
-      }
+      // Both texts were made when the files were read; a failed write leaves both files as they were.
+      const files = [ctx.config, ctx.lock].flatMap((file) => (file ? [{ path: file.path, content: file.after }] : []));
+      const diffs = writeAllOrNone(files, { dryRun }).filter((change) => change.changed).map((change) => change.diff);
       say(task, diffs.length ? `${dryRun ? "--dry-run: would write\n" : ""}${diffs.join("\n")}` : `neither file has charts/${name}`);
     }, { skip: (ctx) => ctx.nothingToRemove && "nothing to remove" }),
 
     step(`Delete ${show(dir)}/${chartsDir}/${name}`, (ctx, task) => {
       if (!ctx.folderPresent) return say(task, "not there (never synced, or already deleted)");
       if (dryRun) return say(task, `--dry-run: would delete ${show(folder)}`);
-      rmSync(folder, { recursive: true, force: true });
+      // Not undone when it fails: the files no longer list the chart, and a second run deletes the rest.
+      try {
+        rmSync(folder, { recursive: true, force: true });
+      } catch (error) {
+        const at = show((error as NodeJS.ErrnoException).path ?? folder);
+        throw new OperatorError(
+          `expected to delete ${show(folder)}; could not delete ${at}: ${describeFsError(error)}; vendir.yml and vendir.lock.yml no longer list charts/${name}; make the folder deletable and run the same command again to finish`,
+        );
+      }
       say(task, `deleted ${show(folder)}`);
     }, { skip: (ctx) => ctx.nothingToRemove && "nothing to remove" }),
   ]).run({ folderPresent: false, nothingToRemove: false } as Ctx);

@@ -1,5 +1,5 @@
-// File writes for the flows: atomic (temp file + rename), only on change, and a
-// unified diff to print (the whole effect of --dry-run on a file).
+// File writes for the flows: atomic (temp file + rename), only on change, several
+// files all or none, and a unified diff to print (the whole effect of --dry-run on a file).
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createTwoFilesPatch } from "diff";
@@ -35,7 +35,7 @@ export function writeIfChanged(path: string, content: string, opts: { dryRun?: b
       chmodSync(tmp, mode);
       renameSync(tmp, path);
     } catch (error) {
-      throw new OperatorError(`expected to write ${displayPath(path)}; ${describeFsError(error)}; make its folder writable or pass a file you can write; the file was left as it was`);
+      throw new OperatorError(`expected to write ${displayPath(path)}; ${describeFsError(error)}; make its folder writable or pass a file you can write; the file was left as it was`, { cause: error });
     } finally {
       try {
         rmSync(tmp, { force: true });
@@ -45,4 +45,41 @@ export function writeIfChanged(path: string, content: string, opts: { dryRun?: b
     }
   }
   return { path, changed: true, diff };
+}
+
+/**
+ * writeIfChanged for several files, all or none: when one write fails, the files
+ * written before it get their old content back (atomically too), and the error
+ * says what failed, what was put back and what to do.
+ */
+export function writeAllOrNone(files: { path: string; content: string }[], opts: { dryRun?: boolean } = {}): FileChange[] {
+  const changes: FileChange[] = [];
+  const written: { path: string; before?: string }[] = [];
+  for (const { path, content } of files) {
+    const before = existsSync(path) ? readFileSync(path, "utf8") : undefined;
+    let change: FileChange;
+    try {
+      change = writeIfChanged(path, content, opts);
+    } catch (error) {
+      const cause = describeFsError((error as Error).cause ?? error);
+      throw new OperatorError(`expected to write ${displayPath(path)}; ${cause}; ${putBack(written)}; make ${displayPath(path)} writable and run the same command again`);
+    }
+    changes.push(change);
+    if (change.changed && !opts.dryRun) written.push({ path, before });
+  }
+  return changes;
+}
+
+function putBack(written: { path: string; before?: string }[]): string {
+  if (written.length === 0) return "nothing was changed";
+  const shown = written.map((w) => displayPath(w.path)).join(" and ");
+  try {
+    for (const w of written) {
+      if (w.before === undefined) rmSync(w.path, { force: true });
+      else writeIfChanged(w.path, w.before);
+    }
+  } catch (error) {
+    return `putting back ${shown} failed too (${describeFsError((error as Error).cause ?? error)}), so restore ${written.length > 1 ? "them" : "it"} from git`;
+  }
+  return `put back ${shown} as ${written.length > 1 ? "they were" : "it was"}, so nothing was changed`;
 }

@@ -10,10 +10,34 @@ import { moonBin } from "../local/flows.ts";
 
 const fixtures = join(repoRoot, "test/fixtures/vendir");
 const scratchDirs: string[] = [];
+const immutableFiles: string[] = [];
 
 afterEach(() => {
+  for (const file of immutableFiles.splice(0)) mutable(file);
   for (const dir of scratchDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
+
+/** `chattr +i`: a file that even root can neither replace nor delete, as an operator's protected file is. */
+function immutable(path: string): boolean {
+  const ok = spawnSync("chattr", ["+i", path]).status === 0;
+  if (ok) immutableFiles.push(path);
+  return ok;
+}
+
+function mutable(path: string): void {
+  spawnSync("chattr", ["-i", path]);
+}
+
+/** Whether this machine can make a file in the temp folder immutable (root, a file system with attributes). */
+const canMakeImmutable = (() => {
+  const dir = mkdtempSync(join(tmpdir(), "chattr-"));
+  writeFileSync(join(dir, "probe"), "");
+  const ok = immutable(join(dir, "probe"));
+  immutableFiles.splice(0);
+  mutable(join(dir, "probe"));
+  rmSync(dir, { recursive: true, force: true });
+  return ok;
+})();
 
 /** The chart folders `vendir sync` would have filled, per fixture (not every entry: some were never synced). */
 const synced = { several: ["connect", "relay-server"], "pre-migration": ["1password-connect", "relay-server"] };
@@ -171,6 +195,48 @@ describe("vendir:remove-entry", () => {
     expect(result.status).not.toBe(0);
     expect(result.stderr).toMatch(/expected valid YAML in third_party\/vendir\/vendir\.lock\.yml; found a syntax error at third_party\/vendir\/vendir\.lock\.yml:1[1-3] /);
     expect(snapshot(root)).toEqual(before);
+  });
+
+  it.skipIf(!canMakeImmutable)("when vendir.lock.yml cannot be replaced, puts vendir.yml back, exits 3 in one sentence, and a second run after the fix finishes", () => {
+    const { root, vendir } = scratchRepo();
+    const lock = join(vendir, "vendir.lock.yml");
+    const before = snapshot(root);
+    immutable(lock);
+    const result = removeEntry("relay-server", "--dir", vendir);
+    expect(result.status).toBe(3);
+    // The failed step's line, then the error on a line of its own: one sentence, no errno line, no stack.
+    expect(result.stderr.trim().split("\n").at(-1)).toBe(
+      `✖ expected to write ${lock}; permission denied (EPERM); put back ${join(vendir, "vendir.yml")} as it was, so nothing was changed; make ${lock} writable and run the same command again`,
+    );
+    expect(result.stderr).not.toMatch(/\bE[A-Z]+: |    at /);
+    // Byte for byte: vendir.yml, the lock, the chart folder, and no temp file left behind.
+    expect(snapshot(root)).toEqual(before);
+
+    mutable(lock);
+    const second = removeEntry("relay-server", "--dir", vendir);
+    expect(second.status, second.stderr).toBe(0);
+    expect(readFileSync(join(vendir, "vendir.yml"), "utf8")).toBe(expected("relay-server", "vendir.yml"));
+    expect(readFileSync(lock, "utf8")).toBe(expected("relay-server", "vendir.lock.yml"));
+    expect(existsSync(join(vendir, "charts/relay-server"))).toBe(false);
+  });
+
+  it.skipIf(!canMakeImmutable)("when the chart folder cannot be deleted, exits 3 naming the file, and a second run after the fix deletes it", () => {
+    const { vendir } = scratchRepo();
+    const chart = join(vendir, "charts/relay-server/Chart.yaml");
+    immutable(chart);
+    const result = removeEntry("relay-server", "--dir", vendir);
+    expect(result.status).toBe(3);
+    const error = result.stderr.trim().split("\n").at(-1);
+    expect(error).toMatch(new RegExp(`^✖ expected to delete ${relayChart}; could not delete ${relayChart}/Chart.yaml: [^;]+; `));
+    expect(error).toContain("; vendir.yml and vendir.lock.yml no longer list charts/relay-server; make the folder deletable and run the same command again to finish");
+    expect(result.stderr).not.toMatch(/\bE[A-Z]+: |    at /);
+    expect(readFileSync(join(vendir, "vendir.yml"), "utf8")).toBe(expected("relay-server", "vendir.yml"));
+
+    mutable(chart);
+    const second = removeEntry("relay-server", "--dir", vendir);
+    expect(second.status, second.stderr).toBe(0);
+    expect(existsSync(join(vendir, "charts/relay-server"))).toBe(false);
+    expect(readFileSync(join(vendir, "vendir.lock.yml"), "utf8")).toBe(expected("relay-server", "vendir.lock.yml"));
   });
 
   it("finishes the migration through moon, --dir relative to the folder it was typed in: charts/relay-server goes, the other charts stay", () => {

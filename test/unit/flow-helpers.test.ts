@@ -7,10 +7,10 @@ import { parseDuration } from "../../scripts/lib/cli.ts";
 import { checkCredentials, connectSecrets } from "../../scripts/lib/connect-secrets.ts";
 import { clusterOptionSpecs, parseFlowArgs } from "../../scripts/lib/cli.ts";
 import { OperatorError, redact, redactError, registerSecret } from "../../scripts/lib/errors.ts";
-import { writeIfChanged } from "../../scripts/lib/files.ts";
+import { writeAllOrNone, writeIfChanged } from "../../scripts/lib/files.ts";
 import { readCaFile } from "../../scripts/lib/verify/network.ts";
 import { execFileSync } from "node:child_process";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseKubeconfig, writeKubeconfig } from "../../scripts/lib/clusters.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
@@ -169,6 +169,22 @@ describe("operator messages", () => {
     writeFileSync(join(dir, "not-a-folder"), "");
     const path = join(dir, "not-a-folder", "ingress.yaml");
     expect(() => writeIfChanged(path, "x")).toThrow(new OperatorError(`expected to write ${path}; a part of the path is not a folder (ENOTDIR); make its folder writable or pass a file you can write; the file was left as it was`));
+  });
+
+  it("writes several files all or none: a failed write puts back the files written before it, and says so", () => {
+    const dir = tempDir("write-all-");
+    writeFileSync(join(dir, "not-a-folder"), "");
+    const [first, created, broken] = [join(dir, "first.yml"), join(dir, "created.yml"), join(dir, "not-a-folder", "second.yml")];
+    writeFileSync(first, "old\n");
+    const files = [{ path: first, content: "new\n" }, { path: created, content: "new\n" }, { path: broken, content: "new\n" }];
+    expect(() => writeAllOrNone(files)).toThrow(new OperatorError(
+      `expected to write ${broken}; a part of the path is not a folder (ENOTDIR); put back ${first} and ${created} as they were, so nothing was changed; make ${broken} writable and run the same command again`,
+    ));
+    expect(readFileSync(first, "utf8")).toBe("old\n");
+    expect(existsSync(created)).toBe(false);
+    expect(() => writeAllOrNone(files.slice(2))).toThrow(/; nothing was changed; /);
+    expect(writeAllOrNone(files.slice(0, 2), { dryRun: true }).map((c) => c.changed)).toEqual([true, true]);
+    expect(readFileSync(first, "utf8")).toBe("old\n");
   });
 
   it("names a missing --ca-file in a sentence", () => {
