@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import type { IncomingHttpHeaders } from "node:http";
 import { request } from "node:https";
+import { isIP } from "node:net";
 import { describeFsError, OperatorError } from "../errors.ts";
 import { instances, type RelayInstance } from "../names.ts";
 import { instanceStorage, type RelayStorage } from "../relay-storage.ts";
@@ -38,7 +39,7 @@ export function httpsRequest(url: URL, method: string, opts: HttpsOptions): Prom
   const target = opts.connectTo.get(url.hostname);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: target?.address ?? url.hostname, port: target?.port ?? (url.port ? Number(url.port) : 443), path: `${url.pathname}${url.search}`, method, servername: url.hostname, headers: { host: url.host }, ca: opts.ca, timeout: opts.timeoutMs },
+      { host: target?.address ?? url.hostname, port: target?.port ?? (url.port ? Number(url.port) : 443), path: `${url.pathname}${url.search}`, method, servername: isIP(url.hostname) ? undefined : url.hostname, headers: { host: url.host }, ca: opts.ca, timeout: opts.timeoutMs },
       (res) => {
         res.resume();
         resolve({ status: res.statusCode ?? 0, headers: res.headers });
