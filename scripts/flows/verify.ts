@@ -1,6 +1,6 @@
 // `moon run docs-prod:verify`: after every change, one line per check: Flux
 // reconciled, the relays available with their Secrets and addresses, the CCM
-// mirrors and the ingress, TLS, and /ready over HTTPS.
+// mirrors and the ingress, TLS, /ready over HTTPS, and the attachment path in use.
 import { clusterOptionSpecs, commonHelp, exitCodes, parseDuration, parseFlowArgs, type CommonOptions, UsageError } from "../lib/cli.ts";
 import { managementClient, tenantClient } from "../lib/clusters.ts";
 import { redact } from "../lib/errors.ts";
@@ -31,8 +31,11 @@ One line per check, ✓ or ✗ with the reason and, for ✗, what to do next. Ex
               Deployment available (restarts); the Secrets the instances need (key names only);
               each relay LoadBalancer Service has an address
   management  each mirror exists and the ingress file's backends match (as sync-ingress --check);
-              the Ingresses in ${management.tenantNamespace} match the file; TLS Secrets; cert-manager Certificates
-  network     GET https://<host>/ready returns 200 with valid TLS; the relay-server-version header
+              the Ingresses in ${management.tenantNamespace} match the file; TLS Secrets; cert-manager Certificates;
+              for a filesystem-store instance, its Ingress's proxy-body-size takes the server's 250 MB uploads
+  network     GET https://<host>/ready returns 200 with valid TLS; the relay-server-version header;
+              for an S3 instance, its S3 endpoint answers over https with valid TLS (attachments go there
+              by presigned URL; any HTTP status counts)
 
   --only SCOPE                   tenant, management or network (repeatable)
   --json                         the checks as JSON

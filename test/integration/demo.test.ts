@@ -27,6 +27,9 @@ describe("the demo", () => {
     expect(result.stdout).toMatch(/✓ Kustomization flux-system\/docs-prod Ready: Applied revision: main@sha1:[0-9a-f]{40}/);
     expect(result.stdout).toMatch(/✓ Deployment relay\/relay-family-relay-server available: 1 pod\(s\), 0 restart\(s\)/);
     expect(result.stdout).toMatch(/✓ GET https:\/\/personal\.relay\.enigma\.vgijssel\.nl\/ready: 200 with valid TLS/);
+    // The S3 endpoint of the values files, through a test-CA TLS proxy to moto (a 502 or 503 would be the proxy, not S3).
+    expect(result.stdout).toMatch(/S3 endpoint s3\.enigma\.vgijssel\.nl \(played\): https:\/\/127\.0\.0\.1:\d+, TLS from the test CA in front of the node's moto/);
+    expect(result.stdout).toMatch(/✓ attachments of relay-family: S3 endpoint https:\/\/s3\.enigma\.vgijssel\.nl answers over TLS: HTTP (?!502|503)\d{3} with valid TLS/);
     expect(result.stdout).toMatch(/- Certificate tenant-root\/relay-personal-tls Ready: cert-manager's CRD is not installed here: not checked/);
     expect(result.stdout).toMatch(/^all \d+ checks passed$/m);
     expect(result.stdout).not.toMatch(/^✗/m);
@@ -45,6 +48,8 @@ describe("the demo", () => {
     expect(result.stdout).toMatch(/No Pods will run/);
     expect(result.stdout).toMatch(/ingress backend: https:\/\/personal\.relay\.enigma\.vgijssel\.nl → tenant-root\/a[0-9a-f]{31}:8080/);
     expect(result.stdout).toMatch(/nothing to remove/);
+    expect(result.stdout).toMatch(/S3 endpoint s3\.enigma\.vgijssel\.nl \(played\): https:\/\/127\.0\.0\.1:\d+ with a test CA/);
+    expect(result.stdout).toMatch(/✓ attachments of relay-personal: S3 endpoint https:\/\/s3\.enigma\.vgijssel\.nl answers over TLS: HTTP 403 with valid TLS/);
     expect(trackedState()).toBe(before);
     expect(ours()).toBe(running);
   }, 600_000);

@@ -2,6 +2,7 @@
 // Deployment controller's, CCM's, the 1Password operator's and cert-manager's
 // parts through status subresources; /ready over real TLS on loopback.
 import { copyFileSync } from "node:fs";
+import { createServer } from "node:net";
 import type { Server } from "node:https";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
@@ -11,7 +12,9 @@ import type { Manifest } from "../../scripts/lib/kube.ts";
 import { type ControlPlanes, type LocalServer, startControlPlanes } from "../local/control-plane.ts";
 import { playCcm } from "../local/ccm.ts";
 import { client, localSecretsFile, runFlow, seedCozystack, setFluxReady, tempDir, type FlowResult } from "../local/flows.ts";
-import { readyServer, testCa } from "../support/tls.ts";
+import { readyServer, s3LikeServer, testCa } from "../support/tls.ts";
+import { s3EndpointHosts } from "../local/ingress.ts";
+import { uploadBodySizeAllowed } from "../../scripts/lib/verify/management.ts";
 import { readFileSync } from "node:fs";
 
 const certificateCrd = {
@@ -92,6 +95,12 @@ beforeAll(async () => {
     https.push(server);
     connectTo.push(`${instance.host}=127.0.0.1:${port}`);
   }
+  // The S3 endpoint of the values files, answering as S3 does (attachments go there by presigned URL).
+  for (const host of s3EndpointHosts()) {
+    const { server, port } = await s3LikeServer(ca.issue([host], "s3-endpoint"));
+    https.push(server);
+    connectTo.push(`${host}=127.0.0.1:${port}`);
+  }
 });
 afterAll(async () => {
   for (const s of https) s.close();
@@ -110,6 +119,7 @@ describe("verify", () => {
     expect(result.stdout).toMatch(/✓ mirror of Service relay\/\S+ in tenant-root: Service a[0-9a-f]{31}/);
     expect(result.stdout).toMatch(/✓ Certificate tenant-root\/relay-family-tls Ready/);
     expect(result.stdout).toMatch(/✓ GET https:\/\/personal.relay.enigma.vgijssel.nl\/ready: 200 with valid TLS, relay-server-version 0.9.2; S3 reachable/);
+    expect(result.stdout).toMatch(/✓ attachments of relay-family: S3 endpoint https:\/\/s3.enigma.vgijssel.nl answers over TLS: HTTP 403 with valid TLS \(storage.s3.endpoint\); clients upload and download attachments from this host by presigned URL/);
     expect(result.all).not.toContain(canary);
   });
 
@@ -118,7 +128,8 @@ describe("verify", () => {
     expect(result.code, result.all).toBe(0);
     const parsed = JSON.parse(result.stdout) as { ok: boolean; checks: { scope: string; ok: boolean }[] };
     expect(parsed.ok).toBe(true);
-    expect(parsed.checks).toHaveLength(2);
+    // /ready of both hosts and the S3 endpoint of both (S3) instances.
+    expect(parsed.checks).toHaveLength(4);
     expect(parsed.checks.every((c) => c.scope === "network")).toBe(true);
   });
 
@@ -202,11 +213,57 @@ describe("verify", () => {
     const result = await runFlow("verify", ["--only", "network", "--request-timeout", "3s", ...connectTo.flatMap((c) => ["--connect-to", c])]);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/✗ GET https:\/\/personal.relay.enigma.vgijssel.nl\/ready: TLS not valid/);
+    expect(result.stdout).toMatch(/✗ attachments of relay-personal: S3 endpoint https:\/\/s3.enigma.vgijssel.nl answers over TLS: TLS not valid: \S+ .*\n    next: clients upload and download attachments from this host by presigned URL, so it needs a certificate they trust/);
   });
 
   it("fails honestly when nothing listens", async () => {
-    const result = await runFlow("verify", ["--only", "network", "--request-timeout", "2s", "--connect-to", "personal.relay.enigma.vgijssel.nl=127.0.0.1:1", "--connect-to", "family.relay.enigma.vgijssel.nl=127.0.0.1:1"]);
+    const result = await runFlow("verify", ["--only", "network", "--request-timeout", "2s", ...["personal.relay.enigma.vgijssel.nl", "family.relay.enigma.vgijssel.nl", ...s3EndpointHosts()].flatMap((h) => ["--connect-to", `${h}=127.0.0.1:1`])]);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/✗ GET https:\/\/family.relay.enigma.vgijssel.nl\/ready: no answer: ECONNREFUSED/);
+    expect(result.stdout).toMatch(/✗ attachments of relay-family: S3 endpoint https:\/\/s3.enigma.vgijssel.nl answers over TLS: no answer: ECONNREFUSED.*\n    next: clients upload and download attachments from this host by presigned URL, so it must be reachable from the internet, not only from the cluster: check DNS for s3.enigma.vgijssel.nl, that S3 listens on port 443/);
+    expect(result.stdout).toMatch(/^4 of 4 checks failed$/m);
+  });
+
+  it("says when the S3 endpoint accepts the connection but gives no answer within the timeout", async () => {
+    // TCP accepts, TLS never starts: the request times out.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    try {
+      const port = (silent.address() as { port: number }).port;
+      const result = await runFlow("verify", ["--only", "network", "--request-timeout", "1s", "--ca-file", caFile, ...connectTo.filter((c) => !c.startsWith("s3.")).flatMap((c) => ["--connect-to", c]), ...s3EndpointHosts().flatMap((h) => ["--connect-to", `${h}=127.0.0.1:${port}`])]);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toMatch(/✗ attachments of relay-personal: S3 endpoint https:\/\/s3.enigma.vgijssel.nl answers over TLS: no answer: .*no answer within 1 s/);
+      expect(result.stdout).toMatch(/^2 of 4 checks failed$/m);
+    } finally {
+      silent.close();
+    }
+  });
+
+  describe("with the filesystem store, the live Ingress takes uploads up to the server's 250 MB", () => {
+    const family = instances.find((i) => i.name === "family")!;
+    const annotate = (size: string | null) => client(mgmt).request("PATCH", "/apis/networking.k8s.io/v1/namespaces/tenant-root/ingresses/relay-family", { metadata: { annotations: { "nginx.ingress.kubernetes.io/proxy-body-size": size } } }, "application/merge-patch+json");
+    afterAll(() => annotate("250m"));
+
+    it.each([["250m", "nginx.ingress.kubernetes.io/proxy-body-size 250m, at least the server's 250 MB per file"], ["0", "nginx.ingress.kubernetes.io/proxy-body-size 0 (no limit), at least the server's 250 MB per file"], ["1g", "nginx.ingress.kubernetes.io/proxy-body-size 1g, at least the server's 250 MB per file"]])("passes with %s", async (size, detail) => {
+      await annotate(size);
+      expect(await uploadBodySizeAllowed(client(mgmt), family)).toEqual({ ok: true, name: "attachments of relay-family (filesystem store): Ingress tenant-root/relay-family takes uploads up to 250 MB", detail });
+    });
+
+    it.each([
+      [null, /^no nginx.ingress.kubernetes.io\/proxy-body-size annotation: ingress-nginx refuses bodies over 1m, so larger attachment uploads fail with HTTP 413$/],
+      ["10m", /^nginx.ingress.kubernetes.io\/proxy-body-size is 10m, below the server's 250 MB per file/],
+      ["250MB", /^nginx.ingress.kubernetes.io\/proxy-body-size is "250MB", not an nginx size/],
+    ])("fails with %s, naming the annotation", async (size, detail) => {
+      await annotate(size);
+      const result = await uploadBodySizeAllowed(client(mgmt), family);
+      expect(result.ok).toBe(false);
+      expect(result.detail).toMatch(detail);
+      expect(result.next).toBe("set nginx.ingress.kubernetes.io/proxy-body-size: 250m on that Ingress in apps/docs-infra-prod/ingress-relay.yaml and commit it (uploads go through the relay with the filesystem store)");
+    });
+
+    it("fails when no live Ingress serves the host", async () => {
+      const result = await uploadBodySizeAllowed(client(mgmt), { ...family, host: "other.relay.enigma.vgijssel.nl" });
+      expect(result).toMatchObject({ ok: false, detail: "no Ingress in tenant-root serves other.relay.enigma.vgijssel.nl" });
+    });
   });
 });

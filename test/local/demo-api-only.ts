@@ -1,6 +1,7 @@
 // `npm run demo` on a machine that cannot run a node (no root, not Linux): the
 // flows against two API servers alone; the demo plays the controllers they lack
 // (Flux, KubeVirt CCM, the 1Password operator) and says so. Nothing tracked changes.
+import type { Server } from "node:https";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +14,8 @@ import { client, preMigrationVendir, seedCozystack, setFluxReady } from "./flows
 import { flow, heading, note, run } from "./demo-output.ts";
 import { instances, management, onePassword, relayNamespace, tenant } from "../../scripts/lib/names.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
+import { s3EndpointHosts } from "./ingress.ts";
+import { s3LikeServer, testCa } from "../support/tls.ts";
 
 const { values } = parseArgs({ options: { keep: { type: "boolean", default: false } } });
 
@@ -25,6 +28,7 @@ const [mgmt, tenantServer] = cp.servers as [LocalServer, LocalServer];
 for (const s of cp.servers) note(`${s.name}: ${s.url}`);
 process.env.KUBECONFIG = mgmt.kubeconfigPath;
 
+let s3Endpoint: { server: Server; port: number } | undefined;
 try {
   heading("Seed the management cluster as Cozystack does: tenant-root and the tenant's admin kubeconfig Secret");
   await seedCozystack(mgmt, tenantServer);
@@ -96,21 +100,26 @@ try {
   await run("vendir:remove-entry (again)", "vendir-remove-entry", ["relay-server", "--dir", vendir]);
 
   heading("verify (no kubelet runs the relays, no cert-manager issues TLS, nothing listens on the public hosts: those checks fail, honestly)");
-  // The public hosts are sent to a loopback port where nothing listens: the demo never reaches out.
-  const connectTo = instances.flatMap((i) => ["--connect-to", `${i.host}=127.0.0.1:9`]);
-  await flow("verify", "verify", ["--tenant-kubeconfig", tenantServer.kubeconfigPath, "--ingress-file", ingressFile, "--request-timeout", "2s", ...connectTo]);
+  // The public hosts are sent to a loopback port where nothing listens, the S3 endpoint to a played one: the demo never reaches out.
+  const ca = testCa(scratch);
+  const s3Hosts = s3EndpointHosts();
+  s3Endpoint = await s3LikeServer(ca.issue(s3Hosts, "s3-endpoint"));
+  note(`S3 endpoint ${s3Hosts.join(", ")} (played): https://127.0.0.1:${s3Endpoint.port} with a test CA, answering 403 as S3 does without credentials; the production endpoint is never contacted`);
+  const connectTo = [...instances.map((i) => `${i.host}=127.0.0.1:9`), ...s3Hosts.map((h) => `${h}=127.0.0.1:${s3Endpoint!.port}`)].flatMap((c) => ["--connect-to", c]);
+  await flow("verify", "verify", ["--tenant-kubeconfig", tenantServer.kubeconfigPath, "--ingress-file", ingressFile, "--ca-file", ca.caFile, "--request-timeout", "2s", ...connectTo]);
   process.exitCode = 0;
 
   heading("Done");
   if (values.keep) {
     note("--keep: the servers run until you press Ctrl-C. Point kubectl at them:");
     for (const s of cp.servers) note(`kubectl --kubeconfig ${s.kubeconfigPath} get all -A   # ${s.name}`);
-    const stop = () => void cp.stop().then(() => rmSync(scratch, { recursive: true, force: true })).then(() => process.exit(0));
+    const stop = () => void (s3Endpoint?.server.close(), cp.stop()).then(() => rmSync(scratch, { recursive: true, force: true })).then(() => process.exit(0));
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
   }
 } finally {
   if (!values.keep) {
+    s3Endpoint?.server.close();
     await cp.stop();
     rmSync(scratch, { recursive: true, force: true });
     note("stopped both servers and removed the scratch files; nothing tracked in the repo changed");

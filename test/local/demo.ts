@@ -11,7 +11,7 @@ import { instances, management, relayNamespace, tenant } from "../../scripts/lib
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { flow, heading, note, run } from "./demo-output.ts";
 import { client, preMigrationVendir } from "./flows.ts";
-import { startIngress } from "./ingress.ts";
+import { s3EndpointHosts, startIngress } from "./ingress.ts";
 import { detectNodeMode } from "./node.ts";
 import { relayRoutes, startSystem } from "./system.ts";
 import { testCa } from "../support/tls.ts";
@@ -27,6 +27,7 @@ if (!mode.node) {
   const { mgmt, tenant: tenantServer, dir } = system;
   process.env.KUBECONFIG = mgmt.kubeconfigPath;
   let ingress: Awaited<ReturnType<typeof startIngress>> | undefined;
+  let s3Tls: Awaited<ReturnType<typeof startIngress>> | undefined;
   let ok = false;
   try {
     for (const line of system.played) note(line);
@@ -51,6 +52,7 @@ if (!mode.node) {
     // What the management cluster's Flux and cert-manager would do: apply the file, issue each host's TLS Secret.
     const ca = testCa(dir);
     const tls = ca.issue(instances.map((i) => i.host), "relay-hosts");
+    const s3Hosts = s3EndpointHosts();
     const m = client(mgmt);
     for (const doc of parseAllDocuments(readFileSync(ingressFile, "utf8"))) {
       const ing = doc.toJS() as { metadata: { namespace: string }; spec: { tls: { secretName: string }[] } };
@@ -67,10 +69,13 @@ if (!mode.node) {
     await run("vendir:remove-entry", "vendir-remove-entry", ["relay-server", "--dir", vendir]);
     await run("vendir:remove-entry (again)", "vendir-remove-entry", ["relay-server", "--dir", vendir]);
 
-    heading("verify: both clusters, and /ready over HTTPS through a local TLS endpoint that plays the ingress controller");
+    heading("verify: both clusters, /ready over HTTPS through a local TLS endpoint that plays the ingress controller, and the S3 endpoint over TLS");
     ingress = await startIngress(client(tenantServer), tls, await relayRoutes());
     note(`ingress controller (played): https://127.0.0.1:${ingress.port}, routing each public host to its relay's Pod; the public hosts are never contacted`);
-    const connectTo = instances.flatMap((i) => ["--connect-to", `${i.host}=127.0.0.1:${ingress!.port}`]);
+    const moto = new URL(system.cluster.node.s3.hostUrl);
+    s3Tls = await startIngress(client(tenantServer), ca.issue(s3Hosts, "s3-endpoint"), new Map(s3Hosts.map((h) => [h, { host: moto.hostname, port: Number(moto.port) }])));
+    note(`S3 endpoint ${s3Hosts.join(", ")} (played): https://127.0.0.1:${s3Tls.port}, TLS from the test CA in front of the node's moto (${moto.origin}); the production endpoint is never contacted`);
+    const connectTo = [...instances.map((i) => `${i.host}=127.0.0.1:${ingress!.port}`), ...s3Hosts.map((h) => `${h}=127.0.0.1:${s3Tls!.port}`)].flatMap((c) => ["--connect-to", c]);
     const code = await flow("verify", "verify", [...onTenant, "--ingress-file", ingressFile, "--ca-file", ca.caFile, ...connectTo]);
     if (code !== 0) throw new Error("the demo expected every verify check to pass or be skipped with its reason; one failed (see above)");
     ok = true;
@@ -88,6 +93,7 @@ if (!mode.node) {
     }
   } finally {
     await ingress?.stop();
+    await s3Tls?.stop();
     await system.stop();
     rmSync(dir, { recursive: true, force: true });
     note("stopped the clusters, Flux and everything played, and removed the scratch files; nothing tracked in the repo changed");

@@ -1,16 +1,26 @@
 // Plays the ingress controller in front of the relays on the local node: one TLS
 // endpoint on loopback with a test CA, routing by Host to the Ready endpoints of a
-// tenant Service (Pod IPs on the node's bridge), WebSocket upgrades included.
+// tenant Service (Pod IPs on the node's bridge), WebSocket upgrades included, or
+// to a fixed plain-http upstream (the node's S3, played behind TLS).
 import { connect } from "node:net";
 import { request } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { KubeClient } from "../../scripts/lib/kube.ts";
+import { instances } from "../../scripts/lib/names.ts";
+import { instanceStorage } from "../../scripts/lib/relay-storage.ts";
+import { s3Endpoint } from "../../scripts/lib/verify/network.ts";
 
 export interface Route {
   namespace: string;
   service: string;
   /** The Service port's name or number, as an Ingress backend names it. */
   port: string | number;
+}
+
+/** A fixed plain-http upstream, e.g. the node's S3 on loopback. */
+export interface Upstream {
+  host: string;
+  port: number;
 }
 
 interface EndpointSlice {
@@ -32,11 +42,12 @@ async function endpoint(client: KubeClient, route: Route): Promise<{ host: strin
   return undefined;
 }
 
-/** Starts the endpoint on 127.0.0.1 (a free port); `routes` maps each public host to its Service. */
-export async function startIngress(client: KubeClient, tls: { key: string; cert: string }, routes: ReadonlyMap<string, Route>): Promise<{ server: Server; port: number; stop(): Promise<void> }> {
+/** Starts the endpoint on 127.0.0.1 (a free port); `routes` maps each public host to its Service or a fixed upstream. */
+export async function startIngress(client: KubeClient, tls: { key: string; cert: string }, routes: ReadonlyMap<string, Route | Upstream>): Promise<{ server: Server; port: number; stop(): Promise<void> }> {
   const target = async (hostHeader: string | undefined) => {
     const route = routes.get((hostHeader ?? "").split(":")[0]!);
-    return route ? endpoint(client, route) : undefined;
+    if (!route) return undefined;
+    return "service" in route ? endpoint(client, route) : route;
   };
   const server = createServer(tls, (req, res) => {
     void target(req.headers.host).then((to) => {
@@ -72,4 +83,10 @@ export async function startIngress(client: KubeClient, tls: { key: string; cert:
       server.close(() => r());
     }),
   };
+}
+
+/** The S3 endpoint hosts the instances' values files name: verify checks them, so a demo or test plays them on loopback. */
+export function s3EndpointHosts(): string[] {
+  const hosts = instances.map((i) => instanceStorage(i)).filter((s) => s.type === "s3").map((s) => s3Endpoint(s).url).filter((u): u is string => !!u).map((u) => new URL(u).hostname);
+  return [...new Set(hosts)];
 }

@@ -264,25 +264,7 @@ export interface Ingress extends KubeObject {
   };
 }
 
-/**
- * The largest request body the server takes: direct attachment uploads with the
- * filesystem store (relay-server crates/relay/src/server.rs,
- * `DefaultBodyLimit::max(250 * 1024 * 1024)`, since 0.9.4).
- */
-export const serverUploadLimitBytes = 250 * 1024 * 1024;
-
-/**
- * Bytes allowed by an nginx size (ingress-nginx proxy-body-size: a number with an
- * optional k/m/g suffix, powers of 1024); "0" lifts the limit. NaN when missing or
- * malformed, so a comparison with it fails.
- */
-export function nginxSizeBytes(size: string | undefined): number {
-  const m = /^([0-9]+)([kKmMgG]?)$/.exec(size ?? "");
-  if (!m) return Number.NaN;
-  const n = Number(m[1]);
-  if (n === 0) return Number.POSITIVE_INFINITY;
-  return n * ({ "": 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 }[m[2]!.toLowerCase()] ?? Number.NaN);
-}
+export { nginxSizeBytes, serverUploadLimitBytes } from "../../scripts/lib/relay-storage.ts";
 
 export function ingresses(): Ingress[] {
   return ofKind<Ingress>(readObjects(management.ingressFile), "Ingress");

@@ -1,7 +1,9 @@
 // A test CA and a local HTTPS server on loopback that answers /ready as the relay
-// does, so the network checks run against real TLS (certificates made by openssl).
+// does (and one that answers as S3 does), so the network checks run against real TLS
+// (certificates made by openssl).
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import { join } from "node:path";
 
@@ -25,12 +27,25 @@ export function testCa(dir: string): TestCa {
   };
 }
 
+/** An HTTPS server on a free loopback port; `answer` writes each response. */
+export async function httpsServer(tls: { key: string; cert: string }, answer: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; port: number }> {
+  const server = createServer(tls, answer);
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return { server, port: (server.address() as { port: number }).port };
+}
+
 /** Answers GET /ready with `status` and a relay-server-version header; returns its port. */
-export async function readyServer(tls: { key: string; cert: string }, status: () => number): Promise<{ server: Server; port: number }> {
-  const server = createServer(tls, (req, res) => {
+export function readyServer(tls: { key: string; cert: string }, status: () => number): Promise<{ server: Server; port: number }> {
+  return httpsServer(tls, (req, res) => {
     res.writeHead(req.url === "/ready" ? status() : 404, { "relay-server-version": "0.9.2", "content-type": "application/json" });
     res.end(JSON.stringify({ ok: status() === 200 }));
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return { server, port: (server.address() as { port: number }).port };
+}
+
+/** Answers as S3 does a request without credentials: 403 AccessDenied (any status is an answer to verify). */
+export function s3LikeServer(tls: { key: string; cert: string }): Promise<{ server: Server; port: number }> {
+  return httpsServer(tls, (_req, res) => {
+    res.writeHead(403, { "content-type": "application/xml" });
+    res.end("<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>");
+  });
 }

@@ -1,11 +1,13 @@
 // verify's management checks: each relay Service has its KubeVirt CCM mirror and
-// the ingress files point at them, the live Ingresses match the files, and TLS.
+// the ingress files point at them, the live Ingresses match the files, TLS, and for
+// filesystem-store instances the Ingress's body size for attachment uploads.
 import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
 import { checkIngress, type IngressFileResult, type InstanceResult, missingRuleProblem } from "../ingress-sync.ts";
 import { KubeApiError, type KubeClient, type Live, readyCondition } from "../kube.ts";
-import { management } from "../names.ts";
+import { instances, management, type RelayInstance } from "../names.ts";
 import { displayPath } from "../paths.ts";
+import { bodySizeAnnotation, instanceStorage, nginxSizeBytes, serverUploadLimitBytes } from "../relay-storage.ts";
 import { fail, pass, type Result, skip } from "./checks.ts";
 
 export function mirrorFound(i: InstanceResult): Result {
@@ -46,6 +48,26 @@ export async function certificateReady(mgmt: KubeClient, namespace: string, secr
   return fail(name, !cert ? "not found" : `${cond?.reason ?? "not Ready"}: ${cond?.message ?? ""}`, `kubectl -n ${namespace} describe certificate ${secretName}`);
 }
 
+/**
+ * The attachment path of a filesystem-store instance: uploads go through the relay,
+ * so the live Ingress serving its host must let bodies up to the server's 250 MB
+ * through (ingress-nginx refuses more than 1m unless proxy-body-size says otherwise).
+ */
+export async function uploadBodySizeAllowed(mgmt: KubeClient, instance: RelayInstance): Promise<Result> {
+  const subject = `attachments of ${instance.release} (filesystem store)`;
+  const live = (await mgmt.list("networking.k8s.io/v1", "Ingress", management.tenantNamespace)) as Live[];
+  const ingress = live.find((o) => ((o.spec?.rules as { host?: string }[] | undefined) ?? []).some((r) => r.host === instance.host));
+  if (!ingress) return fail(`${subject}: Ingress for ${instance.host}`, `no Ingress in ${management.tenantNamespace} serves ${instance.host}`, "check Kustomization docs-infra-prod in the management cluster (moon run docs-infra-prod:bootstrap)");
+  const name = `${subject}: Ingress ${management.tenantNamespace}/${ingress.metadata.name} takes uploads up to 250 MB`;
+  const size = ingress.metadata.annotations?.[bodySizeAnnotation];
+  const next = `set ${bodySizeAnnotation}: 250m on that Ingress in ${management.ingressFile} and commit it (uploads go through the relay with the filesystem store)`;
+  if (size === undefined) return fail(name, `no ${bodySizeAnnotation} annotation: ingress-nginx refuses bodies over 1m, so larger attachment uploads fail with HTTP 413`, next);
+  const bytes = nginxSizeBytes(size);
+  if (Number.isNaN(bytes)) return fail(name, `${bodySizeAnnotation} is "${size}", not an nginx size (a number with k, m or g)`, next);
+  if (bytes < serverUploadLimitBytes) return fail(name, `${bodySizeAnnotation} is ${size}, below the server's 250 MB per file: larger attachment uploads fail with HTTP 413`, next);
+  return pass(name, `${bodySizeAnnotation} ${size}${bytes === Number.POSITIVE_INFINITY ? " (no limit)" : ""}, at least the server's 250 MB per file`);
+}
+
 async function certificatesServed(mgmt: KubeClient): Promise<boolean> {
   try {
     await mgmt.path("cert-manager.io/v1", "Certificate");
@@ -65,6 +87,7 @@ export async function managementChecks(tenantClient: KubeClient | undefined, mgm
       results.push(fail(`Ingress rule for ${i.host}`, missingRuleProblem(i.host, i.release, report.files), "add the rule to the ingress file, run moon run docs-infra-prod:sync-ingress and commit the file"));
     }
   }
+  for (const instance of instances.filter((i) => instanceStorage(i).type === "filesystem")) results.push(await uploadBodySizeAllowed(mgmt, instance));
   const served = await certificatesServed(mgmt);
   for (const path of ingressFiles) {
     const docs = parseAllDocuments(readFileSync(path, "utf8")).map((d) => d.toJS() as Live | null).filter((d): d is Live => d?.kind === "Ingress");

@@ -1,14 +1,11 @@
 // verify's tenant checks: Flux reconciled apps/docs-prod, each relay Deployment is
 // available with its LoadBalancer address, and the Secrets the parts need exist.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { parseDocument } from "yaml";
 import { buildApp, type Patch } from "../apps.ts";
 import { type KubeClient, type Live, type Manifest, readyCondition } from "../kube.ts";
 import { instances, onePassword, relayNamespace, tenant, type RelayInstance } from "../names.ts";
-import { repoRoot } from "../paths.ts";
 import { podLabels, podTrouble } from "../pods.ts";
 import { renderInstance } from "../relay-services.ts";
+import { instanceStorage } from "../relay-storage.ts";
 import { fail, pass, type Result } from "./checks.ts";
 
 export interface RequiredSecret {
@@ -21,11 +18,9 @@ export interface RequiredSecret {
 /** The Secrets each part needs and the keys each must hold (instance values decide names and keys). */
 export function requiredSecrets(): RequiredSecret[] {
   const relay = instances.flatMap((i) => {
-    const values = parseDocument(readFileSync(join(repoRoot, i.valuesFile), "utf8"));
-    const name = values.getIn(["storage", "s3", "existingSecret"]);
-    if (values.getIn(["storage", "type"]) === "filesystem" || typeof name !== "string" || !name) return [];
-    const keys = [values.getIn(["storage", "s3", "existingSecretKeys", "accessKeyId"]), values.getIn(["storage", "s3", "existingSecretKeys", "secretAccessKey"])].map(String);
-    return [{ namespace: relayNamespace, name, keys, why: `${i.release}'s S3 credentials` }];
+    const { type, s3 } = instanceStorage(i);
+    if (type === "filesystem" || !s3.existingSecret) return [];
+    return [{ namespace: relayNamespace, name: s3.existingSecret, keys: [s3.existingSecretKeys.accessKeyId, s3.existingSecretKeys.secretAccessKey].map(String), why: `${i.release}'s S3 credentials` }];
   });
   return [
     ...relay,
