@@ -272,7 +272,7 @@ const notes = `## What the rows measure
 - \`sync-ingress --check\` runs against two local kube-apiservers with the two relay Services, their CCM mirrors and 1000 unrelated Services in tenant-root. API requests are counted from the servers' audit logs (admin user only), for the flow and for the kubectl lookups (two \`kubectl get svc\` calls, discovery included).
 - bootstrap: a steady-state apply (every object unchanged) of apps/docs-prod, flow against \`kubectl apply --server-side -k\`, both building the kustomization.
 - A target marked **no** is not met yet. Start-up is mostly Node's own (a bare \`node -e 0\` takes most of it; the flow adds its parse of the command line and the bundle's first chunks, with listr2, client-node and the SDK left out until used): 1.5× of a Go binary's start-up is out of reach without a V8 snapshot. For \`sync-ingress --check\` the gap is work kubectl does not do: the flow renders libs/relay-server with helm for each instance to learn the Service names (run while the kubeconfig is read), loads client-node's KubeConfig and patches the ingress file's text in memory; the request count stays constant however many Services tenant-root holds.
-- The machine is shared: ratios compare figures taken in the same run, absolute times vary with the load of the moment (this run's are several times those of an idle machine).
+- The machine is shared: ratios compare figures taken in the same run, absolute times vary with the load of the moment.
 `;
 const nodeTable = [
   "| what | ours | anchor (same run) | ratio | target | met |",
