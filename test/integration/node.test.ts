@@ -28,18 +28,7 @@ let sampler: NodeJS.Timeout | undefined;
 const figures: Record<string, string> = {};
 
 function sampleMemory(): void {
-  let apiserver = 0;
-  const serverDir = join(kubeconfig, "..");
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (!readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(serverDir)) continue;
-      apiserver += Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${entry}/status`, "utf8"))?.[1] ?? 0) * 1024;
-    } catch {
-      // Exited.
-    }
-  }
-  peakMemory = Math.max(peakMemory, apiserver + cluster.node.memoryBytes());
+  peakMemory = Math.max(peakMemory, cluster.memoryBytes());
 }
 
 const kubectl = (...args: string[]) => runTool("kubectl", ["--kubeconfig", kubeconfig, ...args]);

@@ -2,7 +2,7 @@
 // replace, as a markdown table (printed and written to docs/bench.md). Figures
 // are reported, never asserted: tests assert behaviour.
 import { execFile } from "node:child_process";
-import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
@@ -171,19 +171,8 @@ if (!mode.node) {
   const cluster = await startCluster();
   const nodeMs = performance.now() - nodeStarted;
   let peak = 0;
-  const serverDir = join(cluster.server.kubeconfigPath, "..");
   const sample = () => {
-    let apiserver = 0;
-    for (const entry of readdirSync("/proc")) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        if (!readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(serverDir)) continue;
-        apiserver += Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${entry}/status`, "utf8"))?.[1] ?? 0) * 1024;
-      } catch {
-        // Exited.
-      }
-    }
-    peak = Math.max(peak, apiserver + cluster.node.memoryBytes());
+    peak = Math.max(peak, cluster.memoryBytes());
   };
   const sampler = setInterval(sample, 1000);
   const kc = cluster.server.kubeconfigPath;

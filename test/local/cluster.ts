@@ -1,6 +1,6 @@
 // The local tenant cluster as a whole: one API server and one real node running
 // the chart's images, with the instances' buckets in the node's S3 server.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { repoRoot } from "../../scripts/lib/paths.ts";
@@ -36,7 +36,24 @@ export interface LocalCluster {
   controlPlanes: ControlPlanes;
   server: LocalServer;
   node: LocalNode;
+  /** Resident memory now, in bytes: the API server's processes and the node's (its components and Pods). */
+  memoryBytes(): number;
   stop(): Promise<void>;
+}
+
+/** Resident memory of the processes whose command line names `dir` (the API server's state dir), from /proc. */
+function processMemory(dir: string): number {
+  let bytes = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (!readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(dir)) continue;
+      bytes += Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${entry}/status`, "utf8"))?.[1] ?? 0) * 1024;
+    } catch {
+      // Exited.
+    }
+  }
+  return bytes;
 }
 
 export async function startCluster(log: (line: string) => void = () => {}, options: Omit<ServerOptions, "node"> = { name: "tenant", crds: [] }): Promise<LocalCluster> {
@@ -54,6 +71,7 @@ export async function startCluster(log: (line: string) => void = () => {}, optio
     controlPlanes,
     server,
     node,
+    memoryBytes: () => processMemory(join(server.kubeconfigPath, "..")) + node.memoryBytes(),
     stop: async () => {
       try {
         await node.stop();
