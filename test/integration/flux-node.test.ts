@@ -11,6 +11,7 @@ import { readyCondition, type Live } from "../../scripts/lib/kube.ts";
 import { relayNamespace, tenant } from "../../scripts/lib/names.ts";
 import { client, runFlow, startFlow } from "../local/flows.ts";
 import { detectNodeMode } from "../local/node.ts";
+import { waitFor } from "../support/wait.ts";
 import { localPatches, type LocalSystem, startSystem } from "../local/system.ts";
 
 const mode = detectNodeMode();
@@ -31,16 +32,6 @@ const root = { apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomizatio
 const generation = (live: Live) => (live.metadata as { generation?: number }).generation ?? 0;
 const helmRelease = async (name: string) =>
   (await client(system.tenant).get({ apiVersion: "helm.toolkit.fluxcd.io/v2", kind: "HelmRelease", metadata: { namespace: "flux-system", name } })) as Live;
-
-async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  throw new Error(`expected ${what} within ${timeoutMs / 1000} s`);
-}
 
 describe.runIf(mode.node || process.env.CI === "true")("real Flux on the node", () => {
   beforeAll(async () => {
@@ -73,13 +64,13 @@ describe.runIf(mode.node || process.env.CI === "true")("real Flux on the node", 
     expect(((await t.request<Live>("GET", path)).spec as { replicas: number }).replicas).toBe(0);
     const hr = await t.path("helm.toolkit.fluxcd.io/v2", "HelmRelease", "flux-system", "relay-personal");
     await t.request("PATCH", hr, { metadata: { annotations: { "reconcile.fluxcd.io/requestedAt": new Date().toISOString() } } }, "application/merge-patch+json");
-    const replicas = await until("helm-controller to put replicas back to 1", 180_000, async () => {
+    const replicas = await waitFor("helm-controller to put replicas back to 1", 180_000, async () => {
       const live = await t.request<Live>("GET", path);
       const spec = live.spec as { replicas: number };
       return spec.replicas === 1 ? spec.replicas : undefined;
     });
     expect(replicas).toBe(1);
-    await until("the Deployment to be available again", 180_000, async () => {
+    await waitFor("the Deployment to be available again", 180_000, async () => {
       const live = await t.request<Live>("GET", path);
       return (live.status as { availableReplicas?: number }).availableReplicas === 1 ? true : undefined;
     });
@@ -99,7 +90,7 @@ describe.runIf(mode.node || process.env.CI === "true")("real Flux on the node", 
       const running = startFlow("bootstrap", bootstrapArgs(changed, "3m"));
       let exited = false;
       void running.result.then(() => (exited = true));
-      const stale = await until("the root Kustomization to have a new generation", 60_000, async () => {
+      const stale = await waitFor("the root Kustomization to have a new generation", 60_000, async () => {
         const live = (await t.get(root)) as Live;
         return generation(live) > generation(before) ? live : undefined;
       });

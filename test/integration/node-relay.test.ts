@@ -19,6 +19,7 @@ import { instanceBucket, type LocalCluster, startCluster, valuesFile } from "../
 import { runFlow } from "../local/flows.ts";
 import { detectNodeMode } from "../local/node.ts";
 import { genAuth, signDocument as signTokenFor } from "../support/relay-tokens.ts";
+import { waitFor } from "../support/wait.ts";
 import { closeAll, connectDoc, openMany, until } from "../support/yjs-client.ts";
 
 const exec = promisify(execFile);
@@ -81,21 +82,6 @@ async function readyPod(release: string): Promise<{ name: string; ip: string }> 
   const ready = (await pods(release)).filter((p) => p.status.conditions?.find((c) => c.type === "Ready")?.status === "True");
   expect(ready, `expected one Ready Pod of ${release}`).toHaveLength(1);
   return { name: ready[0]!.metadata.name, ip: ready[0]!.status.podIP! };
-}
-
-async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  throw new Error(`expected ${what} within ${timeoutMs / 1000} s${last ? `; last error: ${(last as Error).message}` : ""}`);
 }
 
 const s3Keys = async (bucket: string): Promise<string[]> =>
