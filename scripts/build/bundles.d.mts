@@ -4,3 +4,5 @@ export declare const flows: string[];
 export declare const outDir: string;
 export declare function sourcesMtime(): number;
 export declare function build(): Promise<void>;
+/** Packages client-node imports that the bundles load only when used: each stand-in name and how it is called. */
+export declare const lazyPackages: Record<string, Record<string, "call" | "new" | "async">>;

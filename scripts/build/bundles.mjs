@@ -41,6 +41,43 @@ const pureClientNode = {
   },
 };
 
+// KubeConfig's module imports proxy agents, node-fetch, an OIDC client and JSONPath at
+// its top, with their own dependencies (whatwg-url's 300 KB table, socks): the flows
+// use them only for a kubeconfig with a proxy-url, OIDC or a cloud auth provider, and
+// loading them cost every flow that talks to a cluster about 40 ms. Each becomes a
+// stand-in that loads the real package when first used. The names are those
+// client-node 1.4 imports; a name missing here fails the build.
+export const lazyPackages = {
+  "node-fetch": { default: "call", Headers: "new", AbortError: "new", FetchError: "new" },
+  "socks-proxy-agent": { SocksProxyAgent: "new" },
+  hpagent: { HttpProxyAgent: "new", HttpsProxyAgent: "new" },
+  "jsonpath-plus": { JSONPath: "call" },
+  "openid-client": { discovery: "async", refreshTokenGrant: "async" },
+};
+const lazyClientNodeDeps = {
+  name: "lazy-client-node-deps",
+  setup(b) {
+    const names = Object.keys(lazyPackages);
+    const filter = new RegExp(`^(${names.join("|")})$`);
+    b.onResolve({ filter }, (args) => {
+      if (args.namespace === "lazy") return { path: args.path, external: true };
+      if (!args.importer.includes("/@kubernetes/client-node/")) return undefined;
+      return { path: args.path, namespace: "lazy" };
+    });
+    b.onLoad({ filter: /.*/, namespace: "lazy" }, ({ path }) => {
+      const exports = Object.entries(lazyPackages[path]);
+      const esm = exports.every(([, how]) => how === "async");
+      const lines = [esm ? `const load = () => import(${JSON.stringify(path)});` : `const load = () => require(${JSON.stringify(path)});`];
+      for (const [name, how] of exports) {
+        const head = name === "default" ? "export default function" : `export ${how === "async" ? "async " : ""}function ${name}`;
+        const real = `(${how === "async" ? "await " : ""}load())[${JSON.stringify(name)}]`;
+        lines.push(`${head}(...args) { return ${how === "new" ? `new ${real}` : real}(...args); }`);
+      }
+      return { contents: lines.join("\n"), loader: "js", resolveDir: root };
+    });
+  },
+};
+
 export async function build() {
   const { build: esbuild } = await import("esbuild");
   // Chunk names carry a hash: without this, chunks of earlier builds pile up.
@@ -60,7 +97,7 @@ export async function build() {
     // Some bundled dependencies are CommonJS and call require().
     banner: { js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);' },
     logLevel: "warning",
-    plugins: [pureClientNode],
+    plugins: [lazyClientNodeDeps, pureClientNode],
   });
 }
 

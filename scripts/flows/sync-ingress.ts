@@ -6,6 +6,7 @@ import { writeIfChanged } from "../lib/files.ts";
 import { describeFile, hostsWithoutRule, type IngressFileResult, type InstanceResult, listMirrors, matchInstances, missingRuleProblem, planIngressFiles, readTenantServices, resolveIngressFiles } from "../lib/ingress-sync.ts";
 import type { KubeClient } from "../lib/kube.ts";
 import type { ServiceObject } from "../lib/mirrors.ts";
+import { managementClient } from "../lib/clusters.ts";
 import { management, relayChartPath, tenant } from "../lib/names.ts";
 import { lazySecretSource, secretSourceHelp, secretSourceOptionSpecs } from "../lib/onepassword.ts";
 import { displayPath } from "../lib/paths.ts";
@@ -60,9 +61,12 @@ export async function main(argv: string[]): Promise<number> {
   const check = values.check;
   const secrets = lazySecretSource(values);
   const fileTitle = files.map((f) => displayPath(f)).join(", ");
-  // helm renders while the kubeconfig is read; the step below awaits it.
+  // The chart is rendered (unless cached) and the mirrors are listed while the tenant
+  // is read; each answer, or its error, is looked at in its own step, in order.
   const rendering = relayServices();
-  rendering.catch(() => {});
+  const managementEarly = managementClient(common);
+  const mirrorsEarly = managementEarly.then(listMirrors);
+  for (const early of [rendering, managementEarly, mirrorsEarly]) early.catch(() => {});
 
   await newListr<Ctx>([
     tenantStep(common, secrets),
@@ -73,14 +77,14 @@ export async function main(argv: string[]): Promise<number> {
     step(`Read the relay Services in ${tenant.app}`, async (ctx, task) => {
       task.title = `Read Services ${ctx.services!.map((s) => `${s.namespace}/${s.name}`).join(", ")} in ${tenant.app}`;
       ctx.live = await readTenantServices(ctx.tenant!, ctx.services!);
-      // What can be told from the tenant alone fails here, before the management cluster is asked.
+      // What can be told from the tenant alone fails here, before the management cluster's answer is looked at.
       const tenantSide = new Set(["missing", "not-load-balancer", "no-port"]);
       failWith(matchInstances(ctx.services!, ctx.live, []).flatMap((i) => (i.problemKind && tenantSide.has(i.problemKind) ? [i.problem!] : [])));
       say(task, ctx.live.map((s, i) => `${ctx.services![i]!.name}: ${s ? `type ${s.spec?.type ?? "ClusterIP"}, UID ${s.metadata.uid}` : "not found"}`).join("\n"));
     }),
-    managementStep(common),
+    managementStep(common, managementEarly),
     step(`Find the KubeVirt CCM mirrors in ${management.tenantNamespace} of ${management.cluster}`, async (ctx, task) => {
-      const mirrors = await listMirrors(ctx.management!);
+      const mirrors = await mirrorsEarly;
       ctx.instances = matchInstances(ctx.services!, ctx.live!, mirrors);
       failWith(ctx.instances.flatMap((i) => (i.problem ? [i.problem] : [])));
       say(task, ctx.instances.map((i) => `${i.host} → Service ${i.mirror} port ${i.backend!.port.number} (mirror of ${i.service})`).join("\n"));

@@ -117,6 +117,7 @@ export function patchIngress(text: string, file: string, backends: ReadonlyMap<s
 
   let content = text;
   for (const edit of [...edits].sort((a, b) => b.start - a.start)) content = content.slice(0, edit.start) + edit.text + content.slice(edit.end);
+  if (edits.length === 0) return { content, changes, foreignHosts, hostsFound: [...hostsFound] };
   // The text edit and the Document model must agree; anything else is a bug here, not an operator mistake.
   const reparsed = parseAllDocuments(content).map((d) => JSON.stringify(d.toJS()));
   const expected = docs.map((d) => JSON.stringify(d.toJS()));

@@ -1,6 +1,7 @@
 // Each relay instance's Service and public host, derived from the chart and the
 // instance's values file (never a second hand-written copy of the names).
-import { readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments, parseDocument } from "yaml";
 import { oneLine, OperatorError } from "./errors.ts";
@@ -8,7 +9,7 @@ import type { Manifest } from "./kube.ts";
 import type { ServicePort } from "./mirrors.ts";
 import { instances as allInstances, relayChartPath, relayNamespace, type RelayInstance } from "./names.ts";
 import { repoRoot } from "./paths.ts";
-import { runTool } from "./tools.ts";
+import { runTool, toolPath } from "./tools.ts";
 
 export interface RelayService {
   instance: RelayInstance;
@@ -101,11 +102,59 @@ export async function renderInstance(instance: RelayInstance, extraValues: reado
     .map((o) => ({ ...o, metadata: { ...o.metadata, namespace: o.metadata.namespace ?? relayNamespace } }));
 }
 
+// Deriving a Service takes a helm render, most of the time of sync-ingress --check.
+// What it yields (the Service's name, namespace, type and ports, and the host of
+// relay.url: nothing secret) is kept per instance under .cache/, with a hash of everything the render
+// reads: each file of the chart, the values file, the release, the namespace, and the
+// pinned helm binary. Any change to them renders again.
+const serviceCacheDir = join(repoRoot, ".cache/relay-services");
+
+function renderInputsHash(instance: RelayInstance): string {
+  const hash = createHash("sha256");
+  const helm = statSync(toolPath("helm"));
+  hash.update(`${instance.release}\0${relayNamespace}\0${helm.size}\0${helm.mtimeMs}\0`);
+  const chartDir = join(repoRoot, relayChartPath);
+  const files = readdirSync(chartDir, { recursive: true, encoding: "utf8" }).sort();
+  for (const file of [...files.map((f) => join(chartDir, f)), join(repoRoot, instance.valuesFile)]) {
+    if (statSync(file).isFile()) hash.update(`${file}\0`).update(readFileSync(file)).update("\0");
+  }
+  return hash.digest("hex");
+}
+
+type CachedService = Omit<RelayService, "instance">;
+
+function readCachedService(instance: RelayInstance, key: string): CachedService | undefined {
+  try {
+    const cached = JSON.parse(readFileSync(join(serviceCacheDir, `${instance.release}.json`), "utf8")) as { key?: string; service?: CachedService };
+    return cached.key === key ? cached.service : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A cache that cannot be written (a read-only checkout) only costs the next run a render. */
+function writeCachedService(instance: RelayInstance, key: string, service: CachedService): void {
+  const path = join(serviceCacheDir, `${instance.release}.json`);
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    mkdirSync(serviceCacheDir, { recursive: true });
+    writeFileSync(tmp, JSON.stringify({ key, service }));
+    renameSync(tmp, path);
+  } catch {
+    rmSync(tmp, { force: true });
+  }
+}
+
 /** The Service the chart renders for one instance, and its public host. */
 export async function relayService(instance: RelayInstance): Promise<RelayService> {
-  const values = readFileSync(join(repoRoot, instance.valuesFile), "utf8");
-  const host = hostFromValues(values, instance);
-  return { ...serviceFromRendered(await renderInstanceText(instance), instance), host };
+  const key = renderInputsHash(instance);
+  const cached = readCachedService(instance, key);
+  // names.ts is not in the hash: a host that no longer agrees with it goes the long way, to its error.
+  if (cached?.host === instance.host) return { instance, ...cached };
+  const host = hostFromValues(readFileSync(join(repoRoot, instance.valuesFile), "utf8"), instance);
+  const { instance: _, ...service } = serviceFromRendered(await renderInstanceText(instance), instance);
+  writeCachedService(instance, key, { ...service, host });
+  return { instance, ...service, host };
 }
 
 export function relayServices(instances: readonly RelayInstance[] = allInstances): Promise<RelayService[]> {

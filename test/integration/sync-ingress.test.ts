@@ -1,8 +1,11 @@
 // sync-ingress end to end against two real local API servers: the tenant runs the
 // chart's relay Services, the management cluster holds KubeVirt CCM's mirrors
 // (played by test/support/ccm.ts), and the flow runs as an operator would.
-import { copyFileSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer, type IncomingMessage } from "node:http";
+import { type AddressInfo, connect, type Socket } from "node:net";
 import { join } from "node:path";
+import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { instances, management, relayNamespace, tenant, type RelayInstance } from "../../scripts/lib/names.ts";
 import type { Manifest } from "../../scripts/lib/kube.ts";
@@ -228,6 +231,63 @@ describe("sync-ingress", () => {
     expect(withMany.requests.filter((r) => r.includes("/namespaces/tenant-root/services"))).toEqual([
       `list /api/v1/namespaces/tenant-root/services?labelSelector=${encodeURIComponent(`cluster.x-k8s.io/cluster-name=${tenant.release}`)}`,
     ]);
+  });
+
+  it("derives the Services from the render cache, and renders again when its key is not that of the chart and values", async () => {
+    const file = copyOf(repoIngress, "cache.yaml");
+    writeFileSync(file, syncedRepoIngress());
+    const cacheFile = join(repoRoot, ".cache/relay-services", `${personal.release}.json`);
+    rmSync(cacheFile, { force: true });
+    const first = await sync([...onTenant(), "--ingress-file", file, "--check"]);
+    expect(first.code, first.all).toBe(0);
+    const cached = JSON.parse(readFileSync(cacheFile, "utf8")) as { key: string; service: { name: string; host: string } };
+    expect(cached.service).toMatchObject({ name: serviceName(personal), host: personal.host });
+    try {
+      // A cache entry with the current key is believed: a wrong name in it reaches the tenant lookup.
+      writeFileSync(cacheFile, JSON.stringify({ ...cached, service: { ...cached.service, name: "relay-from-cache" } }));
+      const believed = await sync([...onTenant(), "--ingress-file", file, "--check"]);
+      expect(believed.code, believed.all).toBe(3);
+      expect(believed.stderr).toContain("expected Service relay/relay-from-cache");
+      // With another key (the chart or values changed since) it is not: helm renders again and the entry is replaced.
+      writeFileSync(cacheFile, JSON.stringify({ key: "0".repeat(64), service: { ...cached.service, name: "relay-from-cache" } }));
+      const rendered = await sync([...onTenant(), "--ingress-file", file, "--check"]);
+      expect(rendered.code, rendered.all).toBe(0);
+      expect(JSON.parse(readFileSync(cacheFile, "utf8"))).toEqual(cached);
+    } finally {
+      rmSync(cacheFile, { force: true });
+    }
+  });
+
+  it("reaches a cluster through its kubeconfig's proxy-url (an HTTP CONNECT proxy on loopback)", async () => {
+    const tunnels: string[] = [];
+    const proxy = createServer();
+    proxy.on("connect", (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      tunnels.push(req.url ?? "");
+      const [host, port] = (req.url ?? "").split(":");
+      const upstream = connect(Number(port), host, () => {
+        socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+        upstream.write(head);
+        upstream.pipe(socket).pipe(upstream);
+      });
+      upstream.on("error", () => socket.destroy());
+      socket.on("error", () => upstream.destroy());
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    try {
+      const kubeconfig = parse(readFileSync(tenantServer.kubeconfigPath, "utf8")) as { clusters: { cluster: Record<string, unknown> }[] };
+      kubeconfig.clusters[0]!.cluster["proxy-url"] = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const viaProxy = join(dir, "proxied.kubeconfig");
+      writeFileSync(viaProxy, stringify(kubeconfig), { mode: 0o600 });
+      const file = copyOf(repoIngress, "proxied.yaml");
+      writeFileSync(file, syncedRepoIngress());
+      const result = await sync(["--tenant-kubeconfig", viaProxy, "--ingress-file", file, "--check"]);
+      expect(result.code, result.all).toBe(0);
+      expect(tunnels.length).toBeGreaterThan(0);
+      expect(new Set(tunnels)).toEqual(new Set([new URL(tenantServer.url).host]));
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((r) => proxy.close(r));
+    }
   });
 
   it("runs through its moon task, resolving a relative --ingress-file against where it was typed", async () => {

@@ -137,17 +137,7 @@ async function startServer(binary: string, opts: ServerOptions, [securePort, etc
 
   const url = `https://127.0.0.1:${securePort}`;
   const kubeconfigPath = join(dir, "kubeconfig");
-  const kubeconfigYaml = stringify({
-    apiVersion: "v1",
-    kind: "Config",
-    clusters: [{ name: opts.name, cluster: { server: url, "insecure-skip-tls-verify": true } }],
-    users: [{ name: `${opts.name}-admin`, user: { token } }],
-    contexts: [{ name: opts.name, context: { cluster: opts.name, user: `${opts.name}-admin` } }],
-    "current-context": opts.name,
-  });
-  writeFileSync(kubeconfigPath, kubeconfigYaml, { mode: 0o600 });
   const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromString(kubeconfigYaml);
 
   let stopped = false;
   const stop = async () => {
@@ -163,6 +153,18 @@ async function startServer(binary: string, opts: ServerOptions, [securePort, etc
 
   try {
     await waitReady(url, token, exited, logFile);
+    // As a real cluster's kubeconfig does, it trusts the server's CA (written by the
+    // server at start, beside its serving certificate) rather than skipping TLS checks.
+    const kubeconfigYaml = stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name: opts.name, cluster: { server: url, "certificate-authority-data": readFileSync(join(dir, "certs", "apiserver.crt")).toString("base64") } }],
+      users: [{ name: `${opts.name}-admin`, user: { token } }],
+      contexts: [{ name: opts.name, context: { cluster: opts.name, user: `${opts.name}-admin` } }],
+      "current-context": opts.name,
+    });
+    writeFileSync(kubeconfigPath, kubeconfigYaml, { mode: 0o600 });
+    kubeConfig.loadFromString(kubeconfigYaml);
     await installCrds(kubeConfig, [...(await Promise.all((opts.crds ?? allCrds).map(readCrd))), ...(opts.extraCrds ?? [])]);
   } catch (error) {
     await stop();

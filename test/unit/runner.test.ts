@@ -1,6 +1,7 @@
 // The runner the moon tasks call (scripts/build/flow.mjs), on a scratch copy of the
 // repository layout: it runs a built bundle's main and never builds one itself.
 import { spawnSync } from "node:child_process";
+import { createRequire } from "node:module";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -66,5 +67,24 @@ describe("the flow runner", () => {
     const result = run("deploy-everything");
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(/expected a flow name \(bootstrap, .*\); got "deploy-everything"/);
+  });
+});
+
+describe("the stand-ins for client-node's rarely used packages", () => {
+  it("name what the installed packages export, as what they are called", async () => {
+    const { lazyPackages } = await import("../../scripts/build/bundles.mjs");
+    const clientNode = join(repoRoot, "node_modules/@kubernetes/client-node/package.json");
+    const wanted = Object.keys(lazyPackages).sort();
+    expect(wanted).toEqual(["hpagent", "jsonpath-plus", "node-fetch", "openid-client", "socks-proxy-agent"]);
+    for (const pkg of wanted) {
+      // Resolved as client-node resolves them, and as the bundles' require() does from the repository.
+      const real = (await import(createRequire(clientNode).resolve(pkg))) as Record<string, unknown>;
+      for (const [name, how] of Object.entries(lazyPackages[pkg]!)) {
+        const value = name === "default" ? (real.default as Record<string, unknown>)?.default ?? real.default : real[name];
+        expect(typeof value, `${pkg} ${name}`).toBe("function");
+        if (how === "new") expect((value as { prototype?: object }).prototype, `${pkg} ${name} is a class`).toBeTypeOf("object");
+      }
+      expect(createRequire(clientNode).resolve(pkg)).toBe(createRequire(join(repoRoot, "dist/flows/chunks/x.mjs")).resolve(pkg));
+    }
   });
 });
