@@ -2,7 +2,6 @@
 // kubeconfig, and the tenant cluster from a file, the Cozystack Secret, or 1Password.
 import { readFileSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
-import { Worker } from "node:worker_threads";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { CommonOptions } from "./cli.ts";
 import { OperatorError, registerSecret } from "./errors.ts";
@@ -11,23 +10,8 @@ import { management, tenant } from "./names.ts";
 import { injectSecrets, type SecretSource } from "./onepassword.ts";
 import { repoRoot } from "./paths.ts";
 
-let tlsWarmed = false;
-
-/**
- * Node 20 builds its store of root certificates (some 40 ms here) at the first TLS
- * context a process makes, even one with a kubeconfig's own CA. A worker thread
- * builds it (the store is shared by the process) while this one loads client-node
- * and reads the kubeconfig. With NODE_EXTRA_CA_CERTS set, Node built it at start.
- */
-function warmTlsRootStore(): void {
-  if (tlsWarmed || process.env.NODE_EXTRA_CA_CERTS) return;
-  tlsWarmed = true;
-  new Worker('require("node:tls").createSecureContext()', { eval: true }).unref();
-}
-
 /** client-node takes a while to load: only flows that talk to a cluster pay for it. */
 async function newKubeConfig(): Promise<KubeConfig> {
-  warmTlsRootStore();
   const { KubeConfig } = await import("./kubeconfig-class.ts");
   return new KubeConfig();
 }

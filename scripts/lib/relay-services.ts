@@ -104,9 +104,9 @@ export async function renderInstance(instance: RelayInstance, extraValues: reado
 
 // Deriving a Service takes a helm render, most of the time of sync-ingress --check.
 // What it yields (the Service's name, namespace, type and ports, and the host of
-// relay.url: nothing secret) is kept per instance under .cache/, with a hash of everything the render
-// reads: each file of the chart, the values file, the release, the namespace, and the
-// pinned helm binary. Any change to them renders again.
+// relay.url: nothing secret) is kept per instance under .cache/, with a hash of
+// everything the render reads: each file of the chart, the values file, the release,
+// the namespace, and the pinned helm binary. Any change to them renders again.
 const serviceCacheDir = join(repoRoot, ".cache/relay-services");
 
 function renderInputsHash(instance: RelayInstance): string {
@@ -152,7 +152,7 @@ export async function relayService(instance: RelayInstance): Promise<RelayServic
   // names.ts is not in the hash: a host that no longer agrees with it goes the long way, to its error.
   if (cached?.host === instance.host) return { instance, ...cached };
   const host = hostFromValues(readFileSync(join(repoRoot, instance.valuesFile), "utf8"), instance);
-  const { instance: _, ...service } = serviceFromRendered(await renderInstanceText(instance), instance);
+  const { instance: _instance, ...service } = serviceFromRendered(await renderInstanceText(instance), instance);
   writeCachedService(instance, key, { ...service, host });
   return { instance, ...service, host };
 }
