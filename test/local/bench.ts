@@ -287,7 +287,7 @@ const notes = `## What the rows measure
 - Through moon: the same command as \`npx moon run docs-infra-prod:sync-ingress -- --help\`; the difference is what moon (and npx) add to every operator command, which is why the runbook gives \`node scripts/build/flow.mjs <flow>\` as the fast path.
 - \`sync-ingress --check\` runs against two local kube-apiservers with the two relay Services, their CCM mirrors and 1000 unrelated Services in tenant-root, each kubeconfig trusting its server's CA as a real one does. API requests are counted from the servers' audit logs (admin user only), for the flow and for the kubectl lookups (two \`kubectl get svc\` calls, discovery included). The Services come from the render cache (\`.cache/relay-services/\`, filled by the warm-up run); the row with the cache emptied before each run is the first run after a change to the chart or a values file, with two helm renders. The mirrors are listed while the tenant is read.
 - bootstrap: a steady-state apply (every object unchanged) of apps/docs-prod, flow against \`kubectl apply --server-side -k\`, both building the kustomization.
-- A target marked **no** is not met. With NODE_EXTRA_CA_CERTS set, Node's own start is already about 1.5× \`kubectl version --client\`, so no Node program meets the start-up target in that environment.
+- A target marked **no** is not met. With NODE_EXTRA_CA_CERTS set, Node's own start (the \`node -e 0\` row) uses most of the 1.5× start-up budget before a line of the flow is read; the start-up target is met with it unset. Margins are small: on this shared machine a ratio moves by about 0.1–0.2 between runs.
 - The machine is shared: ratios compare figures taken in the same run, absolute times vary with the load of the moment.
 `;
 const nodeTable = [
