@@ -64,9 +64,8 @@ export async function main(argv: string[]): Promise<number> {
   // The chart is rendered (unless cached) and the mirrors are listed while the tenant
   // is read; each answer, or its error, is looked at in its own step, in order.
   const rendering = relayServices();
-  const managementEarly = managementClient(common);
-  const mirrorsEarly = managementEarly.then(listMirrors);
-  for (const early of [rendering, managementEarly, mirrorsEarly]) early.catch(() => {});
+  const mirrorsEarly = managementClient(common).then(listMirrors);
+  for (const early of [rendering, mirrorsEarly]) early.catch(() => {});
 
   await newListr<Ctx>([
     tenantStep(common, secrets),
@@ -82,7 +81,7 @@ export async function main(argv: string[]): Promise<number> {
       failWith(matchInstances(ctx.services!, ctx.live, []).flatMap((i) => (i.problemKind && tenantSide.has(i.problemKind) ? [i.problem!] : [])));
       say(task, ctx.live.map((s, i) => `${ctx.services![i]!.name}: ${s ? `type ${s.spec?.type ?? "ClusterIP"}, UID ${s.metadata.uid}` : "not found"}`).join("\n"));
     }),
-    managementStep(common, managementEarly),
+    managementStep(common),
     step(`Find the KubeVirt CCM mirrors in ${management.tenantNamespace} of ${management.cluster}`, async (ctx, task) => {
       const mirrors = await mirrorsEarly;
       ctx.instances = matchInstances(ctx.services!, ctx.live!, mirrors);

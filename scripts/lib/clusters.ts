@@ -41,8 +41,24 @@ function checkUsable(kc: KubeConfig, origin: string): void {
   for (const value of [user?.token, user?.password, user?.keyData, user?.certData]) if (value) registerSecret(value);
 }
 
-/** The management cluster: $KUBECONFIG or ~/.kube/config, at --management-context or the current one. */
-export async function managementClient(opts: Pick<CommonOptions, "managementContext">): Promise<KubeClient> {
+const managementClients = new Map<string, Promise<KubeClient>>();
+
+/**
+ * The management cluster: $KUBECONFIG or ~/.kube/config, at --management-context or
+ * the current one. One client per process (one kubeconfig read, one kept-alive
+ * connection), however many steps ask for it; a failure is the same for each.
+ */
+export function managementClient(opts: Pick<CommonOptions, "managementContext">): Promise<KubeClient> {
+  const key = `${process.env.KUBECONFIG ?? ""}\0${opts.managementContext ?? ""}`;
+  let client = managementClients.get(key);
+  if (!client) {
+    client = loadManagementClient(opts);
+    managementClients.set(key, client);
+  }
+  return client;
+}
+
+async function loadManagementClient(opts: Pick<CommonOptions, "managementContext">): Promise<KubeClient> {
   const kc = await newKubeConfig();
   const origin = process.env.KUBECONFIG ?? "~/.kube/config";
   try {

@@ -117,10 +117,11 @@ export function patchIngress(text: string, file: string, backends: ReadonlyMap<s
 
   let content = text;
   for (const edit of [...edits].sort((a, b) => b.start - a.start)) content = content.slice(0, edit.start) + edit.text + content.slice(edit.end);
-  if (edits.length === 0) return { content, changes, foreignHosts, hostsFound: [...hostsFound] };
   // The text edit and the Document model must agree; anything else is a bug here, not an operator mistake.
-  const reparsed = parseAllDocuments(content).map((d) => JSON.stringify(d.toJS()));
-  const expected = docs.map((d) => JSON.stringify(d.toJS()));
-  if (reparsed.join("\n") !== expected.join("\n")) throw new Error(`patching ${file} produced YAML that does not read back as intended; nothing was written`);
+  if (edits.length > 0) {
+    const reparsed = parseAllDocuments(content).map((d) => JSON.stringify(d.toJS()));
+    const expected = docs.map((d) => JSON.stringify(d.toJS()));
+    if (reparsed.join("\n") !== expected.join("\n")) throw new Error(`patching ${file} produced YAML that does not read back as intended; nothing was written`);
+  }
   return { content, changes, foreignHosts, hostsFound: [...hostsFound] };
 }

@@ -2,7 +2,7 @@
 // instance's values file (never a second hand-written copy of the names).
 import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseAllDocuments, parseDocument } from "yaml";
 import { oneLine, OperatorError } from "./errors.ts";
 import type { Manifest } from "./kube.ts";
@@ -109,14 +109,15 @@ export async function renderInstance(instance: RelayInstance, extraValues: reado
 // the namespace, and the pinned helm binary. Any change to them renders again.
 const serviceCacheDir = join(repoRoot, ".cache/relay-services");
 
-function renderInputsHash(instance: RelayInstance): string {
+/** The cache key of an instance's render (`chartDir` other than the repository's only in tests). */
+export function renderInputsHash(instance: RelayInstance, chartDir = join(repoRoot, relayChartPath)): string {
   const hash = createHash("sha256");
   const helm = statSync(toolPath("helm"));
   hash.update(`${instance.release}\0${relayNamespace}\0${helm.size}\0${helm.mtimeMs}\0`);
-  const chartDir = join(repoRoot, relayChartPath);
   const files = readdirSync(chartDir, { recursive: true, encoding: "utf8" }).sort();
-  for (const file of [...files.map((f) => join(chartDir, f)), join(repoRoot, instance.valuesFile)]) {
-    if (statSync(file).isFile()) hash.update(`${file}\0`).update(readFileSync(file)).update("\0");
+  const inputs: [string, string][] = [...files.map((f): [string, string] => [f, join(chartDir, f)]), ["values", resolve(repoRoot, instance.valuesFile)]];
+  for (const [name, path] of inputs) {
+    if (statSync(path).isFile()) hash.update(`${name}\0`).update(readFileSync(path)).update("\0");
   }
   return hash.digest("hex");
 }

@@ -31,10 +31,9 @@ export function tenantStep<Ctx extends TenantCtx>(common: CommonOptions, secrets
   });
 }
 
-/** `early`: the client when the flow already started making it (to read both clusters at once). */
-export function managementStep<Ctx extends ManagementCtx>(common: CommonOptions, early?: Promise<KubeClient>): Step<Ctx> {
+export function managementStep<Ctx extends ManagementCtx>(common: CommonOptions): Step<Ctx> {
   return step(`Read the management kubeconfig${common.managementContext ? ` (context ${common.managementContext})` : ""}`, async (ctx, task) => {
-    ctx.management = await (early ?? managementClient(common));
+    ctx.management = await managementClient(common);
     say(task, `${ctx.management.label} at ${ctx.management.server}`);
   });
 }

@@ -233,6 +233,19 @@ describe("sync-ingress", () => {
     ]);
   });
 
+  it("reads the management cluster through one client when the tenant kubeconfig comes from its Secret", async () => {
+    const file = copyOf(repoIngress, "one-client.yaml");
+    writeFileSync(file, syncedRepoIngress());
+    const { result, requests } = await adminRequestsDuring(() => sync(["--ingress-file", file, "--check"]));
+    expect(result.code, result.all).toBe(0);
+    // One discovery, one read of the Secret, one list of the mirrors: not a second client's discovery.
+    expect([...requests].sort()).toEqual([
+      "get /api/v1",
+      `get /api/v1/namespaces/${tenant.kubeconfigSecret.namespace}/secrets/${tenant.kubeconfigSecret.name}`,
+      `list /api/v1/namespaces/tenant-root/services?labelSelector=${encodeURIComponent(`cluster.x-k8s.io/cluster-name=${tenant.release}`)}`,
+    ]);
+  });
+
   it("derives the Services from the render cache, and renders again when its key is not that of the chart and values", async () => {
     const file = copyOf(repoIngress, "cache.yaml");
     writeFileSync(file, syncedRepoIngress());

@@ -1,11 +1,11 @@
 // The pure parts of sync-ingress: the relay Service from rendered chart output,
 // the host from a values file, instance matching and file planning.
-import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { ccmLabels, instanceByName, tenant } from "../../scripts/lib/names.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
-import { hostFromValues, serviceFromRendered, type RelayService } from "../../scripts/lib/relay-services.ts";
+import { hostFromValues, renderInputsHash, serviceFromRendered, type RelayService } from "../../scripts/lib/relay-services.ts";
 import { defaultIngressFile, matchInstances, planIngressFiles, resolveIngressFiles } from "../../scripts/lib/ingress-sync.ts";
 import { displayPath } from "../../scripts/lib/paths.ts";
 import type { ServiceObject } from "../../scripts/lib/mirrors.ts";
@@ -130,5 +130,38 @@ describe("--ingress-file", () => {
       if (saved === undefined) delete process.env.MOON_WORKING_DIR;
       else process.env.MOON_WORKING_DIR = saved;
     }
+  });
+});
+
+describe("the render cache's key", () => {
+  it("changes with any file of the chart and with the values file, and with nothing else", () => {
+    const dir = tempDir("render-key-");
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const chart = join(dir, "chart");
+    cpSync(join(repoRoot, "libs/relay-server"), chart, { recursive: true });
+    const values = join(dir, "values.yaml");
+    copyFileSync(join(repoRoot, personal.valuesFile), values);
+    const copy = { ...personal, valuesFile: values };
+    const key = () => renderInputsHash(copy, chart);
+    const original = key();
+    // Where the chart lives and the files' times are not inputs of the render.
+    expect(renderInputsHash(personal)).toBe(original);
+    utimesSync(join(chart, "templates/service.yaml"), new Date(0), new Date(0));
+    expect(key()).toBe(original);
+    const edit = (path: string, change: (text: string) => string) => {
+      const before = readFileSync(path, "utf8");
+      writeFileSync(path, change(before));
+      const changed = key();
+      writeFileSync(path, before);
+      return changed;
+    };
+    expect(edit(join(chart, "templates/service.yaml"), (t) => `${t}\n# edited\n`)).not.toBe(original);
+    expect(edit(join(chart, "templates/_helpers.tpl"), (t) => t.replace("relay-server", "relay-srv"))).not.toBe(original);
+    expect(edit(values, (t) => `${t}\n# edited\n`)).not.toBe(original);
+    writeFileSync(join(chart, "templates/extra.yaml"), "kind: ConfigMap\n");
+    expect(key()).not.toBe(original);
+    rmSync(join(chart, "templates/extra.yaml"));
+    expect(key()).toBe(original);
+    expect(renderInputsHash(family)).not.toBe(original);
   });
 });
