@@ -2,8 +2,9 @@
 // (sourcesMtime), and build(), which `npm run build` runs. Bundles each operator flow
 // (scripts/flows/<flow>.ts) into dist/flows/<flow>.mjs with esbuild, plus the CLI
 // layer the runner uses (cli.mjs), so a flow starts in a fraction of the time tsx
-// needs. client-node, zx and the 1Password SDK stay external or lazy: loaded only
-// when a flow uses them. Shared modules land in chunks both import, so the runner
+// needs. A flow's steps (scripts/flows/run/<flow>.ts) become a chunk its main loads
+// once the command line is parsed. client-node, zx and the 1Password SDK stay
+// external or lazy: loaded only when a flow uses them. Shared modules land in chunks both import, so the runner
 // and a flow share one secret registry.
 import { readdirSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";

@@ -1,11 +1,9 @@
 // `moon run docs-prod:create-1password-secret`: reads the 1Password Connect
 // credentials and the operator token from 1Password and writes them as Secrets
 // into the tenant cluster, by server-side apply (updated in place, never deleted).
-import { clusterOptionSpecs, commonHelp, newListr, parseFlowArgs } from "../lib/cli.ts";
-import { secretRefs } from "../lib/connect-secrets.ts";
+import { clusterOptionSpecs, commonHelp, parseFlowArgs, type ParsedArgs } from "../lib/cli.ts";
 import { onePassword, tenant } from "../lib/names.ts";
-import { lazySecretSource, secretSourceHelp, secretSourceOptionSpecs } from "../lib/onepassword.ts";
-import { type SecretCtx, secretSteps, tenantStep } from "../lib/steps.ts";
+import { secretSourceHelp, secretSourceOptionSpecs } from "../lib/onepassword.ts";
 
 const optionSpecs = {
   ...clusterOptionSpecs,
@@ -27,9 +25,9 @@ ${secretSourceHelp}
 
 ${commonHelp}`;
 
-export async function main(argv: string[]): Promise<void> {
-  const { common, values } = parseFlowArgs(argv, optionSpecs, help);
-  const secrets = lazySecretSource(values);
-  await newListr<SecretCtx>([tenantStep(common, secrets), ...secretSteps(secretRefs(values), secrets, common.dryRun)]).run({});
-}
+export type Args = ParsedArgs<typeof optionSpecs>;
 
+export async function main(argv: string[]): Promise<void> {
+  const args = parseFlowArgs(argv, optionSpecs, help);
+  return (await import("./run/create-1password-secret.ts")).run(args);
+}

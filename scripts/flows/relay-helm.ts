@@ -2,13 +2,9 @@
 // the chart deployed directly with the pinned helm, without Flux (a cluster
 // without Flux, break-glass, the local demo), into the namespace, release name
 // and storage namespace that the HelmRelease uses, so Flux can adopt it later.
-import { clusterOptionSpecs, commonHelp, exitCodes, goDuration, newListr, parseDuration, parseFlowArgs, say, step, UsageError } from "../lib/cli.ts";
-import { instanceByName, relayChartPath, relayNamespace, tenant } from "../lib/names.ts";
-import { lazySecretSource, secretSourceHelp, secretSourceOptionSpecs } from "../lib/onepassword.ts";
-import { diffInstance, upgradeArgs, withKubeconfigFile, withPodWatch } from "../lib/relay-release.ts";
-import { renderInstanceText } from "../lib/relay-services.ts";
-import { type TenantCtx, tenantStep } from "../lib/steps.ts";
-import { runTool } from "../lib/tools.ts";
+import { clusterOptionSpecs, commonHelp, goDuration, parseDuration, parseFlowArgs, type ParsedArgs, UsageError } from "../lib/cli.ts";
+import { instanceByName, type RelayInstance, relayNamespace, tenant } from "../lib/names.ts";
+import { secretSourceHelp, secretSourceOptionSpecs } from "../lib/onepassword.ts";
 
 const optionSpecs = {
   ...clusterOptionSpecs,
@@ -42,6 +38,15 @@ ${secretSourceHelp}
 
 ${commonHelp}`;
 
+/** The command line, checked: what the steps in run/relay-helm.ts get. */
+export interface Args extends ParsedArgs<typeof optionSpecs> {
+  command: "template" | "diff" | "upgrade";
+  instance: RelayInstance;
+  /** helm's --timeout, in Go's format. */
+  timeout: string;
+  extraValues: string[];
+}
+
 /** Exit code 1 from diff when something would change (as `kubectl diff`). */
 export async function main(argv: string[]): Promise<number> {
   const { common, values, positionals } = parseFlowArgs(argv, optionSpecs, help);
@@ -59,35 +64,5 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-
-  if (command === "template") {
-    process.stdout.write(await renderInstanceText(instance, extraValues));
-    return exitCodes.ok;
-  }
-
-  const secrets = lazySecretSource(values);
-  const steps = [tenantStep<TenantCtx>(common, secrets)];
-  let changed = 0;
-  if (command === "diff") {
-    steps.push(step(`Compare ${instance.release} rendered from ${relayChartPath} with ${tenant.app}`, async (ctx, task) => {
-      const changes = await diffInstance(ctx.tenant!, instance, extraValues);
-      for (const c of changes) say(task, c.diff === undefined ? `${c.ref}: would be created` : `${c.ref}: would change\n${c.diff}`);
-      changed = changes.length;
-      task.title = `Compare ${instance.release} with ${tenant.app}: ${changed === 0 ? "no change" : `${changed} object${changed === 1 ? "" : "s"} would change`}`;
-    }));
-  } else {
-    steps.push(step(`helm upgrade --install ${instance.release} into ${tenant.app} namespace ${relayNamespace}`, async (ctx, task) => {
-      const wait = !values["no-wait"];
-      const args = upgradeArgs(instance, { wait, timeout, dryRun: common.dryRun, extraValues });
-      const helm = () => withKubeconfigFile(ctx.tenant!, (kubeconfig) => runTool("helm", [...args, "--kubeconfig", kubeconfig]));
-      const out = wait && !common.dryRun ? await withPodWatch(ctx.tenant!, instance, helm) : await helm();
-      const status = /STATUS: (\S+)/.exec(out)?.[1] ?? "unknown";
-      const revision = /REVISION: (\d+)/.exec(out)?.[1] ?? "?";
-      task.title = `helm upgrade --install ${instance.release} into ${tenant.app}: revision ${revision}, ${status}${common.dryRun ? " (dry run)" : ""}`;
-      if (values["no-wait"]) say(task, "--no-wait: Helm did not wait for the Pod to be ready");
-    }));
-  }
-  await newListr<TenantCtx>(steps).run({});
-  return changed > 0 ? exitCodes.changes : exitCodes.ok;
+  return (await import("./run/relay-helm.ts")).run({ common, values, positionals, command, instance, timeout, extraValues });
 }
-

@@ -56,7 +56,7 @@ export class LocalSecretSource implements SecretSource {
   readonly description: string;
   private readonly values: Record<string, string>;
 
-  constructor(private readonly path: string) {
+  constructor(path: string) {
     this.description = `the local secrets file ${path}`;
     let text: string;
     try {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { management, onePassword, tenant } from "../../scripts/lib/names.ts";
 import { type ControlPlanes, type LocalServer, startControlPlanes } from "../local/control-plane.ts";
 import { readCrd } from "../local/crds.ts";
-import { client, type FlowResult, localSecretsFile, runCommand, runFlow, runMoon, seedCozystack, setFluxReady, startFlow, tempDir } from "../local/flows.ts";
+import { client, type FlowResult, localSecretsFile, runFlow, runMoon, seedCozystack, setFluxReady, startFlow, tempDir } from "../local/flows.ts";
 
 const canary = "canary-7f3a9e-never-print-me";
 const credentials = JSON.stringify({ verifier: { salt: canary, localHash: "h" }, encCredentials: { data: canary }, version: "2", deviceUuid: "d", uniqueKey: { k: canary } });

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { relayNamespace, tenant } from "../../scripts/lib/names.ts";
 import { type ControlPlanes, type LocalServer, startControlPlanes } from "../local/control-plane.ts";
-import { childProcesses, client, runCommand, runFlow, runMoon, startFlow, tempDir } from "../local/flows.ts";
+import { childProcesses, client, runFlow, runMoon, startFlow, tempDir } from "../local/flows.ts";
 
 let cp: ControlPlanes;
 let server: LocalServer;

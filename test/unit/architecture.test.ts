@@ -1,6 +1,7 @@
 // The layout's rules, checked on the import statements: commands import only the
-// engine, nothing an operator runs imports development tooling, and the pure
-// modules stay free of the CLI layer (listr2), even through other modules.
+// engine and their own steps, which they load only once the command line is parsed;
+// nothing an operator runs imports development tooling; and the pure modules stay
+// free of the CLI layer (listr2), even through other modules.
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -18,24 +19,42 @@ function imports(file: string): string[] {
   return [...text.matchAll(/(?:from|import)\s*\(?\s*"(\.{1,2}\/[^"]+)"/g)].map((m) => relative(repoRoot, resolve(dirname(file), m[1]!)));
 }
 
-function closure(start: string): Set<string> {
+/** What loading a file loads with it: its import statements, without `import type` and `import()`; bare names are packages. */
+function staticImports(file: string): string[] {
+  const text = readFileSync(file, "utf8");
+  return [...text.matchAll(/^import\s+(?!type\b)(?:[^;]*?\sfrom\s+)?"([^"]+)"/gm)].map((m) => (m[1]!.startsWith(".") ? relative(repoRoot, resolve(dirname(file), m[1]!)) : m[1]!));
+}
+
+function closure(start: string, next = imports): Set<string> {
   const seen = new Set<string>();
   const visit = (path: string) => {
     if (seen.has(path)) return;
     seen.add(path);
-    for (const next of imports(join(repoRoot, path))) visit(next);
+    if (path.startsWith("scripts/")) for (const target of next(join(repoRoot, path))) visit(target);
   };
   visit(start);
   return seen;
 }
 
+const commands = readdirSync(join(scripts, "flows")).filter((f) => f.endsWith(".ts")).map((f) => f.slice(0, -3));
+
 describe("the code's layout", () => {
-  it("a flow imports only the engine, never another flow", () => {
-    const flows = files(join(scripts, "flows"));
-    expect(flows.length).toBe(6);
-    for (const flow of flows) {
-      for (const target of imports(flow)) expect(target, `${relative(repoRoot, flow)} imports ${target}`).toMatch(/^scripts\/lib\//);
+  it("a flow imports only the engine and its own steps, never another flow", () => {
+    expect(commands.length).toBe(6);
+    expect(readdirSync(join(scripts, "flows/run")).sort()).toEqual(commands.map((c) => `${c}.ts`).sort());
+    for (const flow of commands) {
+      const own = [`scripts/flows/run/${flow}.ts`, `scripts/flows/${flow}.ts`];
+      for (const file of own) {
+        for (const target of imports(join(repoRoot, file))) expect(target, `${file} imports ${target}`).toMatch(new RegExp(`^(scripts/lib/|${own.join("|")}$)`));
+      }
     }
+  });
+
+  it.each(commands)("the command %s loads no more than the CLI layer, the names and the secret options before its command line is parsed", (flow) => {
+    const loaded = [...closure(`scripts/flows/${flow}.ts`, staticImports)].filter((p) => !p.startsWith("node:")).sort();
+    const light = ["scripts/lib/cli.ts", "scripts/lib/errors.ts", "scripts/lib/interrupt.ts", "scripts/lib/names.ts", "scripts/lib/onepassword.ts", "scripts/lib/paths.ts"];
+    expect(loaded.filter((p) => p !== `scripts/flows/${flow}.ts` && !light.includes(p))).toEqual([]);
+    expect(readFileSync(join(scripts, `flows/${flow}.ts`), "utf8")).toContain(`await import("./run/${flow}.ts")`);
   });
 
   it("nothing under scripts/ imports from test/", () => {
