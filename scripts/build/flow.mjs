@@ -11,7 +11,7 @@ if (name === "-h" || name === "--help") {
   process.exit(0);
 }
 if (name === "--version") {
-  console.log(`setup-docs-relay ${JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version}`);
+  console.log(`setup-docs-relay ${JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version} (node ${process.version})`);
   process.exit(0);
 }
 if (!flows.includes(name)) {

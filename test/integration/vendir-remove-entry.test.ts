@@ -227,7 +227,7 @@ describe("vendir:remove-entry", () => {
     const result = removeEntry("relay-server", "--dir", vendir);
     expect(result.status).toBe(3);
     const error = result.stderr.trim().split("\n").at(-1);
-    expect(error).toMatch(new RegExp(`^✖ expected to delete ${relayChart}; could not delete ${relayChart}/Chart.yaml: [^;]+; `));
+    expect(error).toMatch(new RegExp(`^✖ expected to delete ${relayChart}; could not delete ${relayChart}/Chart.yaml: permission denied \\(EPERM\\); `));
     expect(error).toContain("; vendir.yml and vendir.lock.yml no longer list charts/relay-server; make the folder deletable and run the same command again to finish");
     expect(result.stderr).not.toMatch(/\bE[A-Z]+: |    at /);
     expect(readFileSync(join(vendir, "vendir.yml"), "utf8")).toBe(expected("relay-server", "vendir.yml"));

@@ -34,7 +34,7 @@ describe("every flow's command line", () => {
 
   it.each(flows)("%s answers --version, exit 0", async (flow) => {
     const result = await run(flow, ["--version"]);
-    expect(result).toEqual({ code: 0, stdout: "setup-docs-relay 1.0.0\n", stderr: "" });
+    expect(result).toEqual({ code: 0, stdout: `setup-docs-relay 1.0.0 (node ${process.version})\n`, stderr: "" });
   });
 
   it.each(flows)("%s refuses an unknown option with the usage exit code", async (flow) => {

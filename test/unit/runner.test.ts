@@ -60,7 +60,7 @@ describe("the flow runner", () => {
       expect(result.stdout).toMatch(/^Usage: node scripts\/build\/flow\.mjs <flow> \[options\]/);
       expect(result.stdout).toMatch(/Flows: bootstrap, /);
     }
-    expect(run("--version")).toMatchObject({ status: 0, stdout: "setup-docs-relay 9.9.9\n" });
+    expect(run("--version")).toMatchObject({ status: 0, stdout: `setup-docs-relay 9.9.9 (node ${process.version})\n` });
   });
 
   it("refuses an unknown flow name", () => {

@@ -1,5 +1,5 @@
 // vendir-remove-entry's steps, loaded once its command line is parsed (scripts/flows/vendir-remove-entry.ts).
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { newListr, say, step, UsageError } from "../../lib/cli.ts";
 import { describeFsError, OperatorError } from "../../lib/errors.ts";
@@ -74,14 +74,35 @@ export async function run({ values, positionals, common }: Args): Promise<void> 
       try {
         rmSync(folder, { recursive: true, force: true });
       } catch (error) {
-        const at = show((error as NodeJS.ErrnoException).path ?? folder);
+        // Name a file that stayed, with its own reason: the recursive delete reports only the
+        // folder (Node 24) or the file with a misleading ENOTDIR (Node 20).
+        const left = firstFileLeft(folder);
+        const why = left ? unlinkError(left) : undefined;
         throw new OperatorError(
-          `expected to delete ${show(folder)}; could not delete ${at}: ${describeFsError(error)}; vendir.yml and vendir.lock.yml no longer list charts/${name}; make the folder deletable and run the same command again to finish`,
+          `expected to delete ${show(folder)}; could not delete ${show(why ? left! : folder)}: ${describeFsError(why ?? error)}; vendir.yml and vendir.lock.yml no longer list charts/${name}; make the folder deletable and run the same command again to finish`,
         );
       }
       say(task, `deleted ${show(folder)}`);
     }, { skip: (ctx) => ctx.nothingToRemove && "nothing to remove" }),
   ]).run({ folderPresent: false, nothingToRemove: false } as Ctx);
+}
+
+function firstFileLeft(folder: string): string | undefined {
+  try {
+    const file = readdirSync(folder, { recursive: true, withFileTypes: true }).find((entry) => !entry.isDirectory());
+    return file && join(file.parentPath, file.name);
+  } catch {
+    return undefined;
+  }
+}
+
+function unlinkError(file: string): unknown {
+  try {
+    unlinkSync(file);
+    return undefined;
+  } catch (error) {
+    return error;
+  }
 }
 
 function entryName(positionals: string[]): string {
