@@ -76,10 +76,9 @@ export async function run({ values, positionals, common }: Args): Promise<void> 
       } catch (error) {
         // Name a file that stayed, with its own reason: the recursive delete reports only the
         // folder (Node 24) or the file with a misleading ENOTDIR (Node 20).
-        const left = firstFileLeft(folder);
-        const why = left ? unlinkError(left) : undefined;
+        const left = fileThatStays(folder) ?? { path: folder, error };
         throw new OperatorError(
-          `expected to delete ${show(folder)}; could not delete ${show(why ? left! : folder)}: ${describeFsError(why ?? error)}; vendir.yml and vendir.lock.yml no longer list charts/${name}; make the folder deletable and run the same command again to finish`,
+          `expected to delete ${show(folder)}; could not delete ${show(left.path)}: ${describeFsError(left.error)}; vendir.yml and vendir.lock.yml no longer list charts/${name}; make the folder deletable and run the same command again to finish`,
         );
       }
       say(task, `deleted ${show(folder)}`);
@@ -87,22 +86,17 @@ export async function run({ values, positionals, common }: Args): Promise<void> 
   ]).run({ folderPresent: false, nothingToRemove: false } as Ctx);
 }
 
-function firstFileLeft(folder: string): string | undefined {
+/** The first file left in a folder whose delete failed, with the error of deleting it alone. */
+function fileThatStays(folder: string): { path: string; error: unknown } | undefined {
   try {
-    const file = readdirSync(folder, { recursive: true, withFileTypes: true }).find((entry) => !entry.isDirectory());
-    return file && join(file.parentPath, file.name);
-  } catch {
-    return undefined;
-  }
-}
-
-function unlinkError(file: string): unknown {
-  try {
-    unlinkSync(file);
-    return undefined;
+    const entry = readdirSync(folder, { recursive: true, withFileTypes: true }).find((e) => !e.isDirectory());
+    if (!entry) return undefined;
+    const path = join(entry.parentPath, entry.name);
+    unlinkSync(path);
   } catch (error) {
-    return error;
+    return { path: (error as NodeJS.ErrnoException).path ?? folder, error };
   }
+  return undefined;
 }
 
 function entryName(positionals: string[]): string {
