@@ -12,7 +12,7 @@ export default defineConfig({
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
           fileParallelism: false,
-          globalSetup: ["test/local/global-setup.ts"],
+          globalSetup: ["test/platform/programs/global-setup.ts"],
           testTimeout: 120_000,
           hookTimeout: 600_000,
         },

@@ -5,9 +5,8 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { repoRoot } from "../../scripts/lib/paths.ts";
-import { runCommand } from "../local/flows.ts";
-import { kubeBinary } from "../local/kube-binary.ts";
-import { detectNodeMode } from "../local/node.ts";
+import { runCommand } from "../support/flows.ts";
+import { detectNodeMode, kubeBinary } from "../platform/index.ts";
 
 const trackedState = () => execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: repoRoot, encoding: "utf8" });
 const ours = () => execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n").filter((l) => l.includes(kubeBinary) || l.includes(`${repoRoot}/.cache/flux/`)).length;
@@ -17,7 +16,7 @@ describe("the demo", () => {
   it.runIf(mode.node)("runs the whole system on the node: real Flux installs both relays, and every verify check passes", async () => {
     const before = trackedState();
     const running = ours();
-    const result = await runCommand(process.execPath, ["--import", "tsx", "test/local/demo.ts"]);
+    const result = await runCommand(process.execPath, ["--import", "tsx", "test/platform/programs/demo.ts"]);
     expect(result.code, result.all).toBe(0);
     for (const step of [/create-1password-secret/, /bootstrap --app docs-prod .*--git-url http:\/\/127\.0\.0\.1:\d+\/setup\.git --patches/, /bootstrap --app docs-infra-prod/, /sync-ingress .*--check/, /vendir:remove-entry \(again\)/, /verify/]) {
       expect(result.stdout).toMatch(new RegExp(`^\\$ ${step.source}`, "m"));
@@ -40,7 +39,7 @@ describe("the demo", () => {
   it.runIf(!mode.node)(`runs every flow on two API servers when no node can run here (${mode.reason})`, async () => {
     const before = trackedState();
     const running = ours();
-    const result = await runCommand(process.execPath, ["--import", "tsx", "test/local/demo.ts"]);
+    const result = await runCommand(process.execPath, ["--import", "tsx", "test/platform/programs/demo.ts"]);
     expect(result.code, result.all).toBe(0);
     for (const step of [/create-1password-secret/, /bootstrap --app docs-prod/, /bootstrap --app docs-infra-prod/, /relay-server:upgrade/, /sync-ingress .*--check/, /vendir:remove-entry \(again\)/, /verify/]) {
       expect(result.stdout).toMatch(new RegExp(`^\\$ ${step.source}`, "m"));

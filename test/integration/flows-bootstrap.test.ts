@@ -4,16 +4,16 @@ import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { management, onePassword, tenant } from "../../scripts/lib/names.ts";
-import { type ControlPlanes, type LocalServer, startControlPlanes } from "../local/control-plane.ts";
-import { readCrd } from "../local/crds.ts";
-import { client, type FlowResult, localSecretsFile, runFlow, runMoon, seedCozystack, setFluxReady, startFlow, tempDir } from "../local/flows.ts";
+import { type ApiServer, type ApiServers, client, readCrd, seedCozystack, setFluxReady, startApiServers } from "../platform/index.ts";
+import { type FlowResult, runFlow, runMoon, startFlow } from "../support/flows.ts";
+import { localSecretsFile, tempDir } from "../support/files.ts";
 
 const canary = "canary-7f3a9e-never-print-me";
 const credentials = JSON.stringify({ verifier: { salt: canary, localHash: "h" }, encCredentials: { data: canary }, version: "2", deviceUuid: "d", uniqueKey: { k: canary } });
 const token = `${canary}-token`;
 
-let cp: ControlPlanes;
-let mgmt: LocalServer, tenantServer: LocalServer, bare: LocalServer, gone: LocalServer;
+let cp: ApiServers;
+let mgmt: ApiServer, tenantServer: ApiServer, bare: ApiServer, gone: ApiServer;
 let dir: string;
 let secretsFile: string;
 const outputs: FlowResult[] = [];
@@ -35,7 +35,7 @@ const fluxKinds = [
 ] as const;
 
 /** Every Namespace, Secret and Flux object with its resourceVersion: any write shows. */
-async function snapshot(server: LocalServer): Promise<string> {
+async function snapshot(server: ApiServer): Promise<string> {
   const c = client(server);
   const namespaces = await c.list("v1", "Namespace");
   const secrets = (await Promise.all(namespaces.map((n) => c.list("v1", "Secret", n.metadata!.name)))).flat();
@@ -44,8 +44,8 @@ async function snapshot(server: LocalServer): Promise<string> {
 }
 
 beforeAll(async () => {
-  cp = await startControlPlanes([{ name: management.cluster }, { name: tenant.app }, { name: "no-flux", crds: [] }, { name: "stopped" }]);
-  [mgmt, tenantServer, bare, gone] = cp.servers as [LocalServer, LocalServer, LocalServer, LocalServer];
+  cp = await startApiServers([{ name: management.cluster }, { name: tenant.app }, { name: "no-flux", crds: [] }, { name: "stopped" }]);
+  [mgmt, tenantServer, bare, gone] = cp.servers as [ApiServer, ApiServer, ApiServer, ApiServer];
   dir = tempDir("flows-bootstrap-");
   copyFileSync(gone.kubeconfigPath, join(dir, "gone.kubeconfig"));
   await gone.stop();

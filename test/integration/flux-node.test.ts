@@ -9,10 +9,9 @@ import { stringify } from "yaml";
 import type { Patch } from "../../scripts/lib/apps.ts";
 import { readyCondition, type Live } from "../../scripts/lib/kube.ts";
 import { relayNamespace, tenant } from "../../scripts/lib/names.ts";
-import { client, runFlow, startFlow } from "../local/flows.ts";
-import { detectNodeMode } from "../local/node.ts";
+import { client, detectNodeMode, localPatches, type LocalSystem, startSystem } from "../platform/index.ts";
+import { runFlow, startFlow } from "../support/flows.ts";
 import { waitFor } from "../support/wait.ts";
-import { localPatches, type LocalSystem, startSystem } from "../local/system.ts";
 
 const mode = detectNodeMode();
 let system: LocalSystem;

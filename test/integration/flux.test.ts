@@ -10,10 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { stringify } from "yaml";
 import type { KubeClient, Manifest } from "../../scripts/lib/kube.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
-import { type ControlPlanes, startControlPlanes } from "../local/control-plane.ts";
-import { client } from "../local/flows.ts";
-import { type FluxRun, fluxControllers, startFlux } from "../local/flux.ts";
-import { type GitServer, startGitServer } from "../local/git-server.ts";
+import { type ApiServers, client, fluxControllers, type FluxRun, type GitServer, startApiServers, startFlux, startGitServer } from "../platform/index.ts";
 
 const ns = "flux-system";
 const fieldManager = "flux-test";
@@ -36,7 +33,7 @@ interface Condition {
 }
 type FluxObject = Manifest & { status?: { conditions?: Condition[]; artifact?: { revision?: string }; lastAppliedRevision?: string } };
 
-let planes: ControlPlanes;
+let planes: ApiServers;
 let git: GitServer;
 let flux: FluxRun;
 let kube: KubeClient;
@@ -98,7 +95,7 @@ const helmRelease = (name: string, valuesFiles: string[]): Manifest => ({
 });
 
 beforeAll(async () => {
-  planes = await startControlPlanes([{ name: "flux-local" }]);
+  planes = await startApiServers([{ name: "flux-local" }]);
   const server = planes.servers[0]!;
   kube = client(server);
   git = await startGitServer();
@@ -181,11 +178,11 @@ describe("Flux against a local API server and the working tree", () => {
   });
 
   it("leaves no controller and no state directory when the test process is killed", async () => {
-    const script = join(repoRoot, "test/local/flux-start-and-wait.ts");
+    const script = join(repoRoot, "test/platform/programs/start-flux-and-wait.ts");
     const child = spawn(process.execPath, ["--import", "tsx", script, planes.servers[0]!.kubeconfigPath], { stdio: ["ignore", "pipe", "inherit"] });
     const line = await new Promise<string>((resolve, reject) => {
       child.stdout.once("data", (d: Buffer) => resolve(d.toString().trim()));
-      child.once("exit", (code) => reject(new Error(`expected flux-start-and-wait.ts to print its controllers; it exited with code ${code}`)));
+      child.once("exit", (code) => reject(new Error(`expected start-flux-and-wait.ts to print its controllers; it exited with code ${code}`)));
     });
     const { pids, dirs } = JSON.parse(line) as { pids: number[]; dirs: string[] };
     expect(pids.filter(running)).toHaveLength(3);

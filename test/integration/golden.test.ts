@@ -7,19 +7,20 @@ import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { instances, management, onePassword, relayNamespace } from "../../scripts/lib/names.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
-import { type ControlPlanes, type LocalServer, startControlPlanes } from "../local/control-plane.ts";
-import { playCcm } from "../local/ccm.ts";
-import { client, localSecretsFile, preMigrationVendir, runFlow, seedCozystack, tempDir } from "../local/flows.ts";
+import { type ApiServer, type ApiServers, client, playCcm, seedCozystack, startApiServers } from "../platform/index.ts";
+import { localSecretsFile, tempDir } from "../support/files.ts";
+import { preMigrationVendir } from "../support/vendir.ts";
+import { runFlow } from "../support/flows.ts";
 import { goldenPath, normalize, updateGolden, updating } from "../support/golden.ts";
 
-let cp: ControlPlanes;
-let mgmt: LocalServer, tenantServer: LocalServer;
+let cp: ApiServers;
+let mgmt: ApiServer, tenantServer: ApiServer;
 let dir: string;
 let secrets: string;
 
 beforeAll(async () => {
-  cp = await startControlPlanes([{ name: management.cluster }, { name: "cluster-docs-infra-prod" }]);
-  [mgmt, tenantServer] = cp.servers as [LocalServer, LocalServer];
+  cp = await startApiServers([{ name: management.cluster }, { name: "cluster-docs-infra-prod" }]);
+  [mgmt, tenantServer] = cp.servers as [ApiServer, ApiServer];
   await seedCozystack(mgmt, tenantServer);
   await client(mgmt).apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: management.fluxNamespace } }, { fieldManager: "flux-install" });
   dir = tempDir("golden-");

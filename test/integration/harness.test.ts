@@ -6,12 +6,12 @@ import { join } from "node:path";
 import { ApiException, CoreV1Api, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { repoRoot } from "../../scripts/lib/paths.ts";
-import { type ControlPlanes, fluxCrds, startControlPlanes } from "../local/control-plane.ts";
+import { type ApiServers, fluxCrds, startApiServers } from "../platform/index.ts";
 
-let cp: ControlPlanes;
+let cp: ApiServers;
 
 beforeAll(async () => {
-  cp = await startControlPlanes([{ name: "first" }, { name: "second", crds: fluxCrds }]);
+  cp = await startApiServers([{ name: "first" }, { name: "second", crds: fluxCrds }]);
 });
 afterAll(async () => cp?.stop());
 
@@ -89,7 +89,7 @@ describe("local control plane", () => {
   });
 
   it("leaves no process and no state directory when the test process is killed", async () => {
-    const script = join(repoRoot, "test/local/start-and-wait.ts");
+    const script = join(repoRoot, "test/platform/programs/start-api-server-and-wait.ts");
     const child = spawn(process.execPath, ["--import", "tsx", script], { stdio: ["ignore", "pipe", "inherit"] });
     const kubeconfigPath = await new Promise<string>((resolve) => child.stdout.once("data", (d: Buffer) => resolve(d.toString().trim())));
     expect(existsSync(kubeconfigPath)).toBe(true);
@@ -98,7 +98,7 @@ describe("local control plane", () => {
   });
 
   it("removes a stopped server's state directory", async () => {
-    const extra = await startControlPlanes([{ name: "short-lived" }]);
+    const extra = await startApiServers([{ name: "short-lived" }]);
     const path = extra.servers[0]!.kubeconfigPath;
     expect(existsSync(path)).toBe(true);
     await extra.stop();

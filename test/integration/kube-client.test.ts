@@ -7,11 +7,11 @@ import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KubeClient } from "../../scripts/lib/kube.ts";
-import { type ControlPlanes, type LocalServer, startControlPlanes } from "../local/control-plane.ts";
-import { tempDir } from "../local/flows.ts";
+import { type ApiServer, type ApiServers, startApiServers } from "../platform/index.ts";
+import { tempDir } from "../support/files.ts";
 
-let cp: ControlPlanes;
-let server: LocalServer;
+let cp: ApiServers;
+let server: ApiServer;
 let proxy: Server;
 let dir: string;
 const prefix = "/k8s/clusters/c-1";
@@ -29,7 +29,7 @@ function kubeconfig(serverUrl: string, user: Record<string, unknown>): KubeConfi
 }
 
 beforeAll(async () => {
-  cp = await startControlPlanes([{ name: "api", crds: [] }]);
+  cp = await startApiServers([{ name: "api", crds: [] }]);
   server = cp.servers[0]!;
   dir = tempDir("kube-client-");
   // A loopback reverse proxy that serves the API under a path prefix only, as Rancher does.

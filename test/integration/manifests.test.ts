@@ -5,19 +5,19 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KubeApiError, KubeClient, type Manifest } from "../../scripts/lib/kube.ts";
 import { instances, management, onePassword, relayNamespace, tenant } from "../../scripts/lib/names.ts";
-import { fluxCrds, startControlPlanes, type ControlPlanes } from "../local/control-plane.ts";
+import { type ApiServers, fluxCrds, startApiServers } from "../platform/index.ts";
 import { helmTemplate, kustomizeBuild, named, ofKind, renderRelay, sourceObjects, type HelmRelease, type KubeObject } from "../support/manifests.ts";
 
 const fieldManager = "docs-test";
 
-let planes: ControlPlanes | undefined;
+let planes: ApiServers | undefined;
 /** All Flux CRDs and the OnePasswordItem CRD. */
 let withAllCrds: KubeClient;
 /** A tenant cluster before the Connect chart ran: Flux CRDs only. */
 let fresh: KubeClient;
 
 beforeAll(async () => {
-  planes = await startControlPlanes([{ name: "all-crds" }, { name: "no-op-crd", crds: fluxCrds }]);
+  planes = await startApiServers([{ name: "all-crds" }, { name: "no-op-crd", crds: fluxCrds }]);
   withAllCrds = new KubeClient(planes.servers[0]!.kubeConfig, "all-crds");
   fresh = new KubeClient(planes.servers[1]!.kubeConfig, "no-op-crd");
 });

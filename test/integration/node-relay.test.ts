@@ -11,13 +11,12 @@ import { stringify } from "yaml";
 import * as Y from "yjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KubeClient } from "../../scripts/lib/kube.ts";
-import type { RelayInstance } from "../../scripts/lib/names.ts";
+import { instanceByName, type RelayInstance } from "../../scripts/lib/names.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { runTool } from "../../scripts/lib/tools.ts";
 import { deploymentAvailable } from "../../scripts/lib/verify/tenant.ts";
-import { instanceBucket, type LocalCluster, startCluster, valuesFile } from "../local/cluster.ts";
-import { runFlow } from "../local/flows.ts";
-import { detectNodeMode } from "../local/node.ts";
+import { detectNodeMode, type NodeCluster, startNodeCluster } from "../platform/index.ts";
+import { runFlow } from "../support/flows.ts";
 import { genAuth, signDocument as signTokenFor } from "../support/relay-tokens.ts";
 import { waitFor } from "../support/wait.ts";
 import { closeAll, connectDoc, openMany, until } from "../support/yjs-client.ts";
@@ -28,10 +27,11 @@ console.log(`[node] ${mode.reason}`);
 // CI must prove the node, never skip it: there the missing piece is a failure.
 const run = mode.node || process.env.CI === "true";
 
-const instance = "relay-personal";
+const relay = instanceByName("personal");
+const instance = relay.release;
 const namespace = "relay";
 const authSecret = "relay-personal-auth";
-let cluster: LocalCluster;
+let cluster: NodeCluster;
 let kubeconfig: string;
 let privateKey = "";
 const figures: Record<string, string> = {};
@@ -62,7 +62,7 @@ function localValues(override: Record<string, unknown>): { files: string[]; remo
 async function install(release: string, override: Record<string, unknown>, flags: string[] = ["--wait", "--atomic", "--timeout", "3m"]): Promise<string> {
   const values = localValues(override);
   try {
-    return await helm("upgrade", "--install", release, join(repoRoot, "libs/relay-server"), "-f", valuesFile(instance), ...values.files.flatMap((f) => ["-f", f]), "--namespace", namespace, ...flags);
+    return await helm("upgrade", "--install", release, join(repoRoot, "libs/relay-server"), "-f", join(repoRoot, relay.valuesFile), ...values.files.flatMap((f) => ["-f", f]), "--namespace", namespace, ...flags);
   } finally {
     values.remove();
   }
@@ -100,7 +100,7 @@ const loadResources = { resources: { requests: { cpu: "50m", memory: "256Mi" }, 
 describe.skipIf(!run)("the Relay server on a real node", () => {
   beforeAll(async () => {
     if (!mode.node) throw new Error(`expected node mode in CI; ${mode.reason}`);
-    cluster = await startCluster((line) => console.log(`[node] ${line}`));
+    cluster = await startNodeCluster((line) => console.log(`[node] ${line}`));
     kubeconfig = cluster.server.kubeconfigPath;
     await kubectl("create", "namespace", namespace);
     await kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted");
@@ -145,7 +145,7 @@ describe.skipIf(!run)("the Relay server on a real node", () => {
     figures["rollout restart (Recreate) until the new Pod is Ready"] = `${seconds.toFixed(1)} s`;
     // Killed at the end of its grace period instead, the old Pod alone would take 90 s.
     expect(seconds, "expected the old Pod to stop on the hook's SIGINT, well before its 90 s grace period").toBeLessThan(60);
-    const keys = await s3Keys(instanceBucket(instance));
+    const keys = await s3Keys(relay.bucket);
     expect(keys).toContain(`${docId}/data.ysweet`);
     const next = await waitFor("the restarted Pod to be Ready", 60_000, () => readyPod(instance).catch(() => undefined));
     expect(next.name).not.toBe(pod.name);

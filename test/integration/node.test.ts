@@ -8,11 +8,10 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { instanceByName } from "../../scripts/lib/names.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { runTool, toolPath } from "../../scripts/lib/tools.ts";
-import { instanceBucket, type LocalCluster, startCluster, valuesFile } from "../local/cluster.ts";
-import { detectNodeMode, nodeName, nodeProcesses } from "../local/node.ts";
-import type { NodeState } from "../local/node-cleanup.ts";
+import { detectNodeMode, type NodeCluster, nodeName, nodeProcesses, type NodeState, startNodeCluster } from "../platform/index.ts";
 
 const exec = promisify(execFile);
 const mode = detectNodeMode();
@@ -20,8 +19,9 @@ console.log(`[node] ${mode.reason}`);
 // CI must prove the node, never skip it: there the missing piece is a failure.
 const run = mode.node || process.env.CI === "true";
 
-const instance = "relay-personal";
-let cluster: LocalCluster;
+const relay = instanceByName("personal");
+const instance = relay.release;
+let cluster: NodeCluster;
 let kubeconfig: string;
 let peakMemory = 0;
 let sampler: NodeJS.Timeout | undefined;
@@ -79,7 +79,7 @@ describe.skipIf(!run)("local tenant cluster on a real node", () => {
     if (!mode.node) throw new Error(`expected node mode in CI; ${mode.reason}`);
     netnsBefore = (await exec("ip", ["netns", "list"])).stdout;
     const started = Date.now();
-    cluster = await startCluster((line) => console.log(`[node] ${line}`));
+    cluster = await startNodeCluster((line) => console.log(`[node] ${line}`));
     figures["cluster start to node Ready"] = seconds(started);
     kubeconfig = cluster.server.kubeconfigPath;
     state = JSON.parse(readFileSync(join(cluster.node.dir, "node.json"), "utf8")) as NodeState;
@@ -143,7 +143,7 @@ describe.skipIf(!run)("local tenant cluster on a real node", () => {
           "import boto3,sys; c=boto3.client('s3',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='local-node',aws_secret_access_key='local-node-secret'); print(c.generate_presigned_url(sys.argv[2],Params={'Bucket':sys.argv[3],'Key':sys.argv[4]},ExpiresIn=300))",
           cluster.node.s3.hostUrl,
           method,
-          instanceBucket(instance),
+          relay.bucket,
           key,
         ])
       ).stdout.trim();
@@ -172,7 +172,7 @@ describe.skipIf(!run)("local tenant cluster on a real node", () => {
     }));
     const started = Date.now();
     try {
-      await helm("upgrade", "--install", instance, join(repoRoot, "libs/relay-server"), "-f", valuesFile(instance), "-f", local, "--namespace", "relay", "--wait", "--atomic", "--timeout", "5m");
+      await helm("upgrade", "--install", instance, join(repoRoot, "libs/relay-server"), "-f", join(repoRoot, relay.valuesFile), "-f", local, "--namespace", "relay", "--wait", "--atomic", "--timeout", "5m");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -185,7 +185,7 @@ describe.skipIf(!run)("local tenant cluster on a real node", () => {
     // The server lists its bucket at start (and exits if it cannot): it did so on the node's S3, from the Pod network.
     const s3Log = readFileSync(join(cluster.node.dir, "logs/moto.log"), "utf8");
     const podPrefix = cluster.node.podSubnet.replace(/0\/24$/, "");
-    expect(s3Log.split("\n").some((line) => line.startsWith(podPrefix) && line.includes(`/${instanceBucket(instance)}`))).toBe(true);
+    expect(s3Log.split("\n").some((line) => line.startsWith(podPrefix) && line.includes(`/${relay.bucket}`))).toBe(true);
   }, 400_000);
 
   it("answers GET /ready with 200 through the Service, from the host (kubectl port-forward)", async () => {
@@ -244,7 +244,7 @@ describe.skipIf(!run)("local tenant cluster on a real node", () => {
   }, 120_000);
 
   it("leaves nothing behind when the process that started a node is killed with SIGKILL", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "test/local/start-node-and-wait.ts")], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "test/platform/programs/start-node-and-wait.ts")], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
     let err = "";
     child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
     const killed: NodeState = await new Promise((resolve, reject) => {

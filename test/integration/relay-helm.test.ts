@@ -4,15 +4,16 @@ import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { relayNamespace, tenant } from "../../scripts/lib/names.ts";
-import { type ControlPlanes, type LocalServer, startControlPlanes } from "../local/control-plane.ts";
-import { childProcesses, client, runFlow, runMoon, startFlow, tempDir } from "../local/flows.ts";
+import { type ApiServer, type ApiServers, client, startApiServers } from "../platform/index.ts";
+import { childProcesses, runFlow, runMoon, startFlow } from "../support/flows.ts";
+import { tempDir } from "../support/files.ts";
 
-let cp: ControlPlanes;
-let server: LocalServer;
+let cp: ApiServers;
+let server: ApiServer;
 const onTenant = () => ["--tenant-kubeconfig", server.kubeconfigPath];
 
 beforeAll(async () => {
-  cp = await startControlPlanes([{ name: tenant.app, crds: [] }]);
+  cp = await startApiServers([{ name: tenant.app, crds: [] }]);
   server = cp.servers[0]!;
 });
 afterAll(async () => cp?.stop());

@@ -5,14 +5,14 @@ import { join } from "node:path";
 import { ApiException, KubernetesObjectApi, type KubernetesObject, type V1Deployment, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fixturesDir, only, render, type RenderOptions } from "../support/chart.ts";
-import { type ControlPlanes, startControlPlanes } from "../local/control-plane.ts";
+import { type ApiServers, startApiServers } from "../platform/index.ts";
 
-let cp: ControlPlanes;
+let cp: ApiServers;
 let client: KubernetesObjectApi;
 
 beforeAll(async () => {
   // The chart's objects are all built-in kinds; the ServiceMonitor is left out below.
-  cp = await startControlPlanes([{ name: "tenant", crds: [] }]);
+  cp = await startApiServers([{ name: "tenant", crds: [] }]);
   client = KubernetesObjectApi.makeApiClient(cp.servers[0]!.kubeConfig);
 });
 afterAll(async () => cp?.stop());

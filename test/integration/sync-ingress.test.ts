@@ -1,6 +1,6 @@
 // sync-ingress end to end against two real local API servers: the tenant runs the
 // chart's relay Services, the management cluster holds KubeVirt CCM's mirrors
-// (played by test/support/ccm.ts), and the flow runs as an operator would.
+// (played by test/platform/played/ccm.ts), and the flow runs as an operator would.
 import { copyFileSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage } from "node:http";
 import { type AddressInfo, connect, type Socket } from "node:net";
@@ -10,14 +10,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { instances, management, relayNamespace, tenant, type RelayInstance } from "../../scripts/lib/names.ts";
 import type { Manifest } from "../../scripts/lib/kube.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
-import { type ControlPlanes, type LocalServer, startControlPlanes } from "../local/control-plane.ts";
+import { type ApiServer, type ApiServers, client, deleteService, installRelayServices, mirrorManifest, playCcm, seedCozystack, startApiServers } from "../platform/index.ts";
 import { checkIngress } from "../../scripts/lib/ingress-sync.ts";
-import { deleteService, installRelayServices, mirrorManifest, playCcm } from "../local/ccm.ts";
-import { client, type FlowResult, localSecretsFile, runFlow, runMoon, seedCozystack, tempDir } from "../local/flows.ts";
+import { type FlowResult, runFlow, runMoon } from "../support/flows.ts";
+import { localSecretsFile, tempDir } from "../support/files.ts";
 import { renderedService } from "../support/manifests.ts";
 
-let cp: ControlPlanes;
-let mgmt: LocalServer, tenantServer: LocalServer;
+let cp: ApiServers;
+let mgmt: ApiServer, tenantServer: ApiServer;
 let dir: string;
 /** Tenant Service "relay/<name>" -> its mirror, as CCM last synced. */
 let mirrors: Map<string, string>;
@@ -69,11 +69,11 @@ async function adminRequestsDuring(run: () => Promise<FlowResult>): Promise<{ re
 }
 
 beforeAll(async () => {
-  cp = await startControlPlanes([
+  cp = await startApiServers([
     { name: management.cluster, audit: true, crds: [] },
     { name: tenant.app, crds: [] },
   ]);
-  [mgmt, tenantServer] = cp.servers as [LocalServer, LocalServer];
+  [mgmt, tenantServer] = cp.servers as [ApiServer, ApiServer];
   dir = tempDir("sync-ingress-");
   await seedCozystack(mgmt, tenantServer);
   await installRelayServices(tenantServer);

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { repoRoot } from "../../scripts/lib/paths.ts";
-import { moonBin } from "../local/flows.ts";
+import { moonBin } from "../support/flows.ts";
 
 const fixtures = join(repoRoot, "test/fixtures/vendir");
 const scratchDirs: string[] = [];

@@ -9,11 +9,10 @@ import { parseAllDocuments } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { instances, management, relayNamespace, tenant } from "../../scripts/lib/names.ts";
 import type { Manifest } from "../../scripts/lib/kube.ts";
-import { type ControlPlanes, type LocalServer, startControlPlanes } from "../local/control-plane.ts";
-import { playCcm } from "../local/ccm.ts";
-import { client, localSecretsFile, runFlow, seedCozystack, setFluxReady, tempDir, type FlowResult } from "../local/flows.ts";
+import { type ApiServer, type ApiServers, client, playCcm, s3EndpointHosts, seedCozystack, setFluxReady, startApiServers } from "../platform/index.ts";
+import { localSecretsFile, tempDir } from "../support/files.ts";
+import { runFlow, type FlowResult } from "../support/flows.ts";
 import { readyServer, s3LikeServer, testCa } from "../support/tls.ts";
-import { s3EndpointHosts } from "../local/ingress.ts";
 import { uploadBodySizeAllowed } from "../../scripts/lib/verify/management.ts";
 import { readFileSync } from "node:fs";
 
@@ -29,8 +28,8 @@ const certificateCrd = {
   },
 };
 
-let cp: ControlPlanes;
-let mgmt: LocalServer, tenantServer: LocalServer;
+let cp: ApiServers;
+let mgmt: ApiServer, tenantServer: ApiServer;
 let dir: string, ingressFile: string, caFile: string;
 let https: Server[] = [];
 let readyStatus = 200;
@@ -42,8 +41,8 @@ const verify = (...args: string[]): Promise<FlowResult> =>
   runFlow("verify", ["--tenant-kubeconfig", tenantServer.kubeconfigPath, "--ingress-file", ingressFile, "--ca-file", caFile, "--request-timeout", "3s", ...connectTo.flatMap((c) => ["--connect-to", c]), ...args], { KUBECONFIG: mgmt.kubeconfigPath });
 
 beforeAll(async () => {
-  cp = await startControlPlanes([{ name: management.cluster, extraCrds: [certificateCrd] }, { name: tenant.app }]);
-  [mgmt, tenantServer] = cp.servers as [LocalServer, LocalServer];
+  cp = await startApiServers([{ name: management.cluster, extraCrds: [certificateCrd] }, { name: tenant.app }]);
+  [mgmt, tenantServer] = cp.servers as [ApiServer, ApiServer];
   dir = tempDir("verify-");
   ingressFile = join(dir, "ingress-relay.yaml");
   copyFileSync(join(process.cwd(), management.ingressFile), ingressFile);

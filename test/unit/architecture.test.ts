@@ -1,7 +1,8 @@
 // The layout's rules, checked on the import statements: commands import only the
 // engine and their own steps, which they load only once the command line is parsed;
-// nothing an operator runs imports development tooling; and the pure modules stay
-// free of the CLI layer (listr2), even through other modules.
+// nothing an operator runs imports development tooling; the pure modules stay
+// free of the CLI layer (listr2), even through other modules; and the tests and
+// programs reach the local platform only through its front door.
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -67,9 +68,46 @@ describe("the code's layout", () => {
     for (const file of files(scripts)) expect(readFileSync(file, "utf8"), relative(repoRoot, file)).not.toMatch(/isEntryPoint|process\.argv\[1\]/);
   });
 
-  it.each(["ingress.ts", "vendir.ts", "relay-services.ts", "mirrors.ts", "ingress-sync.ts", "errors.ts", "yaml.ts", "onepassword.ts"])("the pure module %s does not reach the CLI layer", (module) => {
+  it.each(["ingress.ts", "vendir.ts", "mirrors.ts", "ingress-sync.ts", "errors.ts", "yaml.ts", "onepassword.ts"])("the pure module %s does not reach the CLI layer", (module) => {
     const reached = closure(`scripts/lib/${module}`);
     expect([...reached].filter((p) => p === "scripts/lib/cli.ts" || p === "scripts/lib/steps.ts")).toEqual([]);
     for (const path of reached) expect(readFileSync(join(repoRoot, path), "utf8"), path).not.toMatch(/from "listr2"/);
+  });
+});
+
+const platform = "test/platform";
+const frontDoor = `${platform}/index.ts`;
+const testTiers = ["test/unit", "test/chart", "test/integration"].map((d) => join(repoRoot, d));
+
+describe("the local platform's layout", () => {
+  it("has its four roles as folders (builders, running components, stand-ins, programs) and one front door", () => {
+    const entries = readdirSync(join(repoRoot, platform)).sort();
+    expect(entries).toEqual(["build", "components", "index.ts", "played", "programs"]);
+  });
+
+  it("is reached by the tests only through its front door", () => {
+    for (const file of testTiers.flatMap(files)) {
+      for (const target of imports(file).filter((t) => t.startsWith(`${platform}/`))) {
+        expect(target, `${relative(repoRoot, file)} imports ${target}`).toBe(frontDoor);
+      }
+    }
+  });
+
+  it("is reached by its programs only through its front door (or another program)", () => {
+    for (const file of files(join(repoRoot, platform, "programs"))) {
+      for (const target of imports(file).filter((t) => t.startsWith(`${platform}/`))) {
+        expect(target, `${relative(repoRoot, file)} imports ${target}`).toMatch(new RegExp(`^(${frontDoor}|${platform}/programs/.*)$`));
+      }
+    }
+  });
+
+  it("never imports a test, and its builders import no running component, stand-in or program", () => {
+    for (const file of files(join(repoRoot, platform))) {
+      for (const target of imports(file)) {
+        const where = `${relative(repoRoot, file)} imports ${target}`;
+        expect(target, where).not.toMatch(/^test\/(unit|chart|integration)\/|\.test\.ts$/);
+        if (relative(repoRoot, file).startsWith(`${platform}/build/`)) expect(target, where).not.toMatch(new RegExp(`^${platform}/(components|played|programs)/`));
+      }
+    }
   });
 });

@@ -16,7 +16,7 @@ import { parseKubeconfig, writeKubeconfig } from "../../scripts/lib/clusters.ts"
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import type { Manifest } from "../../scripts/lib/kube.ts";
 import { injectSecrets, LocalSecretSource, OnePasswordSdkSource } from "../../scripts/lib/onepassword.ts";
-import { localSecretsFile, tempDir } from "../local/flows.ts";
+import { localSecretsFile, tempDir } from "../support/files.ts";
 
 describe("flow options", () => {
   it("gives every flow the same common options with their defaults", () => {

@@ -9,7 +9,7 @@ import { hostFromValues, renderInputsHash, serviceFromRendered, type RelayServic
 import { defaultIngressFile, matchInstances, planIngressFiles, resolveIngressFiles } from "../../scripts/lib/ingress-sync.ts";
 import { displayPath } from "../../scripts/lib/paths.ts";
 import type { ServiceObject } from "../../scripts/lib/mirrors.ts";
-import { tempDir } from "../local/flows.ts";
+import { tempDir } from "../support/files.ts";
 
 const personal = instanceByName("personal");
 const family = instanceByName("family");

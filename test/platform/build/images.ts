@@ -7,8 +7,9 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSyn
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { parseAllDocuments } from "yaml";
-import { repoRoot } from "../../scripts/lib/paths.ts";
-import { runTool } from "../../scripts/lib/tools.ts";
+import { instances } from "../../../scripts/lib/names.ts";
+import { repoRoot } from "../../../scripts/lib/paths.ts";
+import { runTool } from "../../../scripts/lib/tools.ts";
 
 const exec = promisify(execFile);
 const cacheDir = join(repoRoot, ".cache/images");
@@ -134,7 +135,7 @@ async function layerFrom(name: string, files: Record<string, { from?: string; mo
 /** The sandbox ("pause") image: a static Go program that waits for SIGTERM. */
 export async function ensurePauseImage(log: Log = () => {}): Promise<ImageArchive> {
   mkdirSync(cacheDir, { recursive: true });
-  const src = join(repoRoot, "test/local/pause");
+  const src = join(repoRoot, "test/platform/build/go/pause");
   const goVersion = await run("go", ["version"]);
   const key = sha256(goVersion, readFileSync(join(src, "go.mod")), readFileSync(join(src, "main.go")));
   const reference = `docker.io/local/pause:${key}`;
@@ -265,4 +266,17 @@ export async function importImages(containerdAddress: string, images: readonly I
   const listed = (await run("ctr", ["--address", containerdAddress, "-n", "k8s.io", "images", "ls", "-q"])).split("\n");
   const missing = images.filter((i) => !listed.includes(i.reference));
   if (missing.length > 0) throw new Error(`expected containerd to list ${missing.map((i) => i.reference).join(", ")} after import; it lists: ${listed.filter(Boolean).join(", ")}`);
+}
+
+/** Builds (or reuses) the pause image and the images the chart renders for the instances. */
+export async function nodeImages(log: (line: string) => void = () => {}): Promise<{ images: ImageArchive[]; pauseImage: string }> {
+  const pause = await ensurePauseImage(log);
+  const relay = await ensureRelayBinary(log);
+  const images = new Map<string, ImageArchive>([[pause.reference, pause]]);
+  for (const instance of instances) {
+    const { server, test } = await chartImages(join(repoRoot, instance.valuesFile));
+    if (!images.has(server)) images.set(server, await ensureRelayImage(server, relay, log));
+    if (!images.has(test)) images.set(test, await ensureTestImage(test, log));
+  }
+  return { images: [...images.values()], pauseImage: pause.reference };
 }

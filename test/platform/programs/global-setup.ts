@@ -1,8 +1,7 @@
 // Builds the local kube binary, fetches the CRD modules and builds the flow
 // bundles once, before any integration file starts servers.
-import { build } from "../../scripts/build/bundles.mjs";
-import { ensureKubeBinary } from "./kube-binary.ts";
-import { crdSources } from "./crds.ts";
+import { build } from "../../../scripts/build/bundles.mjs";
+import { crdSources, ensureKubeBinary } from "../index.ts";
 
 export default async function setup(): Promise<void> {
   await ensureKubeBinary((line) => console.log(`[harness] ${line}`));

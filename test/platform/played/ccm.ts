@@ -1,10 +1,11 @@
 // Plays Helm's and KubeVirt CCM's parts for the relay Services on the local API
-// servers: the chart's Services in the tenant, and their mirrors in tenant-root.
-import type { KubeClient, Manifest } from "../../scripts/lib/kube.ts";
-import { instances, relayNamespace, tenant, type RelayInstance } from "../../scripts/lib/names.ts";
-import type { LocalServer } from "./control-plane.ts";
-import { client } from "./flows.ts";
-import { renderedService } from "../support/manifests.ts";
+// servers: the chart's Services in the tenant, an address for each LoadBalancer,
+// and their mirrors in tenant-root.
+import type { KubeClient, Manifest } from "../../../scripts/lib/kube.ts";
+import { instances, relayNamespace, tenant, type RelayInstance } from "../../../scripts/lib/names.ts";
+import type { ApiServer } from "../components/api-server.ts";
+import { client } from "../components/api-server.ts";
+import { renderedService } from "../../support/manifests.ts";
 
 const ccm = {
   fieldManager: "kubevirt-ccm",
@@ -26,7 +27,7 @@ export function ccmName(uid: string): string {
 }
 
 /** Applies the Service the chart renders for each instance (Helm's part; no Pods run here). */
-export async function installRelayServices(tenantServer: LocalServer, only: readonly RelayInstance[] = instances): Promise<void> {
+export async function installRelayServices(tenantServer: ApiServer, only: readonly RelayInstance[] = instances): Promise<void> {
   const c = client(tenantServer);
   await c.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: relayNamespace } }, { fieldManager: "helm" });
   for (const instance of only) {
@@ -58,7 +59,7 @@ export function mirrorManifest(svc: LiveService, name = ccmName(svc.metadata.uid
  * (Service gone, recreated, or no longer a LoadBalancer) deleted.
  * Returns "namespace/name" of each tenant Service -> its mirror's name.
  */
-export async function playCcm(tenantServer: LocalServer, mgmt: LocalServer): Promise<Map<string, string>> {
+export async function playCcm(tenantServer: ApiServer, mgmt: ApiServer): Promise<Map<string, string>> {
   const t = client(tenantServer);
   const m = client(mgmt);
   await m.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: ccm.namespace } }, { fieldManager: ccm.fieldManager });
@@ -73,4 +74,28 @@ export async function playCcm(tenantServer: LocalServer, mgmt: LocalServer): Pro
   const keep = new Set(wanted.values());
   for (const mirror of existing) if (!keep.has(mirror.metadata.name)) await deleteService(m, ccm.namespace, mirror.metadata.name);
   return wanted;
+}
+
+/** What the tenant's LoadBalancer Services get as their address from the played CCM (TEST-NET-2: never routed). */
+export const playedLoadBalancerIp = "198.51.100.10";
+
+/** Plays KubeVirt CCM every 2 s: an address for each tenant LoadBalancer Service, and its mirror in tenant-root. */
+export function playCcmLoop(tenantServer: ApiServer, mgmt: ApiServer): { stop(): Promise<void> } {
+  let stopped = false;
+  const t = client(tenantServer);
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        const { items } = await t.request<{ items: { metadata: { namespace: string; name: string }; spec: { type?: string }; status?: { loadBalancer?: { ingress?: unknown[] } } }[] }>("GET", "/api/v1/services");
+        for (const svc of items.filter((s) => s.spec.type === "LoadBalancer" && !s.status?.loadBalancer?.ingress?.length)) {
+          await t.patchStatus({ apiVersion: "v1", kind: "Service", metadata: svc.metadata }, { loadBalancer: { ingress: [{ ip: playedLoadBalancerIp }] } });
+        }
+        await playCcm(tenantServer, mgmt);
+      } catch {
+        // A Service deleted between the list and the write: the next round settles it.
+      }
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  })();
+  return { stop: async () => void ((stopped = true), await loop) };
 }

@@ -8,10 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { parseAllDocuments } from "yaml";
-import { type CrdObject, freePorts, type LocalServer } from "./control-plane.ts";
-import { ensureFluxBinaries, type FluxController, fluxControllers, fluxControllerVersion } from "./flux-binaries.ts";
+import { type CrdObject, freePorts, type ApiServer } from "./api-server.ts";
+import { ensureFluxBinaries, type FluxController, fluxControllers, fluxControllerVersion } from "../build/flux-binaries.ts";
 
-export { fluxControllers, type FluxController } from "./flux-binaries.ts";
+export { fluxControllers, type FluxController } from "../build/flux-binaries.ts";
 
 export interface FluxRun {
   /** Where source-controller serves artifacts, e.g. http://127.0.0.1:PORT */
@@ -88,10 +88,10 @@ export async function fluxControllerCrds(): Promise<CrdObject[]> {
 
 /**
  * Starts the three controllers and waits until each reports ready on its health
- * endpoint. With `installCrds` (a LocalServer has it) it first installs every CRD
+ * endpoint. With `installCrds` (a ApiServer has it) it first installs every CRD
  * the controllers watch.
  */
-export async function startFlux(server: Pick<LocalServer, "kubeconfigPath"> & Partial<Pick<LocalServer, "installCrds">>, log: (line: string) => void = () => {}): Promise<FluxRun> {
+export async function startFlux(server: Pick<ApiServer, "kubeconfigPath"> & Partial<Pick<ApiServer, "installCrds">>, log: (line: string) => void = () => {}): Promise<FluxRun> {
   const binaries = await ensureFluxBinaries(log);
   if (server.installCrds) await server.installCrds(await fluxControllerCrds());
   if (!exitHookInstalled) {

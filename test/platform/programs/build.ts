@@ -1,12 +1,8 @@
-// `tsx test/local/build.ts`: build (or confirm) the local Kubernetes program and the
+// `tsx test/platform/programs/build.ts`: build (or confirm) the local Kubernetes program and the
 // Flux controllers, download the modules the real CRDs come from and, where a real
 // node can run, build its images (pause, the Relay server from source, the helm test
 // image), so tests start without waiting. `--flux` builds only the Flux controllers.
-import { ensureKubeBinary } from "./kube-binary.ts";
-import { crdSources } from "./crds.ts";
-import { nodeImages } from "./cluster.ts";
-import { ensureFluxBinary, fluxControllers } from "./flux-binaries.ts";
-import { detectNodeMode } from "./node.ts";
+import { crdSources, detectNodeMode, ensureFluxBinary, ensureKubeBinary, fluxControllers, nodeImages } from "../index.ts";
 
 const timed = async <T>(what: string, step: () => Promise<T>): Promise<T> => {
   const started = Date.now();

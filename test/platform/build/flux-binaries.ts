@@ -1,5 +1,5 @@
 // Builds Flux's three controllers (source, kustomize, helm) from the Go module
-// proxy, one Go module of ours each (test/local/flux/<controller>), into
+// proxy, one Go module of ours each (test/platform/build/go/flux/<controller>), into
 // .cache/flux/<controller>; later calls reuse a binary while its go.mod, go.sum
 // and Go's version are unchanged.
 import { execFile } from "node:child_process";
@@ -7,14 +7,14 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { repoRoot } from "../../scripts/lib/paths.ts";
+import { repoRoot } from "../../../scripts/lib/paths.ts";
 
 const run = promisify(execFile);
 
 export const fluxControllers = ["source-controller", "kustomize-controller", "helm-controller"] as const;
 export type FluxController = (typeof fluxControllers)[number];
 
-const moduleDir = (c: FluxController) => join(repoRoot, "test/local/flux", c);
+const moduleDir = (c: FluxController) => join(repoRoot, "test/platform/build/go/flux", c);
 const outDir = (c: FluxController) => join(repoRoot, ".cache/flux", c);
 export const fluxBinary = (c: FluxController) => join(outDir(c), c);
 
@@ -63,7 +63,7 @@ export async function ensureFluxBinary(c: FluxController, log: (line: string) =>
   } catch (error) {
     rmSync(tmp, { force: true });
     const stderr = (error as { stderr?: string }).stderr ?? String(error);
-    throw new Error(`expected \`go build github.com/fluxcd/${c}\` in test/local/flux/${c} to succeed; it failed:\n${stderr.trim()}`);
+    throw new Error(`expected \`go build github.com/fluxcd/${c}\` in test/platform/build/go/flux/${c} to succeed; it failed:\n${stderr.trim()}`);
   }
   renameSync(tmp, binary);
   writeFileSync(stampFile, want);

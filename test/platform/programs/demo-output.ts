@@ -1,7 +1,7 @@
 // How the demo prints: a heading per stage, notes under it, and each flow run as
 // its moon task runs it (the bundle through the runner), with the command shown.
 import { spawn } from "node:child_process";
-import { flowRunner } from "./flows.ts";
+import { flowRunner } from "../../support/flows.ts";
 
 export const heading = (text: string) => console.log(`\n━━ ${text}`);
 export const note = (text: string) => console.log(`   ${text}`);

@@ -7,27 +7,25 @@
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import type { Patch } from "../../scripts/lib/apps.ts";
-import { instances, management, onePassword, relayNamespace, tenant, type RelayInstance } from "../../scripts/lib/names.ts";
-import { renderInstance } from "../../scripts/lib/relay-services.ts";
-import { playCcm } from "./ccm.ts";
-import { instanceBucket, type LocalCluster, startCluster } from "./cluster.ts";
-import { type ControlPlanes, type LocalServer, startControlPlanes } from "./control-plane.ts";
-import { client, seedCozystack, tempDir } from "./flows.ts";
+import type { Patch } from "../../../scripts/lib/apps.ts";
+import { instances, management, onePassword, relayNamespace, tenant, type RelayInstance } from "../../../scripts/lib/names.ts";
+import { renderInstance } from "../../../scripts/lib/relay-services.ts";
+import { tempDir } from "../../support/files.ts";
+import { playCcmLoop, playedLoadBalancerIp } from "../played/ccm.ts";
+import { seedCozystack } from "../played/cozystack.ts";
+import { playOnePasswordOperator } from "../played/onepassword-operator.ts";
+import { type ApiServer, type ApiServers, client, startApiServers } from "./api-server.ts";
 import { type FluxRun, startFlux } from "./flux.ts";
 import { type GitServer, startGitServer } from "./git-server.ts";
-import { playOnePasswordOperator } from "./onepassword-operator.ts";
+import { type NodeCluster, startNodeCluster } from "./node-cluster.ts";
 
-/** What the tenant's LoadBalancer Services get as their address from the played CCM (TEST-NET-2: never routed). */
-export const playedLoadBalancerIp = "198.51.100.10";
-
-/** The open-files limit a Pod can have here: this machine's hard limit is 20000 (see docs/local-node). */
+/** The open-files limit a Pod can have here: this machine caps every process's hard limit at 20000. */
 export const localNofile = 16384;
 
 export interface LocalSystem {
-  mgmt: LocalServer;
-  tenant: LocalServer;
-  cluster: LocalCluster;
+  mgmt: ApiServer;
+  tenant: ApiServer;
+  cluster: NodeCluster;
   git: GitServer;
   flux: FluxRun;
   dir: string;
@@ -58,27 +56,6 @@ export function localPatches(s3Endpoint: string): Patch[] {
   ];
 }
 
-/** Plays KubeVirt CCM every 2 s: an address for each tenant LoadBalancer Service, and its mirror in tenant-root. */
-function playCcmLoop(tenantServer: LocalServer, mgmt: LocalServer): { stop(): Promise<void> } {
-  let stopped = false;
-  const t = client(tenantServer);
-  const loop = (async () => {
-    while (!stopped) {
-      try {
-        const { items } = await t.request<{ items: { metadata: { namespace: string; name: string }; spec: { type?: string }; status?: { loadBalancer?: { ingress?: unknown[] } } }[] }>("GET", "/api/v1/services");
-        for (const svc of items.filter((s) => s.spec.type === "LoadBalancer" && !s.status?.loadBalancer?.ingress?.length)) {
-          await t.patchStatus({ apiVersion: "v1", kind: "Service", metadata: svc.metadata }, { loadBalancer: { ingress: [{ ip: playedLoadBalancerIp }] } });
-        }
-        await playCcm(tenantServer, mgmt);
-      } catch {
-        // A Service deleted between the list and the write: the next round settles it.
-      }
-      await new Promise((r) => setTimeout(r, 2000));
-    }
-  })();
-  return { stop: async () => void ((stopped = true), await loop) };
-}
-
 export async function startSystem(log: (line: string) => void = () => {}): Promise<LocalSystem> {
   const dir = tempDir("relay-system-");
   const stops: (() => Promise<void>)[] = [async () => rmSync(dir, { recursive: true, force: true })];
@@ -87,8 +64,8 @@ export async function startSystem(log: (line: string) => void = () => {}): Promi
   };
   try {
     const [mgmtPlanes, cluster] = await Promise.all([
-      startControlPlanes([{ name: management.cluster }]) as Promise<ControlPlanes>,
-      startCluster(log, { name: tenant.app }),
+      startApiServers([{ name: management.cluster }]) as Promise<ApiServers>,
+      startNodeCluster(log, { name: tenant.app }),
     ]);
     stops.push(() => mgmtPlanes.stop(), () => cluster.stop());
     const mgmt = mgmtPlanes.servers[0]!;
@@ -115,7 +92,7 @@ export async function startSystem(log: (line: string) => void = () => {}): Promi
     stops.push(() => operator.stop());
     const ccm = playCcmLoop(tenantServer, mgmt);
     stops.push(() => ccm.stop());
-    for (const i of instances) log(`bucket ${instanceBucket(i.release)} for ${i.release} on the node's S3 (${s3.podUrl})`);
+    for (const i of instances) log(`bucket ${i.bucket} for ${i.release} on the node's S3 (${s3.podUrl})`);
     return {
       mgmt,
       tenant: tenantServer,

@@ -6,7 +6,7 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "no
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
-import { repoRoot } from "../../scripts/lib/paths.ts";
+import { repoRoot } from "../../../scripts/lib/paths.ts";
 
 export interface GitServer {
   /** Clone URL of the served repository, e.g. http://127.0.0.1:PORT/setup.git */

@@ -5,10 +5,10 @@
 import { connect } from "node:net";
 import { request } from "node:http";
 import { createServer, type Server } from "node:https";
-import type { KubeClient } from "../../scripts/lib/kube.ts";
-import { instances } from "../../scripts/lib/names.ts";
-import { instanceStorage } from "../../scripts/lib/relay-storage.ts";
-import { s3Endpoint } from "../../scripts/lib/verify/network.ts";
+import type { KubeClient } from "../../../scripts/lib/kube.ts";
+import { instances } from "../../../scripts/lib/names.ts";
+import { instanceStorage } from "../../../scripts/lib/relay-storage.ts";
+import { s3Endpoint } from "../../../scripts/lib/verify/network.ts";
 
 export interface Route {
   namespace: string;

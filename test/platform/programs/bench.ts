@@ -6,19 +6,16 @@ import { copyFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
-import { startControlPlanes, type LocalServer } from "./control-plane.ts";
-import { installRelayServices, playCcm } from "./ccm.ts";
-import { client, flowRunner, tempDir } from "./flows.ts";
-import { instances, management, relayChartPath, relayNamespace, tenant } from "../../scripts/lib/names.ts";
-import { repoRoot } from "../../scripts/lib/paths.ts";
-import { toolPath } from "../../scripts/lib/tools.ts";
-import { mirrorSelector } from "../../scripts/lib/mirrors.ts";
+import { type ApiServer, client, detectNodeMode, installRelayServices, nodeImages, playCcm, startApiServers, startNodeCluster, startSystem } from "../index.ts";
+import { flowRunner } from "../../support/flows.ts";
+import { tempDir } from "../../support/files.ts";
+import { instances, management, relayChartPath, relayNamespace, tenant } from "../../../scripts/lib/names.ts";
+import { repoRoot } from "../../../scripts/lib/paths.ts";
+import { toolPath } from "../../../scripts/lib/tools.ts";
+import { mirrorSelector } from "../../../scripts/lib/mirrors.ts";
 import { stringify } from "yaml";
-import { genAuth, signDocument } from "../support/relay-tokens.ts";
-import { closeAll, openMany } from "../support/yjs-client.ts";
-import { nodeImages, startCluster } from "./cluster.ts";
-import { detectNodeMode } from "./node.ts";
-import { startSystem } from "./system.ts";
+import { genAuth, signDocument } from "../../support/relay-tokens.ts";
+import { closeAll, openMany } from "../../support/yjs-client.ts";
 
 const run = promisify(execFile);
 const flow = flowRunner;
@@ -125,8 +122,8 @@ const machineNode = process.env.npm_node_execpath && realpathSync(process.env.np
 }
 
 // 3 and 4 need clusters: the local management and tenant servers, with an audit log to count requests.
-const cp = await startControlPlanes([{ name: management.cluster, audit: true }, { name: tenant.app, audit: true }]);
-const [mgmt, tenantServer] = cp.servers as [LocalServer, LocalServer];
+const cp = await startApiServers([{ name: management.cluster, audit: true }, { name: tenant.app, audit: true }]);
+const [mgmt, tenantServer] = cp.servers as [ApiServer, ApiServer];
 const dir = tempDir("bench-");
 try {
   // 3. sync-ingress --check with 1000 unrelated Services in tenant-root.
@@ -141,7 +138,7 @@ try {
   const env = { KUBECONFIG: mgmt.kubeconfigPath };
   const syncArgs = ["sync-ingress", "--tenant-kubeconfig", tenantServer.kubeconfigPath, "--ingress-file", ingressFile];
   await time(process.execPath, [flow, ...syncArgs], env);
-  const requests = (server: LocalServer) => server.adminRequests().length;
+  const requests = (server: ApiServer) => server.adminRequests().length;
   const before = requests(mgmt) + requests(tenantServer);
   await time(process.execPath, [flow, ...syncArgs, "--check"], env);
   const ourRequests = requests(mgmt) + requests(tenantServer) - before;
@@ -195,12 +192,12 @@ if (!mode.node) {
   nodeNotes.push(`Skipped: ${mode.reason}.`);
 } else {
   const apiStarted = performance.now();
-  const apiOnly = await startControlPlanes([{ name: "bench-api-only" }]);
+  const apiOnly = await startApiServers([{ name: "bench-api-only" }]);
   const apiMs = performance.now() - apiStarted;
   await apiOnly.stop();
   await nodeImages(); // warm: images built and cached before the timed start
   const nodeStarted = performance.now();
-  const cluster = await startCluster();
+  const cluster = await startNodeCluster();
   const nodeMs = performance.now() - nodeStarted;
   let peak = 0;
   const sample = () => {

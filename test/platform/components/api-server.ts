@@ -8,12 +8,12 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
-import { KubeClient, type Manifest } from "../../scripts/lib/kube.ts";
+import { KubeClient, type Manifest } from "../../../scripts/lib/kube.ts";
 import { stringify } from "yaml";
-import { ensureKubeBinary } from "./kube-binary.ts";
-import { allCrds, type CrdName, type CrdObject, readCrd } from "./crds.ts";
+import { ensureKubeBinary } from "../build/kube-binary.ts";
+import { allCrds, type CrdName, type CrdObject, readCrd } from "../build/crds.ts";
 
-export { allCrds, fluxCrds, type CrdName, type CrdObject } from "./crds.ts";
+export { allCrds, fluxCrds, type CrdName, type CrdObject } from "../build/crds.ts";
 
 export interface ServerOptions {
   /** Context and cluster name in the kubeconfig, e.g. "enigma-cluster". */
@@ -25,7 +25,7 @@ export interface ServerOptions {
   /** Write an audit log so a test can count the API requests a client made. */
   audit?: boolean;
   /**
-   * Serve a real node (see node.ts): the ServiceAccount admission plugin stays on
+   * Serve a real node (see node/index.ts): the ServiceAccount admission plugin stays on
    * (the controller-manager creates the accounts) and the API server dials kubelets
    * by their InternalIP, since no DNS resolves node names here.
    */
@@ -39,7 +39,7 @@ export interface AuditEvent {
   responseStatus?: { code: number };
 }
 
-export interface LocalServer {
+export interface ApiServer {
   name: string;
   url: string;
   /** A kubeconfig file (admin token) for kubectl, helm and the flows. */
@@ -56,8 +56,8 @@ export interface LocalServer {
   stop(): Promise<void>;
 }
 
-export interface ControlPlanes {
-  servers: LocalServer[];
+export interface ApiServers {
+  servers: ApiServer[];
   stop(): Promise<void>;
 }
 
@@ -65,7 +65,7 @@ const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
 /** Starts one independent API server per option, in parallel, each ready with its CRDs. */
-export async function startControlPlanes(options: readonly ServerOptions[]): Promise<ControlPlanes> {
+export async function startApiServers(options: readonly ServerOptions[]): Promise<ApiServers> {
   const binary = await ensureKubeBinary();
   if (!exitHookInstalled) {
     // Children also stop on their own when our end of their stdin closes; this
@@ -85,7 +85,7 @@ export async function startControlPlanes(options: readonly ServerOptions[]): Pro
   return { servers, stop };
 }
 
-async function startServer(binary: string, opts: ServerOptions, [securePort, etcdPort, peerPort]: number[]): Promise<LocalServer> {
+async function startServer(binary: string, opts: ServerOptions, [securePort, etcdPort, peerPort]: number[]): Promise<ApiServer> {
   const dir = mkdtempSync(join(tmpdir(), `kube-${opts.name}-`));
   const token = randomBytes(24).toString("hex");
   const keys = generateKeyPairSync("rsa", {
@@ -247,4 +247,9 @@ export async function freePorts(count: number): Promise<number[]> {
   const ports = servers.map((s) => (s.address() as { port: number }).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   return ports;
+}
+
+/** The engine's API client for a local server, as the flows build it from a kubeconfig. */
+export function client(server: ApiServer): KubeClient {
+  return new KubeClient(server.kubeConfig, server.name);
 }

@@ -1,11 +1,11 @@
-// Tears a local node (node.ts) down to nothing. The node's guard runs this file
+// Tears a local node (index.ts) down to nothing. The node's guard runs this file
 // inside its private mount namespace once its stdin closes, after a clean stop or
 // after the test process was killed: `node --import tsx node-cleanup.ts <dir>`.
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-/** What the cleanup needs to know about a node; node.ts writes it to `<dir>/node.json`. */
+/** What the cleanup needs to know about a node; context.ts writes it to `<dir>/node.json`. */
 export interface NodeState {
   dir: string;
   bridge: string;
@@ -159,7 +159,7 @@ export function cleanup(state: NodeState): string[] {
   const mine = new Set([process.pid, process.ppid]);
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry) || mine.has(Number(entry))) continue;
-    if (safeRead(`/proc/${entry}/cmdline`).includes(state.dir) && !safeRead(`/proc/${entry}/cmdline`).includes("node-cleanup.ts")) kill(Number(entry));
+    if (safeRead(`/proc/${entry}/cmdline`).includes(state.dir) && !safeRead(`/proc/${entry}/cmdline`).includes("node/cleanup.ts")) kill(Number(entry));
   }
   waitGone(others, 5000);
 
@@ -197,7 +197,7 @@ export function cleanup(state: NodeState): string[] {
   return problems;
 }
 
-if (process.argv[1]?.endsWith("node-cleanup.ts") && process.argv[2]) {
+if (process.argv[1]?.endsWith("node/cleanup.ts") && process.argv[2]) {
   const dir = process.argv[2];
   const state = JSON.parse(readFileSync(join(dir, "node.json"), "utf8")) as NodeState;
   const problems = cleanup(state);

@@ -1,4 +1,4 @@
-// Builds the local Kubernetes program (test/local/kube: apiserver with etcd,
+// Builds the local Kubernetes program (test/platform/build/go/kube: apiserver with etcd,
 // controller-manager, scheduler, kubelet, proxy in one multi-call binary) with Go
 // from the module proxy, once: later calls reuse it while its sources and Go are unchanged.
 import { execFile } from "node:child_process";
@@ -6,10 +6,10 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { repoRoot } from "../../scripts/lib/paths.ts";
+import { repoRoot } from "../../../scripts/lib/paths.ts";
 
 const run = promisify(execFile);
-const moduleDir = join(repoRoot, "test/local/kube");
+const moduleDir = join(repoRoot, "test/platform/build/go/kube");
 const outDir = join(repoRoot, ".cache/kube");
 export const kubeBinary = join(outDir, "kube");
 
@@ -55,7 +55,7 @@ export async function ensureKubeBinary(log: (line: string) => void = () => {}): 
   } catch (error) {
     rmSync(tmp, { force: true });
     const stderr = (error as { stderr?: string }).stderr ?? String(error);
-    throw new Error(`expected \`go build\` of test/local/kube to succeed; it failed:\n${stderr.trim()}`);
+    throw new Error(`expected \`go build\` of test/platform/build/go/kube to succeed; it failed:\n${stderr.trim()}`);
   }
   renameSync(tmp, kubeBinary);
   writeFileSync(stampFile, stamp);

@@ -2,7 +2,7 @@
 // name for every OnePasswordItem, its keys the item's fields, read from the local
 // secret source (a JSON file of op://vault/item/field -> value) instead of Connect.
 import { readFileSync } from "node:fs";
-import type { KubeClient, Manifest } from "../../scripts/lib/kube.ts";
+import type { KubeClient, Manifest } from "../../../scripts/lib/kube.ts";
 
 interface Item {
   metadata: { name: string; namespace: string; uid: string };

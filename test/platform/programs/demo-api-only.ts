@@ -7,15 +7,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { parseAllDocuments } from "yaml";
-import { startControlPlanes, type LocalServer } from "./control-plane.ts";
-import { ensureKubeBinary } from "./kube-binary.ts";
-import { playCcm } from "./ccm.ts";
-import { client, preMigrationVendir, seedCozystack, setFluxReady } from "./flows.ts";
+import { type ApiServer, client, ensureKubeBinary, playCcm, s3EndpointHosts, seedCozystack, setFluxReady, startApiServers } from "../index.ts";
+import { preMigrationVendir } from "../../support/vendir.ts";
 import { flow, heading, note, run } from "./demo-output.ts";
-import { instances, management, onePassword, relayNamespace, tenant } from "../../scripts/lib/names.ts";
-import { repoRoot } from "../../scripts/lib/paths.ts";
-import { s3EndpointHosts } from "./ingress.ts";
-import { s3LikeServer, testCa } from "../support/tls.ts";
+import { instances, management, onePassword, relayNamespace, tenant } from "../../../scripts/lib/names.ts";
+import { repoRoot } from "../../../scripts/lib/paths.ts";
+import { s3LikeServer, testCa } from "../../support/tls.ts";
 
 const { values } = parseArgs({ options: { keep: { type: "boolean", default: false } } });
 
@@ -23,8 +20,8 @@ const { values } = parseArgs({ options: { keep: { type: "boolean", default: fals
 await ensureKubeBinary((line) => note(line));
 const scratch = mkdtempSync(join(tmpdir(), "relay-demo-"));
 heading(`Start ${management.cluster} and ${tenant.app} as local kube-apiservers with the real Flux and 1Password CRDs`);
-const cp = await startControlPlanes([{ name: management.cluster }, { name: tenant.app }]);
-const [mgmt, tenantServer] = cp.servers as [LocalServer, LocalServer];
+const cp = await startApiServers([{ name: management.cluster }, { name: tenant.app }]);
+const [mgmt, tenantServer] = cp.servers as [ApiServer, ApiServer];
 for (const s of cp.servers) note(`${s.name}: ${s.url}`);
 process.env.KUBECONFIG = mgmt.kubeconfigPath;
 
