@@ -2,6 +2,7 @@
 // kubectl, the relay chart rendered and linted with each instance's values file.
 import { describe, expect, it } from "vitest";
 import { instances, management, onePassword, relayChartPath, relayNamespace, s3CredentialKeys, tenant } from "../../scripts/lib/names.ts";
+import { defaultServerTag } from "../../scripts/lib/server-versions.ts";
 import {
   appDirs,
   groupOf,
@@ -97,10 +98,10 @@ describe.each(instances)("relay instance $release", (instance) => {
     expect(deployment.metadata.annotations?.["operator.1password.io/auto-restart"]).toBe("true");
   });
 
-  it("renders the values file's image tag", () => {
+  it("renders the server image its values file names, else the chart's default (appVersion)", () => {
     const images = JSON.stringify(renderRelay(instance).filter((o) => o.kind === "Deployment"));
-    const { repository, tag } = relayValues(instance).image ?? {};
-    expect(images).toContain(`${repository}:${tag}`);
+    const { repository = "docker.system3.md/relay-server", tag = defaultServerTag() } = relayValues(instance).image ?? {};
+    expect(images).toContain(`"${repository}:${tag}"`);
   });
 });
 

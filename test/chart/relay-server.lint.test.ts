@@ -9,6 +9,7 @@ import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { instances } from "../../scripts/lib/names.ts";
+import { anonymousAccessFixedIn, compareVersions, versionOfTag } from "../../scripts/lib/server-versions.ts";
 import { parse } from "yaml";
 import { chartDir, fixturesDir, helm, requiredValues } from "../support/chart.ts";
 
@@ -80,8 +81,10 @@ describe("relay-server package", () => {
 });
 
 describe("relay-server Chart.yaml metadata", () => {
-  it("defaults to the newest server image known to exist, v0.9.6", () => {
-    expect(chartYaml().appVersion).toBe("v0.9.6");
+  it("defaults to a server release that refuses clients without a token (0.9.7 or later), and names that image for Artifact Hub", () => {
+    const { appVersion, annotations } = chartYaml();
+    expect(compareVersions(versionOfTag(appVersion), anonymousAccessFixedIn)).toBeGreaterThanOrEqual(0);
+    expect(annotations?.["artifacthub.io/images"]).toContain(`image: docker.system3.md/relay-server:${appVersion}`);
   });
 
   it("declares kubeVersion, maintainers and an https icon", async () => {

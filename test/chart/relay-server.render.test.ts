@@ -16,6 +16,7 @@ import type {
   V1ServiceAccount,
 } from "@kubernetes/client-node";
 import { join } from "node:path";
+import { defaultServerTag } from "../../scripts/lib/server-versions.ts";
 import { fixturesDir, kinds, only, parseRelayToml, render, type RelayToml, type TomlTable } from "../support/chart.ts";
 import { nginxSizeBytes, serverUploadLimitBytes } from "../support/manifests.ts";
 
@@ -68,7 +69,7 @@ describe("relay-server chart defaults", () => {
 
   it("pulls the pinned server image, tagged with the chart's appVersion", async () => {
     const c = container(await render());
-    expect(c.image).toBe("docker.system3.md/relay-server:v0.9.6");
+    expect(c.image).toBe(`docker.system3.md/relay-server:${defaultServerTag()}`);
     expect(c.imagePullPolicy).toBe("IfNotPresent");
   });
 

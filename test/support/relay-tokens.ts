@@ -1,20 +1,20 @@
 // Keys and document tokens made by the Relay server's own binary (built from the
-// upstream source into .cache/relay): `relay gen-auth --json`, `relay sign`.
+// upstream source into .cache/relay/bin/<version>): `relay gen-auth --json`, `relay sign`.
 import { execFile } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { repoRoot } from "../../scripts/lib/paths.ts";
+import { defaultServerTag, versionOfTag } from "../../scripts/lib/server-versions.ts";
 
 const exec = promisify(execFile);
 const quiet = { ...process.env, NO_COLOR: "1", RUST_LOG: "error" };
 
-/** The relay binary built from the upstream source (the one in the node's image). */
-export function relayBinary(): string {
-  const base = join(repoRoot, ".cache/relay");
-  const found = existsSync(base) ? readdirSync(base).map((d) => join(base, d, "crates/target/release/relay")).find((p) => existsSync(p)) : undefined;
-  if (!found) throw new Error(`expected the relay binary under ${base}/*/crates/target/release/relay; it is missing (the node's images build it)`);
-  return found;
+/** The relay binary of `version` (default: the chart's) built from the upstream source, as in the node's image. */
+export function relayBinary(version = versionOfTag(defaultServerTag())): string {
+  const binary = join(repoRoot, ".cache/relay/bin", version, "relay");
+  if (!existsSync(binary)) throw new Error(`expected the relay ${version} binary at ${binary}; it is missing (the node's images build it: npx tsx test/platform/programs/build.ts)`);
+  return binary;
 }
 
 /** A new private key (`relay gen-auth --json`). */

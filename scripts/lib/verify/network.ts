@@ -7,6 +7,7 @@ import { isIP } from "node:net";
 import { describeFsError, OperatorError } from "../errors.ts";
 import { instances, type RelayInstance } from "../names.ts";
 import { instanceStorage, type RelayStorage } from "../relay-storage.ts";
+import { anonymousAccess, anonymousAccessFixedIn, defaultServerTag } from "../server-versions.ts";
 import { fail, pass, type Result, skip } from "./checks.ts";
 
 export interface HttpsOptions {
@@ -59,15 +60,30 @@ function unanswered(name: string, error: unknown, next: { tls: string; none: str
   return fail(name, detail, tls ? next.tls : next.none);
 }
 
-export async function readyOverHttps(i: RelayInstance, opts: HttpsOptions): Promise<Result> {
+export async function readyOverHttps(i: RelayInstance, opts: HttpsOptions): Promise<Result[]> {
   const name = `GET https://${i.host}/ready`;
   try {
     const { status, headers } = await httpsRequest(new URL(`https://${i.host}/ready`), "GET", opts);
-    if (status === 200) return pass(name, `200 with valid TLS, relay-server-version ${(headers["relay-server-version"] as string | undefined) ?? "not reported"}; S3 reachable (a ready relay has listed its bucket at start)`);
-    return fail(name, `HTTP ${status}`, "check the ingress backend (sync-ingress --check) and the relay Deployment");
+    const version = headers["relay-server-version"] as string | undefined;
+    if (status === 200) return [pass(name, `200 with valid TLS, relay-server-version ${version ?? "not reported"}; S3 reachable (a ready relay has listed its bucket at start)`), anonymousAccessCheck(i, version)];
+    return [fail(name, `HTTP ${status}`, "check the ingress backend (sync-ingress --check) and the relay Deployment")];
   } catch (error) {
-    return unanswered(name, error, { tls: "check the TLS Secret and cert-manager's Certificate for this host", none: "check DNS for the host, the ingress controller, and that the relay listens" });
+    return [unanswered(name, error, { tls: "check the TLS Secret and cert-manager's Certificate for this host", none: "check DNS for the host, the ingress controller, and that the relay listens" })];
   }
+}
+
+/** Whether anonymous clients could open documents on the host, from the version it reports (no probe: it would create the document). */
+export function anonymousAccessCheck(i: RelayInstance, header: string | undefined): Result {
+  const name = `https://${i.host} refuses clients without a token`;
+  const access = anonymousAccess(header);
+  const pin = `set image.tag in ${i.valuesFile} to ${defaultServerTag()} (or remove it: the chart's appVersion), then upgrade`;
+  if (!access.known) {
+    return fail(name, `the server reports no release (relay-server-version: ${access.reported}), so verify cannot tell, and it does not try (a server that lets anonymous clients in would create the document)`, pin);
+  }
+  if (access.open) {
+    return fail(name, `server ${access.release} gives a WebSocket without a token full access to any document (fixed in ${anonymousAccessFixedIn})`, pin);
+  }
+  return pass(name, `server ${access.release} answers 401 to a WebSocket without a token (since ${anonymousAccessFixedIn})`);
 }
 
 /** The S3 endpoint the server signs attachment URLs for, and where that setting comes from. */
@@ -112,7 +128,7 @@ export async function s3EndpointAnswers(i: RelayInstance, storage: RelayStorage,
 export async function networkChecks(opts: HttpsOptions): Promise<Result[]> {
   const perInstance = await Promise.all(instances.map((i) => {
     const storage = instanceStorage(i);
-    return Promise.all([readyOverHttps(i, opts), ...(storage.type === "s3" ? [s3EndpointAnswers(i, storage, opts)] : [])]);
+    return Promise.all([readyOverHttps(i, opts), ...(storage.type === "s3" ? [s3EndpointAnswers(i, storage, opts).then((r) => [r])] : [])]);
   }));
-  return perInstance.flat();
+  return perInstance.flat(2);
 }

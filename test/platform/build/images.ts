@@ -3,21 +3,20 @@
 // reuses them, and imported into the node's containerd under the names the chart renders.
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { parseAllDocuments } from "yaml";
 import { instances } from "../../../scripts/lib/names.ts";
 import { repoRoot } from "../../../scripts/lib/paths.ts";
+import { supportedServerVersions, versionOfTag } from "../../../scripts/lib/server-versions.ts";
 import { runTool } from "../../../scripts/lib/tools.ts";
+import { ensureRelayServer } from "./relay-server.ts";
 
 const exec = promisify(execFile);
 const cacheDir = join(repoRoot, ".cache/images");
-const relayDir = join(repoRoot, ".cache/relay");
-// The upstream sources sit beside the repository (../shared/upstream), as on the team's machines and in CI.
-const upstreamDir = process.env.RELAY_UPSTREAM_DIR ?? join(repoRoot, "../shared/upstream");
-const relayTarball = join(upstreamDir, "relay-server-0.9.6.tar.gz");
-const rustyS3Tarball = join(upstreamDir, "rusty-s3-377ce9a.tar.gz");
+/** Where the server's images come from; the chart renders this repository. */
+const relayRepository = "docker.system3.md/relay-server";
 // The upstream image uses debian trixie-slim; bookworm (Debian 12, as the test
 // machines) runs the same server and links against the same glibc we build with.
 const debianSuite = "bookworm";
@@ -175,49 +174,6 @@ export async function ensureTestImage(reference: string, log: Log = () => {}): P
   }
 }
 
-/**
- * The Relay server built from the upstream source tarball with cargo, as
- * ../shared/upstream/README.md says: both tarballs unpacked under .cache/relay,
- * the rusty-s3 git dependency pointed at the unpacked folder.
- */
-export async function ensureRelayBinary(log: Log = () => {}): Promise<string> {
-  for (const file of [relayTarball, rustyS3Tarball]) {
-    if (!existsSync(file)) throw new Error(`expected the upstream source ${file}; it is missing; set RELAY_UPSTREAM_DIR to the folder that holds it`);
-  }
-  const stamp = sha256(readFileSync(relayTarball), readFileSync(rustyS3Tarball));
-  const stampFile = join(relayDir, "stamp");
-  const crates = join(relayDir, "relay-server-0.9.6/crates");
-  if (!existsSync(stampFile) || readFileSync(stampFile, "utf8") !== stamp) {
-    rmSync(relayDir, { recursive: true, force: true });
-    mkdirSync(relayDir, { recursive: true });
-    await run("tar", ["-xzf", relayTarball, "-C", relayDir]);
-    await run("tar", ["-xzf", rustyS3Tarball, "-C", relayDir]);
-    // GitHub is not reachable here: the pinned commit is the unpacked rusty-s3.
-    const gitDependency = 'rusty-s3 = { git = "https://github.com/dtkav/rusty-s3", branch = "main" }';
-    for (const [manifest, relative] of [["Cargo.toml", "../../rusty-s3"], ["y-sweet-core/Cargo.toml", "../../../rusty-s3"]] as const) {
-      const file = join(crates, manifest);
-      const text = readFileSync(file, "utf8");
-      if (!text.includes(gitDependency)) throw new Error(`expected ${file} to depend on rusty-s3 from GitHub; it does not (a different upstream version?)`);
-      writeFileSync(file, text.replace(gitDependency, `rusty-s3 = { path = "${relative}" }`));
-    }
-    writeFileSync(stampFile, stamp);
-  }
-  const binary = join(crates, "target/release/relay");
-  // The sources come from the tarballs only, so they and cargo's version decide the binary
-  // ("outside git": see the build below).
-  const buildStamp = `${stamp} ${(await run("cargo", ["--version"])).trim()} outside git`;
-  const buildStampFile = join(relayDir, "build-stamp");
-  if (existsSync(binary) && existsSync(buildStampFile) && readFileSync(buildStampFile, "utf8") === buildStamp) return binary;
-  log("building the Relay server with cargo (a first build takes about 6 minutes on 2 cores)");
-  const started = Date.now();
-  // The server's build script asks git for a commit to report as its version; the tarball has
-  // no .git, and without a ceiling git would find this repository and report our commit.
-  await run("cargo", ["build", "--release", "-p", "relay"], { cwd: crates, env: { GIT_CEILING_DIRECTORIES: relayDir } });
-  writeFileSync(buildStampFile, buildStamp);
-  log(`cargo build done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  return binary;
-}
-
 /** A Debian root filesystem (mmdebstrap minbase + ca-certificates, as upstream's image has). */
 export async function ensureRootfs(log: Log = () => {}): Promise<string> {
   mkdirSync(cacheDir, { recursive: true });
@@ -229,26 +185,22 @@ export async function ensureRootfs(log: Log = () => {}): Promise<string> {
   return rootfs;
 }
 
-/** The Relay server image laid out like upstream's crates/Dockerfile, under `reference`, around `binary` (ensureRelayBinary). */
-export async function ensureRelayImage(reference: string, binary: string, log: Log = () => {}): Promise<ImageArchive> {
+/** The Relay server image of `version` laid out like upstream's crates/Dockerfile, under the name the chart renders for tag v<version>. */
+export async function ensureRelayImage(version: string, log: Log = () => {}): Promise<ImageArchive> {
+  const { binary, crates } = await ensureRelayServer(version, log);
+  const reference = `${qualify(relayRepository)}:v${version}`;
   const rootfs = await ensureRootfs(log);
-  const crates = join(relayDir, "relay-server-0.9.6/crates");
   const files = {
     "app/relay": { from: binary, mode: 0o755 },
     "app/run.sh": { from: join(crates, "run.sh"), mode: 0o755 },
     "app/relay.toml": { from: join(crates, "relay.toml"), mode: 0o644 },
     "app/data": { mode: 0o755 },
   };
-  const key = sha256(
-    readFileSync(binary),
-    readFileSync(rootfs),
-    readFileSync(join(crates, "run.sh")),
-    readFileSync(join(crates, "relay.toml")),
-  );
+  const key = sha256(readFileSync(binary), readFileSync(rootfs), readFileSync(join(crates, "run.sh")), readFileSync(join(crates, "relay.toml")));
   const archive = archivePath(reference, key);
   if (existsSync(archive)) return { reference, archive };
   log(`building ${reference} (Debian ${debianSuite} + the relay binary)`);
-  const layer = await layerFrom("relay", files);
+  const layer = await layerFrom(`relay-${version}`, files);
   try {
     // Upstream: WORKDIR /app, ENTRYPOINT ["./run.sh"], no CMD, no USER (root).
     return await buildArchive(reference, key, [rootfs, layer], ["--config.workingdir", "/app", "--config.entrypoint", "./run.sh"]);
@@ -268,15 +220,23 @@ export async function importImages(containerdAddress: string, images: readonly I
   if (missing.length > 0) throw new Error(`expected containerd to list ${missing.map((i) => i.reference).join(", ")} after import; it lists: ${listed.filter(Boolean).join(", ")}`);
 }
 
-/** Builds (or reuses) the pause image and the images the chart renders for the instances. */
+/**
+ * Builds (or reuses) the node's images: pause, the helm test image the chart
+ * renders, and the Relay server of every supported version (the default, which the
+ * instances render, and the older ones the version tests install).
+ */
 export async function nodeImages(log: (line: string) => void = () => {}): Promise<{ images: ImageArchive[]; pauseImage: string }> {
   const pause = await ensurePauseImage(log);
-  const relay = await ensureRelayBinary(log);
   const images = new Map<string, ImageArchive>([[pause.reference, pause]]);
   for (const instance of instances) {
     const { server, test } = await chartImages(join(repoRoot, instance.valuesFile));
-    if (!images.has(server)) images.set(server, await ensureRelayImage(server, relay, log));
+    if (!server.startsWith(`${qualify(relayRepository)}:`)) throw new Error(`expected ${instance.valuesFile} to render the server image ${relayRepository}:<tag>; it renders ${server}`);
+    if (!images.has(server)) images.set(server, await ensureRelayImage(versionOfTag(server.slice(server.lastIndexOf(":") + 1)), log));
     if (!images.has(test)) images.set(test, await ensureTestImage(test, log));
+  }
+  for (const version of supportedServerVersions()) {
+    const image = await ensureRelayImage(version, log);
+    images.set(image.reference, image);
   }
   return { images: [...images.values()], pauseImage: pause.reference };
 }
