@@ -1,17 +1,29 @@
 // Real Flux on the real node deploys apps/docs-prod from this working tree, with
 // no status written by a test: drift is put back, a stale Ready holds bootstrap
-// until Flux catches up, and a broken change is caught by Flux with its own
-// message, fails bootstrap's wait and shows in verify.
-import { writeFileSync } from "node:fs";
+// until Flux catches up, a broken change is caught by Flux with its own message,
+// fails bootstrap's wait and shows in verify, and a server upgrade committed to git
+// (and its rollback) keeps every document and attachment.
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import type { Patch } from "../../scripts/lib/apps.ts";
 import { readyCondition, type Live } from "../../scripts/lib/kube.ts";
-import { relayNamespace, tenant } from "../../scripts/lib/names.ts";
+import { instanceByName, relayNamespace, tenant } from "../../scripts/lib/names.ts";
+import { repoRoot } from "../../scripts/lib/paths.ts";
+import { defaultServerTag } from "../../scripts/lib/server-versions.ts";
 import { client, detectNodeMode, localPatches, type LocalSystem, startSystem } from "../platform/index.ts";
 import { runFlow, startFlow } from "../support/flows.ts";
+import { downloadAttachment, sha256Hex, uploadAttachment } from "../support/attachments.ts";
+import { genAuth, signDocument, signFile } from "../support/relay-tokens.ts";
 import { waitFor } from "../support/wait.ts";
+import { connectDoc, until } from "../support/yjs-client.ts";
+
+interface PodLive {
+  metadata: { name: string; deletionTimestamp?: Date };
+  spec: { containers: { image: string }[] };
+  status: { podIP?: string; conditions?: { type: string; status: string }[] };
+}
 
 const mode = detectNodeMode();
 let system: LocalSystem;
@@ -145,4 +157,72 @@ describe.runIf(mode.node || process.env.CI === "true")("real Flux on the node", 
     const why = async () => `${fixed.all}\nHelmRelease relay-personal status: ${JSON.stringify((await helmRelease("relay-personal")).status)}\nhelm-controller's last lines:\n${system.flux.log("helm-controller").slice(-8000)}`;
     if (fixed.code !== 0) expect.fail(await why());
   }, 600_000);
+
+  it("upgrades relay-personal from 0.9.6 to the default server through a git commit, and rolls back, keeping every document and attachment", async () => {
+    const t = client(system.tenant);
+    const personal = instanceByName("personal");
+    const values = readFileSync(join(repoRoot, personal.valuesFile), "utf8");
+    /** The commit an operator makes to hold relay-personal at a release: image.tag in its values file. */
+    const pinnedTo = (tag: string) => ({ [personal.valuesFile]: `${values}\nimage:\n  tag: ${tag}\n` });
+    const defaultTag = defaultServerTag();
+    // A signing key of the test's own, so its clients get tokens (production's tokens come from Relay.md).
+    const privateKey = await genAuth();
+    await t.apply({ apiVersion: "v1", kind: "Secret", metadata: { namespace: relayNamespace, name: "relay-personal-auth" }, stringData: { privateKey } } as never, { fieldManager: "test" });
+    const auth: Patch = { patch: stringify({ apiVersion: "helm.toolkit.fluxcd.io/v2", kind: "HelmRelease", metadata: { name: personal.release }, spec: { values: { relay: { auth: { privateKeySecret: { name: "relay-personal-auth" } } } } } }) };
+    const patches = patchesWith("server-upgrade", [auth]);
+
+    /** Publishes a commit, runs bootstrap as the operator does, and waits for the one Pod of relay-personal to run `tag`. */
+    const deploy = async (tag: string, files: Record<string, string>) => {
+      const started = Date.now();
+      await system.git.publish(files);
+      const result = await bootstrap(patches);
+      expect(result.code, result.all).toBe(0);
+      const pod = await waitFor(`relay-personal's Pod to run ${tag} and be Ready`, 300_000, async () => {
+        const pods = (await t.list<PodLive>("v1", "Pod", relayNamespace, `app.kubernetes.io/instance=${personal.release}`)).filter((p) => !p.metadata.deletionTimestamp);
+        const ready = pods.filter((p) => p.spec.containers[0]!.image.endsWith(`:${tag}`) && p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+        return pods.length === 1 && ready.length === 1 ? ready[0] : undefined;
+      });
+      return { base: `http://${pod.status.podIP}:8080`, seconds: (Date.now() - started) / 1000 };
+    };
+    const docId = `upgrade-${Date.now()}`;
+    const attachment = new TextEncoder().encode(`an attachment written by 0.9.6 at ${new Date().toISOString()}`);
+    const fileToken = await signFile(privateKey, docId, sha256Hex(attachment));
+    const connect = async (base: string) => {
+      const c = connectDoc(`${base.replace("http", "ws")}/d/${docId}/ws/${docId}?token=${await signDocument(privateKey, docId)}`);
+      await c.synced;
+      return c;
+    };
+    const readBack = async (base: string, expected: string) => {
+      const c = await connect(base);
+      try {
+        await until(`the document's text on ${base}`, expected, () => c.doc.getText("body").toString());
+      } finally {
+        c.close();
+      }
+      expect(Buffer.from(await downloadAttachment(base, docId, fileToken)).toString()).toBe(Buffer.from(attachment).toString());
+    };
+
+    try {
+      const old = await deploy("v0.9.6", pinnedTo("v0.9.6"));
+      const writer = await connect(old.base);
+      writer.doc.getText("body").insert(0, "written by 0.9.6");
+      await uploadAttachment(old.base, docId, fileToken, attachment);
+      // Nothing waits for a save here: the stop the upgrade makes saves (the chart's preStop hook).
+      writer.close();
+
+      const upgraded = await deploy(defaultTag, {});
+      console.log(`[flux-node] 0.9.6 → ${defaultTag} through a git commit: ${upgraded.seconds.toFixed(0)} s until the new Pod was Ready`);
+      await readBack(upgraded.base, "written by 0.9.6");
+      const second = await connect(upgraded.base);
+      second.doc.getText("body").insert(second.doc.getText("body").length, ", then by the default");
+      second.close();
+
+      const rolledBack = await deploy("v0.9.6", pinnedTo("v0.9.6"));
+      console.log(`[flux-node] rollback to 0.9.6: ${rolledBack.seconds.toFixed(0)} s until the new Pod was Ready`);
+      await readBack(rolledBack.base, "written by 0.9.6, then by the default");
+    } finally {
+      // The working tree again, for whatever runs next.
+      await system.git.publish();
+    }
+  }, 900_000);
 });

@@ -24,9 +24,18 @@ export async function genAuth(): Promise<string> {
 }
 
 /** A document token for `docId` signed with `privateKey` (`relay sign`); `--auth=` since a key may start with "-". */
-export async function signDocument(privateKey: string, docId: string): Promise<string> {
+export function signDocument(privateKey: string, docId: string): Promise<string> {
+  return sign(privateKey, { docId });
+}
+
+/** A file (attachment) token for the file with sha256 `fileHash` in `docId`. */
+export function signFile(privateKey: string, docId: string, fileHash: string): Promise<string> {
+  return sign(privateKey, { type: "file", docId, fileHash });
+}
+
+async function sign(privateKey: string, input: Record<string, string>): Promise<string> {
   const child = execFile(relayBinary(), ["sign", `--auth=${privateKey}`], { env: quiet });
-  child.stdin!.end(JSON.stringify({ docId }));
+  child.stdin!.end(JSON.stringify(input));
   const out = await new Promise<string>((resolve, reject) => {
     let text = "";
     child.stdout!.on("data", (c: Buffer) => (text += c.toString()));

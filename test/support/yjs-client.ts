@@ -124,3 +124,20 @@ export async function openMany(url: string, count: number, opts: { batch?: numbe
 export function closeAll(sockets: WebSocket[]): void {
   for (const s of sockets) s.terminate();
 }
+
+/** The HTTP status a WebSocket upgrade to `url` gets: 101 when the server takes the socket (closed again at once). */
+export function upgradeStatus(url: string, timeoutMs = 10_000): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { handshakeTimeout: timeoutMs });
+    ws.once("upgrade", (res) => {
+      resolve(res.statusCode ?? 101);
+      ws.terminate();
+    });
+    ws.once("unexpected-response", (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      res.resume();
+      ws.terminate();
+    });
+    ws.once("error", (error) => reject(new Error(`expected an HTTP answer to the WebSocket upgrade ${url}; got ${error.message}`)));
+  });
+}

@@ -6,7 +6,8 @@ import { instances, onePassword, relayNamespace, tenant, type RelayInstance } fr
 import { podLabels, podTrouble } from "../pods.ts";
 import { renderInstance } from "../relay-services.ts";
 import { instanceStorage } from "../relay-storage.ts";
-import { fail, pass, type Result } from "./checks.ts";
+import { splitDocuments } from "../split-documents.ts";
+import { fail, pass, type Result, skip } from "./checks.ts";
 
 export interface RequiredSecret {
   namespace: string;
@@ -54,6 +55,29 @@ export async function deploymentAvailable(client: KubeClient, deployment: Manife
   return fail(name, detail, trouble.crashLoop ? "read the pod's log; a failing bucket listing at start means S3 credentials, endpoint or path style" : `kubectl -n ${relayNamespace} describe deployment ${deployment.metadata.name}`);
 }
 
+/**
+ * No document of the relay is split into two copies since its Pod started (read
+ * from the Pod's log): the server loads a document twice when two devices open it
+ * at the same moment, and their edits then never meet (see split-documents.ts).
+ */
+export async function noSplitDocuments(client: KubeClient, deployment: Manifest, instance: RelayInstance): Promise<Result> {
+  const name = `${instance.release} holds one copy of each open document`;
+  const live = (await client.get(deployment)) as Live | undefined;
+  const selector = Object.entries(podLabels(live)).map(([k, v]) => `${k}=${v}`).join(",");
+  const pod = ((await client.list("v1", "Pod", relayNamespace, selector)) as Live[]).find((p) => (p.status as { phase?: string } | undefined)?.phase === "Running");
+  if (!pod) return skip(name, "no running Pod to read the log of");
+  const log = await client.requestText(`/api/v1/namespaces/${relayNamespace}/pods/${pod.metadata.name}/log?tailLines=200000`);
+  const { seesLoads, split } = splitDocuments(log);
+  if (!seesLoads) return skip(name, `the Pod logs below info (relay.logging.level in ${instance.valuesFile}), so it shows no document loads`);
+  if (split.length === 0) return pass(name, `no document loaded twice since ${pod.metadata.name} started`);
+  const shown = split.slice(0, 3).join(", ") + (split.length > 3 ? ` and ${split.length - 3} more` : "");
+  return fail(
+    name,
+    `${split.length} document(s) loaded twice since ${pod.metadata.name} started (two devices opened them at the same moment; server up to 0.10.0): ${shown}; the devices on the older copy do not see the others' edits`,
+    "the edits are kept by the devices; they meet again when the devices on the older copy reconnect (runbook: Split documents)",
+  );
+}
+
 /** A relay Service is a LoadBalancer with an address (KubeVirt CCM gives it one). */
 export async function loadBalancerAddress(client: KubeClient, service: Manifest, instance: RelayInstance): Promise<Result> {
   const live = (await client.get(service)) as Live | undefined;
@@ -87,7 +111,7 @@ export async function tenantChecks(client: KubeClient): Promise<Result[]> {
   for (const instance of instances) {
     const rendered = await renderInstance(instance);
     const deployment = rendered.find((o) => o.kind === "Deployment");
-    if (deployment) results.push(await deploymentAvailable(client, deployment, instance));
+    if (deployment) results.push(await deploymentAvailable(client, deployment, instance), await noSplitDocuments(client, deployment, instance));
     const service = rendered.find((o) => o.kind === "Service");
     if (service) results.push(await loadBalancerAddress(client, service, instance));
   }

@@ -11,11 +11,14 @@ import { flowRunner } from "../../support/flows.ts";
 import { tempDir } from "../../support/files.ts";
 import { instances, management, relayChartPath, relayNamespace, tenant } from "../../../scripts/lib/names.ts";
 import { repoRoot } from "../../../scripts/lib/paths.ts";
+import { defaultServerTag, supportedServerVersions } from "../../../scripts/lib/server-versions.ts";
 import { toolPath } from "../../../scripts/lib/tools.ts";
 import { mirrorSelector } from "../../../scripts/lib/mirrors.ts";
 import { stringify } from "yaml";
 import { genAuth, signDocument } from "../../support/relay-tokens.ts";
-import { closeAll, openMany } from "../../support/yjs-client.ts";
+import { closeAll, connectDoc, openMany } from "../../support/yjs-client.ts";
+import { openOfficial } from "../../support/y-sweet.ts";
+import type WebSocket from "ws";
 
 const run = promisify(execFile);
 const flow = flowRunner;
@@ -232,20 +235,90 @@ if (!mode.node) {
     // Connections held by one Pod: the chart's wrapper at 16384 against the runtime default, one run.
     const personal = instances.find((i) => i.release === "relay-personal")!;
     const load = join(dir, "node-load.yaml");
+    /** The one Ready Pod of a release: its name and IP. */
+    const readyPod = async (release: string) => {
+      const pods = JSON.parse((await k("-n", relayNamespace, "get", "pods", "-l", `app.kubernetes.io/instance=${release}`, "-o", "json")).stdout) as { items: { metadata: { name: string; deletionTimestamp?: string }; status: { podIP: string; conditions?: { type: string; status: string }[] } }[] };
+      const pod = pods.items.find((p) => !p.metadata.deletionTimestamp && p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+      if (!pod) throw new Error(`expected a Ready Pod of ${release}; found none`);
+      return { name: pod.metadata.name, podIP: pod.status.podIP };
+    };
     const held = async (nofile: number | null, count: number) => {
       writeFileSync(load, stringify({ ulimits: { nofile }, resources: { requests: { cpu: "50m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } } }));
       await run(helm, ["--kubeconfig", kc, "upgrade", personal.release, relayChartPath, "-f", personal.valuesFile, "-f", local, "-f", load, "--namespace", relayNamespace, "--wait", "--timeout", "5m"], { cwd: repoRoot });
-      const pods = JSON.parse((await k("-n", relayNamespace, "get", "pods", "-l", `app.kubernetes.io/instance=${personal.release}`, "-o", "json")).stdout) as { items: { metadata: { deletionTimestamp?: string }; status: { podIP: string; conditions?: { type: string; status: string }[] } }[] };
-      const pod = pods.items.find((p) => !p.metadata.deletionTimestamp && p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"))!;
+      const pod = await readyPod(personal.release);
       const token = await signDocument(key, "bench");
       const started = performance.now();
-      const result = await openMany(`ws://${pod.status.podIP}:8080/d/bench/ws/bench?token=${token}`, count, { batch: 200, perSocketMs: 10_000, totalMs: 300_000 });
+      const result = await openMany(`ws://${pod.podIP}:8080/d/bench/ws/bench?token=${token}`, count, { batch: 200, perSocketMs: 10_000, totalMs: 300_000 });
       const ms = performance.now() - started;
       closeAll(result.sockets);
       return { ...result, ms };
     };
     const high = await held(16384, 8000);
     const low = await held(null, 1500);
+
+    // The supported server versions side by side: memory at the same load, and documents split by two clients at the same moment.
+    const versions = supportedServerVersions();
+    const perVersion: Record<string, { rssMiB: number; split: number; kept: string[] }> = {};
+    for (const version of versions) {
+      writeFileSync(load, stringify({ image: { tag: `v${version}` }, ulimits: { nofile: 16384 }, resources: { requests: { cpu: "50m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } }, relay: { logging: { level: "info" } } }));
+      await run(helm, ["--kubeconfig", kc, "upgrade", personal.release, relayChartPath, "-f", personal.valuesFile, "-f", local, "-f", load, "--namespace", relayNamespace, "--wait", "--timeout", "5m"], { cwd: repoRoot });
+      const pod = await readyPod(personal.release);
+      const base = `http://${pod.podIP}:8080`;
+      // 2,000 sockets on 100 documents, each document with one edit.
+      const sockets: WebSocket[] = [];
+      for (let d = 0; d < 100; d++) {
+        const docId = `mem-${d}`;
+        const c = connectDoc(`ws://${pod.podIP}:8080/d/${docId}/ws/${docId}?token=${await signDocument(key, docId)}`);
+        await c.synced;
+        c.doc.getText("body").insert(0, `document ${d}`);
+        c.close();
+        const rest = await openMany(`ws://${pod.podIP}:8080/d/${docId}/ws/${docId}?token=${await signDocument(key, docId)}`, 20, { batch: 20, perSocketMs: 10_000, totalMs: 60_000 });
+        sockets.push(...rest.sockets);
+      }
+      await new Promise((r) => setTimeout(r, 3_000));
+      const status = (await k("-n", relayNamespace, "exec", pod.name, "--", "cat", "/proc/1/status")).stdout;
+      const rssMiB = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+      closeAll(sockets);
+      // Ten trials: two official clients open a new document at the same moment, each writes one letter.
+      let split = 0;
+      const kept: string[] = [];
+      for (let trial = 0; trial < 10; trial++) {
+        const docId = `split-${version.replace(/\./g, "-")}-${trial}-${Date.now()}`;
+        const token = await signDocument(key, docId);
+        const [a, b] = [openOfficial(base, docId, token), openOfficial(base, docId, token)];
+        await Promise.all([a.synced, b.synced]);
+        a.doc.getText("body").insert(0, "A");
+        b.doc.getText("body").insert(0, "B");
+        await new Promise((r) => setTimeout(r, 2_000));
+        const isSplit = a.text().length < 2 || b.text().length < 2;
+        a.destroy();
+        b.destroy();
+        if (!isSplit) continue;
+        split++;
+        // Both copies saved and unloaded (two checkpoints of 1 s without a client): what the store kept.
+        await new Promise((r) => setTimeout(r, 4_000));
+        const reader = openOfficial(base, docId, token);
+        await reader.synced;
+        kept.push(reader.text() || "nothing");
+        reader.destroy();
+      }
+      perVersion[version] = { rssMiB, split, kept };
+    }
+    const [newest, ...older] = versions;
+    for (const version of older) {
+      nodeRows.push({
+        what: `relay Pod memory with 2,000 WebSockets on 100 documents (one edit each): server ${newest}`,
+        ours: `${perVersion[newest!]!.rssMiB.toFixed(0)} MiB`,
+        baseline: `server ${version}: ${perVersion[version]!.rssMiB.toFixed(0)} MiB`,
+        ratio: `${(perVersion[newest!]!.rssMiB / perVersion[version]!.rssMiB).toFixed(2)}×`,
+        target: "",
+        met: true,
+      });
+    }
+    for (const version of versions) {
+      const v = perVersion[version]!;
+      nodeRows.push({ what: `server ${version}: documents split when two official y-sweet clients (@y-sweet/client 0.9.1) open a new one at the same moment`, ours: `${v.split} of 10`, baseline: `what the store kept of the two edits "A" and "B" once both copies were saved: ${v.kept.join(", ") || "–"}`, ratio: "", target: "", met: true });
+    }
     nodeRows.push({
       what: "WebSockets held by one relay Pod (ulimits.nofile 16384, 8,000 opened)",
       ours: `${high.held} held, ${high.refused} refused (${secs(high.ms)})`,
@@ -301,7 +374,7 @@ const nodeTable = [
 ].join("\n");
 const nodeSection = `## On a real node\n\n${nodeRows.length > 0 ? `${nodeTable}\n\n` : ""}${[
   ...nodeNotes,
-  "Each figure once, beside its anchor from the same run. The node runs the Relay server built from its upstream source (image docker.system3.md/relay-server:v0.9.6 made locally), S3 is moto on the bridge.",
+  `Each figure once, beside its anchor from the same run. The node runs the Relay server built from its upstream source (image docker.system3.md/relay-server:${defaultServerTag()}, the chart's default, made locally), S3 is moto on the bridge.`,
   "The relays save every second and get a 2 s preStop pause here (the chart's default is 11 s: endpoints drain and one 10 s checkpoint passes before the hook's SIGINT).",
   "relay-family's values ask ulimits.nofile 65536, above this machine's hard limit of 20000 (even root cannot raise it): both instances are installed with 16384 here.",
   "The connection rows give the Pod one CPU (limits.cpu 1, memory 1Gi) so that accepting sockets measures the open-files limit, not the 100m CPU quota of the values; sockets are opened 200 at a time from the host to the Pod IP on the bridge, each with 10 s to open, at most 300 s in all, then all closed. A socket counts as held when it is still open at the end.",

@@ -1,0 +1,36 @@
+// The official y-sweet client (@y-sweet/client, what the Relay plugin builds on) for
+// tests that must see what real clients see: its provider connects, syncs, retries
+// and merges as in Obsidian. test/support/yjs-client.ts stays for byte-level control.
+import { createYjsProvider, type YSweetProvider } from "@y-sweet/client";
+import WebSocket from "ws";
+import * as Y from "yjs";
+
+export interface OfficialClient {
+  doc: Y.Doc;
+  provider: YSweetProvider;
+  /** Resolves once the provider reports its first sync with the server. */
+  synced: Promise<void>;
+  text(): string;
+  destroy(): void;
+}
+
+/** Opens `docId` on the server at `base` (http://host:port) with a document token, on `doc` (a fresh one by default). */
+export function openOfficial(base: string, docId: string, token: string, doc = new Y.Doc(), timeoutMs = 20_000): OfficialClient {
+  const url = `${base.replace(/^http/, "ws")}/d/${docId}/ws`;
+  const provider = createYjsProvider(doc, docId, async () => ({ url, baseUrl: `${base}/d/${docId}`, docId, token }), {
+    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+    showDebuggerLink: false,
+  });
+  const synced = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`expected the official client to sync ${docId} within ${timeoutMs / 1000} s; it did not`)), timeoutMs);
+    const onSync = (isSynced: boolean) => {
+      if (!isSynced) return;
+      clearTimeout(timer);
+      provider.off("sync", onSync);
+      resolve();
+    };
+    provider.on("sync", onSync);
+  });
+  synced.catch(() => {});
+  return { doc, provider, synced, text: () => doc.getText("body").toString(), destroy: () => provider.destroy() };
+}
