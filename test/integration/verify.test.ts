@@ -15,6 +15,7 @@ import { runFlow, type FlowResult } from "../support/flows.ts";
 import { readyServer, s3LikeServer, testCa } from "../support/tls.ts";
 import { uploadBodySizeAllowed } from "../../scripts/lib/verify/management.ts";
 import { readFileSync } from "node:fs";
+import { defaultServerTag, versionOfTag } from "../../scripts/lib/server-versions.ts";
 
 const certificateCrd = {
   apiVersion: "apiextensions.k8s.io/v1",
@@ -33,6 +34,7 @@ let mgmt: ApiServer, tenantServer: ApiServer;
 let dir: string, ingressFile: string, caFile: string;
 let https: Server[] = [];
 let readyStatus = 200;
+let reportedVersion: string | undefined = versionOfTag(defaultServerTag());
 let ingressBefore = "";
 const connectTo: string[] = [];
 const canary = "canary-verify-secret-value";
@@ -90,7 +92,7 @@ beforeAll(async () => {
   const ca = testCa(dir);
   caFile = ca.caFile;
   for (const instance of instances) {
-    const { server, port } = await readyServer(ca.issue([instance.host], instance.name), () => readyStatus);
+    const { server, port } = await readyServer(ca.issue([instance.host], instance.name), () => readyStatus, () => reportedVersion);
     https.push(server);
     connectTo.push(`${instance.host}=127.0.0.1:${port}`);
   }
@@ -117,7 +119,8 @@ describe("verify", () => {
     expect(result.stdout).toMatch(/✓ Secret relay\/relay-personal-s3-credentials \(relay-personal's S3 credentials\) has keys accessKey, secretKey/);
     expect(result.stdout).toMatch(/✓ mirror of Service relay\/\S+ in tenant-root: Service a[0-9a-f]{31}/);
     expect(result.stdout).toMatch(/✓ Certificate tenant-root\/relay-family-tls Ready/);
-    expect(result.stdout).toMatch(/✓ GET https:\/\/personal.relay.enigma.vgijssel.nl\/ready: 200 with valid TLS, relay-server-version 0.9.2; S3 reachable/);
+    expect(result.stdout).toContain(`✓ GET https://personal.relay.enigma.vgijssel.nl/ready: 200 with valid TLS, relay-server-version ${versionOfTag(defaultServerTag())}; S3 reachable`);
+    expect(result.stdout).toContain(`✓ https://family.relay.enigma.vgijssel.nl refuses clients without a token: server ${versionOfTag(defaultServerTag())} answers 401 to a WebSocket without a token (since 0.9.7)`);
     expect(result.stdout).toMatch(/✓ attachments of relay-family: S3 endpoint https:\/\/s3.enigma.vgijssel.nl answers over TLS: HTTP 403 with valid TLS \(storage.s3.endpoint\); clients upload and download attachments from this host by presigned URL/);
     expect(result.all).not.toContain(canary);
   });
@@ -127,8 +130,8 @@ describe("verify", () => {
     expect(result.code, result.all).toBe(0);
     const parsed = JSON.parse(result.stdout) as { ok: boolean; checks: { scope: string; ok: boolean }[] };
     expect(parsed.ok).toBe(true);
-    // /ready of both hosts and the S3 endpoint of both (S3) instances.
-    expect(parsed.checks).toHaveLength(4);
+    // /ready and anonymous access of both hosts, and the S3 endpoint of both (S3) instances.
+    expect(parsed.checks).toHaveLength(6);
     expect(parsed.checks.every((c) => c.scope === "network")).toBe(true);
   });
 
@@ -196,6 +199,14 @@ describe("verify", () => {
       async () => void (readyStatus = 503),
       /✗ GET https:\/\/personal.relay.enigma.vgijssel.nl\/ready: HTTP 503/,
       async () => void (readyStatus = 200)],
+    ["a host runs a server that lets clients without a token in (0.9.6)", "network",
+      async () => void (reportedVersion = "0.9.6"),
+      new RegExp(`✗ https://personal.relay.enigma.vgijssel.nl refuses clients without a token: server 0.9.6 gives a WebSocket without a token full access to any document \\(fixed in 0.9.7\\)\n    next: set image.tag in apps/docs-prod/relay-personal/values.yaml to ${defaultServerTag()} \\(or remove it: the chart's appVersion\\), then upgrade`),
+      async () => void (reportedVersion = versionOfTag(defaultServerTag()))],
+    ["a host reports no release, so verify cannot tell (and does not try)", "network",
+      async () => void (reportedVersion = undefined),
+      /✗ https:\/\/family.relay.enigma.vgijssel.nl refuses clients without a token: the server reports no release \(relay-server-version: no header\), so verify cannot tell, and it does not try/,
+      async () => void (reportedVersion = versionOfTag(defaultServerTag()))],
   ])("fails when %s, with the reason and what to do", async (_what, only, breakIt, message, repair) => {
     await breakIt();
     try {

@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import { join } from "node:path";
+import { defaultServerTag, versionOfTag } from "../../scripts/lib/server-versions.ts";
 
 export interface TestCa {
   caFile: string;
@@ -34,10 +35,11 @@ export async function httpsServer(tls: { key: string; cert: string }, answer: (r
   return { server, port: (server.address() as { port: number }).port };
 }
 
-/** Answers GET /ready with `status` and a relay-server-version header; returns its port. */
-export function readyServer(tls: { key: string; cert: string }, status: () => number): Promise<{ server: Server; port: number }> {
+/** Answers GET /ready with `status` and the relay-server-version header `version` (none when undefined); returns its port. */
+export function readyServer(tls: { key: string; cert: string }, status: () => number, version: () => string | undefined = () => versionOfTag(defaultServerTag())): Promise<{ server: Server; port: number }> {
   return httpsServer(tls, (req, res) => {
-    res.writeHead(req.url === "/ready" ? status() : 404, { "relay-server-version": "0.9.2", "content-type": "application/json" });
+    const reported = version();
+    res.writeHead(req.url === "/ready" ? status() : 404, { ...(reported === undefined ? {} : { "relay-server-version": reported }), "content-type": "application/json" });
     res.end(JSON.stringify({ ok: status() === 200 }));
   });
 }
