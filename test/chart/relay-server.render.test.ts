@@ -84,8 +84,11 @@ describe("relay-server chart defaults", () => {
     expect(c.command?.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
     expect(c.command?.[3]).toBe("relay-server");
     expect(c.command).toHaveLength(4);
-    expect(c.command?.[2]).toContain("ulimit -n 1024 ");
-    expect(c.command?.[2]).toMatch(/exec \.\/run\.sh "\$@"$/);
+    // One command a line, as the template reads.
+    const lines = c.command![2]!.split("\n");
+    expect(lines[0]).toBe('hard="$(ulimit -Hn)"');
+    expect(lines).toContain('ulimit -n 1024 || { echo "relay-server: ulimit -n 1024 failed (hard limit $hard)" >&2; exit 1; }');
+    expect(lines.at(-1)).toBe('exec ./run.sh "$@"');
   });
 
   it("mounts relay.toml from the ConfigMap at /app/relay.toml, and /tmp as an emptyDir", async () => {
@@ -264,8 +267,8 @@ describe("relay-server logs", () => {
   });
 
   it("passes a filter with directives through RUST_LOG unchanged", async () => {
-    const c = container(await render({ values: { relay: { logging: { level: 'debug,hyper=warn,tower_http="info"' } } } }));
-    expect(env(c, "RUST_LOG")?.value).toBe('debug,hyper=warn,tower_http="info"');
+    const c = container(await render({ values: { relay: { logging: { level: "debug,hyper=warn,tower_http=info" } } } }));
+    expect(env(c, "RUST_LOG")?.value).toBe("debug,hyper=warn,tower_http=info");
   });
 
   it("keeps NO_COLOR with the filesystem store and with the plain entrypoint", async () => {

@@ -92,19 +92,24 @@ Image reference. A digest pins the bytes; the tag (default appVersion) is kept b
 {{- end }}
 
 {{/*
+Whether the chart renders its own S3 Secret (secret.yaml): inline keys, storage.type s3,
+no existingSecret. The one place this is decided; the Deployment's checksum asks it too.
+*/}}
+{{- define "relay-server.rendersS3Secret" -}}
+{{- $s3 := .Values.storage.s3 }}
+{{- if and (eq .Values.storage.type "s3") (not $s3.existingSecret) (or $s3.accessKeyId $s3.secretAccessKey) }}true{{ end }}
+{{- end }}
+
+{{/*
 Name of the Secret holding the S3 credentials: the existing one, or the one this chart renders.
 Empty with the filesystem store, or when no credentials are configured (the server then
 needs AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY from extraEnv).
 */}}
 {{- define "relay-server.s3SecretName" -}}
-{{- $s3 := .Values.storage.s3 }}
 {{- if eq .Values.storage.type "s3" }}
-{{- if $s3.existingSecret }}
-{{- $s3.existingSecret }}
-{{- else if or $s3.accessKeyId $s3.secretAccessKey }}
-{{- if not (and $s3.accessKeyId $s3.secretAccessKey) }}
-{{- fail "storage.s3.accessKeyId and storage.s3.secretAccessKey go together: set both, or neither and use storage.s3.existingSecret" }}
-{{- end }}
+{{- if .Values.storage.s3.existingSecret }}
+{{- .Values.storage.s3.existingSecret }}
+{{- else if include "relay-server.rendersS3Secret" . }}
 {{- printf "%s-s3" (include "relay-server.fullname" .) }}
 {{- end }}
 {{- end }}
@@ -118,12 +123,6 @@ The PersistentVolumeClaim of the filesystem store: the existing one, or <fullnam
 {{- end }}
 
 {{/*
-The wrapper that applies the open-files limit before run.sh. `sh -c` makes the first
-following argument $0, so the Deployment passes "relay-server" as $0 and the URL
-arrives at run.sh as $1. The limit is checked against the hard limit first, so an
-impossible value fails at once with both numbers instead of starting a starved server.
-*/}}
-{{/*
 Seconds the preStop hook waits before SIGINT: preStopSleepSeconds, and at least one
 checkpoint interval and a second, so the periodic save has run since the stop began.
 */}}
@@ -131,55 +130,45 @@ checkpoint interval and a second, so the periodic save has run since the stop be
 {{- max (int .Values.preStopSleepSeconds) (add (int .Values.relay.checkpointFreqSeconds) 1) -}}
 {{- end }}
 
+{{/*
+The wrapper that applies the open-files limit before run.sh, one command a line. `sh -c`
+makes the first following argument $0, so the Deployment passes "relay-server" as $0 and
+the URL arrives at run.sh as $1. The limit is checked against the hard limit first, so an
+impossible value fails at once with both numbers instead of starting a starved server.
+*/}}
 {{- define "relay-server.ulimitScript" -}}
 {{- $n := int .Values.ulimits.nofile -}}
-hard="$(ulimit -Hn)"; if [ "$hard" != unlimited ] && [ "$hard" -lt {{ $n }} ]; then echo "relay-server: cannot set the open-files limit (ulimits.nofile) to {{ $n }}: the hard limit is $hard; lower ulimits.nofile or raise the runtime's hard limit" >&2; exit 1; fi; ulimit -n {{ $n }} || { echo "relay-server: ulimit -n {{ $n }} failed (hard limit $hard)" >&2; exit 1; }; exec ./run.sh "$@"
+hard="$(ulimit -Hn)"
+if [ "$hard" != unlimited ] && [ "$hard" -lt {{ $n }} ]; then
+  echo "relay-server: cannot set the open-files limit (ulimits.nofile) to {{ $n }}: the hard limit is $hard; lower ulimits.nofile or raise the runtime's hard limit" >&2
+  exit 1
+fi
+ulimit -n {{ $n }} || { echo "relay-server: ulimit -n {{ $n }} failed (hard limit $hard)" >&2; exit 1; }
+exec ./run.sh "$@"
 {{- end }}
 
 {{/*
-relay.toml. Strings go through toJson: a JSON string is a valid TOML basic string.
-Credentials never appear here; they reach the server as env from a Secret.
-No [logging]: the server sets up logging before it reads this file; the level is env RUST_LOG.
+Every value check that needs more than the schema, together: a combination the server
+or Kubernetes would refuse later, refused at render time with what to change.
 */}}
-{{- define "relay-server.relayToml" -}}
-# Rendered by the relay-server Helm chart; replaces the image's /app/relay.toml.
-[server]
-# 0.0.0.0: the code default 127.0.0.1 would make the pod unreachable.
-host = "0.0.0.0"
-port = {{ int .Values.relay.port }}
-url = {{ include "relay-server.url" . | toJson }}
-checkpoint_freq_seconds = {{ int .Values.relay.checkpointFreqSeconds }}
-
-[store]
-{{- if eq .Values.storage.type "filesystem" }}
-type = "filesystem"
-path = {{ .Values.storage.filesystem.path | toJson }}
-{{- else }}
+{{- define "relay-server.validate" -}}
 {{- $s3 := .Values.storage.s3 }}
-type = "s3"
-bucket = {{ required "storage.s3.bucket is required with storage.type s3: without a bucket the server keeps documents in memory only and loses them on restart" $s3.bucket | toJson }}
-region = {{ $s3.region | toJson }}
-{{- if $s3.endpoint }}
-endpoint = {{ $s3.endpoint | toJson }}
+{{- if and (eq .Values.storage.type "s3") (not $s3.existingSecret) (or $s3.accessKeyId $s3.secretAccessKey) (not (and $s3.accessKeyId $s3.secretAccessKey)) }}
+{{- fail "storage.s3.accessKeyId and storage.s3.secretAccessKey go together: set both, or neither and use storage.s3.existingSecret" }}
 {{- end }}
-path_style = {{ $s3.pathStyle }}
-{{- if $s3.prefix }}
-prefix = {{ $s3.prefix | toJson }}
+{{- if and .Values.relay.metrics.enabled (eq (int .Values.relay.metrics.port) (int .Values.relay.port)) }}
+{{- fail "relay.metrics.port must differ from relay.port: the server refuses to start when they are equal" }}
 {{- end }}
-presigned_url_expiration = {{ int $s3.presignedUrlExpiration }}
+{{- if and .Values.serviceMonitor.enabled (not .Values.relay.metrics.enabled) }}
+{{- fail "serviceMonitor.enabled needs relay.metrics.enabled: true (the server serves /metrics only when [metrics] is set)" }}
 {{- end }}
-{{- if .Values.relay.metrics.enabled }}
-
-[metrics]
-port = {{ int .Values.relay.metrics.port }}
+{{- if and (eq .Values.storage.type "filesystem") (not (.Values.podSecurityContext | default dict).fsGroup) }}
+{{- fail "storage.type filesystem needs podSecurityContext.fsGroup (e.g. 10001): without it the volume stays owned by root and the non-root server cannot write it" }}
 {{- end }}
-{{- range .Values.relay.auth.publicKeys }}
-
-[[auth]]
-key_id = {{ .keyId | toJson }}
-public_key = {{ .publicKey | toJson }}
+{{- if le (int .Values.terminationGracePeriodSeconds) (add (include "relay-server.preStopSeconds" . | int) 10 | int) }}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must exceed the preStop pause (%s s: preStopSleepSeconds, or relay.checkpointFreqSeconds + 1 when longer) by more than 10 s, or the server is killed before it saves" (int .Values.terminationGracePeriodSeconds) (include "relay-server.preStopSeconds" .)) }}
 {{- end }}
-{{ end }}
+{{- end }}
 
 {{/*
 A probe from values: httpGet on the named port (default) or tcpSocket.
