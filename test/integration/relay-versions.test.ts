@@ -10,7 +10,7 @@ import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { compareVersions, supportedServerVersions } from "../../scripts/lib/server-versions.ts";
-import { detectNodeMode, ensureRelayServer, freePorts } from "../platform/index.ts";
+import { detectNodeMode, ensureRelayServer, freePorts, relaySourceTarball } from "../platform/index.ts";
 import { childProcesses } from "../support/flows.ts";
 import { helm, requiredValues } from "../support/chart.ts";
 import { tempDir } from "../support/files.ts";
@@ -148,4 +148,19 @@ describe("log filters: the chart's schema refuses exactly what the default serve
     expect(rendered.code, rendered.stderr).toBe(valid ? 0 : 1);
     if (!valid) expect(rendered.stderr).toMatch(/relay\.logging\.level/);
   }, 120_000);
+});
+
+describe("a server version with no source here", () => {
+  it("fails its image build in one line naming the missing source and the ones there are", () => {
+    const message = (() => {
+      try {
+        relaySourceTarball("9.9.9");
+        return "";
+      } catch (error) {
+        return (error as Error).message;
+      }
+    })();
+    expect(message.split("\n")).toHaveLength(1);
+    expect(message).toMatch(/^expected the source of relay-server 9\.9\.9 at \S+relay-server-9\.9\.9\.tar\.gz to build image tag v9\.9\.9; there is none \(sources here: [^)]*0\.10\.0[^)]*\)/);
+  });
 });

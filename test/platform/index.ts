@@ -6,7 +6,7 @@
 export { allCrds, crdSources, type CrdName, type CrdObject, fluxCrds, readCrd } from "./build/crds.ts";
 export { ensureFluxBinary, type FluxController, fluxControllers } from "./build/flux-binaries.ts";
 export { nodeImages } from "./build/images.ts";
-export { ensureRelayServer } from "./build/relay-server.ts";
+export { ensureRelayServer, relaySourceTarball } from "./build/relay-server.ts";
 export { ensureKubeBinary, kubeBinary } from "./build/kube-binary.ts";
 
 // Running components: real programs, started on this machine.
