@@ -25,17 +25,25 @@ export interface Gvk {
 /** Where kubeconform finds a kind's schema under `dir` (its -schema-location template). */
 export const schemaLocation = (dir: string) => `${dir}/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json`;
 /** The same path for one kind; kubeconform's Group is the part before the slash, "v1" for the core group. */
-const schemaFile = (dir: string, { group, version, kind }: Gvk) => join(dir, group || version, `${kind.toLowerCase()}_${version}.json`);
+const schemaFile = (dir: string, { group, version, kind }: Gvk) =>
+  join(dir, group || version, `${kind.toLowerCase()}_${version}.json`);
 
 async function kubernetesSwagger(): Promise<{ definitions: Record<string, Schema> }> {
   const module = `k8s.io/kubernetes@${kubernetesVersion()}`;
   try {
     // Outside any module, so no go.mod is touched; the module is already in the cache after the local cluster's build.
-    const { stdout } = await run("go", ["mod", "download", "-json", module], { cwd: tmpdir(), maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await run("go", ["mod", "download", "-json", module], {
+      cwd: tmpdir(),
+      maxBuffer: 16 * 1024 * 1024,
+    });
     const dir = (JSON.parse(stdout) as { Dir: string }).Dir;
-    return JSON.parse(readFileSync(join(dir, "api/openapi-spec/swagger.json"), "utf8")) as { definitions: Record<string, Schema> };
+    return JSON.parse(readFileSync(join(dir, "api/openapi-spec/swagger.json"), "utf8")) as {
+      definitions: Record<string, Schema>;
+    };
   } catch (error) {
-    throw new Error(`expected \`go mod download ${module}\` to give the Kubernetes OpenAPI document; it failed: ${(error as { stdout?: string }).stdout || String(error)}`);
+    throw new Error(
+      `expected \`go mod download ${module}\` to give the Kubernetes OpenAPI document; it failed: ${(error as { stdout?: string }).stdout || String(error)}`,
+    );
   }
 }
 
@@ -71,7 +79,8 @@ function standalone(definitions: Record<string, Schema>, name: string, seen: str
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expand(v)]));
   };
   const definition = definitions[name];
-  if (!definition) throw new Error(`expected the definition ${name} in the Kubernetes OpenAPI document; it is not there`);
+  if (!definition)
+    throw new Error(`expected the definition ${name} in the Kubernetes OpenAPI document; it is not there`);
   return expand(definition) as Schema;
 }
 
@@ -92,7 +101,9 @@ function allowNullOptional(schema: unknown): unknown {
 
 function builtinSchema(definitions: Record<string, Schema>, gvk: Gvk): Schema | undefined {
   const name = Object.keys(definitions).find((n) =>
-    ((definitions[n]!["x-kubernetes-group-version-kind"] as Gvk[] | undefined) ?? []).some((g) => g.group === gvk.group && g.version === gvk.version && g.kind === gvk.kind),
+    ((definitions[n]!["x-kubernetes-group-version-kind"] as Gvk[] | undefined) ?? []).some(
+      (g) => g.group === gvk.group && g.version === gvk.version && g.kind === gvk.kind,
+    ),
   );
   if (!name) return undefined;
   // As openapi2jsonschema --kubernetes: these two are written as strings in the document, but every tool accepts numbers too.
@@ -112,11 +123,20 @@ function builtinSchema(definitions: Record<string, Schema>, gvk: Gvk): Schema | 
 async function crdSchemas(): Promise<Map<string, Schema>> {
   const out = new Map<string, Schema>();
   for (const name of allCrds) {
-    const crd = (await readCrd(name)) as unknown as { spec: { group: string; names: { kind: string }; versions: { name: string; schema?: { openAPIV3Schema?: Schema } }[] } };
+    const crd = (await readCrd(name)) as unknown as {
+      spec: {
+        group: string;
+        names: { kind: string };
+        versions: { name: string; schema?: { openAPIV3Schema?: Schema } }[];
+      };
+    };
     for (const v of crd.spec.versions) {
       if (!v.schema?.openAPIV3Schema) continue;
       // kubeconform's openapi2jsonschema.py: strict below the root, int-or-string replaced.
-      out.set(`${crd.spec.group}/${v.name}/${crd.spec.names.kind}`, intOrString(forbidUnknownFields(v.schema.openAPIV3Schema, true)) as Schema);
+      out.set(
+        `${crd.spec.group}/${v.name}/${crd.spec.names.kind}`,
+        intOrString(forbidUnknownFields(v.schema.openAPIV3Schema, true)) as Schema,
+      );
     }
   }
   return out;
@@ -131,7 +151,10 @@ export async function writeSchemas(dir: string, kinds: Gvk[]): Promise<void> {
   const [swagger, crds] = await Promise.all([kubernetesSwagger(), crdSchemas()]);
   for (const gvk of kinds) {
     const schema = crds.get(`${gvk.group}/${gvk.version}/${gvk.kind}`) ?? builtinSchema(swagger.definitions, gvk);
-    if (!schema) throw new Error(`expected a schema for ${gvk.kind} (${gvk.group || "core"}/${gvk.version}) in the Kubernetes OpenAPI document or the CRDs; found none`);
+    if (!schema)
+      throw new Error(
+        `expected a schema for ${gvk.kind} (${gvk.group || "core"}/${gvk.version}) in the Kubernetes OpenAPI document or the CRDs; found none`,
+      );
     const file = schemaFile(dir, gvk);
     mkdirSync(join(file, ".."), { recursive: true });
     writeFileSync(file, JSON.stringify(schema));
@@ -140,6 +163,8 @@ export async function writeSchemas(dir: string, kinds: Gvk[]): Promise<void> {
 
 /** The group, version and kind of an object's apiVersion and kind. */
 export function gvkOf(obj: { apiVersion?: string; kind?: string }): Gvk {
-  const [group, version] = (obj.apiVersion ?? "").includes("/") ? (obj.apiVersion ?? "").split("/") : ["", obj.apiVersion ?? ""];
+  const [group, version] = (obj.apiVersion ?? "").includes("/")
+    ? (obj.apiVersion ?? "").split("/")
+    : ["", obj.apiVersion ?? ""];
   return { group: group!, version: version!, kind: obj.kind ?? "" };
 }
