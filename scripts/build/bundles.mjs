@@ -3,8 +3,8 @@
 // (scripts/flows/<flow>.ts) into dist/flows/<flow>.mjs with esbuild, plus the CLI
 // layer the runner uses (cli.mjs), so a flow starts in a fraction of the time tsx
 // needs. A flow's steps (scripts/flows/run/<flow>.ts) become a chunk its main loads
-// once the command line is parsed. client-node, zx and the 1Password SDK stay
-// external or lazy: loaded only when a flow uses them. Shared modules land in chunks both import, so the runner
+// once the command line is parsed. client-node and the 1Password SDK stay
+// external or lazy: loaded only when a flow uses them (zx serves test/local alone). Shared modules land in chunks both import, so the runner
 // and a flow share one secret registry.
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
@@ -99,7 +99,7 @@ export async function build() {
       platform: "node",
       format: "esm",
       target: "node22",
-      external: ["zx", "@1password/sdk", "esbuild"],
+      external: ["@1password/sdk", "esbuild"],
       // Some bundled dependencies are CommonJS and call require().
       banner: { js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);' },
       logLevel: "warning",

@@ -1,6 +1,6 @@
 // Builds the Go programs the checks and tests run beside the pinned tools: helm 4
 // (test/local/helm4) and kubeconform (test/local/kubeconform), each from a Go module
-// of ours that requires it through the Go module proxy, into .cache/go-tools/<name>/.
+// of ours that requires it through the Go module proxy, into .cache/go-tools/<dir>/.
 // A binary is reused while its module's go.mod and go.sum and Go's version are unchanged.
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -47,7 +47,7 @@ export type GoToolName = keyof typeof goTools;
 
 const moduleDir = (name: GoToolName) => join(repoRoot, "test/local", goTools[name].dir);
 const outDir = (name: GoToolName) => join(repoRoot, ".cache/go-tools", goTools[name].dir);
-export const goToolBinary = (name: GoToolName) => join(outDir(name), goTools[name].dir);
+export const goToolBinary = (name: GoToolName) => join(outDir(name), name);
 
 /** The version our module requires, e.g. v4.3.2. */
 export function goToolVersion(name: GoToolName): string {
