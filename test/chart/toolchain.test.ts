@@ -46,7 +46,12 @@ function place(source: string, target: string): void {
   }
 }
 
+// The pinned binaries (and so this machine's side of the comparison) exist on linux-x64,
+// where CI runs; other platforms are seen from there.
+const onPinnedPlatform = process.platform === "linux" && process.arch === "x64";
+
 beforeAll(async () => {
+  if (!onPinnedPlatform) return;
   dir = mkdtempSync(join(tmpdir(), "toolchain-"));
   operatorBin = join(dir, "operator-bin");
   emptyBin = join(dir, "empty-bin");
@@ -56,9 +61,9 @@ beforeAll(async () => {
   place(realpathSync(pinned.node), join(operatorBin, "node"));
 }, 600_000);
 
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => dir && rmSync(dir, { recursive: true, force: true }));
 
-describe("the tools the flows run", () => {
+describe.runIf(onPinnedPlatform)("the tools the flows run", () => {
   it("on linux-x64 are the pinned helm and kubectl, even with others first on PATH", () => {
     const env = { PATH: operatorBin, TOOLS_PLATFORM: "linux-x64" };
     expect(resolveTool("helm", env)).toMatchObject({ path: pinned.helm, source: "pinned" });
@@ -126,7 +131,7 @@ describe("the tools the flows run", () => {
   });
 });
 
-describe("a flow on another platform", () => {
+describe.runIf(onPinnedPlatform)("a flow on another platform", () => {
   const launcher = join(repoRoot, "scripts/build/node");
   const flow = (env: NodeJS.ProcessEnv, ...args: string[]) =>
     spawnSync(launcher, [join(repoRoot, "scripts/build/flow.mjs"), ...args], {
