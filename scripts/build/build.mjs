@@ -3,4 +3,5 @@
 import { build, flows } from "./bundles.mjs";
 
 await build();
-console.log(`build: ${flows.length} flows bundled into dist/flows`);
+// On stderr: through moon, a flow's stdout (e.g. --json) stays its own when root:build runs first.
+console.error(`build: ${flows.length} flows bundled into dist/flows`);

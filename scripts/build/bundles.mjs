@@ -3,11 +3,11 @@
 // (scripts/flows/<flow>.ts) into dist/flows/<flow>.mjs with esbuild, plus the CLI
 // layer the runner uses (cli.mjs), so a flow starts in a fraction of the time tsx
 // needs. A flow's steps (scripts/flows/run/<flow>.ts) become a chunk its main loads
-// once the command line is parsed. client-node, zx and the 1Password SDK stay
-// external or lazy: loaded only when a flow uses them. Shared modules land in chunks both import, so the runner
+// once the command line is parsed. client-node and the 1Password SDK stay
+// external or lazy: loaded only when a flow uses them (zx serves test/platform alone). Shared modules land in chunks both import, so the runner
 // and a flow share one secret registry.
-import { readdirSync, rmSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -81,24 +81,42 @@ const lazyClientNodeDeps = {
 
 export async function build() {
   const { build: esbuild } = await import("esbuild");
-  // Chunk names carry a hash: without this, chunks of earlier builds pile up.
-  rmSync(outDir, { recursive: true, force: true });
-  await esbuild({
-    entryPoints: [...flows.map((f) => ({ in: join(root, "scripts/flows", `${f}.ts`), out: f })), { in: join(root, "scripts/lib/cli.ts"), out: "cli" }],
-    outdir: outDir,
-    outExtension: { ".js": ".mjs" },
-    bundle: true,
-    // Lazily imported modules (client-node) become chunks of their own, parsed only when used.
-    splitting: true,
-    chunkNames: "chunks/[name]-[hash]",
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    external: ["zx", "@1password/sdk", "esbuild"],
-    // Some bundled dependencies are CommonJS and call require().
-    banner: { js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);' },
-    logLevel: "warning",
-    plugins: [lazyClientNodeDeps, pureClientNode],
-  });
+  // Built beside dist/flows, then moved in file by file (a rename replaces a file at
+  // once): a flow that runs meanwhile (moon's root:build may run while a test runs a
+  // flow) never loads half a bundle. Chunk names carry a hash; those of earlier builds
+  // are removed afterwards, or they pile up.
+  const staging = `${outDir}.tmp-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  try {
+    await esbuild({
+      entryPoints: [...flows.map((f) => ({ in: join(root, "scripts/flows", `${f}.ts`), out: f })), { in: join(root, "scripts/lib/cli.ts"), out: "cli" }],
+      outdir: staging,
+      outExtension: { ".js": ".mjs" },
+      bundle: true,
+      // Lazily imported modules (client-node) become chunks of their own, parsed only when used.
+      splitting: true,
+      chunkNames: "chunks/[name]-[hash]",
+      platform: "node",
+      format: "esm",
+      target: "node22",
+      external: ["@1password/sdk", "esbuild"],
+      // Some bundled dependencies are CommonJS and call require().
+      banner: { js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);' },
+      logLevel: "warning",
+      plugins: [lazyClientNodeDeps, pureClientNode],
+    });
+    const built = new Set(filesUnder(staging).map((f) => relative(staging, f)));
+    mkdirSync(join(outDir, "chunks"), { recursive: true });
+    // Chunks first, entry points last: a new entry point finds its chunks in place.
+    for (const file of [...built].sort((a, b) => Number(!a.startsWith("chunks/")) - Number(!b.startsWith("chunks/")))) renameSync(join(staging, file), join(outDir, file));
+    for (const file of filesUnder(outDir)) if (!built.has(relative(outDir, file))) rmSync(file);
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
 }
 
+function filesUnder(dir) {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name));
+}

@@ -1,18 +1,26 @@
-// `node scripts/build/flow.mjs <flow> [args]`: what the moon tasks run. Loads the
-// flow's bundle and calls its exported main. It never builds: a missing or stale
-// bundle is an error that names the command that builds it.
+// `scripts/build/node scripts/build/flow.mjs <flow> [args]`: what the moon tasks run.
+// Loads the flow's bundle and calls its exported main. It never builds: a missing or
+// stale bundle is an error that names the command that builds it (the moon tasks
+// depend on root:build, which does). A Node.js older than the flows support is refused.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { flows, outDir, root, sourcesMtime } from "./bundles.mjs";
+import { checkNode } from "./toolchain.mjs";
 
 const name = process.argv[2];
 if (name === "-h" || name === "--help") {
-  console.log(`Usage: node scripts/build/flow.mjs <flow> [options]   (what the moon tasks run)\n\nFlows: ${flows.join(", ")}\n<flow> --help shows a flow's options. Exit codes: 0 done, 1 something would change or a check failed, 2 a wrong command line, 3 any other failure.`);
+  console.log(`Usage: scripts/build/node scripts/build/flow.mjs <flow> [options]   (what the moon tasks run)\n\nFlows: ${flows.join(", ")}\n<flow> --help shows a flow's options. Exit codes: 0 done, 1 something would change or a check failed, 2 a wrong command line, 3 any other failure.`);
   process.exit(0);
 }
 if (name === "--version") {
   console.log(`setup-docs-relay ${JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version} (node ${process.version})`);
   process.exit(0);
+}
+try {
+  checkNode();
+} catch (error) {
+  console.error(`✖ ${error.message}`);
+  process.exit(3);
 }
 if (!flows.includes(name)) {
   console.error(`✖ expected a flow name (${flows.join(", ")}); got "${name ?? ""}"`);

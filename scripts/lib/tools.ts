@@ -1,25 +1,28 @@
-// Resolves the pinned helm and kubectl unpacked by `npm install`; nothing here
-// falls back to whatever happens to be on PATH. The calls go through
+// Runs helm and kubectl: the pinned ones on linux-x64, the operator's own from
+// PATH elsewhere, checked against the oldest version the flows are tested with
+// (scripts/build/toolchain.mjs decides; TOOLS_HELM / TOOLS_KUBECTL name another
+// binary on purpose, as the tests do for helm 4). The calls go through
 // node:child_process rather than zx: importing zx costs 130-175 ms, which is
 // most of a flow's start-up on the paths that shell out (sync-ingress --check,
-// bootstrap); zx stays the library for scripts where that does not count.
+// bootstrap).
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { resolveTool } from "../build/toolchain.mjs";
+import { OperatorError } from "./errors.ts";
 import { trackChild } from "./interrupt.ts";
 import { repoRoot } from "./paths.ts";
 
 export type Tool = "helm" | "kubectl";
 
+/** The binary a flow runs for `tool`; one line naming what is missing or too old, and how to get it, when there is none to run. */
 export function toolPath(tool: Tool): string {
-  const path = join(repoRoot, ".tools/bin", tool);
-  if (!existsSync(path)) {
-    throw new Error(`expected the pinned ${tool} at ${path}; it is missing; run \`npm install\` (or \`node scripts/build/install-tools.mjs\`) to unpack it`);
+  try {
+    return resolveTool(tool).path;
+  } catch (error) {
+    throw new OperatorError((error as Error).message);
   }
-  return path;
 }
 
-/** Runs a pinned tool and returns its stdout; a failure carries the tool's stderr. */
+/** Runs helm or kubectl and returns its stdout; a failure carries the tool's stderr. */
 export function runTool(tool: Tool, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<string> {
   const path = toolPath(tool);
   return new Promise((resolve, reject) => {

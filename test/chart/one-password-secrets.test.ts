@@ -2,6 +2,7 @@
 // typos, and the exact items apps/docs-prod asks for.
 import { describe, expect, it } from "vitest";
 import { instances, onePassword, relayNamespace, tenant } from "../../scripts/lib/names.ts";
+import { schemaError } from "../support/chart.ts";
 import { helmLint, helmTemplate, named, ofKind, sourceObjects, type HelmRelease, type KubeObject } from "../support/manifests.ts";
 
 const chart = "libs/1password-secrets";
@@ -54,11 +55,11 @@ describe("libs/1password-secrets", () => {
   });
 
   it.each([
-    ["a misspelled key", { items: [{ name: "x", nmespace: "relay", itemPath: "vaults/v/items/x" }] }, /Additional property nmespace is not allowed/],
-    ["an entry without a name", { items: [{ namespace: "relay", itemPath: "vaults/v/items/x" }] }, /items\.0: name is required/],
-    ["an itemPath that is not vaults/<vault>/items/<item>", { items: [{ name: "x", itemPath: "setup-docs-prod/x" }] }, /items\.0\.itemPath: Does not match pattern/],
-    ["a name that is not a DNS-1123 subdomain", { items: [{ name: "Relay_Creds", itemPath: "vaults/v/items/x" }] }, /items\.0\.name: Does not match pattern/],
-    ["an unknown top-level key", { itemz: [] }, /Additional property itemz is not allowed/],
+    ["a misspelled key", { items: [{ name: "x", nmespace: "relay", itemPath: "vaults/v/items/x" }] }, schemaError("items.0: Additional property nmespace is not allowed")],
+    ["an entry without a name", { items: [{ namespace: "relay", itemPath: "vaults/v/items/x" }] }, schemaError("items.0: name is required")],
+    ["an itemPath that is not vaults/<vault>/items/<item>", { items: [{ name: "x", itemPath: "setup-docs-prod/x" }] }, schemaError("items.0.itemPath: Does not match pattern")],
+    ["a name that is not a DNS-1123 subdomain", { items: [{ name: "Relay_Creds", itemPath: "vaults/v/items/x" }] }, schemaError("items.0.name: Does not match pattern")],
+    ["an unknown top-level key", { itemz: [] }, schemaError("(root): Additional property itemz is not allowed")],
   ])("its schema rejects %s", (_what, values, message) => {
     expect(() => render(values)).toThrow(message);
   });

@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { fixturesDir, template } from "../support/chart.ts";
+import { fixturesDir, schemaError, template } from "../support/chart.ts";
 
 const badDir = join(fixturesDir, "bad");
 
@@ -26,7 +26,7 @@ describe("relay-server values schema", () => {
     const result = await template({ valuesFiles: [join(badDir, file)] });
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain("values don't meet the specifications of the schema");
-    expect(result.stderr).toContain(expected);
+    expect(result.stderr).toMatch(schemaError(expected));
   });
 
   it("accepts the defaults plus the two required values (url and bucket)", async () => {
@@ -69,13 +69,13 @@ describe("relay-server required values and template checks", () => {
   it("refuses to render without relay.url", async () => {
     const result = await template({ bare: true, values: { storage: { s3: { bucket: "b" } } } });
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toContain("- relay.url: Does not match pattern");
+    expect(result.stderr).toMatch(schemaError("relay.url: Does not match pattern"));
   });
 
   it("refuses to render without a store instead of silently keeping documents in memory", async () => {
     const result = await template({ bare: true, values: { relay: { url: "https://relay.example.com" } } });
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toContain("- storage.s3.bucket: String length must be greater than or equal to 1");
+    expect(result.stderr).toMatch(schemaError("storage.s3.bucket: String length must be greater than or equal to 1"));
   });
 
   it("still names the missing bucket when schema validation is skipped", async () => {

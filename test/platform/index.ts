@@ -5,6 +5,8 @@
 // Builders: programs of ours and images, built once into .cache/ and reused.
 export { allCrds, crdSources, type CrdName, type CrdObject, fluxCrds, readCrd } from "./build/crds.ts";
 export { ensureFluxBinary, type FluxController, fluxControllers } from "./build/flux-binaries.ts";
+export { ensureGoTool, goToolBinary, type GoToolName, goTools, goToolVersion } from "./build/go-tools.ts";
+export { gvkOf, schemaLocation, writeSchemas } from "./build/kube-schemas.ts";
 export { nodeImages } from "./build/images.ts";
 export { ensureRelayServer, relaySourceTarball } from "./build/relay-server.ts";
 export { ensureKubeBinary, kubeBinary } from "./build/kube-binary.ts";

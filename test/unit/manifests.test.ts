@@ -499,8 +499,8 @@ describe("moon tasks of the apps", () => {
 
   it("apps/docs-prod offers bootstrap and create-1password-secret, which take the 1Password references from names.ts alone", () => {
     const tasks = readYaml<MoonFile>(join(tenant.appPath, "moon.yml")).tasks ?? {};
-    expect(tasks.bootstrap?.command).toBe("node $workspaceRoot/scripts/build/flow.mjs bootstrap --app docs-prod");
-    expect(tasks["create-1password-secret"]?.command).toBe("node $workspaceRoot/scripts/build/flow.mjs create-1password-secret");
+    expect(tasks.bootstrap?.command).toBe("$workspaceRoot/scripts/build/node $workspaceRoot/scripts/build/flow.mjs bootstrap --app docs-prod");
+    expect(tasks["create-1password-secret"]?.command).toBe("$workspaceRoot/scripts/build/node $workspaceRoot/scripts/build/flow.mjs create-1password-secret");
     // One place for the references: no moon.yml repeats an op:// reference of names.ts.
     const moonText = readFileSync(repoPath(join(tenant.appPath, "moon.yml")), "utf8");
     for (const reference of [onePassword.credentialsReference, onePassword.tokenReference]) expect(moonText).not.toContain(reference);
@@ -509,8 +509,8 @@ describe("moon tasks of the apps", () => {
 
   it("apps/docs-infra-prod offers bootstrap and sync-ingress", () => {
     const tasks = readYaml<MoonFile>(join(management.appPath, "moon.yml")).tasks ?? {};
-    expect(tasks.bootstrap?.command).toBe("node $workspaceRoot/scripts/build/flow.mjs bootstrap --app docs-infra-prod");
-    expect(tasks["sync-ingress"]?.command).toBe("node $workspaceRoot/scripts/build/flow.mjs sync-ingress");
+    expect(tasks.bootstrap?.command).toBe("$workspaceRoot/scripts/build/node $workspaceRoot/scripts/build/flow.mjs bootstrap --app docs-infra-prod");
+    expect(tasks["sync-ingress"]?.command).toBe("$workspaceRoot/scripts/build/node $workspaceRoot/scripts/build/flow.mjs sync-ingress");
   });
 
   it("every moon task that runs a flow names one that is bundled", async () => {

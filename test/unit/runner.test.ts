@@ -15,7 +15,7 @@ const run = (...args: string[]) => spawnSync(process.execPath, [runner(), ...arg
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), "runner-"));
   for (const dir of ["scripts/build", "scripts/flows", "scripts/lib", "dist/flows"]) mkdirSync(join(root, dir), { recursive: true });
-  for (const file of ["flow.mjs", "bundles.mjs"]) copyFileSync(join(repoRoot, "scripts/build", file), join(root, "scripts/build", file));
+  for (const file of ["flow.mjs", "bundles.mjs", "toolchain.mjs"]) copyFileSync(join(repoRoot, "scripts/build", file), join(root, "scripts/build", file));
   writeFileSync(join(root, "scripts/flows/verify.ts"), "export async function main() {}\n");
   writeFileSync(join(root, "scripts/lib/cli.ts"), "export {};\n");
 });
@@ -57,7 +57,7 @@ describe("the flow runner", () => {
     for (const flag of ["-h", "--help"]) {
       const result = run(flag);
       expect(result.status, flag).toBe(0);
-      expect(result.stdout).toMatch(/^Usage: node scripts\/build\/flow\.mjs <flow> \[options\]/);
+      expect(result.stdout).toMatch(/^Usage: scripts\/build\/node scripts\/build\/flow\.mjs <flow> \[options\]/);
       expect(result.stdout).toMatch(/Flows: bootstrap, /);
     }
     expect(run("--version")).toMatchObject({ status: 0, stdout: `setup-docs-relay 9.9.9 (node ${process.version})\n` });

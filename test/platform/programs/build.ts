@@ -1,8 +1,9 @@
 // `tsx test/platform/programs/build.ts`: build (or confirm) the local Kubernetes program and the
 // Flux controllers, download the modules the real CRDs come from and, where a real
 // node can run, build its images (pause, the Relay server from source, the helm test
-// image), so tests start without waiting. `--flux` builds only the Flux controllers.
-import { crdSources, detectNodeMode, ensureFluxBinary, ensureKubeBinary, fluxControllers, nodeImages } from "../index.ts";
+// image), so tests start without waiting. `--flux` builds only the Flux controllers;
+// `--go-tools` only helm 4 and kubeconform (build/go-tools.ts).
+import { crdSources, detectNodeMode, ensureFluxBinary, ensureGoTool, ensureKubeBinary, fluxControllers, type GoToolName, goTools, nodeImages } from "../index.ts";
 
 const timed = async <T>(what: string, step: () => Promise<T>): Promise<T> => {
   const started = Date.now();
@@ -12,6 +13,13 @@ const timed = async <T>(what: string, step: () => Promise<T>): Promise<T> => {
 };
 
 const fluxOnly = process.argv.includes("--flux");
+if (!fluxOnly) {
+  for (const name of Object.keys(goTools) as GoToolName[]) {
+    const built = await ensureGoTool(name, (line) => console.log(line));
+    console.log(`${name}: ${built.binary}${built.buildSeconds === undefined ? " (up to date)" : ` (built in ${built.buildSeconds} s)`}`);
+  }
+  if (process.argv.includes("--go-tools")) process.exit(0);
+}
 if (!fluxOnly) {
   const binary = await timed("kube binary", () => ensureKubeBinary((line) => console.log(line)));
   console.log(`kube: ${binary}`);
