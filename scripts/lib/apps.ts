@@ -3,12 +3,13 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
-import { parse, parseAllDocuments, stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import { OperatorError } from "./errors.ts";
 import type { Manifest } from "./kube.ts";
 import { management, tenant } from "./names.ts";
 import { repoRoot } from "./paths.ts";
 import { runTool } from "./tools.ts";
+import { parseManifests } from "./yaml.ts";
 
 export const apps = {
   "docs-prod": { path: tenant.appPath, kustomization: tenant.kustomization, cluster: tenant.app, isTenant: true },
@@ -56,19 +57,15 @@ export function sourcePatches(objects: readonly Manifest[], source: { url?: stri
 
 /** `kubectl kustomize <path>`, parsed; with patches, as Flux builds it when its Kustomization carries them. */
 export async function buildApp(path: string, patches: readonly Patch[] = []): Promise<Manifest[]> {
-  if (patches.length === 0) return manifestsOf(await runTool("kubectl", ["kustomize", path]));
+  if (patches.length === 0) return parseManifests(await runTool("kubectl", ["kustomize", path]), `kubectl kustomize ${path}`);
   const dir = mkdtempSync(join(tmpdir(), "app-patches-"));
   try {
     // kustomize takes a relative resource only; the app stays where it is.
     writeFileSync(join(dir, "kustomization.yaml"), stringify({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: [relative(dir, resolve(repoRoot, path))], patches }));
-    return manifestsOf(await runTool("kubectl", ["kustomize", "--load-restrictor", "LoadRestrictionsNone", dir]));
+    return parseManifests(await runTool("kubectl", ["kustomize", "--load-restrictor", "LoadRestrictionsNone", dir]), `kubectl kustomize ${path} with its patches`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function manifestsOf(out: string): Manifest[] {
-  return parseAllDocuments(out).map((d) => d.toJS() as Manifest).filter(Boolean);
 }
 
 /** The root Kustomization with the patches added, so Flux keeps applying what bootstrap applied. */

@@ -3,13 +3,15 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseAllDocuments, parseDocument } from "yaml";
+import { parseDocument } from "yaml";
 import { oneLine, OperatorError } from "./errors.ts";
 import type { Manifest } from "./kube.ts";
 import type { ServicePort } from "./mirrors.ts";
 import { instances as allInstances, relayChartPath, relayNamespace, type RelayInstance } from "./names.ts";
 import { repoRoot } from "./paths.ts";
-import { runTool, toolPath } from "./tools.ts";
+import { helmTemplate, type TemplateOptions } from "./helm-template.ts";
+import { toolPath } from "./tools.ts";
+import { parseManifests } from "./yaml.ts";
 
 export interface RelayService {
   instance: RelayInstance;
@@ -32,9 +34,7 @@ interface Rendered {
 
 /** The one Service in `helm template` output for an instance. */
 export function serviceFromRendered(text: string, instance: RelayInstance): Omit<RelayService, "host"> {
-  const services = parseAllDocuments(text)
-    .map((d) => d.toJS() as Rendered | null)
-    .filter((o): o is Rendered => o?.kind === "Service");
+  const services = (parseManifests(text, `helm template ${instance.release} ${relayChartPath}`) as Rendered[]).filter((o) => o.kind === "Service");
   if (services.length !== 1) {
     throw new OperatorError(`expected ${relayChartPath} to render exactly one Service for ${instance.release} (${instance.valuesFile}); it rendered ${services.length}; fix the chart or the values file`);
   }
@@ -71,9 +71,9 @@ export function valuesArgs(instance: RelayInstance, extraValues: readonly string
   return [instance.valuesFile, ...extraValues].flatMap((file) => ["-f", file]);
 }
 
-/** `helm template` of one instance, as its HelmRelease renders it (release name, namespace, values file). */
-export function helmTemplateArgs(instance: RelayInstance, extraValues: readonly string[] = []): string[] {
-  return ["template", instance.release, relayChartPath, ...valuesArgs(instance, extraValues), "--namespace", relayNamespace];
+/** How one instance renders, as its HelmRelease renders it (release name, namespace, values file). */
+export function instanceTemplate(instance: RelayInstance, extraValues: readonly string[] = []): TemplateOptions {
+  return { release: instance.release, chart: relayChartPath, namespace: relayNamespace, valuesFiles: [instance.valuesFile, ...extraValues] };
 }
 
 // One render per instance and process: verify needs the Service and the Deployment,
@@ -85,7 +85,7 @@ export function renderInstanceText(instance: RelayInstance, extraValues: readonl
   const key = [instance.release, ...extraValues].join("\0");
   let text = rendered.get(key);
   if (!text) {
-    text = runTool("helm", helmTemplateArgs(instance, extraValues)).catch((error: Error) => {
+    text = helmTemplate(instanceTemplate(instance, extraValues)).catch((error: Error) => {
       rendered.delete(key);
       throw new OperatorError(`expected helm to render ${relayChartPath} for ${instance.release}; ${oneLine(error.message)}; fix the chart or ${[instance.valuesFile, ...extraValues].join(", ")}`);
     });
@@ -96,9 +96,8 @@ export function renderInstanceText(instance: RelayInstance, extraValues: readonl
 
 /** The objects of one instance's release, without Helm's test hooks, each with its namespace. */
 export async function renderInstance(instance: RelayInstance, extraValues: readonly string[] = []): Promise<Manifest[]> {
-  return parseAllDocuments(await renderInstanceText(instance, extraValues))
-    .map((d) => d.toJS() as Manifest | null)
-    .filter((o): o is Manifest => !!o && !o.metadata.annotations?.["helm.sh/hook"])
+  return parseManifests(await renderInstanceText(instance, extraValues), `helm template ${instance.release} ${relayChartPath}`)
+    .filter((o) => !o.metadata.annotations?.["helm.sh/hook"])
     .map((o) => ({ ...o, metadata: { ...o.metadata, namespace: o.metadata.namespace ?? relayNamespace } }));
 }
 

@@ -5,12 +5,12 @@
 // rest of the chart tier runs with helm 4 through TOOLS_HELM (.ci/run, npm run test:helm4).
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { parseAllDocuments } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { resolveTool } from "../../scripts/build/toolchain.mjs";
 import { instances, relayChartPath, relayNamespace } from "../../scripts/lib/names.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { ensureGoTool, goToolVersion } from "../platform/index.ts";
+import { parseManifests } from "../../scripts/lib/yaml.ts";
 
 const run = promisify(execFile);
 const helms: Record<"helm3" | "helm4", string> = { helm3: "", helm4: "" };
@@ -30,10 +30,7 @@ async function template(helm: string, args: string[]): Promise<string> {
   return (await run(helm, ["template", ...args], { cwd: repoRoot, maxBuffer: 64 * 1024 * 1024 })).stdout;
 }
 
-const objects = (text: string) =>
-  parseAllDocuments(text)
-    .map((d) => d.toJS())
-    .filter((o) => o !== null);
+const objects = (text: string) => parseManifests(text, "helm template");
 
 describe.runIf(onPinnedPlatform)("helm 3 and helm 4 on this repository's charts", () => {
   it("are the versions the flows are tested with", async () => {

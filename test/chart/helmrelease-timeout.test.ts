@@ -50,9 +50,9 @@ describe("the relay HelmReleases' timeout", () => {
 
   it.each(instances.map((i) => [i.release, i] as const))(
     "%s covers the chart's startup budget and ends before the root Kustomization gives up",
-    (release, instance) => {
+    async (release, instance) => {
       const hr = named(ofKind<TimedObject>(objects, "HelmRelease"), release, "a HelmRelease");
-      const [deployment] = ofKind<Deployment>(renderRelay(instance), "Deployment");
+      const [deployment] = ofKind<Deployment>(await renderRelay(instance), "Deployment");
       const budget = startupBudget(deployment!);
       // The chart's own numbers: 90 s to stop, 5 minutes to start, one readiness probe.
       expect(budget).toBeGreaterThan(parseDuration(fluxDefault) / 1000);

@@ -9,13 +9,14 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { parseAllDocuments, stringify } from "yaml";
+import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { instances, management, relayChartPath, relayNamespace, tenant } from "../../scripts/lib/names.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { toolPath } from "../../scripts/lib/tools.ts";
 import { ensureGoTool, gvkOf, schemaLocation, writeSchemas } from "../platform/index.ts";
 import { type HelmRelease, named, ofKind, sourceObjects } from "../support/manifests.ts";
+import { parseManifests } from "../../scripts/lib/yaml.ts";
 
 const run = promisify(execFile);
 
@@ -55,10 +56,7 @@ async function tool(name: "helm" | "kubectl", args: string[]): Promise<string> {
   return (await run(toolPath(name), args, { cwd: repoRoot, maxBuffer: 64 * 1024 * 1024 })).stdout;
 }
 
-const objectsOf = (text: string) =>
-  parseAllDocuments(text)
-    .map((d) => d.toJS() as { apiVersion?: string; kind?: string } | null)
-    .filter((o) => o !== null);
+const objectsOf = (text: string) => parseManifests(text, "rendered manifests");
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "kubeconform-"));

@@ -25,20 +25,20 @@ import {
 const fluxNamespaceOf: Record<string, string> = { [tenant.appPath]: tenant.fluxNamespace, [management.appPath]: management.fluxNamespace };
 
 describe("kustomize builds", () => {
-  it.each(appDirs)("%s builds with the pinned kubectl", (appDir) => {
-    expect(kustomizeBuild(appDir).length).toBeGreaterThan(0);
+  it.each(appDirs)("%s builds with the pinned kubectl", async (appDir) => {
+    expect((await kustomizeBuild(appDir)).length).toBeGreaterThan(0);
   });
 
-  it.each(appDirs)("every Flux object of %s lands in its cluster's Flux namespace", (appDir) => {
-    const misplaced = kustomizeBuild(appDir)
+  it.each(appDirs)("every Flux object of %s lands in its cluster's Flux namespace", async (appDir) => {
+    const misplaced = (await kustomizeBuild(appDir))
       .filter(isFluxObject)
       .filter((o) => o.metadata.namespace !== fluxNamespaceOf[appDir])
       .map((o) => `${o.kind}/${o.metadata.name} in ${o.metadata.namespace ?? "(none)"}`);
     expect(misplaced).toEqual([]);
   });
 
-  it.each(appDirs)("every sourceRef and dependsOn of %s resolves to an object in the same namespace", (appDir) => {
-    const built = kustomizeBuild(appDir);
+  it.each(appDirs)("every sourceRef and dependsOn of %s resolves to an object in the same namespace", async (appDir) => {
+    const built = await kustomizeBuild(appDir);
     const key = (kind: string, ns: string | undefined, name: string) => `${kind}/${ns}/${name}`;
     const present = new Set(built.map((o) => key(o.kind, o.metadata.namespace, o.metadata.name)));
     const dangling: string[] = [];
@@ -56,12 +56,12 @@ describe("kustomize builds", () => {
     expect(dangling).toEqual([]);
   });
 
-  it("the build of apps/docs-prod holds no OnePasswordItem, so a fresh cluster can apply it", () => {
-    expect(kustomizeBuild(tenant.appPath).filter((o) => groupOf(o) === "onepassword.com")).toEqual([]);
+  it("the build of apps/docs-prod holds no OnePasswordItem, so a fresh cluster can apply it", async () => {
+    expect((await kustomizeBuild(tenant.appPath)).filter((o) => groupOf(o) === "onepassword.com")).toEqual([]);
   });
 
-  it("the build of apps/docs-prod keeps every Namespace's own name", () => {
-    const names = ofKind(kustomizeBuild(tenant.appPath), "Namespace").map((n) => n.metadata.name).sort();
+  it("the build of apps/docs-prod keeps every Namespace's own name", async () => {
+    const names = ofKind(await kustomizeBuild(tenant.appPath), "Namespace").map((n) => n.metadata.name).sort();
     expect(names).toEqual([onePassword.namespace, "flux-system", relayNamespace].sort());
   });
 });
@@ -71,19 +71,19 @@ describe.each(instances)("relay instance $release", (instance) => {
     expect(() => helmLint(relayChartPath, { valuesFiles: [instance.valuesFile], namespace: relayNamespace })).not.toThrow();
   });
 
-  it("renders exactly one Service, of type LoadBalancer, for KubeVirt CCM to mirror", () => {
-    expect(renderedService(instance).spec.type).toBe("LoadBalancer");
+  it("renders exactly one Service, of type LoadBalancer, for KubeVirt CCM to mirror", async () => {
+    expect((await renderedService(instance)).spec.type).toBe("LoadBalancer");
   });
 
-  it("its Ingress backend port equals the port of the Service the chart renders", () => {
-    const ports = renderedService(instance).spec.ports.map((p) => p.port);
+  it("its Ingress backend port equals the port of the Service the chart renders", async () => {
+    const ports = (await renderedService(instance)).spec.ports.map((p) => p.port);
     const backend = ingressFor(instance).spec.rules?.[0]?.http?.paths[0]?.backend.service;
     expect(ports).toContain(backend?.port.number);
   });
 
-  it("its Deployment reads the S3 keys from the OnePasswordItem's Secret and restarts when they rotate", () => {
+  it("its Deployment reads the S3 keys from the OnePasswordItem's Secret and restarts when they rotate", async () => {
     const deployments = ofKind<KubeObject & { spec: { template: { spec: { containers: { env?: { valueFrom?: { secretKeyRef?: { name: string; key: string } } }[] }[] } } } }>(
-      renderRelay(instance),
+      await renderRelay(instance),
       "Deployment",
     );
     expect(deployments).toHaveLength(1);
@@ -98,8 +98,8 @@ describe.each(instances)("relay instance $release", (instance) => {
     expect(deployment.metadata.annotations?.["operator.1password.io/auto-restart"]).toBe("true");
   });
 
-  it("renders the server image its values file names, else the chart's default (appVersion)", () => {
-    const images = JSON.stringify(renderRelay(instance).filter((o) => o.kind === "Deployment"));
+  it("renders the server image its values file names, else the chart's default (appVersion)", async () => {
+    const images = JSON.stringify((await renderRelay(instance)).filter((o) => o.kind === "Deployment"));
     const { repository = "docker.system3.md/relay-server", tag = defaultServerTag() } = relayValues(instance).image ?? {};
     expect(images).toContain(`"${repository}:${tag}"`);
   });
@@ -114,12 +114,12 @@ describe("vendored charts", () => {
     expect(() => helmLint(entry.dir, { namespace: "default" })).not.toThrow();
   });
 
-  it("the synced Connect chart renders the operator with the Secrets apps/docs-prod names", (ctx) => {
+  it("the synced Connect chart renders the operator with the Secrets apps/docs-prod names", async (ctx) => {
     const entry = vendoredHelmChart(onePassword.chart.name);
     const reason = notSyncedReason(entry);
     if (reason) ctx.skip(reason);
-    const release = ofKind<HelmRelease>(kustomizeBuild(tenant.appPath), "HelmRelease").find((hr) => hr.spec.chart.spec.chart === onePassword.chart.name)!;
-    const rendered = JSON.stringify(helmTemplate(release.spec.releaseName!, entry.dir, { values: release.spec.values, namespace: onePassword.namespace }));
+    const release = ofKind<HelmRelease>(await kustomizeBuild(tenant.appPath), "HelmRelease").find((hr) => hr.spec.chart.spec.chart === onePassword.chart.name)!;
+    const rendered = JSON.stringify(await helmTemplate(release.spec.releaseName!, entry.dir, { values: release.spec.values, namespace: onePassword.namespace }));
     expect(rendered).toContain(onePassword.credentialsSecret.name);
     expect(rendered).toContain(onePassword.tokenSecret.name);
   });

@@ -12,8 +12,8 @@ interface OnePasswordItem extends KubeObject {
   spec: { itemPath: string };
 }
 
-function render(values: Record<string, unknown>, namespace: string = onePassword.namespace): OnePasswordItem[] {
-  return helmTemplate(release, chart, { values, namespace }) as OnePasswordItem[];
+async function render(values: Record<string, unknown>, namespace: string = onePassword.namespace): Promise<OnePasswordItem[]> {
+  return (await helmTemplate(release, chart, { values, namespace })) as OnePasswordItem[];
 }
 
 /** The values apps/docs-prod's HelmRelease gives this chart. */
@@ -28,30 +28,30 @@ describe("libs/1password-secrets", () => {
     expect(() => helmLint(chart, { values: deployedValues(), namespace: onePassword.namespace })).not.toThrow();
   });
 
-  it("renders nothing for an empty list", () => {
-    expect(render({ items: [] })).toEqual([]);
+  it("renders nothing for an empty list", async () => {
+    expect(await render({ items: [] })).toEqual([]);
   });
 
-  it("renders one OnePasswordItem per relay instance, in relay, with the names.ts item paths", () => {
-    const items = render(deployedValues());
+  it("renders one OnePasswordItem per relay instance, in relay, with the names.ts item paths", async () => {
+    const items = await render(deployedValues());
     expect(items.map((i) => ({ apiVersion: i.apiVersion, kind: i.kind, name: i.metadata.name, namespace: i.metadata.namespace, itemPath: i.spec.itemPath }))).toEqual(
       instances.map((i) => ({ apiVersion: "onepassword.com/v1", kind: "OnePasswordItem", name: i.credentialsSecret, namespace: relayNamespace, itemPath: i.itemPath })),
     );
   });
 
-  it("puts an entry without a namespace into the release namespace", () => {
-    const [item] = render({ items: [{ name: "x", itemPath: "vaults/v/items/x" }] }, "elsewhere");
+  it("puts an entry without a namespace into the release namespace", async () => {
+    const [item] = await render({ items: [{ name: "x", itemPath: "vaults/v/items/x" }] }, "elsewhere");
     expect(item?.metadata.namespace).toBe("elsewhere");
   });
 
-  it("labels every item with the release, so `helm` and operators can find them", () => {
-    const [item] = render({ items: [{ name: "x", namespace: "relay", itemPath: "vaults/v/items/x" }] });
+  it("labels every item with the release, so `helm` and operators can find them", async () => {
+    const [item] = await render({ items: [{ name: "x", namespace: "relay", itemPath: "vaults/v/items/x" }] });
     expect(item?.metadata.labels).toMatchObject({ "app.kubernetes.io/instance": release, "app.kubernetes.io/managed-by": "Helm" });
   });
 
-  it("refuses an entry listed twice in one namespace", () => {
+  it("refuses an entry listed twice in one namespace", async () => {
     const entry = { name: "x", namespace: "relay", itemPath: "vaults/v/items/x" };
-    expect(() => render({ items: [entry, entry] })).toThrow(/relay\/x is listed twice/);
+    await expect(render({ items: [entry, entry] })).rejects.toThrow(/relay\/x is listed twice/);
   });
 
   it.each([
@@ -60,7 +60,7 @@ describe("libs/1password-secrets", () => {
     ["an itemPath that is not vaults/<vault>/items/<item>", { items: [{ name: "x", itemPath: "setup-docs-prod/x" }] }, schemaError("items.0.itemPath: Does not match pattern")],
     ["a name that is not a DNS-1123 subdomain", { items: [{ name: "Relay_Creds", itemPath: "vaults/v/items/x" }] }, schemaError("items.0.name: Does not match pattern")],
     ["an unknown top-level key", { itemz: [] }, schemaError("(root): Additional property itemz is not allowed")],
-  ])("its schema rejects %s", (_what, values, message) => {
-    expect(() => render(values)).toThrow(message);
+  ])("its schema rejects %s", async (_what, values, message) => {
+    await expect(render(values)).rejects.toThrow(message);
   });
 });

@@ -2,7 +2,6 @@
 // parsed objects from the real helm binary.
 import { describe, expect, it } from "vitest";
 import type {
-  KubernetesObject,
   V1ConfigMap,
   V1Container,
   V1Deployment,
@@ -19,23 +18,24 @@ import { join } from "node:path";
 import { defaultServerTag } from "../../scripts/lib/server-versions.ts";
 import { fixturesDir, kinds, only, parseRelayToml, render, type RelayToml, type TomlTable } from "../support/chart.ts";
 import { nginxSizeBytes, serverUploadLimitBytes } from "../support/manifests.ts";
+import type { Manifest } from "../../scripts/lib/kube.ts";
 
 const relayMdKeys = [
   { key_id: "relay_2025_10_22", public_key: "/6OgBTHaRdWLogewMdyE+7AxnI0/HP3WGqRs/bYBlFg=" },
   { key_id: "relay_2025_10_23", public_key: "fbm9JLHrwPpST5HAYORTQR/i1VbZ1kdp2ZEy0XpMbf0=" },
 ];
 
-function deployment(objects: KubernetesObject[]): V1Deployment {
+function deployment(objects: Manifest[]): V1Deployment {
   return only<V1Deployment>(objects, "Deployment");
 }
 
-function container(objects: KubernetesObject[]): V1Container {
+function container(objects: Manifest[]): V1Container {
   const containers = deployment(objects).spec?.template.spec?.containers ?? [];
   expect(containers).toHaveLength(1);
   return containers[0]!;
 }
 
-function relayToml(objects: KubernetesObject[]): RelayToml {
+function relayToml(objects: Manifest[]): RelayToml {
   const text = only<V1ConfigMap>(objects, "ConfigMap").data?.["relay.toml"];
   if (text === undefined) throw new Error("ConfigMap has no relay.toml");
   return parseRelayToml(text);
@@ -491,7 +491,7 @@ describe("relay-server optional objects", () => {
 
   it("points the ServiceMonitor at the metrics port, which the Service then carries", async () => {
     const objects = await render({ valuesFiles: [join(fixturesDir, "good/full.yaml")] });
-    const sm = only(objects, "ServiceMonitor") as KubernetesObject & {
+    const sm = only(objects, "ServiceMonitor") as Manifest & {
       spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string; path: string }[] };
     };
     expect(sm.spec.endpoints).toEqual([{ port: "metrics", path: "/metrics", interval: "30s" }]);
@@ -597,10 +597,10 @@ describe("relay-server releases side by side", () => {
     const everything = { valuesFiles: [join(fixturesDir, "good/full.yaml")] };
     const personal = await render({ release: "relay-personal", ...everything });
     const family = await render({ release: "relay-family", ...everything });
-    const ids = (objs: KubernetesObject[]) => objs.map((o) => `${o.kind}/${o.metadata?.name}`);
+    const ids = (objs: Manifest[]) => objs.map((o) => `${o.kind}/${o.metadata?.name}`);
     const overlap = ids(personal).filter((id) => ids(family).includes(id));
     expect(overlap).toEqual([]);
-    const sel = (objs: KubernetesObject[]) => deployment(objs).spec?.selector.matchLabels;
+    const sel = (objs: Manifest[]) => deployment(objs).spec?.selector.matchLabels;
     expect(sel(personal)).not.toEqual(sel(family));
     // Neither Service selects the other release's pods.
     const familyPodLabels = deployment(family).spec?.template.metadata?.labels ?? {};

@@ -70,13 +70,13 @@ function namespacesOf(objects: readonly KubeObject[]): string[] {
 
 describe("server-side dry-run with the real CRDs", () => {
   it("every object of apps/docs-prod is accepted", async () => {
-    const built = kustomizeBuild(tenant.appPath);
+    const built = await kustomizeBuild(tenant.appPath);
     expect(await applyAll(withAllCrds, tenantNamespaces(built), false)).toEqual([]);
     expect(await applyAll(withAllCrds, built.filter((o) => o.kind !== "Namespace"), true)).toEqual([]);
   });
 
   it("every object of apps/docs-infra-prod is accepted in the management cluster's namespaces", async () => {
-    const built = kustomizeBuild(management.appPath);
+    const built = await kustomizeBuild(management.appPath);
     // flux-system and tenant-root exist in the management cluster before this app.
     await ensureNamespaces(withAllCrds, [management.fluxNamespace, management.tenantNamespace]);
     expect(namespacesOf(built).sort()).toEqual([management.fluxNamespace, management.tenantNamespace].sort());
@@ -85,14 +85,14 @@ describe("server-side dry-run with the real CRDs", () => {
 
   it.each(instances)("every object the relay chart renders for $release is accepted in namespace relay", async (instance) => {
     await ensureNamespaces(withAllCrds, [relayNamespace]);
-    const rendered = renderRelay(instance);
+    const rendered = await renderRelay(instance);
     expect(rendered.length).toBeGreaterThan(0);
     expect(await applyAll(withAllCrds, rendered.map((o) => ({ ...o, metadata: { ...o.metadata, namespace: o.metadata.namespace ?? relayNamespace } })), true)).toEqual([]);
   });
 
   it("the OnePasswordItems libs/1password-secrets renders for apps/docs-prod match the operator's CRD", async () => {
     const hr = named(ofKind<HelmRelease>(sourceObjects(tenant.appPath), "HelmRelease"), "1password-secrets", "a HelmRelease");
-    const items = helmTemplate("1password-secrets", "libs/1password-secrets", { values: hr.spec.values, namespace: onePassword.namespace });
+    const items = await helmTemplate("1password-secrets", "libs/1password-secrets", { values: hr.spec.values, namespace: onePassword.namespace });
     await ensureNamespaces(withAllCrds, namespacesOf(items));
     expect(items).toHaveLength(instances.length);
     expect(await applyAll(withAllCrds, items, true)).toEqual([]);
@@ -100,9 +100,9 @@ describe("server-side dry-run with the real CRDs", () => {
 
   it("refuses a misspelled field, in a HelmRelease and in an Ingress (so the checks above can fail)", async () => {
     await ensureNamespaces(withAllCrds, [tenant.fluxNamespace, management.tenantNamespace]);
-    const hr = named(ofKind<HelmRelease>(kustomizeBuild(tenant.appPath), "HelmRelease"), instances[0]!.release, "a HelmRelease");
+    const hr = named(ofKind<HelmRelease>(await kustomizeBuild(tenant.appPath), "HelmRelease"), instances[0]!.release, "a HelmRelease");
     const badRelease = { ...hr, spec: { ...hr.spec, chart: { spec: { ...hr.spec.chart.spec, valuesFile: "typo.yaml" } } } };
-    const ingress = ofKind(kustomizeBuild(management.appPath), "Ingress")[0]!;
+    const ingress = ofKind(await kustomizeBuild(management.appPath), "Ingress")[0]!;
     const badIngress = { ...ingress, spec: { ...(ingress.spec as Record<string, unknown>), ingressClasName: "typo" } };
     const refused = await applyAll(withAllCrds, [badRelease, badIngress], true);
     expect(refused).toHaveLength(2);
@@ -113,7 +113,7 @@ describe("server-side dry-run with the real CRDs", () => {
 
 describe("a fresh tenant cluster: Flux CRDs, no OnePasswordItem CRD", () => {
   it("takes apps/docs-prod, namespaces first", async () => {
-    const built = kustomizeBuild(tenant.appPath);
+    const built = await kustomizeBuild(tenant.appPath);
     expect(await applyAll(fresh, tenantNamespaces(built), false)).toEqual([]);
     expect(await applyAll(fresh, built.filter((o) => o.kind !== "Namespace"), false)).toEqual([]);
     for (const o of built) expect(await fresh.get(asManifest(o)), describeObject(o)).toBeDefined();

@@ -6,6 +6,7 @@ import { ApiException, KubernetesObjectApi, type KubernetesObject, type V1Deploy
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fixturesDir, only, render, type RenderOptions } from "../support/chart.ts";
 import { type ApiServers, startApiServers } from "../platform/index.ts";
+import type { Manifest } from "../../scripts/lib/kube.ts";
 
 let cp: ApiServers;
 let client: KubernetesObjectApi;
@@ -43,7 +44,7 @@ async function restrictedNamespace(): Promise<string> {
   return name;
 }
 
-async function renderInto(namespace: string, release: string, options: RenderOptions): Promise<KubernetesObject[]> {
+async function renderInto(namespace: string, release: string, options: RenderOptions): Promise<Manifest[]> {
   const objects = await render({ ...options, release, namespace });
   return objects.map((o) => ({ ...o, metadata: { ...o.metadata, namespace } }));
 }
@@ -60,7 +61,7 @@ function describeError(error: unknown): string {
 }
 
 /** Creates each object (dry-run or for real); returns "<Kind>/<name>: <error>" for each refusal. */
-async function createAll(objects: KubernetesObject[], dryRun: boolean): Promise<string[]> {
+async function createAll(objects: readonly KubernetesObject[], dryRun: boolean): Promise<string[]> {
   const refusals: string[] = [];
   for (const o of objects) {
     try {
@@ -73,7 +74,7 @@ async function createAll(objects: KubernetesObject[], dryRun: boolean): Promise<
 }
 
 /** The Pod the Deployment's ReplicaSet would create (no controller-manager runs here to do it). */
-function podFromTemplate(objects: KubernetesObject[], namespace: string): V1Pod {
+function podFromTemplate(objects: Manifest[], namespace: string): V1Pod {
   const d = only<V1Deployment>(objects, "Deployment");
   return {
     apiVersion: "v1",

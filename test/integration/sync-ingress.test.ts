@@ -24,7 +24,9 @@ let mirrors: Map<string, string>;
 const outputs: FlowResult[] = [];
 
 const [personal, family] = instances as [RelayInstance, RelayInstance];
-const serviceName = (i: RelayInstance) => renderedService(i).metadata.name;
+// The Services the chart renders, rendered once for the whole file.
+const serviceNames = new Map(await Promise.all(instances.map(async (i) => [i.release, (await renderedService(i)).metadata.name] as const)));
+const serviceName = (i: RelayInstance) => serviceNames.get(i.release)!;
 const mirrorOf = (i: RelayInstance) => mirrors.get(`${relayNamespace}/${serviceName(i)}`)!;
 
 async function sync(args: string[], env: NodeJS.ProcessEnv = {}): Promise<FlowResult> {
@@ -368,7 +370,7 @@ describe("sync-ingress refuses bad input with a clear message and changes nothin
 
   it("a tenant Service that is not a LoadBalancer", async () => {
     const t = client(tenantServer);
-    const svc = renderedService(family);
+    const svc = await renderedService(family);
     await t.apply({ ...(svc as unknown as Manifest), metadata: { ...svc.metadata, namespace: relayNamespace }, spec: { ...svc.spec, type: "ClusterIP" } }, { fieldManager: "helm" });
     try {
       const message = await refuses();

@@ -5,10 +5,8 @@ import { copyFileSync } from "node:fs";
 import { createServer } from "node:net";
 import type { Server } from "node:https";
 import { join } from "node:path";
-import { parseAllDocuments } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { instances, management, relayNamespace, tenant } from "../../scripts/lib/names.ts";
-import type { Manifest } from "../../scripts/lib/kube.ts";
 import { type ApiServer, type ApiServers, client, playCcm, s3EndpointHosts, seedCozystack, setFluxReady, startApiServers } from "../platform/index.ts";
 import { localSecretsFile, tempDir } from "../support/files.ts";
 import { runFlow, type FlowResult } from "../support/flows.ts";
@@ -16,6 +14,7 @@ import { readyServer, s3LikeServer, testCa } from "../support/tls.ts";
 import { uploadBodySizeAllowed } from "../../scripts/lib/verify/management.ts";
 import { readFileSync } from "node:fs";
 import { defaultServerTag, versionOfTag } from "../../scripts/lib/server-versions.ts";
+import { parseManifests } from "../../scripts/lib/yaml.ts";
 
 const certificateCrd = {
   apiVersion: "apiextensions.k8s.io/v1",
@@ -81,7 +80,7 @@ beforeAll(async () => {
   const sync = await runFlow("sync-ingress", ["--tenant-kubeconfig", tenantServer.kubeconfigPath, "--ingress-file", ingressFile], { KUBECONFIG: mgmt.kubeconfigPath });
   expect(sync.code, sync.all).toBe(0);
   // Flux in the management cluster: the Ingresses as in the file; cert-manager: TLS Secrets and Ready Certificates.
-  for (const ingress of parseAllDocuments(readFileSync(ingressFile, "utf8")).map((d) => d.toJS() as Manifest)) {
+  for (const ingress of parseManifests(readFileSync(ingressFile, "utf8"), ingressFile)) {
     await m.apply(ingress, { fieldManager: "kustomize-controller" });
     const secretName = (ingress.spec as { tls: { secretName: string }[] }).tls[0]!.secretName;
     await m.apply({ apiVersion: "v1", kind: "Secret", metadata: { namespace: management.tenantNamespace, name: secretName }, type: "Opaque", data: { "tls.crt": "", "tls.key": "" } }, { fieldManager: "cert-manager" });

@@ -4,17 +4,18 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseAllDocuments, parseDocument, stringify } from "yaml";
-import { management, relayChartPath, relayNamespace, tenant, type RelayInstance } from "../../scripts/lib/names.ts";
+import { parseDocument, stringify } from "yaml";
+import { management, tenant, type RelayInstance } from "../../scripts/lib/names.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
+import { buildApp } from "../../scripts/lib/apps.ts";
+import { renderChart } from "../../scripts/lib/helm-template.ts";
+import type { Manifest } from "../../scripts/lib/kube.ts";
+import { instanceTemplate } from "../../scripts/lib/relay-services.ts";
 import { toolPath } from "../../scripts/lib/tools.ts";
+import { parseManifests } from "../../scripts/lib/yaml.ts";
 
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  [field: string]: unknown;
-}
+/** The engine's object type: what the flows apply and read. */
+export type KubeObject = Manifest;
 
 /** The two app folders, repository-relative. */
 export const appDirs = [tenant.appPath, management.appPath] as const;
@@ -36,20 +37,9 @@ export function isFluxObject(obj: KubeObject): boolean {
 /** Every YAML document of a file, as plain objects; empty documents dropped. */
 export function readObjects(relativePath: string): KubeObject[] {
   const text = readFileSync(repoPath(relativePath), "utf8");
-  return parseYamlStream(text, relativePath);
+  return parseManifests(text, relativePath);
 }
 
-export function parseYamlStream(text: string, source: string): KubeObject[] {
-  const docs = parseAllDocuments(text);
-  const objects: KubeObject[] = [];
-  for (const doc of docs) {
-    if (doc.errors.length > 0) throw new Error(`expected valid YAML in ${source}; found: ${doc.errors.map((e) => e.message).join("; ")}`);
-    const value = doc.toJS() as unknown;
-    if (value === null || value === undefined) continue;
-    objects.push(value as KubeObject);
-  }
-  return objects;
-}
 
 /** One YAML document as a plain value. */
 export function readYaml<T>(relativePath: string): T {
@@ -81,10 +71,9 @@ export function sourceObjects(appDir: string): KubeObject[] {
   return (readKustomization(appDir).resources ?? []).flatMap((file) => readObjects(join(appDir, file)));
 }
 
-/** `kubectl kustomize <appDir>` with the pinned kubectl. */
-export function kustomizeBuild(appDir: string): KubeObject[] {
-  const out = run(toolPath("kubectl"), ["kustomize", repoPath(appDir)], `kubectl kustomize ${appDir}`);
-  return parseYamlStream(out, `kubectl kustomize ${appDir}`);
+/** An app folder as kustomize builds it, through the engine (as bootstrap and verify build it). */
+export function kustomizeBuild(appDir: string): Promise<KubeObject[]> {
+  return buildApp(appDir);
 }
 
 export interface ChartRun {
@@ -100,15 +89,20 @@ export function requireChart(chartDir: string): void {
   }
 }
 
-/** `helm template` with the pinned helm; throws with helm's message when rendering fails. */
-export function helmTemplate(release: string, chartDir: string, opts: ChartRun): KubeObject[] {
+/** A chart rendered by the engine's `helm template`, with values files and values; throws with helm's message when rendering fails. */
+export async function helmTemplate(release: string, chartDir: string, opts: ChartRun): Promise<KubeObject[]> {
   requireChart(chartDir);
-  return withValues(opts, (args) =>
-    parseYamlStream(
-      run(toolPath("helm"), ["template", release, repoPath(chartDir), "--namespace", opts.namespace, ...args], `helm template ${release} ${chartDir}`),
-      `helm template ${release} ${chartDir}`,
-    ),
-  );
+  const dir = opts.values ? mkdtempSync(join(tmpdir(), "values-")) : undefined;
+  try {
+    const valuesFiles = (opts.valuesFiles ?? []).map(repoPath);
+    if (dir) {
+      writeFileSync(join(dir, "values.yaml"), stringify(opts.values));
+      valuesFiles.push(join(dir, "values.yaml"));
+    }
+    return await renderChart({ release, chart: repoPath(chartDir), namespace: opts.namespace, valuesFiles });
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** `helm lint --strict`; returns helm's output, throws with it when lint fails. */
@@ -236,8 +230,8 @@ export function relayValues(instance: RelayInstance): RelayValues {
 }
 
 /** The chart's rendering of one instance, in its namespace, from its values file. */
-export function renderRelay(instance: RelayInstance): KubeObject[] {
-  return helmTemplate(instance.release, relayChartPath, { valuesFiles: [instance.valuesFile], namespace: relayNamespace });
+export function renderRelay(instance: RelayInstance): Promise<KubeObject[]> {
+  return renderChart(instanceTemplate(instance));
 }
 
 export interface Service extends KubeObject {
@@ -245,8 +239,8 @@ export interface Service extends KubeObject {
 }
 
 /** The one Service the chart renders for an instance (what KubeVirt CCM mirrors). */
-export function renderedService(instance: RelayInstance): Service {
-  const services = ofKind<Service>(renderRelay(instance), "Service");
+export async function renderedService(instance: RelayInstance): Promise<Service> {
+  const services = ofKind<Service>(await renderRelay(instance), "Service");
   if (services.length !== 1) {
     throw new Error(`expected the chart to render exactly one Service for ${instance.release}; it rendered ${services.length}`);
   }

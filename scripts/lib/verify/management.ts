@@ -2,13 +2,13 @@
 // the ingress files point at them, the live Ingresses match the files, TLS, and for
 // filesystem-store instances the Ingress's body size for attachment uploads.
 import { readFileSync } from "node:fs";
-import { parseAllDocuments } from "yaml";
 import { checkIngress, type IngressFileResult, type InstanceResult, missingRuleProblem } from "../ingress-sync.ts";
 import { KubeApiError, type KubeClient, type Live, readyCondition } from "../kube.ts";
 import { instances, management, type RelayInstance } from "../names.ts";
 import { displayPath } from "../paths.ts";
 import { bodySizeAnnotation, instanceStorage, nginxSizeBytes, serverUploadLimitBytes } from "../relay-storage.ts";
 import { fail, pass, type Result, skip } from "./checks.ts";
+import { parseManifests } from "../yaml.ts";
 
 export function mirrorFound(i: InstanceResult): Result {
   const name = `mirror of Service ${i.service} in ${management.tenantNamespace}`;
@@ -90,7 +90,7 @@ export async function managementChecks(tenantClient: KubeClient | undefined, mgm
   for (const instance of instances.filter((i) => instanceStorage(i).type === "filesystem")) results.push(await uploadBodySizeAllowed(mgmt, instance));
   const served = await certificatesServed(mgmt);
   for (const path of ingressFiles) {
-    const docs = parseAllDocuments(readFileSync(path, "utf8")).map((d) => d.toJS() as Live | null).filter((d): d is Live => d?.kind === "Ingress");
+    const docs = (parseManifests(readFileSync(path, "utf8"), path) as Live[]).filter((d) => d.kind === "Ingress");
     for (const want of docs) {
       const namespace = want.metadata.namespace ?? management.tenantNamespace;
       results.push(await ingressMatchesFile(mgmt, want, namespace, path));

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { parseAllDocuments } from "yaml";
+import { parseManifests } from "../../../scripts/lib/yaml.ts";
 
 const run = promisify(execFile);
 
@@ -62,8 +62,7 @@ async function download(module: string): Promise<string> {
 export async function readCrd(name: CrdName): Promise<CrdObject> {
   const [module, file] = crdFiles[name];
   const path = join(await moduleDir(module), "config/crd/bases", file);
-  const docs = parseAllDocuments(readFileSync(path, "utf8")).map((d) => d.toJS() as CrdObject | null);
-  const crd = docs.find((d) => d?.kind === "CustomResourceDefinition");
+  const crd = parseManifests(readFileSync(path, "utf8"), path).find((d) => d.kind === "CustomResourceDefinition") as CrdObject | undefined;
   if (!crd) throw new Error(`expected a CustomResourceDefinition in ${path}; found none`);
   return crd;
 }

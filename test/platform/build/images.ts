@@ -6,12 +6,12 @@ import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { parseAllDocuments } from "yaml";
 import { instances } from "../../../scripts/lib/names.ts";
 import { repoRoot } from "../../../scripts/lib/paths.ts";
 import { supportedServerVersions, versionOfTag } from "../../../scripts/lib/server-versions.ts";
-import { runTool } from "../../../scripts/lib/tools.ts";
 import { ensureRelayServer } from "./relay-server.ts";
+import { renderChart } from "../../../scripts/lib/helm-template.ts";
+import type { Manifest } from "../../../scripts/lib/kube.ts";
 
 const exec = promisify(execFile);
 const cacheDir = join(repoRoot, ".cache/images");
@@ -56,13 +56,11 @@ export function qualify(repository: string): string {
 
 /** The images a release of the chart runs (server and helm test Pod), read from `helm template`. */
 export async function chartImages(valuesFile: string): Promise<{ server: string; test: string }> {
-  const rendered = await runTool("helm", ["template", "relay", join(repoRoot, "libs/relay-server"), "-f", valuesFile]);
   let server: string | undefined;
   let test: string | undefined;
-  for (const doc of parseAllDocuments(rendered)) {
-    const obj = doc.toJS() as { kind?: string; spec?: { template?: { spec?: PodSpec } } & PodSpec } | null;
-    if (obj?.kind === "Deployment") server = obj.spec?.template?.spec?.containers?.[0]?.image;
-    if (obj?.kind === "Pod") test = obj.spec?.containers?.[0]?.image;
+  for (const obj of (await renderChart({ release: "relay", chart: join(repoRoot, "libs/relay-server"), namespace: "relay", valuesFiles: [valuesFile] })) as ({ spec?: { template?: { spec?: PodSpec } } & PodSpec } & Manifest)[]) {
+    if (obj.kind === "Deployment") server = obj.spec?.template?.spec?.containers?.[0]?.image;
+    if (obj.kind === "Pod") test = obj.spec?.containers?.[0]?.image;
   }
   if (!server || !test) throw new Error(`expected helm template of libs/relay-server with ${valuesFile} to render a Deployment and a test Pod with images; found server=${server}, test=${test}`);
   return { server: withTag(server), test: withTag(test) };

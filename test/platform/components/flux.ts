@@ -7,9 +7,9 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { parseAllDocuments } from "yaml";
 import { type CrdObject, freePorts, type ApiServer } from "./api-server.ts";
 import { ensureFluxBinaries, type FluxController, fluxControllers, fluxControllerVersion } from "../build/flux-binaries.ts";
+import { parseManifests } from "../../../scripts/lib/yaml.ts";
 
 export { fluxControllers, type FluxController } from "../build/flux-binaries.ts";
 
@@ -77,9 +77,8 @@ export async function fluxControllerCrds(): Promise<CrdObject[]> {
     }
     const bases = join(dir, "config/crd/bases");
     for (const file of readdirSync(bases).filter((f) => f.endsWith(".yaml"))) {
-      for (const doc of parseAllDocuments(readFileSync(join(bases, file), "utf8"))) {
-        const obj = doc.toJS() as CrdObject | null;
-        if (obj?.kind === "CustomResourceDefinition") crds.push(obj);
+      for (const obj of parseManifests(readFileSync(join(bases, file), "utf8"), join(bases, file))) {
+        if (obj.kind === "CustomResourceDefinition") crds.push(obj as unknown as CrdObject);
       }
     }
   }

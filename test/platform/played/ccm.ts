@@ -31,7 +31,7 @@ export async function installRelayServices(tenantServer: ApiServer, only: readon
   const c = client(tenantServer);
   await c.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: relayNamespace } }, { fieldManager: "helm" });
   for (const instance of only) {
-    const svc = renderedService(instance);
+    const svc = await renderedService(instance);
     await c.apply({ ...(svc as unknown as Manifest), metadata: { ...svc.metadata, namespace: relayNamespace } }, { fieldManager: "helm" });
   }
 }

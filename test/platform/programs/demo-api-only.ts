@@ -6,13 +6,14 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { parseAllDocuments } from "yaml";
 import { type ApiServer, client, ensureKubeBinary, playCcm, s3EndpointHosts, seedCozystack, setFluxReady, startApiServers } from "../index.ts";
 import { preMigrationVendir } from "../../support/vendir.ts";
 import { flow, heading, note, run } from "./demo-output.ts";
 import { instances, management, onePassword, relayNamespace, tenant } from "../../../scripts/lib/names.ts";
 import { repoRoot } from "../../../scripts/lib/paths.ts";
 import { s3LikeServer, testCa } from "../../support/tls.ts";
+import type { Manifest } from "../../../scripts/lib/kube.ts";
+import { parseManifests } from "../../../scripts/lib/yaml.ts";
 
 const { values } = parseArgs({ options: { keep: { type: "boolean", default: false } } });
 
@@ -82,13 +83,12 @@ try {
   const ingressFile = join(infra, "ingress-relay.yaml");
   await run("sync-ingress", "sync-ingress", ["--tenant-kubeconfig", tenantServer.kubeconfigPath, "--ingress-file", ingressFile]);
   await run("sync-ingress", "sync-ingress", ["--tenant-kubeconfig", tenantServer.kubeconfigPath, "--ingress-file", ingressFile, "--check"]);
-  for (const doc of parseAllDocuments(readFileSync(ingressFile, "utf8"))) {
-    const ingress = doc.toJS() as { spec: { rules: { host: string; http: { paths: { backend: { service: { name: string; port: { number: number } } } }[] } }[] } };
+  for (const ingress of parseManifests(readFileSync(ingressFile, "utf8"), ingressFile) as (Manifest & { spec: { rules: { host: string; http: { paths: { backend: { service: { name: string; port: { number: number } } } }[] } }[] } })[]) {
     for (const rule of ingress.spec.rules) for (const p of rule.http.paths) note(`ingress backend: https://${rule.host} → tenant-root/${p.backend.service.name}:${p.backend.service.port.number}`);
   }
 
   // The operator commits the file; Flux in the management cluster applies it.
-  for (const doc of parseAllDocuments(readFileSync(ingressFile, "utf8"))) await client(mgmt).apply(doc.toJS(), { fieldManager: "kustomize-controller" });
+  for (const ingress of parseManifests(readFileSync(ingressFile, "utf8"), ingressFile)) await client(mgmt).apply(ingress, { fieldManager: "kustomize-controller" });
   note("Flux (played): the updated Ingresses applied in tenant-root of the management cluster");
 
   heading("vendir remove-entry relay-server against a scratch copy of the pre-migration third_party/vendir");

@@ -6,13 +6,14 @@
 import { cpSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { parseAllDocuments } from "yaml";
 import { instances, management, relayNamespace, tenant } from "../../../scripts/lib/names.ts";
 import { repoRoot } from "../../../scripts/lib/paths.ts";
 import { flow, heading, note, run } from "./demo-output.ts";
 import { client, detectNodeMode, relayRoutes, s3EndpointHosts, startIngress, startSystem } from "../index.ts";
 import { preMigrationVendir } from "../../support/vendir.ts";
 import { testCa } from "../../support/tls.ts";
+import type { Manifest } from "../../../scripts/lib/kube.ts";
+import { parseManifests } from "../../../scripts/lib/yaml.ts";
 
 const mode = detectNodeMode();
 console.log(mode.reason);
@@ -52,8 +53,7 @@ if (!mode.node) {
     const tls = ca.issue(instances.map((i) => i.host), "relay-hosts");
     const s3Hosts = s3EndpointHosts();
     const m = client(mgmt);
-    for (const doc of parseAllDocuments(readFileSync(ingressFile, "utf8"))) {
-      const ing = doc.toJS() as { metadata: { namespace: string }; spec: { tls: { secretName: string }[] } };
+    for (const ing of parseManifests(readFileSync(ingressFile, "utf8"), ingressFile) as (Manifest & { spec: { tls: { secretName: string }[] } })[]) {
       await m.apply(ing as never, { fieldManager: "kustomize-controller" });
       for (const t of ing.spec.tls) {
         await m.apply({ apiVersion: "v1", kind: "Secret", type: "kubernetes.io/tls", metadata: { namespace: ing.metadata.namespace, name: t.secretName }, data: { "tls.crt": Buffer.from(tls.cert).toString("base64"), "tls.key": Buffer.from(tls.key).toString("base64") } }, { fieldManager: "cert-manager" });
