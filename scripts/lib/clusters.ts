@@ -101,7 +101,14 @@ export async function untrustedKubeconfig(text: string, origin: string, show: bo
     }
     return value;
   };
-  const top = check(doc.toJS({ maxAliasCount: 10 }), "", "");
+  let parsed: unknown;
+  try {
+    // Aliases expand here; a document that expands into a huge one is refused, not built.
+    parsed = doc.toJS({ maxAliasCount: 10 });
+  } catch (error) {
+    throw new OperatorError(`expected a kubeconfig in ${origin}; it does not parse (${(error as Error).message.split("\n")[0]}); fix it there`);
+  }
+  const top = check(parsed, "", "");
   const entries = (list: string, kind: string) =>
     ((top[list] as unknown[] | undefined) ?? []).map((entry, i) => {
       const at = `${list}[${i}]`;

@@ -2,13 +2,13 @@
 // where the command line meets the machine: --version names the commit the bundles
 // were built from, a closed stdout ends nothing, and in a terminal what a step printed
 // stays on screen. vendir remove-entry serves as the flow: it needs no cluster.
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { flowRunner, preMigrationVendir, tempDir } from "../local/flows.ts";
-import { runFlowInTerminal } from "../support/terminal.ts";
+import { runFlowInTerminal, runFlowWithStdoutClosed } from "../support/terminal.ts";
 
 const scratch: string[] = [];
 afterEach(() => {
@@ -47,12 +47,7 @@ describe("--version", () => {
 describe("a closed stdout", () => {
   it("ends the flow quietly, its work done and its own exit code: no EPIPE stack trace", async () => {
     const vendir = preMigrationVendir(dir("runner-epipe-"));
-    const child = spawn(process.execPath, [flowRunner, "vendir-remove-entry", "relay-server", "--dir", vendir], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CI: "true" } });
-    // As `… | head -0`: the reader is gone before the flow writes its first line.
-    child.stdout.destroy();
-    let stderr = "";
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+    const { code, stderr } = await runFlowWithStdoutClosed("vendir-remove-entry", ["relay-server", "--dir", vendir]);
     expect(stderr).toBe("");
     expect(code).toBe(0);
     expect(readFileSync(join(vendir, "vendir.yml"), "utf8")).toBe(readFileSync(join(repoRoot, "test/fixtures/vendir/pre-migration-expected/without-relay-server/vendir.yml"), "utf8"));

@@ -1,7 +1,6 @@
 // sync-ingress end to end against two real local API servers: the tenant runs the
 // chart's relay Services, the management cluster holds KubeVirt CCM's mirrors
 // (played by test/support/ccm.ts), and the flow runs as an operator would.
-import { spawn } from "node:child_process";
 import { copyFileSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage } from "node:http";
 import { type AddressInfo, connect, type Socket } from "node:net";
@@ -14,7 +13,8 @@ import { repoRoot } from "../../scripts/lib/paths.ts";
 import { type ControlPlanes, type LocalServer, startControlPlanes } from "../local/control-plane.ts";
 import { checkIngress } from "../../scripts/lib/ingress-sync.ts";
 import { deleteService, installRelayServices, mirrorManifest, playCcm } from "../local/ccm.ts";
-import { client, type FlowResult, flowRunner, localSecretsFile, runFlow, runMoon, seedCozystack, tempDir } from "../local/flows.ts";
+import { client, type FlowResult, localSecretsFile, runFlow, runMoon, seedCozystack, tempDir } from "../local/flows.ts";
+import { runFlowWithStdoutClosed } from "../support/terminal.ts";
 import { renderedService } from "../support/manifests.ts";
 
 let cp: ControlPlanes;
@@ -322,11 +322,7 @@ describe("sync-ingress", () => {
 
   it("with its stdout closed (| head -1), still writes the file and exits with its own code, without a stack trace", async () => {
     const file = copyOf(repoIngress, "closed-stdout.yaml");
-    const child = spawn(process.execPath, [flowRunner, "sync-ingress", ...onTenant(), "--ingress-file", file], { cwd: repoRoot, env: { ...process.env, CI: "true", KUBECONFIG: mgmt.kubeconfigPath }, stdio: ["ignore", "pipe", "pipe"] });
-    child.stdout.destroy();
-    let stderr = "";
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+    const { code, stderr } = await runFlowWithStdoutClosed("sync-ingress", [...onTenant(), "--ingress-file", file], { KUBECONFIG: mgmt.kubeconfigPath });
     expect(stderr).toBe("");
     expect(code).toBe(0);
     expect(readFileSync(file, "utf8")).toBe(syncedRepoIngress());

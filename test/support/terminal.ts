@@ -1,7 +1,8 @@
-// A flow run in a terminal, as an operator sees it: `script` gives it a pseudo-terminal
-// (so listr2 draws its live progress tree), and a small screen model replays what it
-// wrote, cursor moves and erased lines included, into the lines left on screen at the end.
-import { execFile } from "node:child_process";
+// Where a flow's output goes, as an operator's shell has it: a terminal (`script` gives
+// the flow a pseudo-terminal, so listr2 draws its live progress tree, and a small screen
+// model replays what it wrote, cursor moves and erased lines included, into the lines
+// left on screen at the end), or a pipe whose reader has gone (`… | head -1`).
+import { execFile, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "../../scripts/lib/paths.ts";
@@ -56,4 +57,15 @@ export function runFlowInTerminal(flow: string, args: readonly string[], dir: st
       resolve({ code, screen: screen(body) });
     });
   });
+}
+
+/** Runs a flow's bundle with its stdout a pipe nobody reads any more (as `… | head -0`); its exit code and stderr. */
+export async function runFlowWithStdoutClosed(flow: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [join(repoRoot, "scripts/build/flow.mjs"), flow, ...args], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CI: "true", ...env } });
+  // The reader is gone before the flow writes its first line.
+  child.stdout.destroy();
+  let stderr = "";
+  child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+  return { code, stderr };
 }
