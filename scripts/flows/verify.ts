@@ -4,7 +4,7 @@
 import { clusterOptionSpecs, commonHelp, ingressFilesOption, parseDuration, parseFlowArgs, UsageError } from "../lib/cli.ts";
 import { management, tenant } from "../lib/names.ts";
 import { secretSourceHelp, secretSourceOptions, secretSourceOptionSpecs } from "../lib/onepassword.ts";
-import { type Scope, scopes } from "../lib/verify/checks.ts";
+import { isScope, scopes } from "../lib/verify/checks.ts";
 import type { VerifyOptions } from "./run/verify.ts";
 
 const optionSpecs = {
@@ -62,11 +62,12 @@ function parseConnectTo(values: readonly string[]): Map<string, { address: strin
 export async function main(argv: string[]): Promise<number> {
   const { common, values } = parseFlowArgs(argv, optionSpecs, help);
   const only = values.only ?? [...scopes];
-  for (const s of only) if (!scopes.includes(s as Scope)) throw new UsageError(`expected --only ${scopes.join(", ")}; got "${s}"; see --help`);
+  const wrong = only.find((s) => !isScope(s));
+  if (wrong !== undefined) throw new UsageError(`expected --only ${scopes.join(", ")}; got "${wrong}"; see --help`);
   const options: VerifyOptions = {
     cluster: common,
     secrets: secretSourceOptions(values),
-    scopes: only as Scope[],
+    scopes: only.filter(isScope),
     ingressFiles: ingressFilesOption(values["ingress-file"]),
     https: { caFile: values["ca-file"], timeoutMs: parseDuration(values["request-timeout"], "--request-timeout"), connectTo: parseConnectTo(values["connect-to"] ?? []) },
     json: values.json,

@@ -5,6 +5,10 @@ import { OperatorError, redact } from "../errors.ts";
 export type Scope = "tenant" | "management" | "network";
 export const scopes: readonly Scope[] = ["tenant", "management", "network"];
 
+export function isScope(name: string): name is Scope {
+  return (scopes as readonly string[]).includes(name);
+}
+
 export interface Check {
   scope: Scope;
   name: string;
