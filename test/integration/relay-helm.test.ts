@@ -3,25 +3,53 @@
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { relayNamespace, tenant } from "../../scripts/lib/names.ts";
 import { type ControlPlanes, type LocalServer, startControlPlanes } from "../local/control-plane.ts";
 import { childProcesses, client, runFlow, runMoon, startFlow, tempDir } from "../local/flows.ts";
 import { releaseHistory } from "../../scripts/lib/relay-release.ts";
+import { runTool } from "../../scripts/lib/tools.ts";
 import { waitFor } from "../support/wait.ts";
 
 let cp: ControlPlanes;
 let server: LocalServer;
 const onTenant = () => ["--tenant-kubeconfig", server.kubeconfigPath];
 
+/** Flows a test started in the background: a failed test must not leave one working on a release the next test uses. */
+const started: ChildProcess[] = [];
+function start(args: string[], env: NodeJS.ProcessEnv = {}): ReturnType<typeof startFlow> {
+  const flow = startFlow("relay-helm", args, env);
+  started.push(flow.process);
+  return flow;
+}
+afterEach(async () => {
+  for (const flow of started.splice(0)) {
+    if (flow.exitCode !== null || flow.signalCode !== null) continue;
+    const exited = new Promise((r) => flow.once("exit", r));
+    // A second signal makes the flow kill its helm at once.
+    flow.kill("SIGTERM");
+    setTimeout(() => flow.kill("SIGTERM"), 1000).unref();
+    await exited;
+  }
+});
+
 /** The pid of the helm a flow runs, once it runs. */
 async function helmOf(flow: ChildProcess): Promise<number> {
   const [helm] = await waitFor("the flow to start helm", 60_000, async () => {
-    const found = childProcesses(flow.pid!, "helm");
+    // The pinned helm itself (the kubeconfig's watchdog has "relay-helm" in its command line too).
+    const found = childProcesses(flow.pid!, ".tools/bin/helm");
     return found.length > 0 ? found : undefined;
   });
   return helm!;
 }
+
+/** relay-family deployed at a revision (`installed`), or not installed at all, whatever an earlier test left. */
+async function familyRelease(installed: boolean): Promise<void> {
+  await runTool("helm", ["uninstall", "relay-family", "--namespace", relayNamespace, "--ignore-not-found", "--kubeconfig", server.kubeconfigPath]);
+  if (installed) expect((await runFlow("relay-helm", ["upgrade", "--instance", "family", "--no-wait", ...onTenant()])).code).toBe(0);
+}
+
+const pendingNow = async (release: string) => (((await releaseHistory(client(server), release))[0]?.status ?? "").startsWith("pending-") ? true : undefined);
 
 /** Resolves once the flow's stderr has a line matching `pattern`. */
 function stderrLine(flow: ChildProcess, pattern: RegExp): Promise<string> {
@@ -85,11 +113,12 @@ describe("relay-server direct Helm deploys", () => {
 
   it.each(["SIGINT", "SIGHUP"] as const)("on %s (Ctrl-C, a closed terminal) lets helm undo the install, removes the temporary kubeconfig, says so and exits 130", async (signal) => {
     const tmp = tempDir("relay-helm-interrupt-");
+    await familyRelease(false);
     // helm waits for a Pod that never runs here (no controllers): the interrupt comes while it waits.
-    const flow = startFlow("relay-helm", ["upgrade", "--instance", "family", "--timeout", "5m", ...onTenant()], { TMPDIR: tmp });
+    const flow = start(["upgrade", "--instance", "family", "--timeout", "5m", ...onTenant()], { TMPDIR: tmp });
     const helm = await helmOf(flow.process);
     expect(readdirSync(tmp)).toHaveLength(1);
-    await waitFor("helm to record the install as pending", 60_000, async () => ((await releaseHistory(client(server), "relay-family"))[0]?.status === "pending-install" ? true : undefined));
+    await waitFor("helm to record the install as pending", 60_000, () => pendingNow("relay-family"));
     flow.process.kill(signal);
     const result = await flow.result;
     expect(result.code, result.all).toBe(130);
@@ -106,10 +135,11 @@ describe("relay-server direct Helm deploys", () => {
   }, 180_000);
 
   it("on Ctrl-C says at once that helm rolls the upgrade back and lets the rollback run to its end, past a minute", async () => {
-    // relay-family has a deployed revision (above); the rollback waits for its Pods, which never run here, up to --timeout.
-    const flow = startFlow("relay-helm", ["upgrade", "--instance", "family", "--timeout", "70s", ...onTenant()]);
+    // The rollback waits for the deployed revision's Pods, which never run here, up to --timeout.
+    await familyRelease(true);
+    const flow = start(["upgrade", "--instance", "family", "--timeout", "70s", ...onTenant()]);
     const helm = await helmOf(flow.process);
-    await waitFor("helm to record the upgrade as pending", 60_000, async () => ((await releaseHistory(client(server), "relay-family"))[0]?.status === "pending-upgrade" ? true : undefined));
+    await waitFor("helm to record the upgrade as pending", 60_000, () => pendingNow("relay-family"));
     const notice = stderrLine(flow.process, /^SIGINT: helm stops the upgrade/);
     flow.process.kill("SIGINT");
     expect(await notice).toContain("this can take up to 70s (--timeout); waiting for it to finish");
@@ -128,10 +158,11 @@ describe("relay-server direct Helm deploys", () => {
 
   it("killed with -9, leaves no kubeconfig on disk; the release helm left pending is named at the next run with the way out, which --recover takes", async () => {
     const tmp = tempDir("relay-helm-kill-");
-    const flow = startFlow("relay-helm", ["upgrade", "--instance", "family", "--timeout", "5m", ...onTenant()], { TMPDIR: tmp });
+    await familyRelease(true);
+    const flow = start(["upgrade", "--instance", "family", "--timeout", "5m", ...onTenant()], { TMPDIR: tmp });
     const helm = await helmOf(flow.process);
     const deployed = (await releaseHistory(client(server), "relay-family")).find((r) => r.status === "deployed")!;
-    await waitFor("helm to record the upgrade as pending", 60_000, async () => ((await releaseHistory(client(server), "relay-family"))[0]?.status === "pending-upgrade" ? true : undefined));
+    await waitFor("helm to record the upgrade as pending", 60_000, () => pendingNow("relay-family"));
     expect(readdirSync(tmp)).toHaveLength(1);
     flow.process.kill("SIGKILL");
     await flow.result;
