@@ -1,5 +1,5 @@
 // relay-helm's steps, loaded once its command line is parsed and checked (scripts/flows/relay-helm.ts).
-import { type CommonOptions, exitCodes, newSteps } from "../../lib/cli.ts";
+import { type CommonOptions, exitCodes, newSteps, type Steps } from "../../lib/cli.ts";
 import type { KubeClient } from "../../lib/kube.ts";
 import { type RelayInstance, relayChartPath, relayNamespace, tenant } from "../../lib/names.ts";
 import { lazySecretSource, type SecretSourceOptions } from "../../lib/onepassword.ts";
@@ -84,7 +84,7 @@ export async function run(opts: RelayHelmOptions): Promise<number> {
  * is named with the next step, and with --recover undone (rolled back to its last
  * deployed revision, or a first install uninstalled) before the upgrade.
  */
-async function recoverPending(opts: RelayHelmOptions, steps: ReturnType<typeof newSteps>, tenantClient: KubeClient): Promise<void> {
+async function recoverPending(opts: RelayHelmOptions, steps: Steps, tenantClient: KubeClient): Promise<void> {
   const { instance, cluster, wait } = opts;
   const release = instance.release;
   const recovery = await steps.run(`Check that no helm operation on ${release} is pending`, async (task) => {
