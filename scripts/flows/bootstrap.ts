@@ -27,7 +27,8 @@ const help = `Usage: moon run docs-prod:bootstrap -- [options]
 
 Applies apps/<app> (built with the pinned kubectl kustomize) to its cluster by
 server-side apply, namespaces first, and waits for the root Kustomization to be Ready
-(asking Flux to reconcile now when the apply changed something or it is not Ready yet).
+(first asking Flux to reconcile it and its GitRepository now, as flux reconcile --with-source;
+the output names that write).
 docs-prod goes to ${tenant.app} and first writes the 1Password Connect Secrets
 (create-1password-secret, in-process); docs-infra-prod goes to the management cluster.
 

@@ -56,7 +56,7 @@ async function sourceRevision(client: KubeClient, kustomization: Live): Promise<
  * for the revision its GitRepository has now: a Ready left from an earlier spec or
  * revision does not count. `status` says where it stands in words.
  */
-export async function readiness(client: KubeClient, ref: Manifest): Promise<{ ready: boolean; status: string }> {
+async function readiness(client: KubeClient, ref: Manifest): Promise<{ ready: boolean; status: string }> {
   const live = (await client.get(ref)) as Live | undefined;
   const ready = readyCondition(live);
   const generation = (live?.metadata as { generation?: number } | undefined)?.generation;

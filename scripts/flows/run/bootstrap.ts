@@ -4,7 +4,7 @@ import { buildApp, readPatches, sourcePatches, withPatchesKept } from "../../lib
 import { type CommonOptions, newSteps } from "../../lib/cli.ts";
 import type { SecretRefs } from "../../lib/connect-secrets.ts";
 import { OperatorError } from "../../lib/errors.ts";
-import { preflight, readiness, requestReconcile, waitReady } from "../../lib/flux.ts";
+import { preflight, requestReconcile, waitReady } from "../../lib/flux.ts";
 import { recordApplied } from "../../lib/interrupt.ts";
 import type { App } from "../../lib/names.ts";
 import { lazySecretSource, type SecretSourceOptions } from "../../lib/onepassword.ts";
@@ -64,21 +64,16 @@ export async function run(opts: BootstrapOptions): Promise<void> {
     : await steps.run(waitTitle, async (task) => {
         const root = objects.find((o) => o.kind === "Kustomization" && o.metadata.name === app.kustomization);
         if (!root) throw new OperatorError(`expected Kustomization ${app.kustomization} in ${app.path}; it is not there; restore ${app.path}/kustomization-root.yaml`);
-        // As `flux reconcile kustomization --with-source`: fetch the source and apply now, not at the next interval.
-        // Asked only when the apply changed something or Flux does not report the current spec Ready: a re-run that changed nothing writes nothing.
+        // As `flux reconcile kustomization --with-source`: fetch the source (a commit pushed since) and apply now, not
+        // at the next interval. The request is a write to both objects, so the step says so: the apply's counts are the apply's.
+        const at = new Date().toISOString();
         const reconcileRequested: string[] = [];
-        const changed = applied.some((a) => a.action !== "unchanged");
-        if (changed || !(await readiness(client, root)).ready) {
-          const at = new Date().toISOString();
-          for (const obj of objects.filter((o) => o.kind === "GitRepository" || o === root)) {
-            await requestReconcile(client, obj, at);
-            reconcileRequested.push(refOf(obj));
-            recordApplied(`${refOf(obj)} reconcile requested`);
-          }
-          task.say(`asked Flux to reconcile ${reconcileRequested.join(" and ")} now (annotation reconcile.fluxcd.io/requestedAt)`);
-        } else {
-          task.say("nothing changed and Flux reports it Ready: no reconcile requested");
+        for (const obj of objects.filter((o) => o.kind === "GitRepository" || o === root)) {
+          await requestReconcile(client, obj, at);
+          reconcileRequested.push(refOf(obj));
+          recordApplied(`${refOf(obj)} reconcile requested`);
         }
+        task.say(`asked Flux to reconcile ${reconcileRequested.join(" and ")} now: wrote the annotation reconcile.fluxcd.io/requestedAt=${at} on each`);
         await waitReady(client, root, waitMs, (line) => task.say(line), objects.filter((o) => o.kind === "HelmRelease"));
         return { status: "ready" as const, reconcileRequested };
       });
