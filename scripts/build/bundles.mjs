@@ -6,7 +6,8 @@
 // once the command line is parsed. client-node and the 1Password SDK stay
 // external or lazy: loaded only when a flow uses them (zx serves test/platform alone). Shared modules land in chunks both import, so the runner
 // and a flow share one secret registry.
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -79,6 +80,24 @@ const lazyClientNodeDeps = {
   },
 };
 
+/**
+ * Where the bundles come from, for --version: the commit of this checkout, with a note
+ * when scripts/ (what the bundles are built from) has uncommitted changes; outside a git
+ * checkout of this repository (a tarball, a copy without .git) it says so.
+ */
+export function builtFrom(dir = root) {
+  const git = (...args) => execFileSync("git", args, { cwd: dir, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  try {
+    // Not a repository further up that happens to hold the copy.
+    if (realpathSync(git("rev-parse", "--show-toplevel")) !== realpathSync(dir)) throw new Error("another repository");
+    const commit = git("rev-parse", "--short=12", "HEAD");
+    const changed = git("status", "--porcelain", "--untracked-files=all", "--", "scripts/flows", "scripts/lib") !== "";
+    return `commit ${commit}${changed ? " with uncommitted changes in scripts/" : ""}`;
+  } catch {
+    return "not built from a git checkout: no commit to name";
+  }
+}
+
 export async function build() {
   const { build: esbuild } = await import("esbuild");
   // Built beside dist/flows, then moved in file by file (a rename replaces a file at
@@ -102,6 +121,7 @@ export async function build() {
       external: ["@1password/sdk", "esbuild"],
       // Some bundled dependencies are CommonJS and call require().
       banner: { js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);' },
+      define: { __FLOWS_BUILT_FROM__: JSON.stringify(builtFrom()) },
       logLevel: "warning",
       plugins: [lazyClientNodeDeps, pureClientNode],
     });

@@ -9,11 +9,22 @@ import { checkNode } from "./toolchain.mjs";
 
 const name = process.argv[2];
 if (name === "-h" || name === "--help") {
-  console.log(`Usage: scripts/build/node scripts/build/flow.mjs <flow> [options]   (what the moon tasks run)\n\nFlows: ${flows.join(", ")}\n<flow> --help shows a flow's options. Exit codes: 0 done, 1 something would change or a check failed, 2 a wrong command line, 3 any other failure.`);
+  console.log(`Usage: scripts/build/node scripts/build/flow.mjs <flow> [options]   (what the moon tasks run)
+
+Flows: ${flows.join(", ")}
+<flow> --help shows a flow's options. Exit codes: 0 done, 1 something would change or a check failed, 2 a wrong command line, 3 any other failure.
+
+Examples:
+  scripts/build/node scripts/build/flow.mjs sync-ingress --check --json
+  scripts/build/node scripts/build/flow.mjs verify --only tenant
+  scripts/build/node scripts/build/flow.mjs relay-helm diff --instance personal`);
   process.exit(0);
 }
 if (name === "--version") {
-  console.log(`setup-docs-relay ${JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version} (node ${process.version})`);
+  // The CLI layer's bundle names the commit it was built from; without bundles there is none to name.
+  const cli = join(outDir, "cli.mjs");
+  if (existsSync(cli)) console.log((await import(cli)).versionLine());
+  else console.log(`setup-docs-relay ${JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version} (no bundles built yet: npm run build, node ${process.version})`);
   process.exit(0);
 }
 try {

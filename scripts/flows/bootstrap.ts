@@ -1,9 +1,11 @@
 // `moon run docs-prod:bootstrap` / `moon run docs-infra-prod:bootstrap`: applies an
 // app folder to its cluster by server-side apply and waits for its root
 // Kustomization, so Flux takes over from there.
-import { clusterOptionSpecs, commonHelp, parseFlowArgs, type ParsedArgs } from "../lib/cli.ts";
-import { tenant } from "../lib/names.ts";
-import { secretSourceHelp, secretSourceOptionSpecs } from "../lib/onepassword.ts";
+import { clusterOptionSpecs, commonHelp, parseDuration, parseFlowArgs, UsageError } from "../lib/cli.ts";
+import { secretRefs } from "../lib/connect-secrets.ts";
+import { appByName, apps, tenant } from "../lib/names.ts";
+import { secretSourceHelp, secretSourceOptions, secretSourceOptionSpecs } from "../lib/onepassword.ts";
+import type { BootstrapOptions } from "./run/bootstrap.ts";
 
 const optionSpecs = {
   ...clusterOptionSpecs,
@@ -24,7 +26,9 @@ const help = `Usage: moon run docs-prod:bootstrap -- [options]
        moon run docs-infra-prod:bootstrap -- [options]
 
 Applies apps/<app> (built with the pinned kubectl kustomize) to its cluster by
-server-side apply, namespaces first, and waits for the root Kustomization to be Ready.
+server-side apply, namespaces first, and waits for the root Kustomization to be Ready
+(first asking Flux to reconcile it and its GitRepository now, as flux reconcile --with-source;
+the output names that write).
 docs-prod goes to ${tenant.app} and first writes the 1Password Connect Secrets
 (create-1password-secret, in-process); docs-infra-prod goes to the management cluster.
 
@@ -45,11 +49,28 @@ docs-prod goes to ${tenant.app} and first writes the 1Password Connect Secrets
   --credentials-ref, --token-ref as in create-1password-secret
 ${secretSourceHelp}
 
+Examples:
+  moon run docs-prod:bootstrap
+  moon run docs-prod:bootstrap -- --branch my-feature --timeout 10m
+  moon run docs-infra-prod:bootstrap -- --management-context enigma --dry-run
+  node scripts/build/flow.mjs bootstrap --app docs-prod --no-wait --json
+
 ${commonHelp}`;
 
-export type Args = ParsedArgs<typeof optionSpecs>;
-
 export async function main(argv: string[]): Promise<void> {
-  const args = parseFlowArgs(argv, optionSpecs, help);
-  return (await import("./run/bootstrap.ts")).run(args);
+  const { common, values } = parseFlowArgs(argv, optionSpecs, help);
+  const app = appByName(values.app);
+  if (!app) throw new UsageError(`expected --app ${Object.keys(apps).join(" or ")}; got "${values.app}"; see --help`);
+  const timeoutMs = parseDuration(values.timeout);
+  const options: BootstrapOptions = {
+    app,
+    cluster: common,
+    secrets: secretSourceOptions(values),
+    connectSecrets: app.isTenant && !values["skip-secrets"] ? secretRefs(values) : undefined,
+    source: { url: values["git-url"], branch: values.branch },
+    patchesFile: values.patches,
+    waitMs: values["no-wait"] ? undefined : timeoutMs,
+    json: values.json,
+  };
+  return (await import("./run/bootstrap.ts")).run(options);
 }

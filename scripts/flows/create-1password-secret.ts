@@ -1,9 +1,11 @@
 // `moon run docs-prod:create-1password-secret`: reads the 1Password Connect
 // credentials and the operator token from 1Password and writes them as Secrets
 // into the tenant cluster, by server-side apply (updated in place, never deleted).
-import { clusterOptionSpecs, commonHelp, parseFlowArgs, type ParsedArgs } from "../lib/cli.ts";
+import { clusterOptionSpecs, commonHelp, parseFlowArgs } from "../lib/cli.ts";
+import { secretRefs } from "../lib/connect-secrets.ts";
 import { onePassword, tenant } from "../lib/names.ts";
-import { secretSourceHelp, secretSourceOptionSpecs } from "../lib/onepassword.ts";
+import { secretSourceHelp, secretSourceOptions, secretSourceOptionSpecs } from "../lib/onepassword.ts";
+import type { CreateSecretOptions } from "./run/create-1password-secret.ts";
 
 const optionSpecs = {
   ...clusterOptionSpecs,
@@ -23,11 +25,15 @@ Connect credentials JSON) and Secret ${onePassword.namespace}/${onePassword.toke
                                  default ${onePassword.tokenReference})
 ${secretSourceHelp}
 
+Examples:
+  moon run docs-prod:create-1password-secret
+  moon run docs-prod:create-1password-secret -- --dry-run
+  moon run docs-prod:create-1password-secret -- --tenant-kubeconfig ~/tenant.kubeconfig --secrets-from local --local-secrets secrets.json
+
 ${commonHelp}`;
 
-export type Args = ParsedArgs<typeof optionSpecs>;
-
 export async function main(argv: string[]): Promise<void> {
-  const args = parseFlowArgs(argv, optionSpecs, help);
-  return (await import("./run/create-1password-secret.ts")).run(args);
+  const { common, values } = parseFlowArgs(argv, optionSpecs, help);
+  const options: CreateSecretOptions = { cluster: common, secrets: secretSourceOptions(values), refs: secretRefs(values) };
+  return (await import("./run/create-1password-secret.ts")).run(options);
 }

@@ -1,8 +1,9 @@
 // `moon run docs-infra-prod:sync-ingress`: points each relay host's Ingress backend
 // at the Service KubeVirt CCM mirrored into tenant-root for that instance.
-import { clusterOptionSpecs, commonHelp, parseFlowArgs, type ParsedArgs } from "../lib/cli.ts";
+import { clusterOptionSpecs, commonHelp, ingressFilesOption, parseFlowArgs } from "../lib/cli.ts";
 import { management, relayChartPath, tenant } from "../lib/names.ts";
-import { secretSourceHelp, secretSourceOptionSpecs } from "../lib/onepassword.ts";
+import { secretSourceHelp, secretSourceOptions, secretSourceOptionSpecs } from "../lib/onepassword.ts";
+import type { SyncIngressOptions } from "./run/sync-ingress.ts";
 
 const optionSpecs = {
   ...clusterOptionSpecs,
@@ -27,12 +28,23 @@ port into the Ingress rules of the instance's host. Comments and layout stay.
 
 ${secretSourceHelp}
 
-${commonHelp}`;
+Examples:
+  moon run docs-infra-prod:sync-ingress
+  moon run docs-infra-prod:sync-ingress -- --check
+  moon run docs-infra-prod:sync-ingress -- --dry-run --ingress-file ../other/ingress.yaml
+  node scripts/build/flow.mjs sync-ingress --check --json                        (cron)
 
-export type Args = ParsedArgs<typeof optionSpecs>;
+${commonHelp}`;
 
 /** Exit code 1 when --check finds a file out of date. */
 export async function main(argv: string[]): Promise<number> {
-  const args = parseFlowArgs(argv, optionSpecs, help);
-  return (await import("./run/sync-ingress.ts")).run(args);
+  const { common, values } = parseFlowArgs(argv, optionSpecs, help);
+  const options: SyncIngressOptions = {
+    cluster: common,
+    secrets: secretSourceOptions(values),
+    ingressFiles: ingressFilesOption(values["ingress-file"]),
+    check: values.check,
+    json: values.json,
+  };
+  return (await import("./run/sync-ingress.ts")).run(options);
 }

@@ -51,7 +51,7 @@ export async function applyAll(client: KubeClient, objects: readonly Manifest[],
 /** The first failed apply of a phase, with what the apply did change before it stopped. */
 function applyFailure(client: KubeClient, obj: Manifest, error: unknown, done: readonly Applied[], dryRun: boolean): unknown {
   if (!(error instanceof KubeApiError)) return error;
-  const answer = error.code === 401 ? error.message : `expected ${client.label} to accept ${refOf(obj)}; it answered ${error.code}: ${error.message}`;
+  const answer = error.explained ? error.message : `expected ${client.label} to accept ${refOf(obj)}; it answered ${error.code}: ${error.message}`;
   const changed = done.filter((a) => a.action !== "unchanged").map((a) => `${a.ref} ${a.action}`);
   const what = dryRun ? "nothing was changed (dry run)" : changed.length > 0 ? `applied before the failure: ${changed.join(", ")}` : "nothing was changed";
   return new OperatorError(`${answer}; ${what}; fix the cause and run again`);

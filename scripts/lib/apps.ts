@@ -1,28 +1,14 @@
-// The two app folders Flux reconciles, and building one with the pinned kubectl
-// kustomize into the objects bootstrap applies and verify reads.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+// Building an app folder (names.ts lists the two Flux reconciles) with the pinned
+// kubectl kustomize into the objects bootstrap applies and verify reads.
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { parse, stringify } from "yaml";
-import { OperatorError } from "./errors.ts";
+import { parseDocument, stringify } from "yaml";
+import { describeFsError, OperatorError } from "./errors.ts";
+import { privateTempDir } from "./files.ts";
 import type { Manifest } from "./kube.ts";
-import { management, tenant } from "./names.ts";
 import { repoRoot } from "./paths.ts";
 import { runTool } from "./tools.ts";
-import { parseManifests } from "./yaml.ts";
-
-export const apps = {
-  "docs-prod": { path: tenant.appPath, kustomization: tenant.kustomization, cluster: tenant.app, isTenant: true },
-  "docs-infra-prod": { path: management.appPath, kustomization: management.kustomization, cluster: management.cluster, isTenant: false },
-} as const;
-
-export type AppName = keyof typeof apps;
-export type App = (typeof apps)[AppName];
-
-export function appByName(name: string): App {
-  if (!(name in apps)) throw new OperatorError(`expected --app ${Object.keys(apps).join(" or ")}; got "${name}"`);
-  return apps[name as AppName];
-}
+import { parseManifests, throwYamlError } from "./yaml.ts";
 
 /** A kustomize patch, as a Flux Kustomization's spec.patches holds it. */
 export interface Patch {
@@ -32,12 +18,15 @@ export interface Patch {
 
 /** Reads a YAML list of patches (Flux's spec.patches format); an operator mistake is one line. */
 export function readPatches(path: string): Patch[] {
-  let list: unknown;
+  let text: string;
   try {
-    list = parse(readFileSync(path, "utf8"));
+    text = readFileSync(path, "utf8");
   } catch (error) {
-    throw new OperatorError(`expected a YAML list of kustomize patches in ${path}; ${(error as NodeJS.ErrnoException).code ?? (error as Error).message.split("\n")[0]}; fix the file`);
+    throw new OperatorError(`expected a YAML list of kustomize patches in ${path} (--patches); ${describeFsError(error)}; pass an existing, readable file`);
   }
+  const doc = parseDocument(text);
+  throwYamlError(text, path, doc.errors);
+  const list: unknown = doc.toJS();
   if (!Array.isArray(list) || list.some((p) => typeof (p as Patch | null)?.patch !== "string")) {
     throw new OperatorError(`expected a YAML list of patches in ${path}, each with a "patch" string (and an optional "target"), as in a Flux Kustomization's spec.patches; found something else; fix the file`);
   }
@@ -58,7 +47,7 @@ export function sourcePatches(objects: readonly Manifest[], source: { url?: stri
 /** `kubectl kustomize <path>`, parsed; with patches, as Flux builds it when its Kustomization carries them. */
 export async function buildApp(path: string, patches: readonly Patch[] = []): Promise<Manifest[]> {
   if (patches.length === 0) return parseManifests(await runTool("kubectl", ["kustomize", path]), `kubectl kustomize ${path}`);
-  const dir = mkdtempSync(join(tmpdir(), "app-patches-"));
+  const dir = privateTempDir("app-patches-", "build the app with the patches");
   try {
     // kustomize takes a relative resource only; the app stays where it is.
     writeFileSync(join(dir, "kustomization.yaml"), stringify({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: [relative(dir, resolve(repoRoot, path))], patches }));

@@ -1,19 +1,28 @@
 // The two Secrets 1Password Connect and its operator read in the tenant: where
 // their values come from in 1Password, and what the Secrets look like.
-import { OperatorError } from "./errors.ts";
+import { OperatorError, UsageError } from "./errors.ts";
 import type { Manifest } from "./kube.ts";
 import { onePassword } from "./names.ts";
+import { isReference } from "./onepassword.ts";
 
 export interface SecretRefs {
   credentialsRef: string;
   tokenRef: string;
 }
 
-/** The references to read: flags, then the environment, then names.ts. */
+/**
+ * The references to read: flags, then the environment, then names.ts. A malformed
+ * one is a usage error naming the flag or variable it came from, before anything runs.
+ */
 export function secretRefs(values: { "credentials-ref"?: string; "token-ref"?: string }): SecretRefs {
+  const pick = (flag: string, given: string | undefined, env: string, fallback: string): string => {
+    const [value, from] = given !== undefined ? [given, flag] : process.env[env] ? [process.env[env], env] : [fallback, "scripts/lib/names.ts"];
+    if (!isReference(value)) throw new UsageError(`expected ${from} to be a secret reference like op://vault/item/field; got "${value}"; fix it`);
+    return value;
+  };
   return {
-    credentialsRef: values["credentials-ref"] ?? process.env.OP_CONNECT_CREDENTIALS_REF ?? onePassword.credentialsReference,
-    tokenRef: values["token-ref"] ?? process.env.OP_OPERATOR_TOKEN_REF ?? onePassword.tokenReference,
+    credentialsRef: pick("--credentials-ref", values["credentials-ref"], "OP_CONNECT_CREDENTIALS_REF", onePassword.credentialsReference),
+    tokenRef: pick("--token-ref", values["token-ref"], "OP_OPERATOR_TOKEN_REF", onePassword.tokenReference),
   };
 }
 

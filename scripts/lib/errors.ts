@@ -4,6 +4,9 @@
 /** An operator mistake or an unmet expectation: printed as one line, no stack. */
 export class OperatorError extends Error {}
 
+/** A wrong command line (an option, a value, an argument, or an environment variable standing for one): exit code 2, raised before anything runs. */
+export class UsageError extends OperatorError {}
+
 // Secret values registered here never leave the process in output or errors.
 const secrets = new Set<string>();
 
@@ -33,8 +36,19 @@ export function describeFsError(error: unknown): string {
     EROFS: "the file system is read-only",
     EISDIR: "it is a folder",
     ENOTDIR: "a part of the path is not a folder",
+    ENOSPC: "the disk is full",
+    EDQUOT: "the disk quota is used up",
+    ELOOP: "it is a link that points back to itself",
   };
   return code && meaning[code] ? `${meaning[code]} (${code})` : code ?? (error as Error).message;
+}
+
+/** What to do about a file that could not be written, by its error code. */
+export function fsRemedy(error: unknown, writable: string): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "ENOSPC" || code === "EDQUOT") return "free space on that disk";
+  if (code === "ELOOP") return "fix the link";
+  return writable;
 }
 
 /** The same error with every registered secret taken out of its message and stack, its message on one line. */

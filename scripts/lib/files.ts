@@ -1,9 +1,12 @@
-// File writes for the flows: atomic (temp file + rename), only on change, several
-// files all or none, and a unified diff to print (the whole effect of --dry-run on a file).
+// File writes for the flows: atomic (temp file + rename), only on change, through
+// a symbolic link to the file it names, several files all or none, and a unified
+// diff to print (the whole effect of --dry-run on a file). Also the flows' temporary folders.
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { createTwoFilesPatch } from "diff";
-import { describeFsError, OperatorError } from "./errors.ts";
+import { describeFsError, fsRemedy, OperatorError } from "./errors.ts";
 import { displayPath } from "./paths.ts";
 
 export interface FileChange {
@@ -22,20 +25,43 @@ export function unifiedDiff(path: string, before: string, after: string): string
     .join("\n");
 }
 
-/** Writes `content` to `path` atomically when it differs; with dryRun only reports. */
+/**
+ * The file a write to `path` must replace: `path` itself, or, for a symbolic link
+ * (a chain of them), the file it names, so that the link stays a link (a rename onto
+ * the link's own path would replace it with a regular file).
+ */
+export function writeTarget(path: string): string {
+  let target = path;
+  for (let hops = 0; hops < 40; hops++) {
+    let link: boolean;
+    try {
+      link = lstatSync(target).isSymbolicLink();
+    } catch {
+      return target; // not there yet: created as a regular file
+    }
+    if (!link) return target;
+    target = resolve(dirname(target), readlinkSync(target));
+  }
+  throw new OperatorError(`expected ${displayPath(path)} to be a file or a link to one; ${describeFsError({ code: "ELOOP" })}; fix the link`);
+}
+
+/** Writes `content` to `path` atomically when it differs (through a link, to the file it names); with dryRun only reports. */
 export function writeIfChanged(path: string, content: string, opts: { dryRun?: boolean; mode?: number } = {}): FileChange {
   const before = existsSync(path) ? readFileSync(path, "utf8") : "";
   const diff = unifiedDiff(path, before, content);
   if (!diff) return { path, changed: false, diff };
   if (!opts.dryRun) {
-    const tmp = `${path}.tmp-${randomBytes(4).toString("hex")}`;
-    const mode = opts.mode ?? (existsSync(path) ? statSync(path).mode & 0o777 : 0o644);
+    const target = writeTarget(path);
+    // Beside the file it replaces: a rename is atomic only within one file system.
+    const tmp = `${target}.tmp-${randomBytes(4).toString("hex")}`;
+    const mode = opts.mode ?? (existsSync(target) ? statSync(target).mode & 0o777 : 0o644);
     try {
       writeFileSync(tmp, content, { mode });
       chmodSync(tmp, mode);
-      renameSync(tmp, path);
+      renameSync(tmp, target);
     } catch (error) {
-      throw new OperatorError(`expected to write ${displayPath(path)}; ${describeFsError(error)}; make its folder writable or pass a file you can write; the file was left as it was`, { cause: error });
+      const through = target === path ? "" : ` (through the link, ${displayPath(target)})`;
+      throw new OperatorError(`expected to write ${displayPath(path)}${through}; ${describeFsError(error)}; ${fsRemedy(error, "make its folder writable or pass a file you can write")}; the file was left as it was`, { cause: error });
     } finally {
       try {
         rmSync(tmp, { force: true });
@@ -61,8 +87,8 @@ export function writeAllOrNone(files: { path: string; content: string }[], opts:
     try {
       change = writeIfChanged(path, content, opts);
     } catch (error) {
-      const cause = describeFsError((error as Error).cause ?? error);
-      throw new OperatorError(`expected to write ${displayPath(path)}; ${cause}; ${putBack(written)}; make ${displayPath(path)} writable and run the same command again`);
+      const cause = (error as Error).cause ?? error;
+      throw new OperatorError(`expected to write ${displayPath(path)}; ${describeFsError(cause)}; ${putBack(written)}; ${fsRemedy(cause, `make ${displayPath(path)} writable`)} and run the same command again`);
     }
     changes.push(change);
     if (change.changed && !opts.dryRun) written.push({ path, before });
@@ -82,4 +108,17 @@ function putBack(written: { path: string; before?: string }[]): string {
     return `putting back ${shown} failed too (${describeFsError((error as Error).cause ?? error)}), so restore ${written.length > 1 ? "them" : "it"} from git`;
   }
   return `put back ${shown} as ${written.length > 1 ? "they were" : "it was"}, so nothing was changed`;
+}
+
+/**
+ * A new private folder (mode 0700) under the temporary folder, for files a flow
+ * hands to a tool; `purpose` says what for, in the error when there is no such folder.
+ */
+export function privateTempDir(prefix: string, purpose: string): string {
+  try {
+    return mkdtempSync(join(tmpdir(), prefix));
+  } catch (error) {
+    const where = process.env.TMPDIR ? `TMPDIR (${tmpdir()})` : tmpdir();
+    throw new OperatorError(`expected a writable temporary folder at ${where} to ${purpose}; ${describeFsError(error)}; create it, or set TMPDIR to a folder you can write`);
+  }
 }

@@ -51,27 +51,35 @@ async function sourceRevision(client: KubeClient, kustomization: Live): Promise<
 }
 
 /**
- * Waits until a Flux object is Ready for the truth: Ready=True for its current spec
+ * Whether a Flux object is Ready for the truth: Ready=True for its current spec
  * (status.observedGeneration equal to metadata.generation) and, for a Kustomization,
  * for the revision its GitRepository has now: a Ready left from an earlier spec or
- * revision does not count. `progress` gets each status change.
+ * revision does not count. `status` says where it stands in words.
  */
+async function readiness(client: KubeClient, ref: Manifest): Promise<{ ready: boolean; status: string }> {
+  const live = (await client.get(ref)) as Live | undefined;
+  const ready = readyCondition(live);
+  const generation = (live?.metadata as { generation?: number } | undefined)?.generation;
+  const observed = live?.status?.observedGeneration;
+  const current = observed !== undefined && observed === generation;
+  const wanted = live && ref.kind === "Kustomization" ? await sourceRevision(client, live) : undefined;
+  const applied = live?.status?.lastAppliedRevision as string | undefined;
+  if (ready?.status === "True" && current && (!wanted || applied === wanted)) return { ready: true, status: `Ready: ${ready.message ?? ""}` };
+  if (ready && !current) return { ready: false, status: `${ready.reason ?? ready.status} for generation ${observed ?? "none"}, but the spec is at generation ${generation}: Flux has not reconciled the change yet` };
+  if (ready?.status === "True") return { ready: false, status: `Ready for revision ${applied ?? "none"}, but the source has ${wanted}: Flux has not applied it yet` };
+  if (ready) return { ready: false, status: `${ready.reason ?? ready.status}: ${ready.message ?? ""}` };
+  return { ready: false, status: live ? "no status yet" : "not found" };
+}
+
+/** Waits until `readiness` says Ready; `progress` gets each status change. */
 export async function waitReady(client: KubeClient, ref: Manifest, timeoutMs: number, progress: (line: string) => void, related: readonly Manifest[] = []): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = "no status yet";
   let said = "";
   for (;;) {
-    const live = (await client.get(ref)) as Live | undefined;
-    const ready = readyCondition(live);
-    const generation = (live?.metadata as { generation?: number } | undefined)?.generation;
-    const observed = live?.status?.observedGeneration;
-    const current = observed !== undefined && observed === generation;
-    const wanted = live && ref.kind === "Kustomization" ? await sourceRevision(client, live) : undefined;
-    const applied = live?.status?.lastAppliedRevision as string | undefined;
-    if (ready?.status === "True" && current && (!wanted || applied === wanted)) return progress(`Ready: ${ready.message ?? ""}`);
-    if (ready && !current) last = `${ready.reason ?? ready.status} for generation ${observed ?? "none"}, but the spec is at generation ${generation}: Flux has not reconciled the change yet`;
-    else if (ready?.status === "True") last = `Ready for revision ${applied ?? "none"}, but the source has ${wanted}: Flux has not applied it yet`;
-    else if (ready) last = `${ready.reason ?? ready.status}: ${ready.message ?? ""}`;
+    const now = await readiness(client, ref);
+    if (now.ready) return progress(now.status);
+    if (now.status !== "no status yet" && now.status !== "not found") last = now.status;
     // A line when the status changes, not at every poll.
     if (last !== said) progress(`waiting: ${(said = last)}`);
     if (Date.now() >= deadline) {

@@ -8,9 +8,9 @@ import { OperatorError } from "./errors.ts";
 import { patchIngress, type BackendChange, type ForeignHost } from "./ingress.ts";
 import { unifiedDiff } from "./files.ts";
 import { KubeApiError, type KubeClient } from "./kube.ts";
-import { type Backend, matchMirror, type MirrorMatch, mirrorSelector, type ServiceObject } from "./mirrors.ts";
+import { type Backend, checkTenantService, matchMirror, mirrorSelector, type ServiceObject } from "./mirrors.ts";
 import { management, relayChartPath, tenant } from "./names.ts";
-import { displayPath, operatorPath, repoRoot } from "./paths.ts";
+import { displayPath, repoRoot } from "./paths.ts";
 import { relayServices, type RelayService } from "./relay-services.ts";
 
 /** One relay instance: its Service in the tenant, and its mirror when found. */
@@ -23,8 +23,6 @@ export interface InstanceResult {
   backend?: Backend;
   /** Why no backend could be told; what to do. */
   problem?: string;
-  /** Which check failed: the tenant Service is missing, or a reason from matchMirror. */
-  problemKind?: "missing" | Extract<MirrorMatch, { ok: false }>["problem"];
 }
 
 export interface IngressFileResult {
@@ -68,7 +66,7 @@ export async function readTenantServices(client: KubeClient, services: readonly 
       try {
         return await client.get<ServiceObject & { apiVersion: string; kind: string }>({ apiVersion: "v1", kind: "Service", metadata: { namespace: s.namespace, name: s.name } });
       } catch (error) {
-        if (error instanceof KubeApiError && error.code === 401) throw new OperatorError(error.message);
+        if (error instanceof KubeApiError && error.explained) throw new OperatorError(error.message);
         if (error instanceof KubeApiError) throw new OperatorError(`expected to read Service ${s.namespace}/${s.name} in ${client.label}; the API answered ${error.code} ${error.message}; check the tenant kubeconfig's access`);
         throw error;
       }
@@ -81,27 +79,40 @@ export async function listMirrors(client: KubeClient): Promise<ServiceObject[]> 
   try {
     return await client.list<ServiceObject & { apiVersion: string; kind: string }>("v1", "Service", management.tenantNamespace, mirrorSelector);
   } catch (error) {
-    if (error instanceof KubeApiError && error.code === 401) throw new OperatorError(error.message);
+    if (error instanceof KubeApiError && error.explained) throw new OperatorError(error.message);
     if (error instanceof KubeApiError) throw new OperatorError(`expected to list Services in ${management.tenantNamespace} of ${client.label}; the API answered ${error.code} ${error.message}; check --management-context`);
     throw error;
   }
 }
 
-/** Pure: pairs each instance with its mirror, or says why not. */
+const where = { tenant: tenant.app, management: management.cluster };
+
+function missingService(s: RelayService): string {
+  return `expected Service ${s.namespace}/${s.name} in ${tenant.app} (${relayChartPath} renders it for ${s.instance.release}); it does not exist; check that Flux installed HelmRelease ${s.instance.release}`;
+}
+
+/**
+ * Pure: what the tenant alone shows to be wrong with the instances' Services (one
+ * missing, not a LoadBalancer, without the relay's port), before any mirror is
+ * looked at: sync-ingress fails on these first, whatever the management cluster says.
+ */
+export function tenantServiceProblems(services: readonly RelayService[], live: readonly (ServiceObject | undefined)[]): string[] {
+  return services.flatMap((s, i) => {
+    const svc = live[i];
+    if (!svc) return [missingService(s)];
+    const check = checkTenantService(svc, s.port.name, where);
+    return check.ok ? [] : [check.message];
+  });
+}
+
+/** Pure: pairs each instance with its mirror, or says why not (the tenant-side reasons included). */
 export function matchInstances(services: readonly RelayService[], live: readonly (ServiceObject | undefined)[], mirrors: readonly ServiceObject[]): InstanceResult[] {
-  const where = { tenant: tenant.app, management: management.cluster };
   return services.map((s, i) => {
     const base = { release: s.instance.release, host: s.host, service: `${s.namespace}/${s.name}` };
     const svc = live[i];
-    if (!svc) {
-      return {
-        ...base,
-        problemKind: "missing",
-        problem: `expected Service ${base.service} in ${tenant.app} (${relayChartPath} renders it for ${s.instance.release}); it does not exist; check that Flux installed HelmRelease ${s.instance.release}`,
-      };
-    }
+    if (!svc) return { ...base, problem: missingService(s) };
     const match = matchMirror(svc, mirrors, s.port.name, where);
-    return match.ok ? { ...base, mirror: match.mirror, backend: match.backend } : { ...base, problemKind: match.problem, problem: match.message };
+    return match.ok ? { ...base, mirror: match.mirror, backend: match.backend } : { ...base, problem: match.message };
   });
 }
 
@@ -152,9 +163,4 @@ export function describeFile(f: IngressFileResult): string {
   const lines = f.changes.map((c) => `${c.host} (Ingress ${c.ingress}, line ${c.line}): ${c.from} → ${c.to}`);
   for (const h of f.foreignHosts) lines.push(`${h.host} (Ingress ${h.ingress}, line ${h.line}): no relay instance has this host; left as it is`);
   return lines.join("\n");
-}
-
-/** The ingress files to use: the ones given (parseFlowArgs made them absolute), else the default. */
-export function resolveIngressFiles(given: readonly string[] | undefined): string[] {
-  return !given || given.length === 0 ? [defaultIngressFile] : given.map((p) => operatorPath(p));
 }

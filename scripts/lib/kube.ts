@@ -1,6 +1,8 @@
 // Kubernetes access for the flows: one small client over a KubeConfig that does
 // server-side apply with the exact bytes of a manifest (client-node's typed
 // serializer drops fields it has no model for, such as x-kubernetes-* in CRDs).
+import { X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { Agent, request, type RequestOptions } from "node:https";
 import { request as httpRequest } from "node:http";
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
@@ -44,10 +46,39 @@ export class KubeApiError extends Error {
   constructor(readonly code: number, readonly reason: string, message: string) {
     super(message);
   }
+
+  /** A 401 or 403: the message is already the whole sentence (whose credentials, which cluster, what to do). */
+  get explained(): boolean {
+    return this.code === 401 || this.code === 403;
+  }
 }
 
-/** The API server could not be reached at all. */
+/** The API server could not be reached at all, or did not answer in time. */
 export class KubeUnreachableError extends Error {}
+
+/** How long one request may take in all, from sending it to the last byte of the answer. */
+const requestTimeoutMs = 30_000;
+
+/** Node's codes for a server certificate this machine does not accept, and what each means. */
+const certificateProblems: Record<string, string> = {
+  CERT_HAS_EXPIRED: "its certificate has expired",
+  CERT_NOT_YET_VALID: "its certificate is not valid yet",
+  ERR_TLS_CERT_ALTNAME_INVALID: "its certificate is not issued for that address",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "its certificate is self-signed and not the kubeconfig's CA",
+  SELF_SIGNED_CERT_IN_CHAIN: "its certificate chains to a CA that is not trusted here",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "its certificate is not signed by a trusted CA",
+  UNABLE_TO_GET_ISSUER_CERT: "its certificate is not signed by a trusted CA",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "its certificate is not signed by a trusted CA",
+  CERT_SIGNATURE_FAILURE: "its certificate's signature does not verify",
+  CERT_UNTRUSTED: "its certificate is not trusted",
+  CERT_REVOKED: "its certificate is revoked",
+  ERR_SSL_WRONG_VERSION_NUMBER: "it does not speak TLS at that address",
+};
+
+/** What a TLS failure means for the operator, or undefined for an error that is not one. */
+export function certificateProblem(code: string | undefined): string | undefined {
+  return code ? certificateProblems[code] : undefined;
+}
 
 interface ResourceInfo {
   name: string;
@@ -59,7 +90,11 @@ export class KubeClient {
 
   private connection?: Promise<RequestOptions>;
 
-  constructor(readonly kubeConfig: KubeConfig, readonly label: string) {}
+  constructor(
+    readonly kubeConfig: KubeConfig,
+    readonly label: string,
+    private readonly timeoutMs = requestTimeoutMs,
+  ) {}
 
   /**
    * TLS settings, worked out once per client. client-node makes a new Agent per
@@ -114,6 +149,7 @@ export class KubeClient {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () => {
+          clearTimeout(deadline);
           const text = Buffer.concat(chunks).toString("utf8");
           const code = res.statusCode ?? 0;
           if (code >= 200 && code < 300) return resolve(text);
@@ -124,16 +160,56 @@ export class KubeClient {
           } catch {
             status = { message: text.slice(0, 200) };
           }
+          if (code === 403) return reject(new KubeApiError(403, "Forbidden", this.forbidden(status.message ?? "")));
           reject(new KubeApiError(code, status.reason ?? "", status.message ?? `HTTP ${code}`));
         });
       });
-      req.setTimeout(30_000, () => req.destroy(new Error("no answer within 30 s")));
-      req.on("error", (error: NodeJS.ErrnoException) =>
-        reject(new KubeUnreachableError(`expected the Kubernetes API of ${this.label} at ${this.server} to answer; ${error.code ?? error.message}; check that the cluster is up and the kubeconfig points at it`)),
-      );
+      // One deadline for the whole request: a socket's idle timeout restarts with each
+      // byte, and Node arms it twice for TLS (a hung server was given twice the time said).
+      const seconds = this.timeoutMs / 1000;
+      const deadline = setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${seconds} s`), { code: "TIMEOUT" })), this.timeoutMs);
+      req.on("error", (error: NodeJS.ErrnoException) => {
+        clearTimeout(deadline);
+        reject(new KubeUnreachableError(this.unreachable(error, seconds)));
+      });
       if (payload !== undefined) req.write(payload);
       req.end();
     });
+  }
+
+  /** Why the API could not be reached, and what to do: a TLS failure names the certificate's problem and the CA in use. */
+  private unreachable(error: NodeJS.ErrnoException, seconds: number): string {
+    const where = `the Kubernetes API of ${this.label} at ${this.server}`;
+    const problem = certificateProblem(error.code);
+    if (problem) {
+      const next = error.code === "CERT_HAS_EXPIRED" || error.code === "CERT_NOT_YET_VALID" ? "renew the API server's certificate, or check this machine's clock" : "fetch a current kubeconfig for the cluster (its CA and server URL), or check that the URL is the cluster's";
+      return `expected ${where} to present a certificate that ${this.trustedCa()} accepts; ${problem} (${error.code}); ${next}`;
+    }
+    if (error.code === "TIMEOUT") return `expected ${where} to answer within ${seconds} s; it accepted the connection but sent no answer; check that the cluster is up (not overloaded) and the kubeconfig points at it`;
+    return `expected ${where} to answer; ${error.code ?? error.message}; check that the cluster is up and the kubeconfig points at it`;
+  }
+
+  /** The CA this client checks the server against, as the operator can find it. */
+  private trustedCa(): string {
+    const cluster = this.kubeConfig.getCurrentCluster();
+    const subject = (pem: string) => {
+      try {
+        return new X509Certificate(pem).subject.replace(/\n/g, ", ");
+      } catch {
+        return "a CA that does not parse";
+      }
+    };
+    if (cluster?.caData) return `the kubeconfig's CA (certificate-authority-data of cluster "${cluster.name}": ${subject(Buffer.from(cluster.caData, "base64").toString("utf8"))})`;
+    if (cluster?.caFile) {
+      let pem = "";
+      try {
+        pem = readFileSync(cluster.caFile, "utf8");
+      } catch {
+        return `the kubeconfig's CA file ${cluster.caFile} (unreadable)`;
+      }
+      return `the kubeconfig's CA file ${cluster.caFile} (${subject(pem)})`;
+    }
+    return "this machine's trusted roots (the kubeconfig names no CA)";
   }
 
   /** What a 401 means for this cluster: whose credentials, and what to do. */
@@ -141,6 +217,13 @@ export class KubeClient {
     const context = this.kubeConfig.getCurrentContext();
     const user = this.kubeConfig.getContextObject(context)?.user ?? "none";
     return `expected ${this.label} to accept the credentials of user "${user}" (context ${context}); it answered 401 Unauthorized; they are wrong or expired: renew them (log in again, or fetch a fresh kubeconfig) or pick another context`;
+  }
+
+  /** What a 403 means for this cluster: whose request, the server's own reason, and what to do. */
+  private forbidden(reason: string): string {
+    const context = this.kubeConfig.getCurrentContext();
+    const user = this.kubeConfig.getContextObject(context)?.user ?? "none";
+    return `expected ${this.label} to allow user "${user}" (context ${context}) this request; it answered 403 Forbidden (${reason}); use a kubeconfig whose user may do that, or have the permission granted`;
   }
 
   private resources(apiVersion: string): Promise<Map<string, ResourceInfo>> {

@@ -52,11 +52,11 @@ export function candidatesFor(tenantService: ServiceObject, mirrors: readonly Se
   });
 }
 
-/**
- * Matches one live tenant Service to its mirror. `portName` is the port the chart
- * renders for the relay (e.g. "http"); the backend uses that port's number.
- */
-export function matchMirror(tenantService: ServiceObject, mirrors: readonly ServiceObject[], portName: string | undefined, where: { tenant: string; management: string }): MirrorMatch {
+/** What the tenant Service alone must be for CCM to mirror it: a LoadBalancer with the relay's port. */
+export type TenantServiceCheck = { ok: true; port: ServicePort } | { ok: false; problem: "not-load-balancer" | "no-port"; message: string };
+
+/** Checks one live tenant Service before any mirror is looked at. `portName` is the port the chart renders for the relay (e.g. "http"). */
+export function checkTenantService(tenantService: ServiceObject, portName: string | undefined, where: { tenant: string }): TenantServiceCheck {
   const svc = ref(tenantService);
   const type = tenantService.spec?.type ?? "ClusterIP";
   if (type !== "LoadBalancer") {
@@ -69,12 +69,21 @@ export function matchMirror(tenantService: ServiceObject, mirrors: readonly Serv
   const tenantPorts = tenantService.spec?.ports ?? [];
   const port = (portName ? tenantPorts.find((p) => p.name === portName) : undefined) ?? (tenantPorts.length === 1 ? tenantPorts[0] : undefined);
   if (!port) {
-    return {
-      ok: false,
-      problem: "no-port",
-      message: `expected Service ${svc} in ${where.tenant} to have a port named "${portName}"; found ${formatPorts(tenantPorts)}; let Flux reconcile the chart or fix the Service`,
-    };
+    return { ok: false, problem: "no-port", message: `expected Service ${svc} in ${where.tenant} to have a port named "${portName}"; found ${formatPorts(tenantPorts)}; let Flux reconcile the chart or fix the Service` };
   }
+  return { ok: true, port };
+}
+
+/**
+ * Matches one live tenant Service to its mirror. `portName` is the port the chart
+ * renders for the relay (e.g. "http"); the backend uses that port's number.
+ */
+export function matchMirror(tenantService: ServiceObject, mirrors: readonly ServiceObject[], portName: string | undefined, where: { tenant: string; management: string }): MirrorMatch {
+  const svc = ref(tenantService);
+  const tenantCheck = checkTenantService(tenantService, portName, where);
+  if (!tenantCheck.ok) return tenantCheck;
+  const port = tenantCheck.port;
+  const tenantPorts = tenantService.spec?.ports ?? [];
   const expected = mirrorName(tenantService.metadata.uid ?? "");
   const candidates = candidatesFor(tenantService, mirrors);
   if (candidates.length === 0) {

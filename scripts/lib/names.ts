@@ -28,6 +28,19 @@ export const management = {
   ingressFile: "apps/docs-infra-prod/ingress-relay.yaml",
 } as const;
 
+/** The app folders Flux reconciles, and the cluster each goes to (bootstrap's --app). */
+export const apps = {
+  "docs-prod": { name: "docs-prod", path: tenant.appPath, kustomization: tenant.kustomization, cluster: tenant.app, isTenant: true },
+  "docs-infra-prod": { name: "docs-infra-prod", path: management.appPath, kustomization: management.kustomization, cluster: management.cluster, isTenant: false },
+} as const;
+
+export type AppName = keyof typeof apps;
+export type App = (typeof apps)[AppName];
+
+export function appByName(name: string): App | undefined {
+  return Object.hasOwn(apps, name) ? apps[name as AppName] : undefined;
+}
+
 export const git = { url: "https://github.com/vgijssel/setup", branch: "main" } as const;
 
 export const s3 = { endpoint: "https://s3.enigma.vgijssel.nl", region: "us-east-1", pathStyle: true } as const;
@@ -88,6 +101,14 @@ export function instanceByName(name: string): RelayInstance {
     throw new Error(`expected an instance name (${instances.map((i) => i.name).join(" or ")}); got "${name}"; pass --instance ${instances[0]!.name}`);
   }
   return found;
+}
+
+/** The folder under a vendir folder that holds the vendored charts vendir:remove-entry manages. */
+export const chartsDir = "charts";
+
+/** An entry name safe to use as a folder name under charts/ (remove-entry deletes that folder). */
+export function isValidEntryName(name: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) && name !== "..";
 }
 
 /** The S3 credentials keys our 1Password items hold. */

@@ -1,7 +1,7 @@
 // 1Password behind one small interface: the real @1password/sdk adapter, and a
 // local adapter (a JSON file of reference -> value) for tests and the demo.
 import { readFileSync } from "node:fs";
-import { OperatorError, registerSecret } from "./errors.ts";
+import { OperatorError, registerSecret, UsageError } from "./errors.ts";
 
 export interface SecretSource {
   /** What the operator should check when a reference fails, e.g. "1Password (service account)". */
@@ -12,8 +12,13 @@ export interface SecretSource {
 
 const referencePattern = /^op:\/\/[^/]+\/[^/]+(\/[^/]+)?\/[^/]+$/;
 
+/** Whether a text is an `op://vault/item/[section/]field` reference. */
+export function isReference(reference: string): boolean {
+  return referencePattern.test(reference);
+}
+
 function checkReference(reference: string): void {
-  if (!referencePattern.test(reference)) {
+  if (!isReference(reference)) {
     throw new OperatorError(`expected a secret reference like op://vault/item/field; got "${reference}"; fix the reference`);
   }
 }
@@ -46,7 +51,12 @@ export class OnePasswordSdkSource implements SecretSource {
     } catch (error) {
       if (error instanceof OperatorError) throw error;
       this.client = undefined;
-      throw new OperatorError(`expected 1Password to resolve ${reference}; it answered "${String((error as Error).message ?? error)}"; check the vault, item and field names and the service account's access`);
+      const answer = String((error as Error).message ?? error);
+      // The SDK refuses a token it cannot decode before it asks 1Password anything.
+      if (/service account token/i.test(answer)) {
+        throw new OperatorError(`expected OP_SERVICE_ACCOUNT_TOKEN to hold a 1Password service account token; it is malformed (1Password's SDK: "${answer}"); export the token exactly as 1Password shows it (it starts with ops_), or create another`);
+      }
+      throw new OperatorError(`expected 1Password to resolve ${reference}; it answered "${answer}"; check the vault, item and field names and the service account's access`);
     }
   }
 }
@@ -89,8 +99,10 @@ export class LocalSecretSource implements SecretSource {
   }
 }
 
+/** Where secret values come from, as the command line chose it. */
 export interface SecretSourceOptions {
-  from?: string;
+  from: "1password" | "local";
+  /** The JSON file of references for `local`. */
   localSecrets?: string;
 }
 
@@ -104,15 +116,21 @@ export const secretSourceHelp = `Secret options:
   --local-secrets FILE           JSON file of { "op://…": value } for --secrets-from local
                                  (env OP_LOCAL_SECRETS)`;
 
+/**
+ * --secrets-from and --local-secrets (or OP_LOCAL_SECRETS), checked where the
+ * command line is read: a wrong value is a usage error before anything runs,
+ * in every flow that takes them, whether or not its run needs a secret.
+ */
+export function secretSourceOptions(values: { "secrets-from"?: string; "local-secrets"?: string }): SecretSourceOptions {
+  const localSecrets = values["local-secrets"] ?? (process.env.OP_LOCAL_SECRETS || undefined);
+  const from = values["secrets-from"] ?? (localSecrets ? "local" : "1password");
+  if (from !== "1password" && from !== "local") throw new UsageError(`expected --secrets-from 1password or local; got "${from}"; see --help`);
+  if (from === "local" && !localSecrets) throw new UsageError("expected --local-secrets FILE (or OP_LOCAL_SECRETS) with --secrets-from local; got neither; pass the file");
+  return from === "local" ? { from, localSecrets } : { from };
+}
+
 export function secretSource(opts: SecretSourceOptions): SecretSource {
-  const from = opts.from ?? (opts.localSecrets || process.env.OP_LOCAL_SECRETS ? "local" : "1password");
-  if (from === "1password") return new OnePasswordSdkSource();
-  if (from === "local") {
-    const path = opts.localSecrets ?? process.env.OP_LOCAL_SECRETS;
-    if (!path) throw new OperatorError("expected --local-secrets FILE (or OP_LOCAL_SECRETS) with --secrets-from local; got neither; pass the file");
-    return new LocalSecretSource(path);
-  }
-  throw new OperatorError(`expected --secrets-from 1password or local; got "${from}"`);
+  return opts.from === "local" && opts.localSecrets ? new LocalSecretSource(opts.localSecrets) : new OnePasswordSdkSource();
 }
 
 /** `op inject`: replaces every {{ op://… }} in a template with its resolved value. */
@@ -125,7 +143,7 @@ export async function injectSecrets(template: string, source: SecretSource): Pro
 }
 
 /** One secret source per run, created on first use (the 1Password client is costly). */
-export function lazySecretSource(values: { "secrets-from"?: string; "local-secrets"?: string }): () => SecretSource {
+export function lazySecretSource(opts: SecretSourceOptions): () => SecretSource {
   let source: SecretSource | undefined;
-  return () => (source ??= secretSource({ from: values["secrets-from"], localSecrets: values["local-secrets"] }));
+  return () => (source ??= secretSource(opts));
 }

@@ -1,17 +1,16 @@
 // One relay instance deployed with helm directly (without Flux): what an upgrade
-// would change in the live cluster, and the helm command that makes it.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+// would change in the live cluster, the helm commands that make it, and the state
+// of the release helm keeps (a revision left pending by an interrupted helm).
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { fieldManager, refOf } from "./apply.ts";
 import { writeKubeconfig } from "./clusters.ts";
 import { unifiedDiff } from "./files.ts";
 import { oneLine, OperatorError } from "./errors.ts";
-import { onCleanup } from "./interrupt.ts";
 import { KubeApiError, type KubeClient, type Manifest, withoutBookkeeping } from "./kube.ts";
-import { relayChartPath, relayNamespace, type RelayInstance } from "./names.ts";
+import { relayChartPath, relayNamespace, type RelayInstance, tenant } from "./names.ts";
 import { podTrouble, type PodTrouble } from "./pods.ts";
+import { withPrivateDir } from "./private-dir.ts";
 import { renderInstance, valuesArgs } from "./relay-services.ts";
 
 /** An object as YAML for a diff, without server bookkeeping and with Secret values masked. */
@@ -26,18 +25,80 @@ export function diffable(obj: Manifest | undefined, other?: Manifest): string {
   return stringify(clean);
 }
 
-export async function withKubeconfigFile<T>(client: KubeClient, run: (path: string) => Promise<T>): Promise<T> {
-  const dir = mkdtempSync(join(tmpdir(), "relay-helm-"));
-  const remove = () => rmSync(dir, { recursive: true, force: true });
-  const unregister = onCleanup(`the temporary kubeconfig ${dir}`, remove);
-  try {
+/**
+ * Runs `run` with the client's kubeconfig in a file helm can read (mode 0600, in a
+ * private folder): it holds the tenant admin token, so it is removed when `run` ends,
+ * on an interrupt, and by a watchdog when the flow is killed (private-dir.ts).
+ */
+export function withKubeconfigFile<T>(client: KubeClient, run: (path: string) => Promise<T>): Promise<T> {
+  return withPrivateDir({ prefix: "relay-helm-", what: "the temporary kubeconfig", purpose: "write the kubeconfig helm reads" }, (dir) => {
     const path = join(dir, "tenant.kubeconfig");
     writeKubeconfig(client.kubeConfig, path);
-    return await run(path);
-  } finally {
-    remove();
-    unregister();
-  }
+    return run(path);
+  });
+}
+
+/** One revision of a release, as helm's storage (a Secret per revision, labelled owner=helm) records it. */
+export interface Revision {
+  revision: number;
+  /** deployed, superseded, failed, pending-install, pending-upgrade, pending-rollback, uninstalling … */
+  status: string;
+}
+
+/** The revisions helm keeps of a release in the storage namespace (the HelmRelease's), newest first. */
+export async function releaseHistory(client: KubeClient, release: string): Promise<Revision[]> {
+  const secrets = await client.list("v1", "Secret", relayNamespace, `owner=helm,name=${release}`);
+  return secrets
+    .map((s) => ({ revision: Number(s.metadata?.labels?.version), status: s.metadata?.labels?.status ?? "unknown" }))
+    .filter((r) => Number.isInteger(r.revision))
+    .sort((a, b) => b.revision - a.revision);
+}
+
+/** What `--recover` does for a release whose newest revision a helm left pending (pure). */
+export type Recovery =
+  | { kind: "none" }
+  /** Back to the last revision that was deployed: helm rollback. */
+  | { kind: "rollback"; pending: Revision; to: number }
+  /** A first install left pending has nothing to go back to: helm uninstall removes what it created. */
+  | { kind: "uninstall"; pending: Revision };
+
+export function recoveryFor(history: readonly Revision[]): Recovery {
+  const latest = history[0];
+  if (!latest?.status.startsWith("pending-")) return { kind: "none" };
+  const good = history.find((r) => r.status === "deployed") ?? history.find((r) => r.status === "superseded");
+  return good ? { kind: "rollback", pending: latest, to: good.revision } : { kind: "uninstall", pending: latest };
+}
+
+/** What --recover would do, in words. */
+export function describeRecovery(release: string, recovery: Exclude<Recovery, { kind: "none" }>): string {
+  return recovery.kind === "rollback"
+    ? `rolls ${release} back to revision ${recovery.to}, its last deployed one (helm rollback)`
+    : `uninstalls ${release}, whose first install never finished (helm uninstall; its Service comes back with a new UID, so run sync-ingress after the upgrade)`;
+}
+
+/** The error for a release found pending at the start of an upgrade: its state and the next step. */
+export function pendingRelease(release: string, recovery: Exclude<Recovery, { kind: "none" }>): OperatorError {
+  const { revision, status } = recovery.pending;
+  return new OperatorError(
+    `expected release ${release} in ${tenant.app} to have no helm operation under way; its revision ${revision} is ${status}: a helm that worked on it was interrupted, or one is running now; ` +
+      `once no relay-server:upgrade or helm runs against it, run the same command with --recover, which ${describeRecovery(release, recovery)} and then upgrades (runbook: "A release left pending")`,
+  );
+}
+
+/** The newest revision of a release in words, for the line an interrupt prints. */
+export async function releaseState(client: KubeClient, release: string): Promise<string> {
+  const [latest] = await releaseHistory(client, release);
+  return latest ? `${release} is at revision ${latest.revision}, ${latest.status}` : `${release} has no revision`;
+}
+
+/** `helm rollback` to a revision, waiting as the upgrade would. */
+export function rollbackArgs(instance: RelayInstance, revision: number, opts: { wait: boolean; timeout: string }): string[] {
+  return ["rollback", instance.release, String(revision), "--namespace", relayNamespace, ...(opts.wait ? ["--wait", "--timeout", opts.timeout] : [])];
+}
+
+/** `helm uninstall`, waiting for the objects to go when the upgrade would wait. */
+export function uninstallArgs(instance: RelayInstance, opts: { wait: boolean; timeout: string }): string[] {
+  return ["uninstall", instance.release, "--namespace", relayNamespace, ...(opts.wait ? ["--wait", "--timeout", opts.timeout] : [])];
 }
 
 /** One object that an upgrade would create or change: its reference and a unified diff. */

@@ -1,7 +1,8 @@
-// The listr2 steps several flows run the same way: reaching each cluster, and
-// writing the 1Password Connect Secrets (create-1password-secret and bootstrap).
-import { applyAll, summary } from "./apply.ts";
-import { type CommonOptions, say, step, type Step } from "./cli.ts";
+// The steps several flows run the same way: reaching each cluster, and writing the
+// 1Password Connect Secrets (create-1password-secret and bootstrap). Each returns
+// what it found.
+import { type Applied, applyAll, summary } from "./apply.ts";
+import type { CommonOptions, Steps } from "./cli.ts";
 import { managementClient, tenantClient } from "./clusters.ts";
 import { checkCredentials, connectSecrets, type SecretRefs } from "./connect-secrets.ts";
 import { OperatorError } from "./errors.ts";
@@ -9,51 +10,46 @@ import type { KubeClient } from "./kube.ts";
 import { onePassword, tenant } from "./names.ts";
 import type { SecretSource } from "./onepassword.ts";
 
-export interface TenantCtx {
-  tenant?: KubeClient;
+/** Where the tenant kubeconfig is read from, as step titles name it. */
+function tenantOrigin(cluster: CommonOptions): string {
+  if (cluster.tenantKubeconfig) return cluster.tenantKubeconfig;
+  return cluster.tenantKubeconfigFrom === "1password" ? tenant.kubeconfigTemplate : `${tenant.kubeconfigSecret.namespace}/${tenant.kubeconfigSecret.name}`;
 }
 
-export interface ManagementCtx {
-  management?: KubeClient;
-}
-
-export interface SecretCtx extends TenantCtx {
-  credentials?: string;
-  token?: string;
-}
-
-export function tenantStep<Ctx extends TenantCtx>(common: CommonOptions, secrets: () => SecretSource): Step<Ctx> {
-  const from = common.tenantKubeconfig ?? (common.tenantKubeconfigFrom === "1password" ? tenant.kubeconfigTemplate : `${tenant.kubeconfigSecret.namespace}/${tenant.kubeconfigSecret.name}`);
-  return step(`Read the tenant kubeconfig from ${from}`, async (ctx, task) => {
-    const access = await tenantClient(common, secrets);
-    ctx.tenant = access.client;
-    say(task, `${tenant.app} at ${access.client.server}`);
+/** Reads the tenant kubeconfig from the source the options choose; the tenant's client. */
+export function readTenant(steps: Steps, cluster: CommonOptions, secrets: () => SecretSource): Promise<KubeClient> {
+  return steps.run(`Read the tenant kubeconfig from ${tenantOrigin(cluster)}`, async (task) => {
+    const access = await tenantClient(cluster, secrets);
+    // A server URL that came from 1Password is part of the secret item: it is not printed.
+    task.say(`${tenant.app} at ${access.showServer ? access.client.server : "the server named in the 1Password item (not shown)"}`);
+    return access.client;
   });
 }
 
-export function managementStep<Ctx extends ManagementCtx>(common: CommonOptions): Step<Ctx> {
-  return step(`Read the management kubeconfig${common.managementContext ? ` (context ${common.managementContext})` : ""}`, async (ctx, task) => {
-    ctx.management = await managementClient(common);
-    say(task, `${ctx.management.label} at ${ctx.management.server}`);
+/** Reads the management kubeconfig; the management cluster's client. */
+export function readManagement(steps: Steps, cluster: CommonOptions): Promise<KubeClient> {
+  return steps.run(`Read the management kubeconfig${cluster.managementContext ? ` (context ${cluster.managementContext})` : ""}`, async (task) => {
+    const client = await managementClient(cluster);
+    task.say(`${client.label} at ${client.server}`);
+    return client;
   });
 }
 
-/** The steps after the tenant is resolved: read both values, then apply the Secrets. */
-export function secretSteps<Ctx extends SecretCtx>(refs: SecretRefs, secrets: () => SecretSource, dryRun: boolean): Step<Ctx>[] {
-  return [
-    step(`Read the Connect credentials from 1Password (${refs.credentialsRef})`, async (ctx) => {
-      ctx.credentials = await secrets().resolve(refs.credentialsRef);
-      checkCredentials(ctx.credentials, refs.credentialsRef);
-    }),
-    step(`Read the operator token from 1Password (${refs.tokenRef})`, async (ctx) => {
-      ctx.token = (await secrets().resolve(refs.tokenRef)).trim();
-      if (!ctx.token) throw new OperatorError(`expected a non-empty operator token at ${refs.tokenRef}; it is empty; set the field's value in 1Password`);
-    }),
-    step(`Apply namespace ${onePassword.namespace} and the Connect Secrets to ${tenant.app}`, async (ctx, task) => {
-      const results = await applyAll(ctx.tenant!, connectSecrets(ctx.credentials!, ctx.token!), { dryRun }, (a) =>
-        say(task, `${a.ref} ${a.action}${a.note ? ` (${a.note})` : ""}`),
-      );
-      task.title = `Apply namespace ${onePassword.namespace} and the Connect Secrets to ${tenant.app}: ${summary(results, dryRun)}`;
-    }),
-  ];
+/** Reads both Connect values, then applies the Secrets to the tenant; what the apply did. */
+export async function writeConnectSecrets(steps: Steps, tenantClient: KubeClient, refs: SecretRefs, secrets: () => SecretSource, dryRun: boolean): Promise<Applied[]> {
+  const credentials = await steps.run(`Read the Connect credentials from 1Password (${refs.credentialsRef})`, async () => {
+    const value = await secrets().resolve(refs.credentialsRef);
+    checkCredentials(value, refs.credentialsRef);
+    return value;
+  });
+  const token = await steps.run(`Read the operator token from 1Password (${refs.tokenRef})`, async () => {
+    const value = (await secrets().resolve(refs.tokenRef)).trim();
+    if (!value) throw new OperatorError(`expected a non-empty operator token at ${refs.tokenRef}; it is empty; set the field's value in 1Password`);
+    return value;
+  });
+  return steps.run(`Apply namespace ${onePassword.namespace} and the Connect Secrets to ${tenant.app}`, async (task) => {
+    const results = await applyAll(tenantClient, connectSecrets(credentials, token), { dryRun }, (a) => task.say(`${a.ref} ${a.action}${a.note ? ` (${a.note})` : ""}`));
+    task.title = `Apply namespace ${onePassword.namespace} and the Connect Secrets to ${tenant.app}: ${summary(results, dryRun)}`;
+    return results;
+  });
 }

@@ -5,10 +5,10 @@
 // node:child_process rather than zx: importing zx costs 130-175 ms, which is
 // most of a flow's start-up on the paths that shell out (sync-ingress --check,
 // bootstrap).
-import { execFile } from "node:child_process";
+import { spawn } from "node:child_process";
 import { resolveTool } from "../build/toolchain.mjs";
 import { OperatorError } from "./errors.ts";
-import { trackChild } from "./interrupt.ts";
+import { type Child, trackChild } from "./interrupt.ts";
 import { repoRoot } from "./paths.ts";
 
 export type Tool = "helm" | "kubectl";
@@ -22,24 +22,33 @@ export function toolPath(tool: Tool): string {
   }
 }
 
-/** Runs helm or kubectl and returns its stdout; a failure carries the tool's stderr. */
-export function runTool(tool: Tool, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<string> {
+export interface ToolOptions extends Pick<Child, "onInterrupt" | "settled"> {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  input?: string;
+}
+
+/**
+ * Runs helm or kubectl and returns its stdout; a failure carries the tool's stderr.
+ * The tool runs in a process group of its own: a Ctrl-C or a closed terminal reaches
+ * the flow alone, which decides how the tool stops (helm --atomic must be let undo
+ * an upgrade, not be cut short by the same signal).
+ */
+export function runTool(tool: Tool, args: readonly string[], opts: ToolOptions = {}): Promise<string> {
   const path = toolPath(tool);
   return new Promise((resolve, reject) => {
-    const child = execFile(
-      path,
-      args,
-      { cwd: opts.cwd ?? repoRoot, env: { ...process.env, ...opts.env }, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        if (!error) return resolve(stdout);
-        const code = typeof error.code === "number" ? error.code : (error.code ?? error.signal ?? "?");
-        reject(new Error(`${tool} ${args.join(" ")} failed (exit ${code}): ${(stderr || error.message).trim()}`));
-      },
-    );
-    child.stdin?.on("error", () => {}); // the tool may exit before reading all its input
-    child.stdin?.end(opts.input ?? "");
+    const child = spawn(path, args, { cwd: opts.cwd ?? repoRoot, env: { ...process.env, ...opts.env }, stdio: ["pipe", "pipe", "pipe"], detached: true });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+    child.stdin.on("error", () => {}); // the tool may exit before reading all its input
+    child.stdin.end(opts.input ?? "");
+    const failed = (why: string) => new Error(`${tool} ${args.join(" ")} failed (${why}): ${Buffer.concat(stderr).toString("utf8").trim()}`);
+    child.once("error", (error) => reject(failed(error.message)));
+    child.once("close", (code, signal) => (code === 0 ? resolve(Buffer.concat(stdout).toString("utf8")) : reject(failed(`exit ${code ?? signal ?? "?"}`))));
     // An interrupt stops the tool and waits for it (helm --atomic rolls back before it exits).
     const exited = new Promise<void>((done) => child.once("exit", () => done()));
-    trackChild({ name: tool, stop: (signal) => void child.kill(signal), exited });
+    trackChild({ name: tool, stop: (signal) => void child.kill(signal), exited, onInterrupt: opts.onInterrupt, settled: opts.settled });
   });
 }

@@ -52,6 +52,11 @@ export function findReferences(root: string, dir: string, name: string): string[
   return found;
 }
 
+/** Whether git keeps the vendir files' history here: the repository has a commit and tracks vendir.yml. */
+export function historyKnows(root: string, dir: string): boolean {
+  return git(root, ["rev-parse", "--verify", "--quiet", "HEAD"]) !== undefined && git(root, ["ls-files", "--error-unmatch", "--", relative(root, join(dir, "vendir.yml"))]) !== undefined;
+}
+
 /** Whether git history shows charts/<name> in the vendir files: then its absence means an earlier run removed it. */
 export function wasEverAnEntry(root: string, dir: string, name: string): boolean {
   const files = ["vendir.yml", "vendir.lock.yml"].map((f) => relative(root, join(dir, f)));

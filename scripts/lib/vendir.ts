@@ -7,10 +7,10 @@
 // so every other byte of the file (comments, quoting, blank lines) stays as it was.
 import { isMap, isNode, isPair, isScalar, isSeq, parseDocument, type Document, type Node, type Pair, type YAMLMap, type YAMLSeq } from "yaml";
 import { OperatorError } from "./errors.ts";
+import { chartsDir, isValidEntryName } from "./names.ts";
 import { lineOf, throwYamlError } from "./yaml.ts";
 
-/** The folder under a vendir dir that holds the charts this flow manages. */
-export const chartsDir = "charts";
+export { chartsDir, isValidEntryName };
 
 export interface EntryCut {
   /** Byte offsets of the text that goes: comment block, entry, and one blank separator. */
@@ -91,11 +91,6 @@ export function applyCut(text: string, cut: EntryCut): string {
 export function removeEntry(text: string, name: string, file: string): { text: string; cut?: EntryCut } {
   const cut = findEntry(text, name, file);
   return cut ? { text: applyCut(text, cut), cut } : { text };
-}
-
-/** Entry names safe to use as a folder name under charts/ (the flow deletes that folder). */
-export function isValidEntryName(name: string): boolean {
-  return /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) && name !== "..";
 }
 
 /** The spellings under which a file refers to the vendored chart's folder. */

@@ -1,6 +1,6 @@
 // create-1password-secret and bootstrap end to end against real local API
 // servers: a management cluster seeded as Cozystack would, and a tenant cluster.
-import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { management, onePassword, tenant } from "../../scripts/lib/names.ts";
@@ -153,6 +153,12 @@ describe("bootstrap of apps/docs-prod", () => {
     expect(result.code, result.all).toBe(0);
     expect(result.stdout).toMatch(/Read the tenant kubeconfig from tenant-root\/kubernetes-cluster-docs-infra-prod-admin-kubeconfig/);
     expect(result.stdout).toMatch(/HelmRelease flux-system\/relay-personal created/);
+    // The apply changed something: Flux is asked to reconcile now, as `flux reconcile kustomization --with-source` does, and the output says so.
+    expect(result.stdout).toMatch(/› asked Flux to reconcile Kustomization flux-system\/docs-prod and GitRepository flux-system\/setup now: wrote the annotation reconcile\.fluxcd\.io\/requestedAt=\S+ on each\n/);
+    for (const [apiVersion, kind, name] of [["kustomize.toolkit.fluxcd.io/v1", "Kustomization", "docs-prod"], ["source.toolkit.fluxcd.io/v1", "GitRepository", "setup"]]) {
+      const live = await c.get({ apiVersion: apiVersion!, kind: kind!, metadata: { namespace: "flux-system", name: name! } });
+      expect(live?.metadata.annotations?.["reconcile.fluxcd.io/requestedAt"], kind).toMatch(/^\d{4}-\d\d-\d\dT/);
+    }
     expect(result.stdout).toMatch(/Ready: Applied revision: main@sha1:0123/);
   });
 
@@ -166,17 +172,23 @@ describe("bootstrap of apps/docs-prod", () => {
     expect(await snapshot(tenantServer)).toBe(before);
   });
 
-  it("--json prints one JSON object and nothing else on stdout: each object's action and the Ready wait", async () => {
+  it("--json prints one JSON object and nothing else on stdout; the wait's reconcile request is reported as the only write of a run that changed nothing", async () => {
+    const before = JSON.parse(await snapshot(tenantServer)) as string[];
+    const started = new Date(Math.floor(Date.now() / 1000) * 1000);
     const result = await flow("bootstrap", ["--app", "docs-prod", ...local(), "--timeout", "10s", "--json"]);
     expect(result.code, result.all).toBe(0);
     const report = JSON.parse(result.stdout);
-    expect(report).toMatchObject({ ok: true, app: "docs-prod", cluster: tenant.app, dryRun: false, kustomization: { name: "docs-prod", status: "ready" } });
+    const requested = ["Kustomization flux-system/docs-prod", "GitRepository flux-system/setup"];
+    expect(report).toMatchObject({ ok: true, app: "docs-prod", cluster: tenant.app, dryRun: false, kustomization: { name: "docs-prod", status: "ready", reconcileRequested: requested } });
     expect(report.summary).toMatch(/^0 created, 0 configured, \d+ unchanged$/);
     expect(report.objects).toContainEqual({ ref: "HelmRelease flux-system/relay-personal", action: "unchanged" });
-    // The wait asked Flux to reconcile now, as `flux reconcile kustomization --with-source` does.
+    // What changed in the cluster is exactly what the report names: the two objects asked to reconcile, nothing else.
+    const after = JSON.parse(await snapshot(tenantServer)) as string[];
+    const written = after.filter((o) => !before.includes(o)).map((o) => o.replace(/@\d+$/, ""));
+    expect(written.sort()).toEqual(["GitRepository/flux-system/setup", "Kustomization/flux-system/docs-prod"]);
     for (const [apiVersion, kind, name] of [["kustomize.toolkit.fluxcd.io/v1", "Kustomization", "docs-prod"], ["source.toolkit.fluxcd.io/v1", "GitRepository", "setup"]]) {
       const live = await client(tenantServer).get({ apiVersion: apiVersion!, kind: kind!, metadata: { namespace: "flux-system", name: name! } });
-      expect(Date.parse(live?.metadata.annotations?.["reconcile.fluxcd.io/requestedAt"] ?? ""), kind).toBeGreaterThan(Date.now() - 60_000);
+      expect(Date.parse(live?.metadata.annotations?.["reconcile.fluxcd.io/requestedAt"] ?? ""), kind).toBeGreaterThanOrEqual(started.getTime());
     }
   });
 
@@ -230,6 +242,38 @@ describe("bootstrap of apps/docs-prod", () => {
     expect(result.all).toMatch(message);
     expect(result.all).not.toMatch(/\n\s+at /);
     expect([await snapshot(tenantServer), await snapshot(bare)]).toEqual(before);
+  });
+});
+
+describe("a tenant kubeconfig that is not to be trusted", () => {
+  it("is refused, in one line naming the Secret and key, when it carries an exec plugin: the program never runs", async () => {
+    const marker = join(dir, "exec-ran");
+    const exported = JSON.parse(tenantServer.kubeConfig.exportConfig()) as { users: { user: Record<string, unknown> }[] };
+    exported.users[0]!.user = { exec: { apiVersion: "client.authentication.k8s.io/v1", command: "/bin/sh", args: ["-c", `touch ${marker}; echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"x"}}'`] } };
+    const { namespace, name } = tenant.kubeconfigSecret;
+    await client(mgmt).request("PATCH", `/api/v1/namespaces/${namespace}/secrets/${name}`, { data: { "exec.conf": Buffer.from(JSON.stringify(exported)).toString("base64") } }, "application/merge-patch+json");
+    const before = await snapshot(tenantServer);
+    const result = await flow("bootstrap", ["--app", "docs-prod", ...local(), "--no-wait", "--tenant-kubeconfig-key", "exec.conf"]);
+    expect(result.code, result.all).toBe(3);
+    expect(result.stderr).toBe(
+      `✖ expected the kubeconfig in Secret ${namespace}/${name} key exec.conf to hold only a server URL, a CA and a token or client certificate; found users[0].user.exec (a credential plugin: a program this machine would run); refusing it: a kubeconfig from a cluster or a secret store must not run a program, read a file or weaken TLS on this machine; fix it there, or pass a kubeconfig you trust with --tenant-kubeconfig PATH\n`,
+    );
+    expect(existsSync(marker)).toBe(false);
+    expect(await snapshot(tenantServer)).toBe(before);
+  });
+
+  it("whose user may not do what bootstrap asks gets a 403 naming the cluster, the user and what to do", async () => {
+    // A ServiceAccount with no role at all: the API answers 403 to all but discovery.
+    const c = client(tenantServer);
+    await c.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: "nobody" } }, { fieldManager: "test" });
+    await c.apply({ apiVersion: "v1", kind: "ServiceAccount", metadata: { namespace: "nobody", name: "nobody" } }, { fieldManager: "test" });
+    const { status } = await c.request<{ status: { token: string } }>("POST", "/api/v1/namespaces/nobody/serviceaccounts/nobody/token", { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } });
+    const kubeconfig = readFileSync(tenantServer.kubeconfigPath, "utf8").replace(/token: \S+/, `token: ${status.token}`);
+    writeFileSync(join(dir, "nobody.kubeconfig"), kubeconfig, { mode: 0o600 });
+    const result = await flow("bootstrap", ["--app", "docs-prod", "--tenant-kubeconfig", join(dir, "nobody.kubeconfig"), "--skip-secrets", "--no-wait"]);
+    expect(result.code, result.all).toBe(3);
+    expect(result.stderr).toMatch(new RegExp(`^✖ expected ${tenant.app} to allow user "[^"]+" \\(context ${tenant.app}\\) this request; it answered 403 Forbidden \\(.*system:serviceaccount:nobody:nobody.*\\); use a kubeconfig whose user may do that, or have the permission granted\n$`));
+    expect(result.all).not.toContain(status.token);
   });
 });
 

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KubeClient } from "../../scripts/lib/kube.ts";
 import { type ApiServer, type ApiServers, startApiServers } from "../platform/index.ts";
 import { tempDir } from "../support/files.ts";
+import { testCa } from "../support/tls.ts";
 
 let cp: ApiServers;
 let server: ApiServer;
@@ -79,4 +80,22 @@ describe("the API client", () => {
     await c.list("v1", "Namespace");
     expect(readFileSync(counter, "utf8").split("\n").filter(Boolean)).toHaveLength(2);
   });
+
+  it("names a TLS failure and the CA it checked the server against, instead of \"check that the cluster is up\"", async () => {
+    const otherCa = Buffer.from(readFileSync(testCa(dir).caFile)).toString("base64");
+    const token = server.kubeConfig.getCurrentUser()!.token!;
+    const withCa = (caData?: string) => {
+      const kc = new KubeConfig();
+      kc.loadFromOptions({ clusters: [{ name: "c", server: server.url, caData, skipTLSVerify: false }], users: [{ name: "u", token }], contexts: [{ name: "ctx", cluster: "c", user: "u" }], currentContext: "ctx" });
+      return new KubeClient(kc, "tenant");
+    };
+    const wrong = (await withCa(otherCa).list("v1", "Namespace").catch((e: unknown) => e)) as Error;
+    expect(wrong.message).toMatch(
+      new RegExp(`^expected the Kubernetes API of tenant at ${server.url} to present a certificate that the kubeconfig's CA \\(certificate-authority-data of cluster "c": CN=relay test CA\\) accepts; its certificate (is not signed by a trusted CA|chains to a CA that is not trusted here) \\([A-Z_]+\\); fetch a current kubeconfig for the cluster`),
+    );
+    const none = (await withCa(undefined).list("v1", "Namespace").catch((e: unknown) => e)) as Error;
+    expect(none.message).toContain("to present a certificate that this machine's trusted roots (the kubeconfig names no CA) accepts;");
+    expect(`${wrong.message}${none.message}`).not.toContain("check that the cluster is up");
+  });
 });
+

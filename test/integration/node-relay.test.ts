@@ -18,9 +18,10 @@ import { instanceByName, type RelayInstance } from "../../scripts/lib/names.ts";
 import { anonymousAccessFixedIn, compareVersions, supportedServerVersions } from "../../scripts/lib/server-versions.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { runTool } from "../../scripts/lib/tools.ts";
+import { releaseHistory } from "../../scripts/lib/relay-release.ts";
 import { deploymentAvailable, noSplitDocuments } from "../../scripts/lib/verify/tenant.ts";
 import { detectNodeMode, type NodeCluster, startNodeCluster } from "../platform/index.ts";
-import { runFlow } from "../support/flows.ts";
+import { runFlow, startFlow } from "../support/flows.ts";
 import { genAuth, signDocument as signTokenFor } from "../support/relay-tokens.ts";
 import { waitFor } from "../support/wait.ts";
 import { closeAll, connectDoc, openMany, until, upgradeStatus } from "../support/yjs-client.ts";
@@ -355,6 +356,36 @@ describe.skipIf(!run)("the Relay server on a real node", () => {
       expect(log).toContain(`cannot set the open-files limit (ulimits.nofile) to ${hard + 1}: the hard limit is ${hard}`);
       // Back to a working release for the tests after this one.
       await install(instance, { ...tag, ulimits: { nofile: 16384 } });
+    }, 400_000);
+
+    it.runIf(serverIndependent)("on Ctrl-C during relay-server:upgrade says at once that helm rolls back, lets it bring the running revision back, and names the state it left", async () => {
+      await install(instance, { ...tag });
+      const client = new KubeClient(cluster.server.kubeConfig, "tenant");
+      const running = (await releaseHistory(client, instance))[0]!;
+      expect(running.status).toBe("deployed");
+      // A revision whose Pod never gets Ready: helm waits on it when Ctrl-C comes.
+      const values = localValues({ image: { repository: "127.0.0.1:1/missing/relay-server", tag: "v0.0.0" } });
+      try {
+        const flow = startFlow("relay-helm", ["upgrade", "--instance", "personal", ...values.files.flatMap((f) => ["--values", f]), "--timeout", "3m", "--tenant-kubeconfig", kubeconfig]);
+        await waitFor("helm to wait on the new revision", 120_000, async () => ((await releaseHistory(client, instance))[0]?.status === "pending-upgrade" ? true : undefined));
+        const interrupted = Date.now();
+        flow.process.kill("SIGINT");
+        const result = await flow.result;
+        figure("Ctrl-C during upgrade until helm's rollback ended", `${((Date.now() - interrupted) / 1000).toFixed(1)} s`);
+        expect(result.code, result.all).toBe(130);
+        const lines = result.stderr.trim().split("\n");
+        expect(lines[0]).toMatch(/^SIGINT: helm stops the upgrade of relay-personal and undoes it \(--atomic: back to its last deployed revision, .*\); this can take up to 3m \(--timeout\); waiting for it to finish/);
+        const [latest] = await releaseHistory(client, instance);
+        expect(latest).toMatchObject({ status: "deployed" });
+        expect(latest!.revision).toBeGreaterThan(running.revision + 1);
+        expect(lines.at(-1)).toContain(`stopped helm and waited for it to exit (relay-personal is at revision ${latest!.revision}, deployed)`);
+        // The running revision's image is back, Ready.
+        const pod = await waitFor("the rolled back Pod to be Ready", 120_000, () => readyPod(instance).catch(() => undefined));
+        const image = await kubectl("-n", namespace, "get", "pod", pod.name, "-o", "jsonpath={.spec.containers[0].image}");
+        expect(image).not.toContain("missing");
+      } finally {
+        values.remove();
+      }
     }, 400_000);
 
     describe.each(([

@@ -1,16 +1,69 @@
 // Direct Helm deploys: upgrade --no-wait installs an instance into a real local
 // API server with the real helm binary, and diff then reports no change.
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { relayNamespace, tenant } from "../../scripts/lib/names.ts";
 import { type ApiServer, type ApiServers, client, startApiServers } from "../platform/index.ts";
 import { childProcesses, runFlow, runMoon, startFlow } from "../support/flows.ts";
 import { tempDir } from "../support/files.ts";
+import { releaseHistory } from "../../scripts/lib/relay-release.ts";
+import { runTool } from "../../scripts/lib/tools.ts";
+import { waitFor } from "../support/wait.ts";
 
 let cp: ApiServers;
 let server: ApiServer;
 const onTenant = () => ["--tenant-kubeconfig", server.kubeconfigPath];
+
+/** Flows a test started in the background: a failed test must not leave one working on a release the next test uses. */
+const started: ChildProcess[] = [];
+function start(args: string[], env: NodeJS.ProcessEnv = {}): ReturnType<typeof startFlow> {
+  const flow = startFlow("relay-helm", args, env);
+  started.push(flow.process);
+  return flow;
+}
+afterEach(async () => {
+  for (const flow of started.splice(0)) {
+    if (flow.exitCode !== null || flow.signalCode !== null) continue;
+    const exited = new Promise((r) => flow.once("exit", r));
+    // A second signal makes the flow kill its helm at once.
+    flow.kill("SIGTERM");
+    setTimeout(() => flow.kill("SIGTERM"), 1000).unref();
+    await exited;
+  }
+});
+
+/** The pid of the helm a flow runs, once it runs. */
+async function helmOf(flow: ChildProcess): Promise<number> {
+  const [helm] = await waitFor("the flow to start helm", 60_000, async () => {
+    // The pinned helm itself (the kubeconfig's watchdog has "relay-helm" in its command line too).
+    const found = childProcesses(flow.pid!, ".tools/bin/helm");
+    return found.length > 0 ? found : undefined;
+  });
+  return helm!;
+}
+
+/** relay-family deployed at a revision (`installed`), or not installed at all, whatever an earlier test left. */
+async function familyRelease(installed: boolean): Promise<void> {
+  await runTool("helm", ["uninstall", "relay-family", "--namespace", relayNamespace, "--ignore-not-found", "--kubeconfig", server.kubeconfigPath]);
+  if (installed) expect((await runFlow("relay-helm", ["upgrade", "--instance", "family", "--no-wait", ...onTenant()])).code).toBe(0);
+}
+
+const pendingNow = async (release: string) => (((await releaseHistory(client(server), release))[0]?.status ?? "").startsWith("pending-") ? true : undefined);
+
+/** Resolves once the flow's stderr has a line matching `pattern`. */
+function stderrLine(flow: ChildProcess, pattern: RegExp): Promise<string> {
+  return new Promise((resolve) => {
+    let text = "";
+    flow.stderr!.on("data", (c: Buffer) => {
+      text += c.toString();
+      const line = text.split("\n").find((l) => pattern.test(l));
+      if (line) resolve(line);
+    });
+  });
+}
+
 
 beforeAll(async () => {
   cp = await startApiServers([{ name: tenant.app, crds: [] }]);
@@ -59,31 +112,82 @@ describe("relay-server direct Helm deploys", () => {
     expect(diff.stdout).toMatch(/-\s+port: 9999/);
   });
 
-  it("on Ctrl-C stops helm and waits for it, removes the temporary kubeconfig, says so in one line and exits 130", async () => {
+  it.each(["SIGINT", "SIGHUP"] as const)("on %s (Ctrl-C, a closed terminal) lets helm undo the install, removes the temporary kubeconfig, says so and exits 130", async (signal) => {
     const tmp = tempDir("relay-helm-interrupt-");
+    await familyRelease(false);
     // helm waits for a Pod that never runs here (no controllers): the interrupt comes while it waits.
-    const flow = startFlow("relay-helm", ["upgrade", "--instance", "family", "--timeout", "5m", ...onTenant()], { TMPDIR: tmp });
-    const pid = flow.process.pid!;
-    let helm: number[] = [];
-    for (let i = 0; i < 300 && helm.length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      helm = childProcesses(pid, "helm");
-    }
-    expect(helm).toHaveLength(1);
+    const flow = start(["upgrade", "--instance", "family", "--timeout", "5m", ...onTenant()], { TMPDIR: tmp });
+    const helm = await helmOf(flow.process);
     expect(readdirSync(tmp)).toHaveLength(1);
-    await new Promise((r) => setTimeout(r, 1500));
-    flow.process.kill("SIGINT");
+    await waitFor("helm to record the install as pending", 60_000, () => pendingNow("relay-family"));
+    flow.process.kill(signal);
     const result = await flow.result;
     expect(result.code, result.all).toBe(130);
     const lines = result.stderr.trim().split("\n");
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^✖ interrupted by SIGINT during "helm upgrade --install relay-family .*"; stopped helm and waited for it to exit, removed the temporary kubeconfig \S+; the rest was not done; run the same command again to complete the job$/);
+    expect(lines, result.stderr).toHaveLength(2);
+    // At once: what helm does now, and for how long.
+    expect(lines[0]).toBe(`${signal}: helm stops the upgrade of relay-family and undoes it (--atomic: back to its last deployed revision, or uninstalled if this was its first install); this can take up to 5m (--timeout); waiting for it to finish. A second Ctrl-C kills helm at once, which can leave the release pending`);
+    expect(lines[1]).toMatch(new RegExp(`^✖ interrupted by ${signal} during "helm upgrade --install relay-family .*"; stopped helm and waited for it to exit \\(relay-family has no revision\\), removed the temporary kubeconfig \\S+; the rest was not done; run the same command again to complete the job$`));
     expect(readdirSync(tmp)).toEqual([]);
-    expect(existsSync(`/proc/${helm[0]}`)).toBe(false);
-    // helm finished its own rollback before the flow exited: a re-run does not find an operation in progress.
+    expect(existsSync(`/proc/${helm}`)).toBe(false);
+    // helm finished its own undo before the flow exited: a re-run does not find an operation in progress.
     const again = await runFlow("relay-helm", ["upgrade", "--instance", "family", "--no-wait", ...onTenant()]);
     expect(again.code, again.all).toBe(0);
-  });
+  }, 180_000);
+
+  it("on Ctrl-C says at once that helm rolls the upgrade back and lets the rollback run to its end, past a minute", async () => {
+    // The rollback waits for the deployed revision's Pods, which never run here, up to --timeout.
+    await familyRelease(true);
+    const flow = start(["upgrade", "--instance", "family", "--timeout", "70s", ...onTenant()]);
+    const helm = await helmOf(flow.process);
+    await waitFor("helm to record the upgrade as pending", 60_000, () => pendingNow("relay-family"));
+    const notice = stderrLine(flow.process, /^SIGINT: helm stops the upgrade/);
+    flow.process.kill("SIGINT");
+    expect(await notice).toContain("this can take up to 70s (--timeout); waiting for it to finish");
+    // Told while helm still works on the rollback.
+    expect(existsSync(`/proc/${helm}`)).toBe(true);
+    const result = await flow.result;
+    expect(result.code, result.all).toBe(130);
+    // Not killed after a grace period: helm ended the rollback itself, so nothing is left pending.
+    expect(result.stderr).not.toContain("killed");
+    const [latest] = await releaseHistory(client(server), "relay-family");
+    expect(latest!.status).not.toMatch(/^pending-/);
+    expect(result.stderr).toContain(`stopped helm and waited for it to exit (relay-family is at revision ${latest!.revision}, ${latest!.status})`);
+    const again = await runFlow("relay-helm", ["upgrade", "--instance", "family", "--no-wait", ...onTenant()]);
+    expect(again.code, again.all).toBe(0);
+  }, 300_000);
+
+  it("killed with -9, leaves no kubeconfig on disk; the release helm left pending is named at the next run with the way out, which --recover takes", async () => {
+    const tmp = tempDir("relay-helm-kill-");
+    await familyRelease(true);
+    const flow = start(["upgrade", "--instance", "family", "--timeout", "5m", ...onTenant()], { TMPDIR: tmp });
+    const helm = await helmOf(flow.process);
+    const deployed = (await releaseHistory(client(server), "relay-family")).find((r) => r.status === "deployed")!;
+    await waitFor("helm to record the upgrade as pending", 60_000, () => pendingNow("relay-family"));
+    expect(readdirSync(tmp)).toHaveLength(1);
+    flow.process.kill("SIGKILL");
+    await flow.result;
+    // The watchdog saw the flow's end of its pipe close and removed the folder with the tenant admin token.
+    await waitFor("the watchdog to remove the temporary kubeconfig", 30_000, async () => (readdirSync(tmp).length === 0 ? true : undefined));
+    // helm, in a session of its own, is left to finish; killed too (as a lost machine would), it leaves the release pending.
+    process.kill(helm, "SIGKILL");
+    await waitFor("helm to end", 30_000, async () => (existsSync(`/proc/${helm}`) ? undefined : true));
+    const [pending] = await releaseHistory(client(server), "relay-family");
+    expect(pending!.status).toBe("pending-upgrade");
+
+    const refused = await runFlow("relay-helm", ["upgrade", "--instance", "family", "--no-wait", ...onTenant()]);
+    expect(refused.code, refused.all).toBe(3);
+    expect(refused.stderr).toBe(
+      `✖ expected release relay-family in ${tenant.app} to have no helm operation under way; its revision ${pending!.revision} is pending-upgrade: a helm that worked on it was interrupted, or one is running now; ` +
+        `once no relay-server:upgrade or helm runs against it, run the same command with --recover, which rolls relay-family back to revision ${deployed.revision}, its last deployed one (helm rollback) and then upgrades (runbook: "A release left pending")\n`,
+    );
+    const recovered = await runFlow("relay-helm", ["upgrade", "--instance", "family", "--no-wait", "--recover", ...onTenant()]);
+    expect(recovered.code, recovered.all).toBe(0);
+    expect(recovered.stdout).toContain(`--recover: roll relay-family back to revision ${deployed.revision} (revision ${pending!.revision} is pending-upgrade)`);
+    expect((await releaseHistory(client(server), "relay-family"))[0]!.status).toBe("deployed");
+    const again = await runFlow("relay-helm", ["upgrade", "--instance", "family", "--no-wait", ...onTenant()]);
+    expect(again.code, again.all).toBe(0);
+  }, 180_000);
 
   it("renders --values on top of the instance's values, and names the schema's reason when they are refused", async () => {
     const dir = tempDir("relay-helm-values-");

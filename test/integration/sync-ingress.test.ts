@@ -1,7 +1,7 @@
 // sync-ingress end to end against two real local API servers: the tenant runs the
 // chart's relay Services, the management cluster holds KubeVirt CCM's mirrors
 // (played by test/platform/played/ccm.ts), and the flow runs as an operator would.
-import { copyFileSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage } from "node:http";
 import { type AddressInfo, connect, type Socket } from "node:net";
 import { join } from "node:path";
@@ -14,6 +14,7 @@ import { type ApiServer, type ApiServers, client, deleteService, installRelaySer
 import { checkIngress } from "../../scripts/lib/ingress-sync.ts";
 import { type FlowResult, runFlow, runMoon } from "../support/flows.ts";
 import { localSecretsFile, tempDir } from "../support/files.ts";
+import { runFlowWithStdoutClosed } from "../support/terminal.ts";
 import { renderedService } from "../support/manifests.ts";
 
 let cp: ApiServers;
@@ -198,6 +199,9 @@ describe("sync-ingress", () => {
     const secrets = localSecretsFile(dir, { "op://setup-docs-prod/kubeconfig.yaml/kubeconfig.yaml": readFileSync(tenantServer.kubeconfigPath, "utf8") });
     const viaOnePassword = await sync(["--ingress-file", file, "--check", "--tenant-kubeconfig-from", "1password", "--secrets-from", "local", "--local-secrets", secrets]);
     expect(viaOnePassword.code, viaOnePassword.all).toBe(0);
+    // The server URL came from the secret item: not printed.
+    expect(viaOnePassword.stdout).toContain(`${tenant.app} at the server named in the 1Password item (not shown)`);
+    expect(viaOnePassword.all).not.toContain(tenantServer.url);
 
     const tokens = [tenantServer, mgmt].map((s) => s.kubeConfig.getCurrentUser()!.token!);
     for (const out of outputs) for (const token of tokens) expect(out.all).not.toContain(token);
@@ -305,6 +309,27 @@ describe("sync-ingress", () => {
     }
   });
 
+  it("writes a symlinked ingress file through the link, atomically: the link stays and the file it names gets the mirrors", async () => {
+    mkdirSync(join(dir, "real"), { recursive: true });
+    const target = copyOf(repoIngress, "real/linked.yaml");
+    const link = join(dir, "linked-ingress.yaml");
+    symlinkSync("real/linked.yaml", link);
+    const result = await sync([...onTenant(), "--ingress-file", link]);
+    expect(result.code, result.all).toBe(0);
+    expect(result.stdout).toContain(": updated");
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readFileSync(target, "utf8")).toBe(syncedRepoIngress());
+    expect((await sync([...onTenant(), "--ingress-file", link, "--check"])).code).toBe(0);
+  });
+
+  it("with its stdout closed (| head -1), still writes the file and exits with its own code, without a stack trace", async () => {
+    const file = copyOf(repoIngress, "closed-stdout.yaml");
+    const { code, stderr } = await runFlowWithStdoutClosed("sync-ingress", [...onTenant(), "--ingress-file", file], { KUBECONFIG: mgmt.kubeconfigPath });
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(readFileSync(file, "utf8")).toBe(syncedRepoIngress());
+  });
+
   it("runs through its moon task, resolving a relative --ingress-file against where it was typed", async () => {
     const file = copyOf(repoIngress, "moon.yaml");
     const moonArgs = (cwd: string, args: string[]) =>
@@ -325,19 +350,20 @@ describe("sync-ingress", () => {
 
 describe("sync-ingress refuses bad input with a clear message and changes nothing", () => {
   /** Runs the flow on a fresh copy of the repo's ingress file and checks it stayed as it was. */
-  let lastStderr = "";
+  let lastStdout = "";
   async function refuses(args: string[] = [], source: string = repoIngress): Promise<string> {
     const file = copyOf(source, "bad-input.yaml");
     const before = readFileSync(file, "utf8");
     const result = await sync([...onTenant(), "--ingress-file", file, ...args]);
     expect(result.code, result.all).toBe(3);
     expect(readFileSync(file, "utf8")).toBe(before);
-    // listr2 marks the failed step; runMain's last line is the message itself.
-    const line = result.stderr.trim().split("\n").at(-1)!;
-    expect(line.startsWith("✖ expected"), result.all).toBe(true);
-    expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
-    lastStderr = result.stderr;
-    return line;
+    // One line on stderr, the message itself (the failed step is marked by its title on stdout).
+    const lines = result.stderr.trim().split("\n");
+    expect(lines, result.all).toHaveLength(1);
+    expect(lines[0]!.startsWith("✖ expected"), result.all).toBe(true);
+    expect(result.all).not.toMatch(/\[FAILED/);
+    lastStdout = result.stdout;
+    return lines[0]!;
   }
 
   const personalMirrorRef = () => ({ apiVersion: "v1", kind: "Service", metadata: { namespace: "tenant-root", name: mirrorOf(personal) } });
@@ -348,7 +374,7 @@ describe("sync-ingress refuses bad input with a clear message and changes nothin
       const message = await refuses();
       expect(message).toContain(`expected a Service ${mirrorOf(personal)} in tenant-root of ${management.cluster} labelled for relay/${serviceName(personal)}`);
       expect(message).toContain("no mirror yet: KubeVirt CCM not running, or the Service is not a LoadBalancer");
-      expect(lastStderr).toContain(`✖ Find the KubeVirt CCM mirrors in tenant-root of ${management.cluster}`);
+      expect(lastStdout).toContain(`✖ Find the KubeVirt CCM mirrors in tenant-root of ${management.cluster}\n`);
     } finally {
       mirrors = await playCcm(tenantServer, mgmt);
     }
@@ -376,7 +402,7 @@ describe("sync-ingress refuses bad input with a clear message and changes nothin
       const message = await refuses();
       expect(message).toContain(`expected Service relay/${serviceName(family)} in ${tenant.app} to be of type LoadBalancer (KubeVirt CCM mirrors only LoadBalancer Services); found type ClusterIP`);
       // Told from the tenant alone, before the management cluster is asked.
-      expect(lastStderr).toContain(`✖ Read Services relay/${serviceName(personal)}, relay/${serviceName(family)} in ${tenant.app}`);
+      expect(lastStdout).toContain(`✖ Read Services relay/${serviceName(personal)}, relay/${serviceName(family)} in ${tenant.app}\n`);
     } finally {
       await installRelayServices(tenantServer, [family]);
       mirrors = await playCcm(tenantServer, mgmt);

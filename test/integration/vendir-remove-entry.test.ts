@@ -341,3 +341,38 @@ describe("vendir:remove-entry on one directory entry per chart (the layout of th
     expect(snapshot(root)).toEqual(before);
   });
 });
+
+describe("vendir:remove-entry without git history", () => {
+  /** The fixture vendir folder in a scratch folder: in no repository (under a ceiling git does not look past), or in one with no commit yet. */
+  function scratchVendir(withGit: boolean): { root: string; vendir: string } {
+    const root = mkdtempSync(join(tmpdir(), "vendir-no-history-"));
+    scratchDirs.push(root);
+    const vendir = join(root, "third_party/vendir");
+    mkdirSync(join(vendir, "charts/relay-server"), { recursive: true });
+    for (const file of ["vendir.yml", "vendir.lock.yml"]) cpSync(join(fixtures, "pre-migration", file), join(vendir, file));
+    writeFileSync(join(vendir, "charts/relay-server/Chart.yaml"), "name: relay-server\n");
+    if (withGit) git(root, "init", "-q");
+    return { root, vendir };
+  }
+  const outsideGit = (root: string, ...args: string[]) =>
+    spawnSync("node", ["scripts/build/flow.mjs", "vendir-remove-entry", ...args], { cwd: repoRoot, encoding: "utf8", env: { ...process.env, GIT_CEILING_DIRECTORIES: dirname(root) } });
+
+  it.each([
+    ["outside any git repository (--force)", false, ["--force"]],
+    ["in a repository before its first commit", true, []],
+  ])("gives the same answer as inside git %s: the second run prints nothing to remove and exits 0", (_where, withGit, extra) => {
+    const { root, vendir } = scratchVendir(withGit);
+    const first = outsideGit(root, "relay-server", "--dir", vendir, ...extra);
+    expect(first.status, first.stderr).toBe(0);
+    expect(readFileSync(join(vendir, "vendir.yml"), "utf8")).toBe(expected("relay-server", "vendir.yml", "pre-migration"));
+    expect(existsSync(join(vendir, "charts/relay-server"))).toBe(false);
+    const before = snapshot(root);
+    const second = outsideGit(root, "relay-server", "--dir", vendir, ...extra);
+    expect(second.stderr).toBe("");
+    expect(second.status).toBe(0);
+    // Without history a name never there looks the same, so the line lists what the files hold.
+    expect(second.stdout).toMatch(/› nothing to remove: charts\/relay-server is in neither file and \S+charts\/relay-server does not exist; without the vendir files' git history a name that was never there looks the same: \S+vendir\.yml lists only 1password-connect, cert-manager, /);
+    expect(snapshot(root)).toEqual(before);
+  });
+});
+

@@ -134,6 +134,15 @@ describe("verify", () => {
     expect(parsed.checks.every((c) => c.scope === "network")).toBe(true);
   });
 
+  it("names an ingress file that does not exist as such, with what to do, and still checks the rest", async () => {
+    const missing = join(dir, "no-such-ingress.yaml");
+    const result = await runFlow("verify", ["--only", "management", "--tenant-kubeconfig", tenantServer.kubeconfigPath, "--ingress-file", missing], { KUBECONFIG: mgmt.kubeconfigPath });
+    expect(result.code, result.all).toBe(1);
+    expect(result.stdout).toContain(`✗ ingress file ${missing}: cannot be read: it does not exist (ENOENT)\n    next: pass an existing, readable ingress file with --ingress-file`);
+    expect(result.stdout).not.toContain("fix access to the cluster");
+    expect(result.stdout).toMatch(/✓ mirror of Service relay\/\S+ in tenant-root: Service a[0-9a-f]{31}/);
+  });
+
   const t = () => client(tenantServer);
   const m = () => client(mgmt);
   it.each([

@@ -1,8 +1,9 @@
 // The layout's rules, checked on the import statements: commands import only the
-// engine and their own steps, which they load only once the command line is parsed;
-// nothing an operator runs imports development tooling; the pure modules stay
-// free of the CLI layer (listr2), even through other modules; and the tests and
-// programs reach the local platform only through its front door.
+// engine and their own steps, which they load only once the command line is parsed
+// and which never import their command back (the steps own the options type the
+// command fills in); nothing an operator runs imports development tooling; the
+// pure modules stay free of the CLI layer (listr2), even through other modules;
+// and the tests and programs reach the local platform only through its front door.
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -51,9 +52,35 @@ describe("the code's layout", () => {
     }
   });
 
-  it.each(commands)("the command %s loads no more than the CLI layer, the names and the secret options before its command line is parsed", (flow) => {
+  it.each(commands)("the steps of %s never import their command, not even for a type: no cycle between the two", (flow) => {
+    const command = `scripts/flows/${flow}.ts`;
+    const steps = `scripts/flows/run/${flow}.ts`;
+    const reached = closure(steps);
+    expect([...reached].filter((p) => p === command || (p.startsWith("scripts/flows/") && !p.startsWith("scripts/flows/run/"))), `${steps} reaches back to a command`).toEqual([]);
+    // The command fills in the options type its steps own.
+    expect(imports(join(repoRoot, command))).toContain(steps);
+  });
+
+  it("finds no import cycle anywhere under scripts/", () => {
+    const cycles: string[] = [];
+    const visiting: string[] = [];
+    const done = new Set<string>();
+    const visit = (path: string) => {
+      const at = visiting.indexOf(path);
+      if (at >= 0) return void cycles.push([...visiting.slice(at), path].join(" → "));
+      if (done.has(path) || !path.startsWith("scripts/")) return;
+      visiting.push(path);
+      for (const target of imports(join(repoRoot, path))) visit(target);
+      visiting.pop();
+      done.add(path);
+    };
+    for (const file of files(scripts)) visit(relative(repoRoot, file));
+    expect(cycles).toEqual([]);
+  });
+
+  it.each(commands)("the command %s loads no more than the CLI layer, the names and the option checks before its command line is parsed", (flow) => {
     const loaded = [...closure(`scripts/flows/${flow}.ts`, staticImports)].filter((p) => !p.startsWith("node:")).sort();
-    const light = ["scripts/lib/cli.ts", "scripts/lib/errors.ts", "scripts/lib/interrupt.ts", "scripts/lib/names.ts", "scripts/lib/onepassword.ts", "scripts/lib/paths.ts"];
+    const light = ["scripts/lib/cli.ts", "scripts/lib/errors.ts", "scripts/lib/interrupt.ts", "scripts/lib/names.ts", "scripts/lib/onepassword.ts", "scripts/lib/paths.ts", "scripts/lib/connect-secrets.ts", "scripts/lib/verify/checks.ts"];
     expect(loaded.filter((p) => p !== `scripts/flows/${flow}.ts` && !light.includes(p))).toEqual([]);
     expect(readFileSync(join(scripts, `flows/${flow}.ts`), "utf8")).toContain(`await import("./run/${flow}.ts")`);
   });

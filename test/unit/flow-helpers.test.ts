@@ -1,22 +1,30 @@
 // Pure pieces of the part-1 flows: option parsing, redaction, 1Password
 // references and templates, credential checks, branch override, durations.
-import { describe, expect, it } from "vitest";
-import { sourcePatches, withPatchesKept } from "../../scripts/lib/apps.ts";
+import { createServer } from "node:net";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { readPatches, sourcePatches, withPatchesKept } from "../../scripts/lib/apps.ts";
 import { parse as parseYaml } from "yaml";
 import { parseDuration } from "../../scripts/lib/cli.ts";
 import { checkCredentials, connectSecrets } from "../../scripts/lib/connect-secrets.ts";
 import { clusterOptionSpecs, parseFlowArgs } from "../../scripts/lib/cli.ts";
-import { OperatorError, redact, redactError, registerSecret } from "../../scripts/lib/errors.ts";
-import { writeAllOrNone, writeIfChanged } from "../../scripts/lib/files.ts";
+import { describeFsError, fsRemedy, OperatorError, redact, redactError, registerSecret } from "../../scripts/lib/errors.ts";
+import { privateTempDir, writeAllOrNone, writeIfChanged } from "../../scripts/lib/files.ts";
 import { readCaFile } from "../../scripts/lib/verify/network.ts";
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseKubeconfig, writeKubeconfig } from "../../scripts/lib/clusters.ts";
+import { managementClient, parseKubeconfig, untrustedKubeconfig, writeKubeconfig } from "../../scripts/lib/clusters.ts";
+import { certificateProblem, KubeClient } from "../../scripts/lib/kube.ts";
+import { recoveryFor } from "../../scripts/lib/relay-release.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import type { Manifest } from "../../scripts/lib/kube.ts";
 import { injectSecrets, LocalSecretSource, OnePasswordSdkSource } from "../../scripts/lib/onepassword.ts";
 import { localSecretsFile, tempDir } from "../support/files.ts";
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+  vi.useRealTimers();
+});
 
 describe("flow options", () => {
   it("gives every flow the same common options with their defaults", () => {
@@ -77,11 +85,11 @@ describe("1Password", () => {
     await expect(new LocalSecretSource(localSecretsFile(tempDir("op-"), {})).resolve("vault/item")).rejects.toThrow(/expected a secret reference like op:\/\/vault\/item\/field; got "vault\/item"/);
   });
 
-  it("turns an SDK failure into an error naming the reference and never the token", async () => {
-    const token = "ops_not-a-real-service-account-token";
+  it.each(["ops_not-a-real-service-account-token", "not-even-ops-prefixed"])("says that a malformed OP_SERVICE_ACCOUNT_TOKEN (%s) is malformed, never the token itself", async (token) => {
     const error = await new OnePasswordSdkSource(token).resolve("op://setup-docs-prod/x/y").catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OperatorError);
-    expect((error as Error).message).toMatch(/^expected 1Password to resolve op:\/\/setup-docs-prod\/x\/y; it answered/);
+    expect((error as Error).message).toMatch(/^expected OP_SERVICE_ACCOUNT_TOKEN to hold a 1Password service account token; it is malformed \(1Password's SDK: ".+"\); export the token exactly as 1Password shows it/);
+    expect((error as Error).message).not.toMatch(/vault, item and field/);
     expect(redact((error as Error).message)).not.toContain(token);
   }, 60_000);
 
@@ -189,5 +197,156 @@ describe("operator messages", () => {
 
   it("names a missing --ca-file in a sentence", () => {
     expect(() => readCaFile("/nonexistent/ca.pem")).toThrow(new OperatorError("expected a CA bundle (PEM) at /nonexistent/ca.pem for --ca-file; it does not exist (ENOENT); pass an existing, readable file"));
+  });
+});
+
+describe("a kubeconfig read from a cluster Secret or 1Password", () => {
+  const origin = "Secret tenant-root/kubernetes-cluster-docs-infra-prod-admin-kubeconfig key evil.conf";
+  const kubeconfig = (cluster: string, user: string, extra = "") =>
+    `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n${cluster}\nusers:\n- name: u\n  user:\n${user}\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n${extra}`;
+  const server = "    server: https://10.0.0.1:6443\n    certificate-authority-data: Q0E=";
+
+  it("is used when it holds only a server, its CA and a token or client certificate (as Cozystack writes it)", async () => {
+    const withToken = await untrustedKubeconfig(kubeconfig(server, "    token: t0k3n-from-secret"), origin, true);
+    expect(withToken.getCurrentCluster()).toMatchObject({ server: "https://10.0.0.1:6443", caData: "Q0E=", skipTLSVerify: false });
+    expect(withToken.getCurrentUser()).toMatchObject({ token: "t0k3n-from-secret" });
+    const withCert = await untrustedKubeconfig(kubeconfig(server, "    client-certificate-data: Q0VSVA==\n    client-key-data: S0VZ"), origin, true);
+    expect(withCert.getCurrentUser()).toMatchObject({ certData: "Q0VSVA==", keyData: "S0VZ" });
+    // What client-node's own export writes (the test clusters' Secret holds that): harmless extras.
+    const exported = JSON.parse(withToken.exportConfig()) as unknown;
+    expect((await untrustedKubeconfig(JSON.stringify(exported), origin, true)).getCurrentUser()?.token).toBe("t0k3n-from-secret");
+  });
+
+  it.each([
+    ["an exec credential plugin", server, "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/sh\n      args: [-c, touch /tmp/owned]", "users[0].user.exec (a credential plugin: a program this machine would run)"],
+    ["an auth provider", server, "    auth-provider:\n      name: oidc", "users[0].user.auth-provider (an auth provider plugin)"],
+    ["TLS checks turned off", "    server: https://10.0.0.1:6443\n    insecure-skip-tls-verify: true", "    token: t", "clusters[0].cluster.insecure-skip-tls-verify (it turns TLS verification off)"],
+    ["a token read from a file here", server, "    token-file: /root/.ssh/id_ed25519", "users[0].user.token-file (a file on this machine read as the token)"],
+    ["a proxy", `${server}\n    proxy-url: http://attacker.example:3128`, "    token: t", "clusters[0].cluster.proxy-url (a proxy the requests would go through)"],
+    ["a merge key hiding a field", server, "    <<: {exec: {command: /bin/sh}}", "users[0].user.<< (a field not allowed here)"],
+  ])("is refused when it carries %s, in one line naming the Secret and key", async (_what, cluster, user, found) => {
+    const error = await untrustedKubeconfig(kubeconfig(cluster, user), origin, true).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OperatorError);
+    expect((error as Error).message).toBe(
+      `expected the kubeconfig in ${origin} to hold only a server URL, a CA and a token or client certificate; found ${found}; refusing it: a kubeconfig from a cluster or a secret store must not run a program, read a file or weaken TLS on this machine; fix it there, or pass a kubeconfig you trust with --tenant-kubeconfig PATH`,
+    );
+  });
+
+  it("is refused with a server that is not https, and does not print a server URL that came from 1Password", async () => {
+    await expect(untrustedKubeconfig(kubeconfig("    server: http://10.0.0.1:8080", "    token: t"), origin, true)).rejects.toThrow(`expected cluster "c" in the kubeconfig in ${origin} to have an https:// server URL; found "http://10.0.0.1:8080"; fix it there`);
+    const fromOnePassword = "apps/docs-prod/kubeconfig.yaml.op.tpl (rendered from 1Password (OP_SERVICE_ACCOUNT_TOKEN))";
+    const error = (await untrustedKubeconfig(kubeconfig("    server: not a url at all", "    token: t"), fromOnePassword, false).catch((e: unknown) => e)) as Error;
+    expect(error.message).toBe(`expected cluster "c" in the kubeconfig in ${fromOnePassword} to have an https:// server URL; found another value (not shown: it comes from the secret); fix it there`);
+    // A server URL from 1Password is a secret: redacted wherever it would be printed.
+    await untrustedKubeconfig(kubeconfig("    server: https://hidden-api.example.com:6443", "    token: t"), fromOnePassword, false);
+    expect(redact("at https://hidden-api.example.com:6443")).toBe("at [redacted]");
+  });
+});
+
+describe("messages that name the cause", () => {
+  it("says that no management kubeconfig was found, and where it looked (no silent http://localhost:8080)", async () => {
+    const home = tempDir("no-kube-home-");
+    vi.stubEnv("HOME", home);
+    vi.stubEnv("KUBECONFIG", "");
+    vi.stubEnv("KUBERNETES_SERVICE_HOST", "");
+    await expect(managementClient({ managementContext: "any" })).rejects.toThrow(
+      `expected a kubeconfig for the management cluster; found none: KUBECONFIG is not set and ${join(home, ".kube", "config")} does not exist; set KUBECONFIG to the management cluster's kubeconfig (or write it to ~/.kube/config)`,
+    );
+    writeFileSync(join(home, "empty"), "\n");
+    vi.stubEnv("KUBECONFIG", join(home, "empty"));
+    await expect(managementClient({})).rejects.toThrow(`expected a kubeconfig for the management cluster in ${join(home, "empty")} (KUBECONFIG); it is empty; fix KUBECONFIG or the file`);
+    vi.stubEnv("KUBECONFIG", join(home, "missing"));
+    await expect(managementClient({})).rejects.toThrow(`expected the kubeconfig KUBECONFIG names at ${join(home, "missing")}; it does not exist (ENOENT); fix KUBECONFIG or the file`);
+  });
+
+  it("says that a kubeconfig file is empty, and that a server URL is not one, instead of a TypeError", async () => {
+    await expect(parseKubeconfig("", "t.kubeconfig")).rejects.toThrow("expected a kubeconfig in t.kubeconfig; it is empty; fix or replace it");
+    const badUrl = "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://exa mple:6443'}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n";
+    await expect(parseKubeconfig(badUrl, "t.kubeconfig")).rejects.toThrow('expected cluster "c" in t.kubeconfig to have a server URL such as https://api.example.com:6443; found "https://exa mple:6443"; fix the kubeconfig');
+  });
+
+  it("names a full disk as such, with what to do about it", () => {
+    const full = Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+    expect(describeFsError(full)).toBe("the disk is full (ENOSPC)");
+    expect(fsRemedy(full, "make its folder writable")).toBe("free space on that disk");
+    expect(fsRemedy(Object.assign(new Error("x"), { code: "EACCES" }), "make its folder writable")).toBe("make its folder writable");
+  });
+
+  it("names a temporary folder that does not exist, and TMPDIR", () => {
+    vi.stubEnv("TMPDIR", "/nonexistent/tmp");
+    expect(() => privateTempDir("relay-helm-", "write the kubeconfig helm reads")).toThrow(
+      "expected a writable temporary folder at TMPDIR (/nonexistent/tmp) to write the kubeconfig helm reads; it does not exist (ENOENT); create it, or set TMPDIR to a folder you can write",
+    );
+  });
+
+  it("names file and line of a YAML error in --patches, not the parser's code alone", () => {
+    const file = join(tempDir("patches-"), "patches.yaml");
+    writeFileSync(file, "- patch: |\n    x\n  target:\n kind: Deployment\n");
+    expect(() => readPatches(file)).toThrow(new RegExp(`^expected valid YAML in ${file}; found a syntax error at ${file}:\\d+ \\(.+\\); fix the file and run again, nothing was changed$`));
+    expect(() => readPatches(join(file, "..", "missing.yaml"))).toThrow(/--patches\); it does not exist \(ENOENT\); pass an existing, readable file$/);
+  });
+
+  it("names a TLS failure and the CA in use, not \"check that the cluster is up\"", () => {
+    expect(certificateProblem("CERT_HAS_EXPIRED")).toBe("its certificate has expired");
+    expect(certificateProblem("UNABLE_TO_VERIFY_LEAF_SIGNATURE")).toBe("its certificate is not signed by a trusted CA");
+    expect(certificateProblem("ECONNREFUSED")).toBeUndefined();
+  });
+});
+
+describe("the API client's deadline", () => {
+  it("ends a request to a server that accepts the connection and never answers when the time it names is up", async () => {
+    // A hung API server: it takes the TCP connection and the TLS hello, and says nothing.
+    const hung = createServer((socket) => socket.on("data", () => {}));
+    await new Promise<void>((r) => hung.listen(0, "127.0.0.1", r));
+    const port = (hung.address() as { port: number }).port;
+    try {
+      const kc = await parseKubeconfig(`apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:${port}"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`, "hung");
+      // Fake timers move the client's own deadline, not the sockets' idle timers: the request must end on the first.
+      vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+      const request = new KubeClient(kc, "hung-cluster", 2000).request("GET", "/version").catch((e: unknown) => e);
+      await vi.advanceTimersByTimeAsync(2000);
+      const error = await Promise.race([request, new Promise((r) => setImmediate(() => r("still waiting")))]);
+      expect((error as Error).message).toBe(`expected the Kubernetes API of hung-cluster at https://127.0.0.1:${port} to answer within 2 s; it accepted the connection but sent no answer; check that the cluster is up (not overloaded) and the kubeconfig points at it`);
+    } finally {
+      vi.useRealTimers();
+      hung.close();
+    }
+  });
+});
+
+describe("a release left pending by an interrupted helm", () => {
+  it("is rolled back to its last deployed revision, or uninstalled when it never had one", () => {
+    expect(recoveryFor([{ revision: 3, status: "deployed" }, { revision: 2, status: "superseded" }])).toEqual({ kind: "none" });
+    expect(recoveryFor([])).toEqual({ kind: "none" });
+    expect(recoveryFor([{ revision: 3, status: "pending-rollback" }, { revision: 2, status: "failed" }, { revision: 1, status: "deployed" }])).toEqual({ kind: "rollback", pending: { revision: 3, status: "pending-rollback" }, to: 1 });
+    expect(recoveryFor([{ revision: 4, status: "pending-upgrade" }, { revision: 3, status: "superseded" }, { revision: 2, status: "failed" }])).toEqual({ kind: "rollback", pending: { revision: 4, status: "pending-upgrade" }, to: 3 });
+    expect(recoveryFor([{ revision: 1, status: "pending-install" }])).toEqual({ kind: "uninstall", pending: { revision: 1, status: "pending-install" } });
+  });
+});
+
+describe("writing through a symbolic link", () => {
+  it("writes the file the link names, atomically, and the link stays a link", () => {
+    const dir = tempDir("symlink-write-");
+    mkdirSync(join(dir, "real"));
+    const target = join(dir, "real", "ingress-relay.yaml");
+    writeFileSync(target, "old\n", { mode: 0o640 });
+    const link = join(dir, "ingress-relay.yaml");
+    symlinkSync("real/ingress-relay.yaml", link);
+    const change = writeIfChanged(link, "new\n");
+    expect(change.changed).toBe(true);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(link)).toBe("real/ingress-relay.yaml");
+    expect(readFileSync(target, "utf8")).toBe("new\n");
+    expect(statSync(target).mode & 0o777).toBe(0o640);
+    // A link to a link, and a link whose file is not there yet (created where it points).
+    const second = join(dir, "second.yaml");
+    symlinkSync(link, second);
+    writeIfChanged(second, "newer\n");
+    expect(readFileSync(target, "utf8")).toBe("newer\n");
+    const dangling = join(dir, "dangling.yaml");
+    symlinkSync("real/later.yaml", dangling);
+    writeIfChanged(dangling, "made\n");
+    expect(lstatSync(dangling).isSymbolicLink()).toBe(true);
+    expect(readFileSync(join(dir, "real", "later.yaml"), "utf8")).toBe("made\n");
   });
 });

@@ -92,4 +92,44 @@ describe("patchIngress", () => {
     const text = "kind: Ingress\nmetadata: {name: x}\nspec:\n  rules:\n    - host: personal.relay.enigma.vgijssel.nl\n      http:\n        paths:\n          - path: /\n            backend:\n              resource: {kind: Bucket, name: b}\n";
     expect(() => patchIngress(text, "x.yaml", backends)).toThrow(/expected backend.service.name .* found nothing; write a service backend/);
   });
+
+  it("follows a YAML alias: a second path reusing the first one's backend gets the mirror once, through its anchor", () => {
+    const text = [
+      "kind: Ingress",
+      "metadata: {name: relays}",
+      "spec:",
+      "  rules:",
+      "    - host: personal.relay.enigma.vgijssel.nl",
+      "      http:",
+      "        paths:",
+      "          - path: /",
+      "            pathType: Prefix",
+      "            backend: &relay",
+      "              service:",
+      "                name: OLD-NAME",
+      "                port: {number: 1111}",
+      "          - path: /d",
+      "            pathType: Prefix",
+      "            backend: *relay",
+      "",
+    ].join("\n");
+    const patch = patchIngress(text, "alias.yaml", backends);
+    expect(patch.content).toBe(text.replace("name: OLD-NAME", `name: ${personal.service}`).replace("number: 1111", "number: 8080"));
+    expect(patch.changes).toEqual([{ host: "personal.relay.enigma.vgijssel.nl", ingress: "relays", line: 12, from: "OLD-NAME:1111", to: `${personal.service}:8080` }]);
+    const paths = (parseAllDocuments(patch.content)[0]!.toJS() as { spec: { rules: { http: { paths: { backend: unknown }[] } }[] } }).spec.rules[0]!.http.paths;
+    expect(paths.map((p) => p.backend)).toEqual([0, 1].map(() => ({ service: { name: personal.service, port: { number: 8080 } } })));
+    expect(patchIngress(patch.content, "alias.yaml", backends).changes).toEqual([]);
+  });
+
+  it("refuses one backend shared through an alias by two hosts that need different mirrors", () => {
+    const text = "kind: Ingress\nmetadata: {name: relays}\nspec:\n  rules:\n    - host: personal.relay.enigma.vgijssel.nl\n      http:\n        paths:\n          - backend: &b\n              service: {name: x, port: {number: 8080}}\n    - host: family.relay.enigma.vgijssel.nl\n      http:\n        paths:\n          - backend: *b\n";
+    expect(() => patchIngress(text, "shared.yaml", backends)).toThrow(/^expected backend\.service\.name for family\.relay\.enigma\.vgijssel\.nl \(Ingress relays\) and backend\.service\.name for personal\.relay\.enigma\.vgijssel\.nl \(Ingress relays\) to be values of their own in shared\.yaml; found both at shared\.yaml:9, shared through a YAML anchor/);
+  });
+
+  it("names file and line of an alias whose anchor is in another document", () => {
+    const text = "kind: Ingress\nmetadata: {name: a}\nspec:\n  rules:\n    - host: personal.relay.enigma.vgijssel.nl\n      http: &paths\n        paths: []\n---\nkind: Ingress\nmetadata: {name: b}\nspec:\n  rules:\n    - host: family.relay.enigma.vgijssel.nl\n      http: *paths\n";
+    const run = () => patchIngress(text, "two-docs.yaml", backends);
+    expect(run).toThrow(OperatorError);
+    expect(run).toThrow("expected valid YAML in two-docs.yaml; found the alias *paths at two-docs.yaml:14 with no anchor &paths before it in the same document (each --- document has its own anchors); write the value out there, and run again, nothing was changed");
+  });
 });

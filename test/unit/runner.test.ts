@@ -59,8 +59,9 @@ describe("the flow runner", () => {
       expect(result.status, flag).toBe(0);
       expect(result.stdout).toMatch(/^Usage: scripts\/build\/node scripts\/build\/flow\.mjs <flow> \[options\]/);
       expect(result.stdout).toMatch(/Flows: bootstrap, /);
+      expect(result.stdout).toMatch(/\nExamples:\n  scripts\/build\/node scripts\/build\/flow\.mjs /);
     }
-    expect(run("--version")).toMatchObject({ status: 0, stdout: `setup-docs-relay 9.9.9 (node ${process.version})\n` });
+    expect(run("--version")).toMatchObject({ status: 0, stdout: `setup-docs-relay 9.9.9 (no bundles built yet: npm run build, node ${process.version})\n` });
   });
 
   it("refuses an unknown flow name", () => {

@@ -6,7 +6,8 @@ import { describe, expect, it, onTestFinished } from "vitest";
 import { ccmLabels, instanceByName, tenant } from "../../scripts/lib/names.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { hostFromValues, renderInputsHash, serviceFromRendered, type RelayService } from "../../scripts/lib/relay-services.ts";
-import { defaultIngressFile, matchInstances, planIngressFiles, resolveIngressFiles } from "../../scripts/lib/ingress-sync.ts";
+import { defaultIngressFile, matchInstances, planIngressFiles, tenantServiceProblems } from "../../scripts/lib/ingress-sync.ts";
+import { clusterOptionSpecs, ingressFilesOption, parseFlowArgs } from "../../scripts/lib/cli.ts";
 import { displayPath } from "../../scripts/lib/paths.ts";
 import type { ServiceObject } from "../../scripts/lib/mirrors.ts";
 import { tempDir } from "../support/files.ts";
@@ -82,6 +83,15 @@ describe("matchInstances", () => {
     ]);
   });
 
+  it("tells what the tenant alone shows to be wrong (missing, not a LoadBalancer) without looking at mirrors, and nothing else", () => {
+    expect(tenantServiceProblems(services, [p, f])).toEqual([]);
+    const problems = tenantServiceProblems(services, [undefined, live("relay-family-relay-server", "66666666-7777-8888-9999-000000000000", "ClusterIP")]);
+    expect(problems).toEqual([
+      "expected Service relay/relay-personal-relay-server in cluster-docs-infra-prod (libs/relay-server renders it for relay-personal); it does not exist; check that Flux installed HelmRelease relay-personal",
+      expect.stringMatching(/^expected Service relay\/relay-family-relay-server in cluster-docs-infra-prod to be of type LoadBalancer .*found type ClusterIP/),
+    ]);
+  });
+
   it("says what to do when the tenant Service does not exist", () => {
     const [first] = matchInstances(services, [undefined, f], []);
     expect(first!.problem).toBe(
@@ -118,14 +128,15 @@ describe("planIngressFiles", () => {
 
 describe("--ingress-file", () => {
   it("defaults to the repository's file and resolves a given path against where the command was typed", () => {
-    expect(resolveIngressFiles(undefined)).toEqual([defaultIngressFile]);
+    const files = (argv: string[]) => ingressFilesOption(parseFlowArgs(argv, { ...clusterOptionSpecs, "ingress-file": { type: "string", multiple: true } }).values["ingress-file"]);
+    expect(files([])).toEqual([defaultIngressFile]);
     expect(displayPath(defaultIngressFile)).toBe("apps/docs-infra-prod/ingress-relay.yaml");
     const saved = process.env.MOON_WORKING_DIR;
     try {
       process.env.MOON_WORKING_DIR = "/somewhere";
-      expect(resolveIngressFiles(["a.yaml", "/abs/b.yaml"])).toEqual(["/somewhere/a.yaml", "/abs/b.yaml"]);
+      expect(files(["--ingress-file", "a.yaml", "--ingress-file", "/abs/b.yaml"])).toEqual(["/somewhere/a.yaml", "/abs/b.yaml"]);
       delete process.env.MOON_WORKING_DIR;
-      expect(resolveIngressFiles(["a.yaml"])).toEqual([join(process.cwd(), "a.yaml")]);
+      expect(files(["--ingress-file", "a.yaml"])).toEqual([join(process.cwd(), "a.yaml")]);
     } finally {
       if (saved === undefined) delete process.env.MOON_WORKING_DIR;
       else process.env.MOON_WORKING_DIR = saved;

@@ -1,74 +1,93 @@
 // bootstrap's steps, loaded once its command line is parsed (scripts/flows/bootstrap.ts).
-import { type Applied, applyAll, summary } from "../../lib/apply.ts";
-import { appByName, buildApp, readPatches, sourcePatches, withPatchesKept } from "../../lib/apps.ts";
-import { newListr, parseDuration, say, step, type Step, UsageError } from "../../lib/cli.ts";
-import { secretRefs } from "../../lib/connect-secrets.ts";
+import { applyAll, refOf, summary } from "../../lib/apply.ts";
+import { buildApp, readPatches, sourcePatches, withPatchesKept } from "../../lib/apps.ts";
+import { type CommonOptions, newSteps } from "../../lib/cli.ts";
+import type { SecretRefs } from "../../lib/connect-secrets.ts";
 import { OperatorError } from "../../lib/errors.ts";
 import { preflight, requestReconcile, waitReady } from "../../lib/flux.ts";
-import type { KubeClient, Manifest } from "../../lib/kube.ts";
-import { lazySecretSource } from "../../lib/onepassword.ts";
-import { managementStep, type ManagementCtx, type SecretCtx, secretSteps, tenantStep } from "../../lib/steps.ts";
-import type { Args } from "../bootstrap.ts";
+import { recordApplied } from "../../lib/interrupt.ts";
+import type { App } from "../../lib/names.ts";
+import { lazySecretSource, type SecretSourceOptions } from "../../lib/onepassword.ts";
+import { readManagement, readTenant, writeConnectSecrets } from "../../lib/steps.ts";
 
-interface Ctx extends SecretCtx, ManagementCtx {
-  objects?: Manifest[];
+/** What bootstrap does, as its command line asked. */
+export interface BootstrapOptions {
+  app: App;
+  cluster: CommonOptions;
+  secrets: SecretSourceOptions;
+  /** The Connect Secrets written first (docs-prod, unless --skip-secrets). */
+  connectSecrets?: SecretRefs;
+  /** Where the GitRepository points instead of the file's URL and branch (--git-url, --branch). */
+  source: { url?: string; branch?: string };
+  /** --patches: a YAML list of kustomize patches, applied and kept in the root Kustomization. */
+  patchesFile?: string;
+  /** How long to wait for the root Kustomization to be Ready; undefined with --no-wait. */
+  waitMs?: number;
+  json: boolean;
 }
 
-export async function run({ common, values }: Args): Promise<void> {
-  let app;
-  try {
-    app = appByName(values.app as string);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const timeoutMs = parseDuration(values.timeout as string);
-  const json = values.json;
-  let applied: Applied[] = [];
-  let ready: "ready" | "not waited" = "not waited";
-  const secrets = lazySecretSource(values);
-  const isTenant = app.isTenant;
-  // docs-prod goes to the tenant (ctx.tenant, shared with the Connect Secrets steps), docs-infra-prod to ctx.management.
-  const cluster = (ctx: Ctx): KubeClient => (isTenant ? ctx.tenant : ctx.management)!;
+export async function run(opts: BootstrapOptions): Promise<void> {
+  const { app, cluster } = opts;
+  const steps = newSteps({ silent: opts.json });
+  const secrets = lazySecretSource(opts.secrets);
+  // docs-prod goes to the tenant (which the Connect Secrets go to too), docs-infra-prod to the management cluster.
+  const client = app.isTenant ? await readTenant(steps, cluster, secrets) : await readManagement(steps, cluster);
 
-  const steps: Step<Ctx>[] = [
-    isTenant ? tenantStep<Ctx>(common, secrets) : managementStep<Ctx>(common),
-    step(`Build ${app.path} with kubectl kustomize`, async (ctx, task) => {
-      const plain = await buildApp(app.path);
-      const source = { url: values["git-url"] as string | undefined, branch: values.branch as string | undefined };
-      const patches = [...sourcePatches(plain, source), ...(values.patches ? readPatches(values.patches as string) : [])];
-      const objects = withPatchesKept(patches.length ? await buildApp(app.path, patches) : plain, app.kustomization, patches);
-      ctx.objects = objects;
-      if (source.url || source.branch) say(task, `GitRepository at ${[source.url, source.branch && `branch ${source.branch}`].filter(Boolean).join(", ")}`);
-      if (values.patches) say(task, `${patches.length - sourcePatches(plain, source).length} patch(es) from ${values.patches as string}`);
-      task.title = `Build ${app.path} with kubectl kustomize: ${objects.length} objects${patches.length ? `, ${patches.length} patch(es) kept in Kustomization ${app.kustomization}` : ""}`;
-    }),
-    step(`Check that ${app.cluster} is reachable and serves Flux's CRDs`, async (ctx, task) => {
-      for (const line of await preflight(cluster(ctx), ctx.objects!)) say(task, line);
-    }),
-  ];
-  if (isTenant && !values["skip-secrets"]) {
-    steps.push(step("Write the 1Password Connect Secrets (create-1password-secret)", (_ctx, task) =>
-      task.newListr<Ctx>(secretSteps<Ctx>(secretRefs(values), secrets, common.dryRun) as never, { exitOnError: true })));
-  }
-  steps.push(
-    step(`Apply the objects to ${app.cluster}`, async (ctx, task) => {
-      const results = (applied = await applyAll(cluster(ctx), ctx.objects!, { dryRun: common.dryRun }, (a) => say(task, `${a.ref} ${a.action}${a.note ? ` (${a.note})` : ""}`)));
-      task.title = `Apply ${results.length} objects to ${app.cluster}: ${summary(results, common.dryRun)}`;
-    }),
-    step(`Wait for Kustomization ${app.kustomization} to be Ready`, async (ctx, task) => {
-      const ref = ctx.objects!.find((o) => o.kind === "Kustomization" && o.metadata.name === app.kustomization);
-      if (!ref) throw new OperatorError(`expected Kustomization ${app.kustomization} in ${app.path}; it is not there; restore ${app.path}/kustomization-root.yaml`);
-      // As `flux reconcile kustomization --with-source`: fetch the source and apply now, not at the next interval.
-      const at = new Date().toISOString();
-      for (const obj of ctx.objects!.filter((o) => o.kind === "GitRepository" || o === ref)) await requestReconcile(cluster(ctx), obj, at);
-      const releases = ctx.objects!.filter((o) => o.kind === "HelmRelease");
-      return waitReady(cluster(ctx), ref, timeoutMs, (line) => say(task, line), releases).then(() => void (ready = "ready"));
-    }, { skip: () => (common.dryRun ? "dry run" : values["no-wait"] ? "--no-wait" : false) }),
-  );
-  await newListr<Ctx>(steps, { silent: json }).run({});
-  if (json) {
-    const report = { ok: true, app: values.app, cluster: app.cluster, dryRun: common.dryRun, summary: summary(applied, common.dryRun), objects: applied, kustomization: { name: app.kustomization, status: ready } };
+  const objects = await steps.run(`Build ${app.path} with kubectl kustomize`, async (task) => {
+    const plain = await buildApp(app.path);
+    const fromSource = sourcePatches(plain, opts.source);
+    const patches = [...fromSource, ...(opts.patchesFile ? readPatches(opts.patchesFile) : [])];
+    const built = withPatchesKept(patches.length ? await buildApp(app.path, patches) : plain, app.kustomization, patches);
+    const { url, branch } = opts.source;
+    if (url || branch) task.say(`GitRepository at ${[url, branch && `branch ${branch}`].filter(Boolean).join(", ")}`);
+    if (opts.patchesFile) task.say(`${patches.length - fromSource.length} patch(es) from ${opts.patchesFile}`);
+    task.title = `Build ${app.path} with kubectl kustomize: ${built.length} objects${patches.length ? `, ${patches.length} patch(es) kept in Kustomization ${app.kustomization}` : ""}`;
+    return built;
+  });
+
+  await steps.run(`Check that ${app.cluster} is reachable and serves Flux's CRDs`, async (task) => {
+    for (const line of await preflight(client, objects)) task.say(line);
+  });
+
+  if (opts.connectSecrets) await writeConnectSecrets(steps, client, opts.connectSecrets, secrets, cluster.dryRun);
+
+  const applied = await steps.run(`Apply the objects to ${app.cluster}`, async (task) => {
+    const results = await applyAll(client, objects, { dryRun: cluster.dryRun }, (a) => task.say(`${a.ref} ${a.action}${a.note ? ` (${a.note})` : ""}`));
+    task.title = `Apply ${results.length} objects to ${app.cluster}: ${summary(results, cluster.dryRun)}`;
+    return results;
+  });
+
+  const waitTitle = `Wait for Kustomization ${app.kustomization} to be Ready`;
+  const waitMs = opts.waitMs;
+  const waited = cluster.dryRun || waitMs === undefined
+    ? await steps.skip(waitTitle, cluster.dryRun ? "dry run" : "--no-wait").then(() => ({ status: "not waited" as const, reconcileRequested: [] as string[] }))
+    : await steps.run(waitTitle, async (task) => {
+        const root = objects.find((o) => o.kind === "Kustomization" && o.metadata.name === app.kustomization);
+        if (!root) throw new OperatorError(`expected Kustomization ${app.kustomization} in ${app.path}; it is not there; restore ${app.path}/kustomization-root.yaml`);
+        // As `flux reconcile kustomization --with-source`: fetch the source (a commit pushed since) and apply now, not
+        // at the next interval. The request is a write to both objects, so the step says so: the apply's counts are the apply's.
+        const at = new Date().toISOString();
+        const reconcileRequested: string[] = [];
+        for (const obj of objects.filter((o) => o.kind === "GitRepository" || o === root)) {
+          await requestReconcile(client, obj, at);
+          reconcileRequested.push(refOf(obj));
+          recordApplied(`${refOf(obj)} reconcile requested`);
+        }
+        task.say(`asked Flux to reconcile ${reconcileRequested.join(" and ")} now: wrote the annotation reconcile.fluxcd.io/requestedAt=${at} on each`);
+        await waitReady(client, root, waitMs, (line) => task.say(line), objects.filter((o) => o.kind === "HelmRelease"));
+        return { status: "ready" as const, reconcileRequested };
+      });
+
+  if (opts.json) {
+    const report = {
+      ok: true,
+      app: app.name,
+      cluster: app.cluster,
+      dryRun: cluster.dryRun,
+      summary: summary(applied, cluster.dryRun),
+      objects: applied,
+      kustomization: { name: app.kustomization, status: waited.status, reconcileRequested: waited.reconcileRequested },
+    };
     console.log(JSON.stringify(report, null, 2));
   }
 }
-

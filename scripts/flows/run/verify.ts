@@ -1,54 +1,62 @@
-// verify's steps, loaded once its command line is parsed (scripts/flows/verify.ts).
-import { exitCodes, parseDuration, type CommonOptions, UsageError } from "../../lib/cli.ts";
+// verify's checks, loaded once its command line is parsed (scripts/flows/verify.ts).
+import { type CommonOptions, exitCodes } from "../../lib/cli.ts";
 import { managementClient, tenantClient } from "../../lib/clusters.ts";
 import { redact } from "../../lib/errors.ts";
-import { resolveIngressFiles } from "../../lib/ingress-sync.ts";
 import type { KubeClient } from "../../lib/kube.ts";
 import { management, tenant } from "../../lib/names.ts";
-import { lazySecretSource } from "../../lib/onepassword.ts";
-import { type Check, formatChecks, inScope, scopes } from "../../lib/verify/checks.ts";
+import { lazySecretSource, type SecretSourceOptions } from "../../lib/onepassword.ts";
+import { type Check, formatChecks, inScope, type Scope, scopeFailure } from "../../lib/verify/checks.ts";
 import { managementChecks } from "../../lib/verify/management.ts";
-import { type HttpsOptions, networkChecks, parseConnectTo, readCaFile } from "../../lib/verify/network.ts";
+import { networkChecks, readCaFile } from "../../lib/verify/network.ts";
 import { tenantChecks } from "../../lib/verify/tenant.ts";
-import type { Args } from "../verify.ts";
 
-async function runChecks(common: CommonOptions, values: Record<string, unknown>): Promise<Check[]> {
-  const only = (values.only as string[] | undefined) ?? scopes;
-  for (const s of only) if (!(scopes as readonly string[]).includes(s)) throw new UsageError(`expected --only ${scopes.join(", ")}; got "${s}"`);
-  const secrets = lazySecretSource(values as { "secrets-from"?: string; "local-secrets"?: string });
-  const https: HttpsOptions = {
-    ca: readCaFile(values["ca-file"] as string | undefined),
-    timeoutMs: parseDuration(values["request-timeout"] as string, "--request-timeout"),
-    connectTo: parseConnectTo(values["connect-to"] as string[] | undefined),
-  };
-  const checks: Check[] = [];
-  let tenantAccess: KubeClient | undefined;
-  if (only.includes("tenant") || only.includes("management")) {
-    checks.push(...(await inScope("tenant", `${tenant.app} reachable`, async () => {
-      tenantAccess = (await tenantClient(common, secrets)).client;
-      await tenantAccess.request("GET", "/version");
-      return [];
-    })));
+/** What verify checks, as its command line asked. */
+export interface VerifyOptions {
+  cluster: CommonOptions;
+  secrets: SecretSourceOptions;
+  scopes: Scope[];
+  /** Absolute paths of the ingress files the management checks compare with. */
+  ingressFiles: string[];
+  /** The HTTPS checks: --ca-file, --request-timeout, --connect-to. */
+  https: { caFile?: string; timeoutMs: number; connectTo: Map<string, { address: string; port: number }> };
+  json: boolean;
+}
+
+/** The tenant's client once it answered, or the failed check saying why it did not. */
+async function reachTenant(opts: VerifyOptions): Promise<{ client?: KubeClient; checks: Check[] }> {
+  const name = `${tenant.app} reachable`;
+  try {
+    const { client } = await tenantClient(opts.cluster, lazySecretSource(opts.secrets));
+    await client.request("GET", "/version");
+    return { client, checks: [] };
+  } catch (error) {
+    return { checks: [scopeFailure("tenant", name, error)] };
   }
-  if (only.includes("tenant") && tenantAccess) checks.push(...(await inScope("tenant", `${tenant.app} checks`, () => tenantChecks(tenantAccess!))));
-  if (only.includes("management")) {
-    const files = resolveIngressFiles(values["ingress-file"] as string[] | undefined);
-    checks.push(...(await inScope("management", `${management.cluster} checks`, async () => managementChecks(tenantAccess, await managementClient(common), files))));
-  }
-  if (only.includes("network")) checks.push(...(await inScope("network", "public hosts", () => networkChecks(https))));
+}
+
+async function runChecks(opts: VerifyOptions): Promise<Check[]> {
+  const wants = (scope: Scope) => opts.scopes.includes(scope);
+  // Read before any cluster is asked: a CA file that cannot be read ends the run (exit 3).
+  const https = wants("network") ? { ca: readCaFile(opts.https.caFile), timeoutMs: opts.https.timeoutMs, connectTo: opts.https.connectTo } : undefined;
+  // The management checks compare the tenant's Services with their mirrors: they need the tenant too.
+  const reached = wants("tenant") || wants("management") ? await reachTenant(opts) : { checks: [] };
+  const checks = [...reached.checks];
+  const tenantAccess = reached.client;
+  if (wants("tenant") && tenantAccess) checks.push(...(await inScope("tenant", `${tenant.app} checks`, () => tenantChecks(tenantAccess))));
+  if (wants("management")) checks.push(...(await inScope("management", `${management.cluster} checks`, async () => managementChecks(tenantAccess, await managementClient(opts.cluster), opts.ingressFiles))));
+  if (https) checks.push(...(await inScope("network", "public hosts", () => networkChecks(https))));
   return checks;
 }
 
 /** Exit code 1 when any check fails. */
-export async function run({ common, values }: Args): Promise<number> {
-  const checks = await runChecks(common, values);
-  console.log(redact(values.json ? JSON.stringify({ ok: checks.every((c) => c.ok), checks }, null, 2) : formatChecks(checks)));
+export async function run(opts: VerifyOptions): Promise<number> {
+  const checks = await runChecks(opts);
+  console.log(redact(opts.json ? JSON.stringify({ ok: checks.every((c) => c.ok), checks }, null, 2) : formatChecks(checks)));
   const failed = checks.filter((c) => !c.ok).length;
   if (failed > 0) {
-    if (!values.json) console.log(`${failed} of ${checks.length} checks failed`);
+    if (!opts.json) console.log(`${failed} of ${checks.length} checks failed`);
     return exitCodes.changes;
   }
-  if (!values.json) console.log(`all ${checks.length} checks passed`);
+  if (!opts.json) console.log(`all ${checks.length} checks passed`);
   return exitCodes.ok;
 }
-

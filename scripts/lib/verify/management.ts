@@ -2,13 +2,14 @@
 // the ingress files point at them, the live Ingresses match the files, TLS, and for
 // filesystem-store instances the Ingress's body size for attachment uploads.
 import { readFileSync } from "node:fs";
+import { describeFsError } from "../errors.ts";
+import { parseIngressFile } from "../ingress.ts";
 import { checkIngress, type IngressFileResult, type InstanceResult, missingRuleProblem } from "../ingress-sync.ts";
 import { KubeApiError, type KubeClient, type Live, readyCondition } from "../kube.ts";
 import { instances, management, type RelayInstance } from "../names.ts";
 import { displayPath } from "../paths.ts";
 import { bodySizeAnnotation, instanceStorage, nginxSizeBytes, serverUploadLimitBytes } from "../relay-storage.ts";
 import { fail, pass, type Result, skip } from "./checks.ts";
-import { parseManifests } from "../yaml.ts";
 
 export function mirrorFound(i: InstanceResult): Result {
   const name = `mirror of Service ${i.service} in ${management.tenantNamespace}`;
@@ -78,20 +79,42 @@ async function certificatesServed(mgmt: KubeClient): Promise<boolean> {
   }
 }
 
-export async function managementChecks(tenantClient: KubeClient | undefined, mgmt: KubeClient, ingressFiles: string[]): Promise<Result[]> {
+/** The Ingresses of an ingress file, or the failed check that says why the file cannot be read. */
+function ingressesOf(path: string): { ingresses: Live[] } | { failed: Result } {
+  const shown = displayPath(path);
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    return { failed: fail(`ingress file ${shown}`, `cannot be read: ${describeFsError(error)}`, "pass an existing, readable ingress file with --ingress-file") };
+  }
+  try {
+    return { ingresses: parseIngressFile(text, shown).map((d) => d.toJS() as Live | null).filter((d): d is Live => d?.kind === "Ingress") };
+  } catch (error) {
+    return { failed: fail(`ingress file ${shown}`, (error as Error).message, "fix the file") };
+  }
+}
+
+export async function managementChecks(tenantClient: KubeClient | undefined, mgmt: KubeClient, paths: string[]): Promise<Result[]> {
   const results: Result[] = [];
+  const files = paths.map((path) => ({ path, ...ingressesOf(path) }));
+  for (const f of files) if ("failed" in f) results.push(f.failed);
+  const ingressFiles = files.flatMap((f) => ("ingresses" in f ? [f.path] : []));
   if (tenantClient) {
     const report = await checkIngress({ tenant: tenantClient, management: mgmt, ingressFiles });
     results.push(...report.instances.map(mirrorFound), ...report.files.map(ingressFileUpToDate));
-    for (const i of report.instances.filter((i) => report.hostsWithoutRule.includes(i.host))) {
+    // A rule may be in a file that could not be read: missing rules are told only when every file was.
+    const missing = ingressFiles.length === paths.length ? report.instances.filter((i) => report.hostsWithoutRule.includes(i.host)) : [];
+    for (const i of missing) {
       results.push(fail(`Ingress rule for ${i.host}`, missingRuleProblem(i.host, i.release, report.files), "add the rule to the ingress file, run moon run docs-infra-prod:sync-ingress and commit the file"));
     }
   }
   for (const instance of instances.filter((i) => instanceStorage(i).type === "filesystem")) results.push(await uploadBodySizeAllowed(mgmt, instance));
   const served = await certificatesServed(mgmt);
-  for (const path of ingressFiles) {
-    const docs = (parseManifests(readFileSync(path, "utf8"), path) as Live[]).filter((d) => d.kind === "Ingress");
-    for (const want of docs) {
+  for (const f of files) {
+    if (!("ingresses" in f)) continue;
+    const path = f.path;
+    for (const want of f.ingresses) {
       const namespace = want.metadata.namespace ?? management.tenantNamespace;
       results.push(await ingressMatchesFile(mgmt, want, namespace, path));
       for (const tls of (want.spec?.tls as { hosts?: string[]; secretName?: string }[] | undefined) ?? []) {

@@ -27,14 +27,6 @@ export function readCaFile(path: string | undefined): string | undefined {
   }
 }
 
-export function parseConnectTo(values: readonly string[] | undefined): Map<string, { address: string; port: number }> {
-  return new Map((values ?? []).map((v) => {
-    const match = /^([^=]+)=([^:]+):(\d+)$/.exec(v);
-    if (!match) throw new OperatorError(`expected --connect-to HOST=ADDR:PORT; got "${v}"`);
-    return [match[1]!, { address: match[2]!, port: Number(match[3]) }];
-  }));
-}
-
 /** One HTTPS request to `url` (TLS name and Host header from the URL, reached through --connect-to when given); any HTTP status is an answer. */
 export function httpsRequest(url: URL, method: string, opts: HttpsOptions): Promise<{ status: number; headers: IncomingHttpHeaders }> {
   const target = opts.connectTo.get(url.hostname);
