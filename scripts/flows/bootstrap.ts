@@ -14,7 +14,7 @@ const optionSpecs = {
   branch: { type: "string" },
   "git-url": { type: "string" },
   patches: { type: "string" },
-  timeout: { type: "string", default: "5m" },
+  timeout: { type: "string", default: "10m" },
   "no-wait": { type: "boolean", default: false },
   "skip-secrets": { type: "boolean", default: false },
   "credentials-ref": { type: "string" },
@@ -40,8 +40,8 @@ docs-prod goes to ${tenant.app} and first writes the 1Password Connect Secrets
   --patches FILE                 a YAML list of kustomize patches (a Flux Kustomization's
                                  spec.patches) applied here and kept in the root Kustomization:
                                  what a cluster other than production needs (the local demo)
-  --timeout DURATION             how long to wait for the root Kustomization to be Ready (default 5m;
-                                 e.g. 90s, 1m30s)
+  --timeout DURATION             how long to wait for the root Kustomization to be Ready (default 10m,
+                                 its own timeout, which covers the relays' 8m; e.g. 90s, 1m30s)
   --no-wait                      apply and return without waiting
   --skip-secrets                 leave out create-1password-secret (docs-prod)
   --json                         print one JSON object (ok, app, cluster, each object's action, ready)
