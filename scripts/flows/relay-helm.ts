@@ -3,7 +3,7 @@
 // without Flux, break-glass, the local demo), into the namespace, release name
 // and storage namespace that the HelmRelease uses, so Flux can adopt it later.
 import { clusterOptionSpecs, commonHelp, goDuration, parseDuration, parseFlowArgs, UsageError } from "../lib/cli.ts";
-import { instanceByName, relayNamespace, tenant } from "../lib/names.ts";
+import { relayNamespace, tenant } from "../lib/names.ts";
 import { secretSourceHelp, secretSourceOptions, secretSourceOptionSpecs } from "../lib/onepassword.ts";
 import type { RelayHelmOptions } from "./run/relay-helm.ts";
 
@@ -61,6 +61,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (extra.length > 0) throw new UsageError(`expected one command; got ${positionals.join(" ")}; see --help`);
   if (!values.instance) throw new UsageError("expected --instance personal or family; got none; pass --instance");
+  // The instances are read from apps/docs-prod: loaded once the command line is parsed.
+  const { instanceByName } = await import("../lib/instances.ts");
   let instance;
   try {
     instance = instanceByName(values.instance);

@@ -1,5 +1,6 @@
 // The names that tie the system together, written once. Manifests cannot import
-// this file, so test/unit/manifests.test.ts checks that they agree with it.
+// this file, so test/unit/manifests.test.ts checks that they agree with it. The
+// relay instances are not here: they are read from the manifests (instances.ts).
 
 export const tenant = {
   /** The Cozystack Kubernetes app. */
@@ -58,49 +59,30 @@ export const onePassword = {
 export const relayNamespace = "relay";
 export const relayChartPath = "libs/relay-server";
 
-export type InstanceName = "personal" | "family";
-
+/**
+ * A relay instance: a HelmRelease of libs/relay-server in apps/docs-prod and its
+ * values file. The instances are read from those manifests (instances.ts); only
+ * the conventions are written here.
+ */
 export interface RelayInstance {
-  name: InstanceName;
+  /** What --instance takes: the release without its `relay-` prefix. */
+  name: string;
   /** HelmRelease name and Helm release name. */
   release: string;
   host: string;
   url: string;
+  /** storage.s3.bucket; "" with the filesystem store. */
   bucket: string;
-  /** OnePasswordItem and Secret holding accessKey / secretKey. */
+  /** OnePasswordItem and Secret holding accessKey / secretKey (storage.s3.existingSecret; "" when none). */
   credentialsSecret: string;
   itemPath: string;
   /** Values file, relative to the repository root. */
   valuesFile: string;
 }
 
-function instance(name: InstanceName, bucket: string): RelayInstance {
-  const release = `relay-${name}`;
-  const host = `${name}.relay.enigma.vgijssel.nl`;
-  const credentialsSecret = `${release}-s3-credentials`;
-  return {
-    name,
-    release,
-    host,
-    url: `https://${host}`,
-    bucket,
-    credentialsSecret,
-    itemPath: `vaults/${onePassword.vault}/items/${credentialsSecret}`,
-    valuesFile: `apps/docs-prod/${release}/values.yaml`,
-  };
-}
-
-export const instances: readonly RelayInstance[] = [
-  instance("personal", "bucket-ea312e3e-9f61-4550-8a4a-f0d13222e4a9"),
-  instance("family", "bucket-7f79c3ba-4dd7-42f1-9844-1e17302da678"),
-];
-
-export function instanceByName(name: string): RelayInstance {
-  const found = instances.find((i) => i.name === name);
-  if (!found) {
-    throw new Error(`expected an instance name (${instances.map((i) => i.name).join(" or ")}); got "${name}"; pass --instance ${instances[0]!.name}`);
-  }
-  return found;
+/** The convention that names an instance for --instance: relay-personal is personal. */
+export function instanceName(release: string): string {
+  return release.replace(/^relay-/, "");
 }
 
 /** The folder under a vendir folder that holds the vendored charts vendir:remove-entry manages. */

@@ -3,11 +3,11 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseDocument } from "yaml";
 import { oneLine, OperatorError } from "./errors.ts";
 import type { Manifest } from "./kube.ts";
 import type { ServicePort } from "./mirrors.ts";
-import { instances as allInstances, relayChartPath, relayNamespace, type RelayInstance } from "./names.ts";
+import { relayInstances } from "./instances.ts";
+import { relayChartPath, relayNamespace, type RelayInstance } from "./names.ts";
 import { repoRoot } from "./paths.ts";
 import { helmTemplate, type TemplateOptions } from "./helm-template.ts";
 import { toolPath } from "./tools.ts";
@@ -22,7 +22,7 @@ export interface RelayService {
   ports: ServicePort[];
   /** The port the relay serves on: the one named "http", else the only one. */
   port: ServicePort;
-  /** The ingress host: the host of relay.url in the values file. */
+  /** The ingress host: the host of relay.url in the values file (instances.ts reads it). */
   host: string;
 }
 
@@ -45,25 +45,6 @@ export function serviceFromRendered(text: string, instance: RelayInstance): Omit
     throw new OperatorError(`expected the Service ${relayChartPath} renders for ${instance.release} to have a name and a port named "http"; found name "${svc.metadata?.name ?? ""}" and ports [${ports.map((p) => p.name ?? p.port).join(", ")}]; fix the chart`);
   }
   return { instance, name: svc.metadata.name, namespace: svc.metadata.namespace ?? relayNamespace, type: svc.spec?.type ?? "ClusterIP", ports, port };
-}
-
-/** The host of relay.url in a values file; it must agree with names.ts. */
-export function hostFromValues(text: string, instance: RelayInstance): string {
-  const doc = parseDocument(text);
-  if (doc.errors.length > 0) {
-    throw new OperatorError(`expected valid YAML in ${instance.valuesFile}; ${doc.errors[0]!.message.split("\n")[0]}; fix the file`);
-  }
-  const url = doc.getIn(["relay", "url"]);
-  let host: string;
-  try {
-    host = new URL(String(url)).host;
-  } catch {
-    throw new OperatorError(`expected relay.url in ${instance.valuesFile} to be the public URL (e.g. ${instance.url}); found "${String(url ?? "")}"; set it`);
-  }
-  if (host !== instance.host) {
-    throw new OperatorError(`expected relay.url in ${instance.valuesFile} to have host ${instance.host} (scripts/lib/names.ts); found ${host}; make the two agree`);
-  }
-  return host;
 }
 
 /** `-f` for the instance's values file and then each extra values file (relay-server's --values), in order. */
@@ -102,8 +83,8 @@ export async function renderInstance(instance: RelayInstance, extraValues: reado
 }
 
 // Deriving a Service takes a helm render, most of the time of sync-ingress --check.
-// What it yields (the Service's name, namespace, type and ports, and the host of
-// relay.url: nothing secret) is kept per instance under .cache/, with a hash of
+// What it yields (the Service's name, namespace, type and ports: nothing secret)
+// is kept per instance under .cache/, with a hash of
 // everything the render reads: each file of the chart, the values file, the release,
 // the namespace, and the pinned helm binary. Any change to them renders again.
 const serviceCacheDir = join(repoRoot, ".cache/relay-services");
@@ -121,7 +102,7 @@ export function renderInputsHash(instance: RelayInstance, chartDir = join(repoRo
   return hash.digest("hex");
 }
 
-type CachedService = Omit<RelayService, "instance">;
+type CachedService = Omit<RelayService, "instance" | "host">;
 
 function readCachedService(instance: RelayInstance, key: string): CachedService | undefined {
   try {
@@ -149,14 +130,12 @@ function writeCachedService(instance: RelayInstance, key: string, service: Cache
 export async function relayService(instance: RelayInstance): Promise<RelayService> {
   const key = renderInputsHash(instance);
   const cached = readCachedService(instance, key);
-  // names.ts is not in the hash: a host that no longer agrees with it goes the long way, to its error.
-  if (cached?.host === instance.host) return { instance, ...cached };
-  const host = hostFromValues(readFileSync(join(repoRoot, instance.valuesFile), "utf8"), instance);
+  if (cached) return { instance, ...cached, host: instance.host };
   const { instance: _instance, ...service } = serviceFromRendered(await renderInstanceText(instance), instance);
-  writeCachedService(instance, key, { ...service, host });
-  return { instance, ...service, host };
+  writeCachedService(instance, key, service);
+  return { instance, ...service, host: instance.host };
 }
 
-export function relayServices(instances: readonly RelayInstance[] = allInstances): Promise<RelayService[]> {
+export function relayServices(instances: readonly RelayInstance[] = relayInstances()): Promise<RelayService[]> {
   return Promise.all(instances.map(relayService));
 }

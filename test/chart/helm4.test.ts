@@ -7,10 +7,14 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import { resolveTool } from "../../scripts/build/toolchain.mjs";
-import { instances, relayChartPath, relayNamespace } from "../../scripts/lib/names.ts";
+import { relayChartPath, relayNamespace } from "../../scripts/lib/names.ts";
+import { relayInstances } from "../../scripts/lib/instances.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { ensureGoTool, goToolVersion } from "../platform/index.ts";
 import { parseManifests } from "../../scripts/lib/yaml.ts";
+
+/** The relay instances apps/docs-prod deploys (read from its manifests). */
+const instances = relayInstances();
 
 const run = promisify(execFile);
 const helms: Record<"helm3" | "helm4", string> = { helm3: "", helm4: "" };

@@ -4,8 +4,12 @@
 // Kustomization's timeout, which waits for it.
 import { describe, expect, it } from "vitest";
 import { parseDuration } from "../../scripts/lib/cli.ts";
-import { instances, tenant } from "../../scripts/lib/names.ts";
+import { tenant } from "../../scripts/lib/names.ts";
+import { relayInstances } from "../../scripts/lib/instances.ts";
 import { named, ofKind, renderRelay, sourceObjects, type KubeObject } from "../support/manifests.ts";
+
+/** The relay instances apps/docs-prod deploys (read from its manifests). */
+const instances = relayInstances();
 
 interface Probe {
   initialDelaySeconds?: number;

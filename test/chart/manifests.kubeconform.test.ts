@@ -11,12 +11,16 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { instances, management, relayChartPath, relayNamespace, tenant } from "../../scripts/lib/names.ts";
+import { management, relayChartPath, relayNamespace, tenant } from "../../scripts/lib/names.ts";
+import { relayInstances } from "../../scripts/lib/instances.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { toolPath } from "../../scripts/lib/tools.ts";
 import { ensureGoTool, gvkOf, schemaLocation, writeSchemas } from "../platform/index.ts";
 import { type HelmRelease, named, ofKind, sourceObjects } from "../support/manifests.ts";
 import { parseManifests } from "../../scripts/lib/yaml.ts";
+
+/** The relay instances apps/docs-prod deploys (read from its manifests). */
+const instances = relayInstances();
 
 const run = promisify(execFile);
 

@@ -1,7 +1,8 @@
 // The GitOps manifests as Flux and Helm will see them: built with the pinned
 // kubectl, the relay chart rendered and linted with each instance's values file.
 import { describe, expect, it } from "vitest";
-import { instances, management, onePassword, relayChartPath, relayNamespace, s3CredentialKeys, tenant } from "../../scripts/lib/names.ts";
+import { management, onePassword, relayChartPath, relayNamespace, s3CredentialKeys, tenant } from "../../scripts/lib/names.ts";
+import { relayInstances } from "../../scripts/lib/instances.ts";
 import { defaultServerTag } from "../../scripts/lib/server-versions.ts";
 import {
   appDirs,
@@ -21,6 +22,9 @@ import {
   type HelmRelease,
   type KubeObject,
 } from "../support/manifests.ts";
+
+/** The relay instances apps/docs-prod deploys (read from its manifests). */
+const instances = relayInstances();
 
 const fluxNamespaceOf: Record<string, string> = { [tenant.appPath]: tenant.fluxNamespace, [management.appPath]: management.fluxNamespace };
 

@@ -1,9 +1,13 @@
 // libs/1password-secrets: one OnePasswordItem per entry, a schema that rejects
 // typos, and the exact items apps/docs-prod asks for.
 import { describe, expect, it } from "vitest";
-import { instances, onePassword, relayNamespace, tenant } from "../../scripts/lib/names.ts";
+import { onePassword, relayNamespace, tenant } from "../../scripts/lib/names.ts";
+import { relayInstances } from "../../scripts/lib/instances.ts";
 import { schemaError } from "../support/chart.ts";
 import { helmLint, helmTemplate, named, ofKind, sourceObjects, type HelmRelease, type KubeObject } from "../support/manifests.ts";
+
+/** The relay instances apps/docs-prod deploys (read from its manifests). */
+const instances = relayInstances();
 
 const chart = "libs/1password-secrets";
 const release = "1password-secrets";

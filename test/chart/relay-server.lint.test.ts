@@ -8,10 +8,13 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { repoRoot } from "../../scripts/lib/paths.ts";
-import { instances } from "../../scripts/lib/names.ts";
+import { relayInstances } from "../../scripts/lib/instances.ts";
 import { anonymousAccessFixedIn, compareVersions, versionOfTag } from "../../scripts/lib/server-versions.ts";
 import { parse } from "yaml";
 import { chartDir, fixturesDir, helm, requiredValues, schemaError } from "../support/chart.ts";
+
+/** The relay instances apps/docs-prod deploys (read from its manifests). */
+const instances = relayInstances();
 
 interface ChartYaml {
   version: string;

@@ -5,13 +5,17 @@ import { cpSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { instances, management, onePassword, relayNamespace } from "../../scripts/lib/names.ts";
+import { management, onePassword, relayNamespace } from "../../scripts/lib/names.ts";
+import { relayInstances } from "../../scripts/lib/instances.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { type ApiServer, type ApiServers, client, playCcm, seedCozystack, startApiServers } from "../platform/index.ts";
 import { localSecretsFile, tempDir } from "../support/files.ts";
 import { preMigrationVendir } from "../support/vendir.ts";
 import { runFlow } from "../support/flows.ts";
 import { goldenPath, normalize, updateGolden, updating } from "../support/golden.ts";
+
+/** The relay instances apps/docs-prod deploys (read from its manifests). */
+const instances = relayInstances();
 
 let cp: ApiServers;
 let mgmt: ApiServer, tenantServer: ApiServer;

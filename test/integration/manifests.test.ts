@@ -4,9 +4,13 @@
 // the OnePasswordItem CRD yet.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KubeApiError, KubeClient, type Manifest } from "../../scripts/lib/kube.ts";
-import { instances, management, onePassword, relayNamespace, tenant } from "../../scripts/lib/names.ts";
+import { management, onePassword, relayNamespace, tenant } from "../../scripts/lib/names.ts";
+import { relayInstances } from "../../scripts/lib/instances.ts";
 import { type ApiServers, fluxCrds, startApiServers } from "../platform/index.ts";
 import { helmTemplate, kustomizeBuild, named, ofKind, renderRelay, sourceObjects, type HelmRelease, type KubeObject } from "../support/manifests.ts";
+
+/** The relay instances apps/docs-prod deploys (read from its manifests). */
+const instances = relayInstances();
 
 const fieldManager = "docs-test";
 

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { instanceByName } from "../../scripts/lib/names.ts";
+import { instanceByName } from "../../scripts/lib/instances.ts";
 import { defaultServerTag, versionOfTag } from "../../scripts/lib/server-versions.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { runTool, toolPath } from "../../scripts/lib/tools.ts";

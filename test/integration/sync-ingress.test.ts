@@ -7,7 +7,8 @@ import { type AddressInfo, connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { instances, management, relayNamespace, tenant, type RelayInstance } from "../../scripts/lib/names.ts";
+import { management, relayNamespace, tenant, type RelayInstance } from "../../scripts/lib/names.ts";
+import { relayInstances } from "../../scripts/lib/instances.ts";
 import type { Manifest } from "../../scripts/lib/kube.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { type ApiServer, type ApiServers, client, deleteService, installRelayServices, mirrorManifest, playCcm, seedCozystack, startApiServers } from "../platform/index.ts";
@@ -16,6 +17,9 @@ import { type FlowResult, runFlow, runMoon } from "../support/flows.ts";
 import { localSecretsFile, tempDir } from "../support/files.ts";
 import { runFlowWithStdoutClosed } from "../support/terminal.ts";
 import { renderedService } from "../support/manifests.ts";
+
+/** The relay instances apps/docs-prod deploys (read from its manifests). */
+const instances = relayInstances();
 
 let cp: ApiServers;
 let mgmt: ApiServer, tenantServer: ApiServer;

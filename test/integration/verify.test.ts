@@ -6,7 +6,8 @@ import { createServer } from "node:net";
 import type { Server } from "node:https";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { instances, management, relayNamespace, tenant } from "../../scripts/lib/names.ts";
+import { management, relayNamespace, tenant } from "../../scripts/lib/names.ts";
+import { relayInstances } from "../../scripts/lib/instances.ts";
 import { type ApiServer, type ApiServers, client, playCcm, s3EndpointHosts, seedCozystack, setFluxReady, startApiServers } from "../platform/index.ts";
 import { localSecretsFile, tempDir } from "../support/files.ts";
 import { runFlow, type FlowResult } from "../support/flows.ts";
@@ -15,6 +16,9 @@ import { uploadBodySizeAllowed } from "../../scripts/lib/verify/management.ts";
 import { readFileSync } from "node:fs";
 import { defaultServerTag, versionOfTag } from "../../scripts/lib/server-versions.ts";
 import { parseManifests } from "../../scripts/lib/yaml.ts";
+
+/** The relay instances apps/docs-prod deploys (read from its manifests). */
+const instances = relayInstances();
 
 const certificateCrd = {
   apiVersion: "apiextensions.k8s.io/v1",

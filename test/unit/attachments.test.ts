@@ -5,11 +5,15 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { instances, relayChartPath } from "../../scripts/lib/names.ts";
+import { relayChartPath } from "../../scripts/lib/names.ts";
+import { relayInstances } from "../../scripts/lib/instances.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { instanceStorage, nginxSizeBytes, serverUploadLimitBytes, storageFromValues } from "../../scripts/lib/relay-storage.ts";
 import { type HttpsOptions, s3Endpoint, s3EndpointAnswers } from "../../scripts/lib/verify/network.ts";
 import { requiredSecrets } from "../../scripts/lib/verify/tenant.ts";
+
+/** The relay instances apps/docs-prod deploys (read from its manifests). */
+const instances = relayInstances();
 
 const chart = readFileSync(join(repoRoot, relayChartPath, "values.yaml"), "utf8");
 const personal = instances.find((i) => i.name === "personal")!;

@@ -4,7 +4,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { isMap, isPair, isScalar, isSeq, parseAllDocuments, parseDocument, type Document, type Node } from "yaml";
-import { git, instances, management, onePassword, relayChartPath, relayNamespace, s3, s3CredentialKeys, tenant } from "../../scripts/lib/names.ts";
+import { git, management, onePassword, relayChartPath, relayNamespace, s3, s3CredentialKeys, tenant } from "../../scripts/lib/names.ts";
+import { relayInstances } from "../../scripts/lib/instances.ts";
 import {
   appDirs,
   groupOf,
@@ -33,6 +34,9 @@ import {
   type HelmRepository,
   type KubeObject,
 } from "../support/manifests.ts";
+
+/** The relay instances apps/docs-prod deploys (read from its manifests). */
+const instances = relayInstances();
 
 const tenantObjects = sourceObjects(tenant.appPath);
 const managementObjects = sourceObjects(management.appPath);

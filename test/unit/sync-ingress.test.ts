@@ -3,9 +3,10 @@
 import { copyFileSync, cpSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { ccmLabels, instanceByName, tenant } from "../../scripts/lib/names.ts";
+import { ccmLabels, tenant } from "../../scripts/lib/names.ts";
+import { instanceByName } from "../../scripts/lib/instances.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
-import { hostFromValues, renderInputsHash, serviceFromRendered, type RelayService } from "../../scripts/lib/relay-services.ts";
+import { renderInputsHash, serviceFromRendered, type RelayService } from "../../scripts/lib/relay-services.ts";
 import { defaultIngressFile, matchInstances, planIngressFiles, tenantServiceProblems } from "../../scripts/lib/ingress-sync.ts";
 import { clusterOptionSpecs, ingressFilesOption, parseFlowArgs } from "../../scripts/lib/cli.ts";
 import { displayPath } from "../../scripts/lib/paths.ts";
@@ -46,21 +47,6 @@ describe("serviceFromRendered", () => {
   it("refuses output with no Service or with two", () => {
     expect(() => serviceFromRendered("kind: ConfigMap\nmetadata: {name: x}\n", personal)).toThrow(/exactly one Service for relay-personal .* it rendered 0/);
     expect(() => serviceFromRendered(rendered("a") + rendered("b"), personal)).toThrow(/it rendered 2/);
-  });
-});
-
-describe("hostFromValues", () => {
-  it("reads the host of relay.url in the real values files", () => {
-    for (const instance of [personal, family]) {
-      expect(hostFromValues(readFileSync(join(repoRoot, instance.valuesFile), "utf8"), instance)).toBe(instance.host);
-    }
-  });
-
-  it("fails clearly when the values file and names.ts disagree", () => {
-    expect(() => hostFromValues("relay:\n  url: https://other.example.com\n", personal)).toThrow(
-      `expected relay.url in ${personal.valuesFile} to have host ${personal.host} (scripts/lib/names.ts); found other.example.com; make the two agree`,
-    );
-    expect(() => hostFromValues("relay: {}\n", personal)).toThrow(/expected relay.url .* found ""/);
   });
 });
 

@@ -6,10 +6,11 @@ import { describeFsError } from "../errors.ts";
 import { parseIngressFile } from "../ingress.ts";
 import { checkIngress, type IngressFileResult, type InstanceResult, missingRuleProblem } from "../ingress-sync.ts";
 import { KubeApiError, type KubeClient, type Live, readyCondition } from "../kube.ts";
-import { instances, management, type RelayInstance } from "../names.ts";
+import { management, type RelayInstance } from "../names.ts";
 import { displayPath } from "../paths.ts";
 import { bodySizeAnnotation, instanceStorage, nginxSizeBytes, serverUploadLimitBytes } from "../relay-storage.ts";
 import { fail, pass, type Result, skip } from "./checks.ts";
+import { relayInstances } from "../instances.ts";
 
 export function mirrorFound(i: InstanceResult): Result {
   const name = `mirror of Service ${i.service} in ${management.tenantNamespace}`;
@@ -109,7 +110,7 @@ export async function managementChecks(tenantClient: KubeClient | undefined, mgm
       results.push(fail(`Ingress rule for ${i.host}`, missingRuleProblem(i.host, i.release, report.files), "add the rule to the ingress file, run moon run docs-infra-prod:sync-ingress and commit the file"));
     }
   }
-  for (const instance of instances.filter((i) => instanceStorage(i).type === "filesystem")) results.push(await uploadBodySizeAllowed(mgmt, instance));
+  for (const instance of relayInstances().filter((i) => instanceStorage(i).type === "filesystem")) results.push(await uploadBodySizeAllowed(mgmt, instance));
   const served = await certificatesServed(mgmt);
   for (const f of files) {
     if (!("ingresses" in f)) continue;

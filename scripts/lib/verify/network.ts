@@ -5,10 +5,11 @@ import type { IncomingHttpHeaders } from "node:http";
 import { request } from "node:https";
 import { isIP } from "node:net";
 import { describeFsError, OperatorError } from "../errors.ts";
-import { instances, type RelayInstance } from "../names.ts";
+import { type RelayInstance } from "../names.ts";
 import { instanceStorage, type RelayStorage } from "../relay-storage.ts";
 import { anonymousAccess, anonymousAccessFixedIn, defaultServerTag } from "../server-versions.ts";
 import { fail, pass, type Result, skip } from "./checks.ts";
+import { relayInstances } from "../instances.ts";
 
 export interface HttpsOptions {
   ca?: string;
@@ -118,7 +119,7 @@ export async function s3EndpointAnswers(i: RelayInstance, storage: RelayStorage,
 }
 
 export async function networkChecks(opts: HttpsOptions): Promise<Result[]> {
-  const perInstance = await Promise.all(instances.map((i) => {
+  const perInstance = await Promise.all(relayInstances().map((i) => {
     const storage = instanceStorage(i);
     return Promise.all([readyOverHttps(i, opts), ...(storage.type === "s3" ? [s3EndpointAnswers(i, storage, opts).then((r) => [r])] : [])]);
   }));

@@ -2,12 +2,13 @@
 // available with its LoadBalancer address, and the Secrets the parts need exist.
 import { buildApp, type Patch } from "../apps.ts";
 import { type KubeClient, type Live, type Manifest, readyCondition } from "../kube.ts";
-import { instances, onePassword, relayNamespace, tenant, type RelayInstance } from "../names.ts";
+import { onePassword, relayNamespace, tenant, type RelayInstance } from "../names.ts";
 import { podLabels, podTrouble } from "../pods.ts";
 import { renderInstance } from "../relay-services.ts";
 import { instanceStorage } from "../relay-storage.ts";
 import { splitDocuments } from "../split-documents.ts";
 import { fail, pass, type Result, skip } from "./checks.ts";
+import { relayInstances } from "../instances.ts";
 
 export interface RequiredSecret {
   namespace: string;
@@ -18,7 +19,7 @@ export interface RequiredSecret {
 
 /** The Secrets each part needs and the keys each must hold (instance values decide names and keys). */
 export function requiredSecrets(): RequiredSecret[] {
-  const relay = instances.flatMap((i) => {
+  const relay = relayInstances().flatMap((i) => {
     const { type, s3 } = instanceStorage(i);
     if (type === "filesystem" || !s3.existingSecret) return [];
     return [{ namespace: relayNamespace, name: s3.existingSecret, keys: [s3.existingSecretKeys.accessKeyId, s3.existingSecretKeys.secretAccessKey].map(String), why: `${i.release}'s S3 credentials` }];
@@ -108,7 +109,7 @@ export async function tenantChecks(client: KubeClient): Promise<Result[]> {
   const patches = (root?.spec?.patches as Patch[] | undefined) ?? [];
   const fluxObjects = (await buildApp(tenant.appPath, patches)).filter((o) => o.kind === "Kustomization" || o.kind === "HelmRelease");
   for (const ref of fluxObjects) results.push(await fluxObjectReady(client, ref));
-  for (const instance of instances) {
+  for (const instance of relayInstances()) {
     const rendered = await renderInstance(instance);
     const deployment = rendered.find((o) => o.kind === "Deployment");
     if (deployment) results.push(await deploymentAvailable(client, deployment, instance), await noSplitDocuments(client, deployment, instance));

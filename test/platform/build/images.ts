@@ -6,12 +6,15 @@ import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { instances } from "../../../scripts/lib/names.ts";
+import { relayInstances } from "../../../scripts/lib/instances.ts";
 import { repoRoot } from "../../../scripts/lib/paths.ts";
 import { supportedServerVersions, versionOfTag } from "../../../scripts/lib/server-versions.ts";
 import { ensureRelayServer } from "./relay-server.ts";
 import { renderChart } from "../../../scripts/lib/helm-template.ts";
 import type { Manifest } from "../../../scripts/lib/kube.ts";
+
+/** The relay instances apps/docs-prod deploys (read from its manifests). */
+const instances = relayInstances();
 
 const exec = promisify(execFile);
 const cacheDir = join(repoRoot, ".cache/images");

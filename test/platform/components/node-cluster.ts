@@ -4,8 +4,11 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type ApiServers, type ApiServer, type ServerOptions, startApiServers } from "./api-server.ts";
 import { nodeImages } from "../build/images.ts";
-import { instances } from "../../../scripts/lib/names.ts";
+import { relayInstances } from "../../../scripts/lib/instances.ts";
 import { type LocalNode, startNode } from "./node/index.ts";
+
+/** The relay instances apps/docs-prod deploys (read from its manifests). */
+const instances = relayInstances();
 
 export interface NodeCluster {
   apiServers: ApiServers;

@@ -8,7 +8,8 @@ import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import type { Patch } from "../../../scripts/lib/apps.ts";
-import { instances, management, onePassword, relayNamespace, tenant, type RelayInstance } from "../../../scripts/lib/names.ts";
+import { management, onePassword, relayNamespace, tenant, type RelayInstance } from "../../../scripts/lib/names.ts";
+import { relayInstances } from "../../../scripts/lib/instances.ts";
 import { renderInstance } from "../../../scripts/lib/relay-services.ts";
 import { tempDir } from "../../support/files.ts";
 import { playCcmLoop, playedLoadBalancerIp } from "../played/ccm.ts";
@@ -18,6 +19,9 @@ import { type ApiServer, type ApiServers, client, startApiServers } from "./api-
 import { type FluxRun, startFlux } from "./flux.ts";
 import { type GitServer, startGitServer } from "./git-server.ts";
 import { type NodeCluster, startNodeCluster } from "./node-cluster.ts";
+
+/** The relay instances apps/docs-prod deploys (read from its manifests). */
+const instances = relayInstances();
 
 /** The open-files limit a Pod can have here: this machine caps every process's hard limit at 20000. */
 export const localNofile = 16384;

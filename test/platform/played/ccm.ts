@@ -2,10 +2,14 @@
 // servers: the chart's Services in the tenant, an address for each LoadBalancer,
 // and their mirrors in tenant-root.
 import type { KubeClient, Manifest } from "../../../scripts/lib/kube.ts";
-import { instances, relayNamespace, tenant, type RelayInstance } from "../../../scripts/lib/names.ts";
+import { relayNamespace, tenant, type RelayInstance } from "../../../scripts/lib/names.ts";
+import { relayInstances } from "../../../scripts/lib/instances.ts";
 import type { ApiServer } from "../components/api-server.ts";
 import { client } from "../components/api-server.ts";
 import { renderedService } from "../../support/manifests.ts";
+
+/** The relay instances apps/docs-prod deploys (read from its manifests). */
+const instances = relayInstances();
 
 const ccm = {
   fieldManager: "kubevirt-ccm",

@@ -6,9 +6,12 @@ import { connect } from "node:net";
 import { request } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { KubeClient } from "../../../scripts/lib/kube.ts";
-import { instances } from "../../../scripts/lib/names.ts";
+import { relayInstances } from "../../../scripts/lib/instances.ts";
 import { instanceStorage } from "../../../scripts/lib/relay-storage.ts";
 import { s3Endpoint } from "../../../scripts/lib/verify/network.ts";
+
+/** The relay instances apps/docs-prod deploys (read from its manifests). */
+const instances = relayInstances();
 
 export interface Route {
   namespace: string;

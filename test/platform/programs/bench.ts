@@ -9,7 +9,8 @@ import { promisify } from "node:util";
 import { type ApiServer, client, detectNodeMode, installRelayServices, nodeImages, playCcm, startApiServers, startNodeCluster, startSystem } from "../index.ts";
 import { flowRunner } from "../../support/flows.ts";
 import { tempDir } from "../../support/files.ts";
-import { instances, management, relayChartPath, relayNamespace, tenant } from "../../../scripts/lib/names.ts";
+import { management, relayChartPath, relayNamespace, tenant } from "../../../scripts/lib/names.ts";
+import { relayInstances } from "../../../scripts/lib/instances.ts";
 import { repoRoot } from "../../../scripts/lib/paths.ts";
 import { defaultServerTag, supportedServerVersions } from "../../../scripts/lib/server-versions.ts";
 import { toolPath } from "../../../scripts/lib/tools.ts";
@@ -19,6 +20,9 @@ import { genAuth, signDocument } from "../../support/relay-tokens.ts";
 import { closeAll, connectDoc, openMany } from "../../support/yjs-client.ts";
 import { openOfficial } from "../../support/y-sweet.ts";
 import type WebSocket from "ws";
+
+/** The relay instances apps/docs-prod deploys (read from its manifests). */
+const instances = relayInstances();
 
 const run = promisify(execFile);
 const flow = flowRunner;

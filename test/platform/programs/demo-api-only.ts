@@ -9,11 +9,15 @@ import { parseArgs } from "node:util";
 import { type ApiServer, client, ensureKubeBinary, playCcm, s3EndpointHosts, seedCozystack, setFluxReady, startApiServers } from "../index.ts";
 import { preMigrationVendir } from "../../support/vendir.ts";
 import { flow, heading, note, run } from "./demo-output.ts";
-import { instances, management, onePassword, relayNamespace, tenant } from "../../../scripts/lib/names.ts";
+import { management, onePassword, relayNamespace, tenant } from "../../../scripts/lib/names.ts";
+import { relayInstances } from "../../../scripts/lib/instances.ts";
 import { repoRoot } from "../../../scripts/lib/paths.ts";
 import { s3LikeServer, testCa } from "../../support/tls.ts";
 import type { Manifest } from "../../../scripts/lib/kube.ts";
 import { parseManifests } from "../../../scripts/lib/yaml.ts";
+
+/** The relay instances apps/docs-prod deploys (read from its manifests). */
+const instances = relayInstances();
 
 const { values } = parseArgs({ options: { keep: { type: "boolean", default: false } } });
 

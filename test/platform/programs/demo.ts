@@ -6,7 +6,8 @@
 import { cpSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { instances, management, relayNamespace, tenant } from "../../../scripts/lib/names.ts";
+import { management, relayNamespace, tenant } from "../../../scripts/lib/names.ts";
+import { relayInstances } from "../../../scripts/lib/instances.ts";
 import { repoRoot } from "../../../scripts/lib/paths.ts";
 import { flow, heading, note, run } from "./demo-output.ts";
 import { client, detectNodeMode, relayRoutes, s3EndpointHosts, startIngress, startSystem } from "../index.ts";
@@ -14,6 +15,9 @@ import { preMigrationVendir } from "../../support/vendir.ts";
 import { testCa } from "../../support/tls.ts";
 import type { Manifest } from "../../../scripts/lib/kube.ts";
 import { parseManifests } from "../../../scripts/lib/yaml.ts";
+
+/** The relay instances apps/docs-prod deploys (read from its manifests). */
+const instances = relayInstances();
 
 const mode = detectNodeMode();
 console.log(mode.reason);
