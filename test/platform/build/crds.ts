@@ -1,13 +1,10 @@
 // The real Flux and 1Password CRDs, read from their Go modules in the module
 // cache (downloaded through the Go module proxy), so no third-party YAML is committed.
-import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { parseManifests } from "../../../scripts/lib/yaml.ts";
+import { goModuleDir } from "./shell.ts";
 
-const run = promisify(execFile);
 
 /** Flux 2.7's controllers and the 1Password operator, pinned. */
 const modules = {
@@ -37,25 +34,12 @@ export interface CrdObject {
   spec: Record<string, unknown>;
 }
 
-const moduleDirs = new Map<string, Promise<string>>();
-
-function moduleDir(module: string): Promise<string> {
-  let dir = moduleDirs.get(module);
-  if (!dir) {
-    dir = download(module);
-    moduleDirs.set(module, dir);
-  }
-  return dir;
-}
-
-async function download(module: string): Promise<string> {
+/** A module's folder in the Go module cache; a failed download names the module. */
+async function moduleDir(module: string): Promise<string> {
   try {
-    // Outside any module, so the project's go.mod is never touched.
-    const { stdout } = await run("go", ["mod", "download", "-json", module], { cwd: tmpdir() });
-    return (JSON.parse(stdout) as { Dir: string }).Dir;
+    return await goModuleDir(module);
   } catch (error) {
-    const out = (error as { stdout?: string }).stdout ?? "";
-    throw new Error(`expected \`go mod download ${module}\` to fetch the CRDs' module; it failed: ${out.trim() || String(error)}`);
+    throw new Error(`expected \`go mod download ${module}\` to fetch the CRDs' module; it failed: ${(error as Error).message}`);
   }
 }
 

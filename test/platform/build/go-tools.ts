@@ -2,14 +2,12 @@
 // (test/platform/build/go/helm4) and kubeconform (test/platform/build/go/kubeconform), each from a Go module
 // of ours that requires it through the Go module proxy, into .cache/go-tools/<dir>/.
 // A binary is reused while its module's go.mod and go.sum and Go's version are unchanged.
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { repoRoot } from "../../../scripts/lib/paths.ts";
+import { ensureGoBinary, goVersion } from "./shell.ts";
 
-const run = promisify(execFile);
 
 interface GoTool {
   /** The folder of our module under test/platform/build/go, and the binary's name. */
@@ -61,16 +59,6 @@ export function goToolVersion(name: GoToolName): string {
   return match[1];
 }
 
-async function goVersion(): Promise<string> {
-  try {
-    return (await run("go", ["version"])).stdout.trim();
-  } catch {
-    throw new Error(
-      "expected Go (1.26 or newer) on PATH to build helm 4 and kubeconform; it was not found; install Go, then run again",
-    );
-  }
-}
-
 function stamp(name: GoToolName, go: string): string {
   const hash = createHash("sha256").update(go);
   for (const file of ["go.mod", "go.sum"]) hash.update(readFileSync(join(moduleDir(name), file)));
@@ -78,37 +66,9 @@ function stamp(name: GoToolName, go: string): string {
 }
 
 /** The binary built from the current module files, building it first if needed. */
-export async function ensureGoTool(
-  name: GoToolName,
-  log: (line: string) => void = () => {},
-): Promise<{ binary: string; buildSeconds?: number }> {
-  const want = stamp(name, await goVersion());
-  const binary = goToolBinary(name);
-  const stampFile = join(outDir(name), "stamp");
-  if (existsSync(binary) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === want) return { binary };
-  mkdirSync(outDir(name), { recursive: true });
+export async function ensureGoTool(name: GoToolName, log: (line: string) => void = () => {}): Promise<{ binary: string; buildSeconds?: number }> {
   const { pkg, versionFlags } = goTools[name];
   const version = goToolVersion(name);
-  const tmp = `${binary}.tmp-${process.pid}`;
-  log(`building ${pkg} ${version} with Go`);
-  const started = Date.now();
-  try {
-    const ldflags = ["-s", "-w", ...versionFlags(version)].join(" ");
-    await run("go", ["build", "-trimpath", "-ldflags", ldflags, "-o", tmp, pkg], {
-      cwd: moduleDir(name),
-      env: { ...process.env, CGO_ENABLED: "0" },
-      maxBuffer: 64 * 1024 * 1024,
-    });
-  } catch (error) {
-    rmSync(tmp, { force: true });
-    const stderr = (error as { stderr?: string }).stderr ?? String(error);
-    throw new Error(
-      `expected \`go build ${pkg}\` in test/platform/build/go/${goTools[name].dir} to succeed; it failed:\n${stderr.trim()}`,
-    );
-  }
-  renameSync(tmp, binary);
-  writeFileSync(stampFile, want);
-  const buildSeconds = Math.round((Date.now() - started) / 1000);
-  log(`built ${name} in ${buildSeconds} s`);
-  return { binary, buildSeconds };
+  const ldflags = ["-s", "-w", ...versionFlags(version)].join(" ");
+  return ensureGoBinary({ what: `${pkg} ${version}`, moduleDir: moduleDir(name), binary: goToolBinary(name), stamp: stamp(name, await goVersion()), args: ["-trimpath", "-ldflags", ldflags, pkg], env: { CGO_ENABLED: "0" }, log });
 }

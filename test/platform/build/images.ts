@@ -1,22 +1,20 @@
 // Container images for the local node without any registry: built once as OCI
 // archives under .cache/images, named by a hash of their inputs so a second run
 // reuses them, and imported into the node's containerd under the names the chart renders.
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { relayInstances } from "../../../scripts/lib/instances.ts";
 import { repoRoot } from "../../../scripts/lib/paths.ts";
 import { supportedServerVersions, versionOfTag } from "../../../scripts/lib/server-versions.ts";
 import { ensureRelayServer } from "./relay-server.ts";
+import { goVersion, sh } from "./shell.ts";
 import { renderChart } from "../../../scripts/lib/helm-template.ts";
 import type { Manifest } from "../../../scripts/lib/kube.ts";
 
 /** The relay instances apps/docs-prod deploys (read from its manifests). */
 const instances = relayInstances();
 
-const exec = promisify(execFile);
 const cacheDir = join(repoRoot, ".cache/images");
 /** Where the server's images come from; the chart renders this repository. */
 const relayRepository = "docker.system3.md/relay-server";
@@ -33,15 +31,6 @@ export interface ImageArchive {
 
 type Log = (line: string) => void;
 
-async function run(command: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
-  try {
-    return (await exec(command, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, maxBuffer: 256 * 1024 * 1024 })).stdout;
-  } catch (error) {
-    const e = error as { stderr?: string; code?: string };
-    if (e.code === "ENOENT") throw new Error(`expected \`${command}\` on PATH to build the local node's images; it is missing (see .ci/run for the packages)`);
-    throw new Error(`expected \`${command} ${args.join(" ")}\` to succeed; it failed:\n${(e.stderr ?? String(error)).trim().split("\n").slice(-20).join("\n")}`);
-  }
-}
 
 function sha256(...parts: (string | Buffer)[]): string {
   const hash = createHash("sha256");
@@ -101,11 +90,11 @@ async function buildArchive(reference: string, key: string, layers: readonly str
   const layout = join(cacheDir, `layout-${process.pid}`);
   rmSync(layout, { recursive: true, force: true });
   try {
-    await run("umoci", ["init", "--layout", layout]);
-    await run("umoci", ["new", "--image", `${layout}:${tag}`]);
-    for (const layer of layers) await run("umoci", ["raw", "add-layer", "--image", `${layout}:${tag}`, layer]);
-    await run("umoci", ["config", "--image", `${layout}:${tag}`, "--config.env", `PATH=${path}`, ...config]);
-    await run("tar", ["-C", layout, "-cf", `${archive}.tmp`, "."]);
+    await sh("umoci", ["init", "--layout", layout]);
+    await sh("umoci", ["new", "--image", `${layout}:${tag}`]);
+    for (const layer of layers) await sh("umoci", ["raw", "add-layer", "--image", `${layout}:${tag}`, layer]);
+    await sh("umoci", ["config", "--image", `${layout}:${tag}`, "--config.env", `PATH=${path}`, ...config]);
+    await sh("tar", ["-C", layout, "-cf", `${archive}.tmp`, "."]);
     renameSync(`${archive}.tmp`, archive);
   } finally {
     rmSync(layout, { recursive: true, force: true });
@@ -127,7 +116,7 @@ async function layerFrom(name: string, files: Record<string, { from?: string; mo
     } else mkdirSync(dest, { recursive: true, mode: spec.mode });
   }
   const tar = join(cacheDir, `layer-${name}-${process.pid}.tar`);
-  await run("tar", ["--owner=0", "--group=0", "--numeric-owner", "-C", stage, "-cf", tar, "."]);
+  await sh("tar", ["--owner=0", "--group=0", "--numeric-owner", "-C", stage, "-cf", tar, "."]);
   rmSync(stage, { recursive: true, force: true });
   return tar;
 }
@@ -136,14 +125,14 @@ async function layerFrom(name: string, files: Record<string, { from?: string; mo
 export async function ensurePauseImage(log: Log = () => {}): Promise<ImageArchive> {
   mkdirSync(cacheDir, { recursive: true });
   const src = join(repoRoot, "test/platform/build/go/pause");
-  const goVersion = await run("go", ["version"]);
-  const key = sha256(goVersion, readFileSync(join(src, "go.mod")), readFileSync(join(src, "main.go")));
+  const go = await goVersion();
+  const key = sha256(go, readFileSync(join(src, "go.mod")), readFileSync(join(src, "main.go")));
   const reference = `docker.io/local/pause:${key}`;
   const archive = archivePath(reference, key);
   if (existsSync(archive)) return { reference, archive };
   log("building the pause image");
   const binary = join(cacheDir, `pause-${process.pid}`);
-  await run("go", ["build", "-trimpath", "-ldflags=-s -w", "-o", binary, "."], { cwd: src, env: { CGO_ENABLED: "0" } });
+  await sh("go", ["build", "-trimpath", "-ldflags=-s -w", "-o", binary, "."], { cwd: src, env: { CGO_ENABLED: "0" } });
   const layer = await layerFrom("pause", { pause: { from: binary, mode: 0o755 } });
   try {
     return await buildArchive(reference, key, [layer], ["--config.entrypoint", "/pause"]);
@@ -181,7 +170,7 @@ export async function ensureRootfs(log: Log = () => {}): Promise<string> {
   const rootfs = join(cacheDir, `rootfs-${debianSuite}-minbase.tar`);
   if (existsSync(rootfs)) return rootfs;
   log(`building a Debian ${debianSuite} root filesystem with mmdebstrap (about a minute)`);
-  await run("mmdebstrap", ["--quiet", "--variant=minbase", "--include=ca-certificates", "--format=tar", debianSuite, `${rootfs}.tmp`]);
+  await sh("mmdebstrap", ["--quiet", "--variant=minbase", "--include=ca-certificates", "--format=tar", debianSuite, `${rootfs}.tmp`]);
   renameSync(`${rootfs}.tmp`, rootfs);
   return rootfs;
 }
@@ -214,9 +203,9 @@ export async function ensureRelayImage(version: string, log: Log = () => {}): Pr
 export async function importImages(containerdAddress: string, images: readonly ImageArchive[]): Promise<void> {
   for (const image of images) {
     const [repository] = splitReference(image.reference);
-    await run("ctr", ["--address", containerdAddress, "-n", "k8s.io", "images", "import", "--base-name", repository, image.archive]);
+    await sh("ctr", ["--address", containerdAddress, "-n", "k8s.io", "images", "import", "--base-name", repository, image.archive]);
   }
-  const listed = (await run("ctr", ["--address", containerdAddress, "-n", "k8s.io", "images", "ls", "-q"])).split("\n");
+  const listed = (await sh("ctr", ["--address", containerdAddress, "-n", "k8s.io", "images", "ls", "-q"])).split("\n");
   const missing = images.filter((i) => !listed.includes(i.reference));
   if (missing.length > 0) throw new Error(`expected containerd to list ${missing.map((i) => i.reference).join(", ")} after import; it lists: ${listed.filter(Boolean).join(", ")}`);
 }

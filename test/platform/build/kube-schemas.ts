@@ -5,15 +5,12 @@
 // instrumenta's openapi2jsonschema with --kubernetes --stand-alone --strict for the
 // built-in kinds (yannh/kubernetes-json-schema), and the openapi2jsonschema.py
 // script of kubeconform's repository for CRDs.
-import { execFile } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { allCrds, readCrd } from "./crds.ts";
 import { kubernetesVersion } from "./kube-binary.ts";
+import { goModuleDir } from "./shell.ts";
 
-const run = promisify(execFile);
 
 type Schema = Record<string, unknown>;
 export interface Gvk {
@@ -32,17 +29,13 @@ async function kubernetesSwagger(): Promise<{ definitions: Record<string, Schema
   const module = `k8s.io/kubernetes@${kubernetesVersion()}`;
   try {
     // Outside any module, so no go.mod is touched; the module is already in the cache after the local cluster's build.
-    const { stdout } = await run("go", ["mod", "download", "-json", module], {
-      cwd: tmpdir(),
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    const dir = (JSON.parse(stdout) as { Dir: string }).Dir;
+    const dir = await goModuleDir(module);
     return JSON.parse(readFileSync(join(dir, "api/openapi-spec/swagger.json"), "utf8")) as {
       definitions: Record<string, Schema>;
     };
   } catch (error) {
     throw new Error(
-      `expected \`go mod download ${module}\` to give the Kubernetes OpenAPI document; it failed: ${(error as { stdout?: string }).stdout || String(error)}`,
+      `expected \`go mod download ${module}\` to give the Kubernetes OpenAPI document; it failed: ${(error as Error).message}`,
     );
   }
 }

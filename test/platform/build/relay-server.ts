@@ -3,14 +3,12 @@
 // per version under .cache/relay/bin/<version>. The versions share one cargo target
 // dir (their lockfiles differ in two crates), so a second version builds in a minute.
 // Each binary reports its real release in the relay-server-version header.
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { repoRoot } from "../../../scripts/lib/paths.ts";
+import { sh } from "./shell.ts";
 
-const exec = promisify(execFile);
 const relayDir = join(repoRoot, ".cache/relay");
 // The upstream sources sit beside the repository (../shared/upstream), as on the team's machines and in CI.
 export const upstreamDir = process.env.RELAY_UPSTREAM_DIR ?? join(repoRoot, "../shared/upstream");
@@ -25,15 +23,6 @@ export interface RelayBuild {
 
 type Log = (line: string) => void;
 
-async function run(command: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
-  try {
-    return (await exec(command, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, maxBuffer: 256 * 1024 * 1024 })).stdout;
-  } catch (error) {
-    const e = error as { stderr?: string; code?: string };
-    if (e.code === "ENOENT") throw new Error(`expected \`${command}\` on PATH to build the Relay server; it is missing`);
-    throw new Error(`expected \`${command} ${args.join(" ")}\` to succeed; it failed:\n${(e.stderr ?? String(error)).trim().split("\n").slice(-20).join("\n")}`);
-  }
-}
 
 /** The source tarball of a release; a version with none there fails in one line that says so. */
 export function relaySourceTarball(version: string): string {
@@ -59,9 +48,9 @@ async function unpack(version: string, tarball: string): Promise<string> {
   const root = join(relayDir, "src", `relay-server-${version}`);
   rmSync(root, { recursive: true, force: true });
   mkdirSync(join(relayDir, "src"), { recursive: true });
-  await run("tar", ["-xzf", tarball, "-C", join(relayDir, "src")]);
+  await sh("tar", ["-xzf", tarball, "-C", join(relayDir, "src")]);
   const rustyS3 = join(relayDir, "rusty-s3");
-  if (!existsSync(rustyS3)) await run("tar", ["-xzf", rustyS3Tarball, "-C", relayDir]);
+  if (!existsSync(rustyS3)) await sh("tar", ["-xzf", rustyS3Tarball, "-C", relayDir]);
   const gitDependency = 'rusty-s3 = { git = "https://github.com/dtkav/rusty-s3", branch = "main" }';
   for (const manifest of ["crates/Cargo.toml", "crates/y-sweet-core/Cargo.toml"]) {
     const file = join(root, manifest);
@@ -69,7 +58,7 @@ async function unpack(version: string, tarball: string): Promise<string> {
     if (!text.includes(gitDependency)) throw new Error(`expected ${file} to depend on rusty-s3 from GitHub; it does not (a different upstream layout?)`);
     writeFileSync(file, text.replace(gitDependency, `rusty-s3 = { path = "${rustyS3}" }`));
   }
-  const git = (...args: string[]) => run("git", ["-c", "user.name=local", "-c", "user.email=local@localhost", "-c", "commit.gpgsign=false", ...args], { cwd: root });
+  const git = (...args: string[]) => sh("git", ["-c", "user.name=local", "-c", "user.email=local@localhost", "-c", "commit.gpgsign=false", ...args], { cwd: root });
   await git("init", "-q");
   await git("add", "-A");
   await git("commit", "-qm", `relay-server ${version}`);
@@ -84,13 +73,13 @@ export async function ensureRelayServer(version: string, log: Log = () => {}): P
   const crates = join(relayDir, "src", `relay-server-${version}`, "crates");
   const binary = join(relayDir, "bin", version, "relay");
   const stampFile = join(relayDir, "bin", version, "stamp");
-  const stamp = `${sha256(readFileSync(tarball), readFileSync(rustyS3Tarball))} ${(await run("cargo", ["--version"])).trim()}`;
+  const stamp = `${sha256(readFileSync(tarball), readFileSync(rustyS3Tarball))} ${(await sh("cargo", ["--version"])).trim()}`;
   if (existsSync(binary) && existsSync(crates) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp) return { version, binary, crates };
   await unpack(version, tarball);
   log(`building the Relay server ${version} with cargo (a first build takes about 6 minutes on 2 cores; a second version about 1)`);
   const started = Date.now();
   const target = join(relayDir, "target");
-  await run("cargo", ["build", "--release", "-p", "relay"], {
+  await sh("cargo", ["build", "--release", "-p", "relay"], {
     cwd: crates,
     // The ceiling keeps git (the build script's) inside the release's own repository.
     env: { CARGO_TARGET_DIR: target, RELAY_VERSION: version, GIT_CEILING_DIRECTORIES: join(relayDir, "src") },

@@ -1,14 +1,14 @@
 // Runs Flux's source-, kustomize- and helm-controller out of cluster against a
 // local API server, with the flags of the upstream Deployments (all namespaces),
 // leader election off and every address on loopback; all state in temp dirs.
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { type CrdObject, freePorts, type ApiServer } from "./api-server.ts";
 import { ensureFluxBinaries, type FluxController, fluxControllers, fluxControllerVersion } from "../build/flux-binaries.ts";
+import { goModuleDir } from "../build/shell.ts";
 import { parseManifests } from "../../../scripts/lib/yaml.ts";
 
 export { fluxControllers, type FluxController } from "../build/flux-binaries.ts";
@@ -71,9 +71,9 @@ export async function fluxControllerCrds(): Promise<CrdObject[]> {
     const module = `github.com/fluxcd/${c}@${fluxControllerVersion(c)}`;
     let dir: string;
     try {
-      dir = (JSON.parse((await promisify(execFile)("go", ["mod", "download", "-json", module], { cwd: tmpdir() })).stdout) as { Dir: string }).Dir;
+      dir = await goModuleDir(module);
     } catch (error) {
-      throw new Error(`expected \`go mod download ${module}\` to fetch the controller's CRDs; it failed: ${(error as { stdout?: string }).stdout?.trim() || String(error)}`);
+      throw new Error(`expected \`go mod download ${module}\` to fetch the controller's CRDs; it failed: ${(error as Error).message}`);
     }
     const bases = join(dir, "config/crd/bases");
     for (const file of readdirSync(bases).filter((f) => f.endsWith(".yaml"))) {
