@@ -207,6 +207,6 @@ describe("relay-server direct Helm deploys", () => {
   it("refuses an unknown instance", async () => {
     const result = await runFlow("relay-helm", ["template", "--instance", "work"]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/expected an instance name \(personal or family\); got "work"/);
+    expect(result.stderr).toContain(`expected an instance name (personal, family); got "work"; pass --instance personal`);
   });
 });

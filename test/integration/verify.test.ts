@@ -255,7 +255,7 @@ describe("verify", () => {
       const result = await runFlow("verify", ["--only", "network", "--request-timeout", "1s", "--ca-file", caFile, ...connectTo.filter((c) => !c.startsWith("s3.")).flatMap((c) => ["--connect-to", c]), ...s3EndpointHosts().flatMap((h) => ["--connect-to", `${h}=127.0.0.1:${port}`])]);
       expect(result.code).toBe(1);
       expect(result.stdout).toMatch(/✗ attachments of relay-personal: S3 endpoint https:\/\/s3.enigma.vgijssel.nl answers over TLS: no answer: .*no answer within 1 s/);
-      expect(result.stdout).toMatch(/^2 of 4 checks failed$/m);
+      expect(result.stdout).toMatch(/^2 of 6 checks failed$/m);
     } finally {
       silent.close();
     }
