@@ -1,5 +1,5 @@
-// `tsx test/local/build.ts`: build (or confirm) the local Kubernetes program and the
-// Flux controllers, download the modules the real CRDs come from and, where a real
+// `tsx test/local/build.ts`: build (or confirm) the local Kubernetes program, the
+// Flux controllers and the 1Password operator, download the modules the real CRDs come from and, where a real
 // node can run, build its images (pause, the Relay server from source, the helm test
 // image), so tests start without waiting. `--flux` builds only the Flux controllers.
 import { ensureKubeBinary } from "./kube-binary.ts";
@@ -7,6 +7,7 @@ import { crdSources } from "./crds.ts";
 import { nodeImages } from "./cluster.ts";
 import { ensureFluxBinary, fluxControllers } from "./flux-binaries.ts";
 import { detectNodeMode } from "./node.ts";
+import { ensureOperatorBinary } from "./onepassword/operator-binary.ts";
 
 const timed = async <T>(what: string, step: () => Promise<T>): Promise<T> => {
   const started = Date.now();
@@ -24,6 +25,10 @@ if (!fluxOnly) {
 for (const c of fluxControllers) {
   const built = await ensureFluxBinary(c, (line) => console.log(line));
   console.log(`${c}: ${built.binary}${built.buildSeconds === undefined ? " (up to date)" : ` (built in ${built.buildSeconds} s)`}`);
+}
+if (!fluxOnly) {
+  const built = await ensureOperatorBinary((line) => console.log(line));
+  console.log(`1Password operator ${built.version}: ${built.binary}${built.buildSeconds === undefined ? " (up to date)" : ` (built in ${built.buildSeconds} s)`}`);
 }
 const mode = detectNodeMode();
 console.log(mode.reason);

@@ -14,7 +14,7 @@ const exec = promisify(execFile);
 const cacheDir = join(repoRoot, ".cache/images");
 const relayDir = join(repoRoot, ".cache/relay");
 // The upstream sources sit beside the repository (../shared/upstream), as on the team's machines and in CI.
-const upstreamDir = process.env.RELAY_UPSTREAM_DIR ?? join(repoRoot, "../shared/upstream");
+export const upstreamDir = process.env.RELAY_UPSTREAM_DIR ?? join(repoRoot, "../shared/upstream");
 const relayTarball = join(upstreamDir, "relay-server-0.9.6.tar.gz");
 const rustyS3Tarball = join(upstreamDir, "rusty-s3-377ce9a.tar.gz");
 // The upstream image uses debian trixie-slim; bookworm (Debian 12, as the test
