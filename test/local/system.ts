@@ -1,9 +1,9 @@
 // The whole system on this machine, for the demo and the end-to-end tests: the
 // management cluster (an API server), the tenant (an API server with a real node
 // and S3), real Flux in the tenant reading this working tree from a local Git
-// server, and the parts no local machine can have, played in code and named so:
-// the 1Password operator, KubeVirt CCM, the management cluster's Flux and
-// cert-manager, the ingress controller.
+// server, the real 1Password operator against a played Connect, and the parts no
+// local machine can have, played in code and named so: 1Password Connect, KubeVirt
+// CCM, the management cluster's Flux and cert-manager, the ingress controller.
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
@@ -16,13 +16,20 @@ import { type ControlPlanes, type LocalServer, startControlPlanes } from "./cont
 import { client, seedCozystack, tempDir } from "./flows.ts";
 import { type FluxRun, startFlux } from "./flux.ts";
 import { type GitServer, startGitServer } from "./git-server.ts";
-import { playOnePasswordOperator } from "./onepassword-operator.ts";
+import { type OnePassword, startOnePassword } from "./onepassword/operator.ts";
+import { genAuth } from "../support/relay-tokens.ts";
 
 /** What the tenant's LoadBalancer Services get as their address from the played CCM (TEST-NET-2: never routed). */
 export const playedLoadBalancerIp = "198.51.100.10";
 
 /** The open-files limit a Pod can have here: this machine's hard limit is 20000 (see docs/local-node). */
 export const localNofile = 16384;
+
+/** The 1Password operator's polling interval here, in seconds (production: the chart's, see OnePassword.settings). */
+export const localPollingSeconds = 5;
+
+/** The relays' document-signing key here (Relay.md's control plane signs in production): Secret relay/<this>, key privateKey. */
+export const localAuthSecret = "relay-local-auth";
 
 export interface LocalSystem {
   mgmt: LocalServer;
@@ -31,8 +38,12 @@ export interface LocalSystem {
   git: GitServer;
   flux: FluxRun;
   dir: string;
-  /** The local secret source: Connect credentials, operator token, and the S3 items the played operator serves. */
+  /** The local secret source: Connect credentials, operator token, and the S3 items Connect serves. */
   secretsFile: string;
+  /** 1Password: the played Connect and the real operator. */
+  onePassword: OnePassword;
+  /** The private key the relays here accept document tokens from (Secret relay/relay-local-auth). */
+  relayKey: string;
   /** bootstrap --patches for docs-prod on this machine: see localPatches. */
   patchesFile: string;
   /** What is played here, one line each, for the demo's output. */
@@ -43,8 +54,10 @@ export interface LocalSystem {
 /**
  * What docs-prod needs on this machine, as kustomize patches that bootstrap keeps in
  * the root Kustomization: the Connect chart's Helm repository and 1Password's service
- * cannot be reached (its HelmRelease and HelmRepository go; the operator is played),
- * the Pods' S3 is the node's, and the open-files limit fits this machine.
+ * cannot be reached (its HelmRelease and HelmRepository go; the operator runs out of
+ * cluster, Connect is played), the Pods' S3 is the node's, the open-files limit fits
+ * this machine, and the relays also accept tokens from a local key (Relay.md's control
+ * plane signs them in production).
  */
 export function localPatches(s3Endpoint: string): Patch[] {
   const remove = (apiVersion: string, kind: string, name: string): Patch => ({ patch: stringify({ $patch: "delete", apiVersion, kind, metadata: { name } }) });
@@ -54,7 +67,7 @@ export function localPatches(s3Endpoint: string): Patch[] {
     remove("source.toolkit.fluxcd.io/v1", "HelmRepository", "1password"),
     { target: { kind: "HelmRelease", name: "1password-secrets" }, patch: stringify([{ op: "remove", path: "/spec/dependsOn" }]) },
     // A Pod is never sent to the production S3 endpoint.
-    ...instances.map((i) => values(i, { storage: { s3: { endpoint: s3Endpoint } }, ulimits: { nofile: localNofile } })),
+    ...instances.map((i) => values(i, { storage: { s3: { endpoint: s3Endpoint } }, ulimits: { nofile: localNofile }, relay: { auth: { privateKeySecret: { name: localAuthSecret } } } })),
   ];
 }
 
@@ -111,8 +124,13 @@ export async function startSystem(log: (line: string) => void = () => {}): Promi
     await git.publish();
     const flux = await startFlux(tenantServer, log);
     stops.push(() => flux.stop());
-    const operator = playOnePasswordOperator(client(tenantServer), secretsFile, log);
-    stops.push(() => operator.stop());
+    // Connect and the operator start once create-1password-secret has written their Secrets.
+    const chain = await startOnePassword(tenantServer, secretsFile, { pollingSeconds: localPollingSeconds, log });
+    stops.push(() => chain.stop());
+    const relayKey = await genAuth();
+    const t = client(tenantServer);
+    await t.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: relayNamespace } }, { fieldManager: "local-system" });
+    await t.apply({ apiVersion: "v1", kind: "Secret", type: "Opaque", metadata: { namespace: relayNamespace, name: localAuthSecret }, data: { privateKey: Buffer.from(relayKey).toString("base64") } }, { fieldManager: "local-system" });
     const ccm = playCcmLoop(tenantServer, mgmt);
     stops.push(() => ccm.stop());
     for (const i of instances) log(`bucket ${instanceBucket(i.release)} for ${i.release} on the node's S3 (${s3.podUrl})`);
@@ -124,12 +142,14 @@ export async function startSystem(log: (line: string) => void = () => {}): Promi
       flux,
       dir,
       secretsFile,
+      onePassword: chain,
+      relayKey,
       patchesFile,
       played: [
         `Flux in ${tenant.app}: real (source-, kustomize- and helm-controller), reading this working tree from ${git.url}`,
-        "1Password operator: played (a Secret per OnePasswordItem, from the local secret source); its Connect chart is left out (patch)",
+        ...chain.played,
         `KubeVirt CCM: played (LoadBalancer address ${playedLoadBalancerIp}, a mirror in tenant-root per Service)`,
-        `S3: moto on the node (${s3.podUrl}), never the production endpoint (patch); open files ${localNofile}, this machine's limit (patch)`,
+        `S3: moto on the node (${s3.podUrl}), never the production endpoint (patch); open files ${localNofile}, this machine's limit (patch); a local document-signing key (patch)`,
       ],
       stop: async () => {
         await stop();
