@@ -56,8 +56,10 @@ export interface OnePassword {
   connect(): LocalConnect | undefined;
   /** The operator's recent output (it never logs Secret values). */
   operatorLog(): string;
-  /** Stops the operator and starts it again: it reads its token Secret anew, as a new Pod would. */
-  restartOperator(): Promise<void>;
+  /** Stops the operator, as a deleted Pod (Connect keeps serving). */
+  stopOperator(): Promise<void>;
+  /** Starts it again: it reads its token Secret anew and reconciles every item, as a new Pod would. */
+  startOperator(): Promise<void>;
   /** What is played and what is real, one line each, for the demo's output. */
   played: string[];
   stop(): Promise<void>;
@@ -193,10 +195,11 @@ export async function startOnePassword(server: LocalServer, secretsFile: string,
     settings,
     connect: () => connect,
     operatorLog: () => output.text,
-    restartOperator: async () => {
+    stopOperator: async () => {
       if (running) await stopOne(running);
-      await startOperator();
+      running = undefined;
     },
+    startOperator,
     played: [
       `1Password Connect: played (a local server on loopback, serving the local secret source with Connect's API and errors, checking the operator's token); 1Password's service cannot be reached`,
       `1Password operator ${version}: real (built from source, run out of cluster with the Connect chart ${production.release.spec.chart.spec.version}'s env and RBAC, polling every ${settings.pollingSeconds} s here, ${settings.productionPollingSeconds} s in production); its Connect chart release is left out (patch)`,
