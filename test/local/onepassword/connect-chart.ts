@@ -4,7 +4,7 @@
 // its env (WATCH_NAMESPACE, POLLING_INTERVAL, AUTO_RESTART, the token's secretKeyRef)
 // and its RBAC. Nothing of the chart is hand-copied.
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -67,9 +67,3 @@ export async function renderConnectChart(overrides: Record<string, unknown> = {}
   }
 }
 
-/** The chart's own values.yaml default at a dotted path, for saying what production gets. */
-export async function chartDefault(path: string): Promise<unknown> {
-  const release = await connectHelmRelease();
-  const values = parseAllDocuments(readFileSync(join(await chartDir(release.spec.chart.spec.version ?? onePassword.chart.version), "values.yaml"), "utf8"))[0]!.toJS() as Record<string, unknown>;
-  return path.split(".").reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], values);
-}
