@@ -176,8 +176,13 @@ export async function startOnePassword(server: LocalServer, secretsFile: string,
     const args = [...(operatorContainer.args ?? []), "--metrics-bind-address=0", `--health-probe-bind-address=127.0.0.1:${health}`];
     const unshare = ["unshare", ...(process.getuid?.() === 0 ? [] : ["--user", "--map-root-user"]), "--mount", "--propagation", "private"];
     output.text = "";
-    running = spawnWatched("onepassword-operator", [...unshare, "/bin/sh", "-c", inPodNamespace, "onepassword-operator", namespace, binary, ...args], dir, env, output);
-    await waitHealthy(`the 1Password operator ${version}`, health!, running);
+    const started = spawnWatched("onepassword-operator", [...unshare, "/bin/sh", "-c", inPodNamespace, "onepassword-operator", namespace, binary, ...args], dir, env, output);
+    running = started;
+    await waitHealthy(`the 1Password operator ${version}`, health!, started);
+    // A crash later would otherwise show only as Secrets that never come.
+    void started.exited.then((code) => {
+      if (running === started && !stopped) log(`1Password operator: exited with code ${code}; its last lines:\n${output.text.split("\n").slice(-10).join("\n")}`);
+    });
   };
 
   const ready = (async () => {
@@ -196,8 +201,9 @@ export async function startOnePassword(server: LocalServer, secretsFile: string,
     connect: () => connect,
     operatorLog: () => output.text,
     stopOperator: async () => {
-      if (running) await stopOne(running);
+      const current = running;
       running = undefined;
+      if (current) await stopOne(current);
     },
     startOperator,
     played: [
@@ -207,7 +213,9 @@ export async function startOnePassword(server: LocalServer, secretsFile: string,
     stop: async () => {
       stopped = true;
       await ready.catch(() => {});
-      if (running) await stopOne(running);
+      const current = running;
+      running = undefined;
+      if (current) await stopOne(current);
       await connect?.stop();
     },
   };
