@@ -9,7 +9,7 @@ import { runCommand } from "../support/flows.ts";
 import { detectNodeMode, kubeBinary } from "../platform/index.ts";
 
 const trackedState = () => execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: repoRoot, encoding: "utf8" });
-const ours = () => execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n").filter((l) => l.includes(kubeBinary) || l.includes(`${repoRoot}/.cache/flux/`)).length;
+const ours = () => execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n").filter((l) => l.includes(kubeBinary) || l.includes(`${repoRoot}/.cache/flux/`) || l.includes(`${repoRoot}/.cache/onepassword/`)).length;
 const mode = detectNodeMode();
 
 describe("the demo", () => {
@@ -21,7 +21,10 @@ describe("the demo", () => {
     for (const step of [/create-1password-secret/, /bootstrap --app docs-prod .*--git-url http:\/\/127\.0\.0\.1:\d+\/setup\.git --patches/, /bootstrap --app docs-infra-prod/, /sync-ingress .*--check/, /vendir:remove-entry \(again\)/, /verify/]) {
       expect(result.stdout).toMatch(new RegExp(`^\\$ ${step.source}`, "m"));
     }
-    expect(result.stdout).toMatch(/1Password operator: played/);
+    // The relays' S3 credentials come from the real operator, reading the played Connect with the token create-1password-secret wrote.
+    expect(result.stdout).toMatch(/1Password Connect: played/);
+    expect(result.stdout).toMatch(/1Password operator v1\.9\.1 \(real, built from source\): watching every namespace, polling every 5 s \(production: 600 s\), as the chart's ServiceAccount/);
+    expect(result.stdout).toMatch(/✓ Secret relay\/relay-personal-s3-credentials \(relay-personal's S3 credentials\) has keys accessKey, secretKey/);
     expect(result.stdout).toMatch(/✓ HelmRelease flux-system\/relay-personal Ready: Helm test succeeded .*: 1 test hook completed successfully/);
     expect(result.stdout).toMatch(/✓ Kustomization flux-system\/docs-prod Ready: Applied revision: main@sha1:[0-9a-f]{40}/);
     expect(result.stdout).toMatch(/✓ Deployment relay\/relay-family-relay-server available: 1 pod\(s\), 0 restart\(s\)/);

@@ -1,24 +1,31 @@
 // Real Flux on the real node deploys apps/docs-prod from this working tree, with
-// no status written by a test: drift is put back, a stale Ready holds bootstrap
-// until Flux catches up, a broken change is caught by Flux with its own message,
-// fails bootstrap's wait and shows in verify, and a server upgrade committed to git
-// (and its rollback) keeps every document and attachment.
+// no status written by a test: the relays' S3 credentials come from the real
+// 1Password operator, and a rotation in 1Password reaches the Pod with no document
+// lost; a field label the chart does not read is named by verify; drift is put
+// back, a stale Ready holds bootstrap until Flux catches up, a broken change is
+// caught by Flux with its own message, fails bootstrap's wait and shows in verify,
+// and a server upgrade committed to git (and its rollback) keeps every document and
+// attachment.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import type { Patch } from "../../scripts/lib/apps.ts";
 import { readyCondition, type Live } from "../../scripts/lib/kube.ts";
-import { relayNamespace, tenant } from "../../scripts/lib/names.ts";
-import { instanceByName } from "../../scripts/lib/instances.ts";
+import { onePassword, relayNamespace, tenant } from "../../scripts/lib/names.ts";
+import { instanceByName, relayInstances } from "../../scripts/lib/instances.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { defaultServerTag } from "../../scripts/lib/server-versions.ts";
-import { client, detectNodeMode, localPatches, type LocalSystem, startSystem } from "../platform/index.ts";
+import { runTool } from "../../scripts/lib/tools.ts";
+import { changeItem, client, detectNodeMode, itemTitle, localPatches, type LocalSystem, readyRelayPod, rotateItem, startSystem } from "../platform/index.ts";
 import { runFlow, startFlow } from "../support/flows.ts";
 import { downloadAttachment, sha256Hex, uploadAttachment } from "../support/attachments.ts";
-import { genAuth, signDocument, signFile } from "../support/relay-tokens.ts";
+import { signDocument, signFile } from "../support/relay-tokens.ts";
 import { waitFor } from "../support/wait.ts";
 import { connectDoc, until } from "../support/yjs-client.ts";
+
+/** The relay instances apps/docs-prod deploys (read from its manifests). */
+const instances = relayInstances();
 
 interface PodLive {
   metadata: { name: string; deletionTimestamp?: Date };
@@ -50,6 +57,10 @@ describe.runIf(mode.node || process.env.CI === "true")("real Flux on the node", 
     if (!mode.node) throw new Error(`expected a machine that can run a node under CI; ${mode.reason}`);
     system = await startSystem();
     good = localPatches(system.cluster.node.s3.podUrl);
+    // The two Secrets Connect and the operator read, as an operator writes them first.
+    const secrets = await runFlow("create-1password-secret", ["--tenant-kubeconfig", system.tenant.kubeconfigPath, "--secrets-from", "local", "--local-secrets", system.secretsFile]);
+    expect(secrets.code, secrets.all).toBe(0);
+    await system.onePassword.ready;
   }, 600_000);
 
   afterAll(async () => {
@@ -67,6 +78,67 @@ describe.runIf(mode.node || process.env.CI === "true")("real Flux on the node", 
       ["relay-personal-relay-server", 1],
     ]);
   }, 600_000);
+
+  const personal = instances.find((i) => i.name === "personal")!;
+  const kubectl = (...args: string[]) => runTool("kubectl", ["--kubeconfig", system.tenant.kubeconfigPath, ...args]);
+  const secretOf = async (name: string) => (await client(system.tenant).get({ apiVersion: "v1", kind: "Secret", metadata: { namespace: relayNamespace, name } })) as Live & { data: Record<string, string> };
+
+  it("rotates the S3 credentials end to end: the item changes in 1Password, the operator restarts the relay with the new Secret, and a document written before reads back", async () => {
+    const t = client(system.tenant);
+    const before = await waitFor("relay-personal's Pod to be Ready", 60_000, () => readyRelayPod(t, personal));
+    const docId = `rotation-${Date.now()}`;
+    const url = async (ip: string) => `ws://${ip}:8080/d/${docId}/ws/${docId}?token=${await signDocument(system.relayKey, docId)}`;
+    const writer = connectDoc(await url(before.ip));
+    await writer.synced;
+    writer.doc.getText("body").insert(0, "written before the rotation");
+    // A second client seeing the edit: the server holds it.
+    const reader = connectDoc(await url(before.ip));
+    try {
+      await reader.synced;
+      await until("the second client's text", "written before the rotation", () => reader.doc.getText("body").toString());
+    } finally {
+      writer.close();
+      reader.close();
+    }
+    const rotated = { accessKey: `rotated-access-${Date.now()}`, secretKey: `rotated-secret-${Date.now()}` };
+    const { pod } = await rotateItem(t, system.secretsFile, personal, rotated);
+    const secret = await secretOf(personal.credentialsSecret);
+    expect(secret.metadata.annotations?.["operator.1password.io/item-version"]).toBe("2");
+    // The new Pod runs with the new Secret: its process environment (compared here, never printed).
+    const env = await kubectl("-n", relayNamespace, "exec", pod.name, "--", "printenv", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY");
+    expect(env.trim() === `${rotated.accessKey}\n${rotated.secretKey}`, "the new Pod's AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are the rotated values").toBe(true);
+    // The old Pod flushed the document to S3 on its way out; the new one serves it.
+    const after = connectDoc(await url(pod.ip));
+    try {
+      await after.synced;
+      await until("the document after the rotation", "written before the rotation", () => after.doc.getText("body").toString());
+    } finally {
+      after.close();
+    }
+  }, 400_000);
+
+  it("names the missing key when a field label differs from the chart's existingSecretKeys: the Pod waits in CreateContainerConfigError and verify says which key", async () => {
+    const t = client(system.tenant);
+    const value = Buffer.from((await secretOf(personal.credentialsSecret)).data.accessKey!, "base64").toString();
+    // The field renamed in 1Password: the operator writes the label as the key.
+    changeItem(system.secretsFile, onePassword.vault, itemTitle(personal), { accessKey: null, "access-key": value });
+    const verifyTenant = () => runFlow("verify", ["--only", "tenant", "--tenant-kubeconfig", system.tenant.kubeconfigPath]);
+    const broken = await waitFor("verify to show the Pod in CreateContainerConfigError", 180_000, async () => {
+      const r = await verifyTenant();
+      return /CreateContainerConfigError/.test(r.stdout) ? r : undefined;
+    });
+    expect(broken.code).toBe(1);
+    expect(broken.stdout).toMatch(/✗ Deployment relay\/relay-personal-relay-server available: .*CreateContainerConfigError \(couldn't find key accessKey in Secret relay\/relay-personal-s3-credentials\)/);
+    expect(broken.stdout).toMatch(/✗ Secret relay\/relay-personal-s3-credentials \(relay-personal's S3 credentials\) has keys accessKey, secretKey: missing accessKey; has access-key, secretKey/);
+    expect(broken.all).not.toContain(value);
+    // The label put back: the operator writes accessKey again and the relay runs.
+    await rotateItem(t, system.secretsFile, personal, { "access-key": null, accessKey: value });
+    const fixed = await waitFor("verify to pass relay-personal's Deployment again", 60_000, async () => {
+      const r = await verifyTenant();
+      return /✓ Deployment relay\/relay-personal-relay-server available/.test(r.stdout) ? r : undefined;
+    });
+    expect(fixed.stdout).toMatch(/✓ Secret relay\/relay-personal-s3-credentials \(relay-personal's S3 credentials\) has keys accessKey, secretKey/);
+  }, 400_000);
 
   it("puts back a relay Deployment scaled down by hand (helm-controller's drift detection)", async () => {
     const t = client(system.tenant);
@@ -166,11 +238,9 @@ describe.runIf(mode.node || process.env.CI === "true")("real Flux on the node", 
     /** The commit an operator makes to hold relay-personal at a release: image.tag in its values file. */
     const pinnedTo = (tag: string) => ({ [personal.valuesFile]: `${values}\nimage:\n  tag: ${tag}\n` });
     const defaultTag = defaultServerTag();
-    // A signing key of the test's own, so its clients get tokens (production's tokens come from Relay.md).
-    const privateKey = await genAuth();
-    await t.apply({ apiVersion: "v1", kind: "Secret", metadata: { namespace: relayNamespace, name: "relay-personal-auth" }, stringData: { privateKey } } as never, { fieldManager: "test" });
-    const auth: Patch = { patch: stringify({ apiVersion: "helm.toolkit.fluxcd.io/v2", kind: "HelmRelease", metadata: { name: personal.release }, spec: { values: { relay: { auth: { privateKeySecret: { name: "relay-personal-auth" } } } } } }) };
-    const patches = patchesWith("server-upgrade", [auth]);
+    // The system's local signing key (localPatches gives it to the relays): the test's clients get tokens.
+    const privateKey = system.relayKey;
+    const patches = system.patchesFile;
 
     /** Publishes a commit, runs bootstrap as the operator does, and waits for the one Pod of relay-personal to run `tag`. */
     const deploy = async (tag: string, files: Record<string, string>) => {

@@ -47,7 +47,7 @@ kill -TERM 0
 exit "$code"
 `;
 
-interface Running {
+export interface Running {
   child: ChildProcess;
   dir: string;
   exited: Promise<number | null>;
@@ -93,10 +93,6 @@ export async function fluxControllerCrds(): Promise<CrdObject[]> {
 export async function startFlux(server: Pick<ApiServer, "kubeconfigPath"> & Partial<Pick<ApiServer, "installCrds">>, log: (line: string) => void = () => {}): Promise<FluxRun> {
   const binaries = await ensureFluxBinaries(log);
   if (server.installCrds) await server.installCrds(await fluxControllerCrds());
-  if (!exitHookInstalled) {
-    process.once("exit", () => live.forEach((child) => child.pid && killGroup(child.pid, "SIGKILL")));
-    exitHookInstalled = true;
-  }
   const [storagePort, ...healthPorts] = await freePorts(1 + fluxControllers.length);
   const storageUrl = `http://127.0.0.1:${storagePort}`;
   const common = (health: number) => [
@@ -130,7 +126,7 @@ export async function startFlux(server: Pick<ApiServer, "kubeconfigPath"> & Part
   };
   try {
     for (const c of fluxControllers) running.set(c, spawnController(c, binaries[c], args[c], dirs[c], server.kubeconfigPath, outputs[c]));
-    await Promise.all(fluxControllers.map((c, i) => waitHealthy(c, healthPorts[i]!, running.get(c)!)));
+    await Promise.all(fluxControllers.map((c, i) => waitHealthy(`Flux ${c}`, healthPorts[i]!, running.get(c)!)));
   } catch (error) {
     await stop();
     for (const dir of Object.values(dirs)) rmSync(dir, { recursive: true, force: true });
@@ -159,7 +155,16 @@ function spawnController(c: FluxController, binary: string, args: string[], dir:
     TUF_ROOT: join(dir, ".sigstore"),
     RUNTIME_NAMESPACE: "flux-system",
   };
-  const child = spawn("/bin/sh", ["-c", watchdog, `flux-${c}`, dir, binary, ...args], { stdio: ["pipe", "pipe", "pipe"], env, detached: true });
+  return spawnWatched(`flux-${c}`, [binary, ...args], dir, env, output);
+}
+
+/** Starts `command` under the watchdog: it stops when this process dies, and its temp `dir` goes when it exits. */
+export function spawnWatched(name: string, command: string[], dir: string, env: NodeJS.ProcessEnv, output: { text: string }): Running {
+  if (!exitHookInstalled) {
+    process.once("exit", () => live.forEach((child) => child.pid && killGroup(child.pid, "SIGKILL")));
+    exitHookInstalled = true;
+  }
+  const child = spawn("/bin/sh", ["-c", watchdog, name, dir, ...command], { stdio: ["pipe", "pipe", "pipe"], env, detached: true });
   const keep = (chunk: Buffer) => {
     output.text += chunk.toString();
     if (output.text.length > keepOutput) output.text = output.text.slice(-keepOutput);
@@ -174,7 +179,7 @@ function spawnController(c: FluxController, binary: string, args: string[], dir:
   return { child, dir, exited, output };
 }
 
-async function stopOne(r: Running): Promise<void> {
+export async function stopOne(r: Running): Promise<void> {
   r.child.stdin?.end();
   const timer = setTimeout(() => r.child.pid && killGroup(r.child.pid, "SIGKILL"), 25_000);
   await r.exited;
@@ -191,19 +196,19 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-async function waitHealthy(c: FluxController, port: number, r: Running): Promise<void> {
+export async function waitHealthy(what: string, port: number, r: Running): Promise<void> {
   let code: number | null | undefined;
   void r.exited.then((value) => (code = value ?? -1));
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (code !== undefined) {
       const tail = r.output.text.split("\n").slice(-15).join("\n");
-      throw new Error(`expected Flux ${c} to start; it exited with code ${code}:\n${tail}`);
+      throw new Error(`expected ${what} to start; it exited with code ${code}:\n${tail}`);
     }
     if ((await httpStatus(`http://127.0.0.1:${port}/readyz`)) === 200) return;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  throw new Error(`expected Flux ${c} to answer 200 on http://127.0.0.1:${port}/readyz within 60 s; it did not:\n${r.output.text.split("\n").slice(-15).join("\n")}`);
+  throw new Error(`expected ${what} to answer 200 on http://127.0.0.1:${port}/readyz within 60 s; it did not:\n${r.output.text.split("\n").slice(-15).join("\n")}`);
 }
 
 function httpStatus(url: string): Promise<number> {

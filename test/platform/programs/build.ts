@@ -1,9 +1,9 @@
-// `tsx test/platform/programs/build.ts`: build (or confirm) the local Kubernetes program and the
-// Flux controllers, download the modules the real CRDs come from and, where a real
-// node can run, build its images (pause, the Relay server from source, the helm test
-// image), so tests start without waiting. `--flux` builds only the Flux controllers;
-// `--go-tools` only helm 4 and kubeconform (build/go-tools.ts).
-import { crdSources, detectNodeMode, ensureFluxBinary, ensureGoTool, ensureKubeBinary, fluxControllers, type GoToolName, goTools, nodeImages } from "../index.ts";
+// `tsx test/platform/programs/build.ts`: build (or confirm) the local Kubernetes program,
+// the Flux controllers and the 1Password operator, download the modules the real CRDs
+// come from and, where a real node can run, build its images (pause, the Relay server
+// from source, the helm test image), so tests start without waiting. `--flux` builds
+// only the Flux controllers; `--go-tools` only helm 4 and kubeconform (build/go-tools.ts).
+import { crdSources, detectNodeMode, ensureFluxBinary, ensureGoTool, ensureKubeBinary, ensureOperatorBinary, fluxControllers, type GoToolName, goTools, nodeImages } from "../index.ts";
 
 const timed = async <T>(what: string, step: () => Promise<T>): Promise<T> => {
   const started = Date.now();
@@ -28,6 +28,10 @@ if (!fluxOnly) {
 for (const c of fluxControllers) {
   const built = await ensureFluxBinary(c, (line) => console.log(line));
   console.log(`${c}: ${built.binary}${built.buildSeconds === undefined ? " (up to date)" : ` (built in ${built.buildSeconds} s)`}`);
+}
+if (!fluxOnly) {
+  const built = await ensureOperatorBinary((line) => console.log(line));
+  console.log(`1Password operator ${built.version}: ${built.binary}${built.buildSeconds === undefined ? " (up to date)" : ` (built in ${built.buildSeconds} s)`}`);
 }
 const mode = detectNodeMode();
 console.log(mode.reason);
