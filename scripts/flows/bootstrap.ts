@@ -16,6 +16,7 @@ const optionSpecs = {
   patches: { type: "string" },
   timeout: { type: "string", default: "10m" },
   "no-wait": { type: "boolean", default: false },
+  force: { type: "boolean", default: false },
   "skip-secrets": { type: "boolean", default: false },
   "credentials-ref": { type: "string" },
   "token-ref": { type: "string" },
@@ -43,6 +44,10 @@ docs-prod goes to ${tenant.app} and first writes the 1Password Connect Secrets
   --timeout DURATION             how long to wait for the root Kustomization to be Ready (default 10m,
                                  its own timeout, which covers the relays' 8m; e.g. 90s, 1m30s)
   --no-wait                      apply and return without waiting
+  --force                        also have helm-controller run every HelmRelease's install or upgrade
+                                 again, as flux reconcile helmrelease --force does (a release that
+                                 stays failed after its fix, fluxcd/helm-controller#1362), and wait
+                                 until each has handled it
   --skip-secrets                 leave out create-1password-secret (docs-prod)
   --json                         print one JSON object (ok, app, cluster, each object's action, ready)
                                  and nothing else on stdout
@@ -52,6 +57,7 @@ ${secretSourceHelp}
 Examples:
   moon run docs-prod:bootstrap
   moon run docs-prod:bootstrap -- --branch my-feature --timeout 10m
+  moon run docs-prod:bootstrap -- --force
   moon run docs-infra-prod:bootstrap -- --management-context enigma --dry-run
   node scripts/build/flow.mjs bootstrap --app docs-prod --no-wait --json
 
@@ -70,6 +76,7 @@ export async function main(argv: string[]): Promise<void> {
     source: { url: values["git-url"], branch: values.branch },
     patchesFile: values.patches,
     waitMs: values["no-wait"] ? undefined : timeoutMs,
+    force: values.force,
     json: values.json,
   };
   return (await import("./run/bootstrap.ts")).run(options);

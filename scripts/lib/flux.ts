@@ -36,10 +36,33 @@ export async function preflight(client: KubeClient, objects: Manifest[]): Promis
   return lines;
 }
 
-/** Asks Flux to reconcile an object now, as `flux reconcile` does, instead of at its next interval. */
-export async function requestReconcile(client: KubeClient, ref: Manifest, at: string): Promise<void> {
+/**
+ * Asks Flux to reconcile an object now, as `flux reconcile` does, instead of at its
+ * next interval; with `force` (a HelmRelease), to run its install or upgrade again
+ * even when nothing changed, as `flux reconcile helmrelease --force` does.
+ */
+export async function requestReconcile(client: KubeClient, ref: Manifest, at: string, force = false): Promise<void> {
   const path = await client.path(ref.apiVersion, ref.kind, ref.metadata.namespace, ref.metadata.name);
-  await client.request("PATCH", path, { metadata: { annotations: { "reconcile.fluxcd.io/requestedAt": at } } }, "application/merge-patch+json");
+  const annotations = { "reconcile.fluxcd.io/requestedAt": at, ...(force ? { "reconcile.fluxcd.io/forceAt": at } : {}) };
+  await client.request("PATCH", path, { metadata: { annotations } }, "application/merge-patch+json");
+}
+
+/** Waits until helm-controller has handled the forced reconcile `at` of each release (status.lastHandledForceAt) and it is Ready. */
+export async function waitForceHandled(client: KubeClient, releases: readonly Manifest[], at: string, deadline: number, progress: (line: string) => void): Promise<void> {
+  for (const hr of releases) {
+    for (;;) {
+      const live = (await client.get(hr)) as Live | undefined;
+      const ready = readyCondition(live);
+      if (live?.status?.lastHandledForceAt === at && ready?.status === "True") {
+        progress(`HelmRelease ${hr.metadata.name}: forced reconcile handled, Ready: ${ready.message ?? ""}`);
+        break;
+      }
+      if (Date.now() >= deadline) {
+        throw new OperatorError(`expected helm-controller to handle the forced reconcile of HelmRelease ${hr.metadata.namespace}/${hr.metadata.name} and make it Ready; its last status: ${ready ? `${ready.reason ?? ready.status}: ${ready.message ?? ""}` : "none"}; check \`flux get helmreleases -A\` or raise --timeout`);
+      }
+      await new Promise((r) => setTimeout(r, Math.min(2000, Math.max(100, deadline - Date.now()))));
+    }
+  }
 }
 
 /** The revision the Kustomization's source has ready for it, e.g. main@sha1:…; undefined while it has none. */

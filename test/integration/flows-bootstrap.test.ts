@@ -7,6 +7,7 @@ import { management, onePassword, tenant } from "../../scripts/lib/names.ts";
 import { type ApiServer, type ApiServers, client, readCrd, seedCozystack, setFluxReady, startApiServers } from "../platform/index.ts";
 import { type FlowResult, runFlow, runMoon, startFlow } from "../support/flows.ts";
 import { localSecretsFile, tempDir } from "../support/files.ts";
+import { waitFor } from "../support/wait.ts";
 
 const canary = "canary-7f3a9e-never-print-me";
 const credentials = JSON.stringify({ verifier: { salt: canary, localHash: "h" }, encCredentials: { data: canary }, version: "2", deviceUuid: "d", uniqueKey: { k: canary } });
@@ -160,6 +161,29 @@ describe("bootstrap of apps/docs-prod", () => {
       expect(live?.metadata.annotations?.["reconcile.fluxcd.io/requestedAt"], kind).toMatch(/^\d{4}-\d\d-\d\dT/);
     }
     expect(result.stdout).toMatch(/Ready: Applied revision: main@sha1:0123/);
+  });
+
+  it("--force has every HelmRelease run again, as flux reconcile helmrelease --force does, and waits until helm-controller has handled it", async () => {
+    const running = flow("bootstrap", ["--app", "docs-prod", ...local(), "--force", "--timeout", "60s"]);
+    const c = client(tenantServer);
+    const ref = (name: string) => ({ apiVersion: "helm.toolkit.fluxcd.io/v2", kind: "HelmRelease", metadata: { namespace: "flux-system", name } });
+    const releases = ["1password-operator", "1password-secrets", "relay-personal", "relay-family"];
+    // helm-controller's part, played: once the force annotation is there, it reports it handled and the release Ready.
+    const forcedAt = await waitFor("the forceAt annotation on relay-family", 30_000, async () => (await c.get(ref("relay-family")))?.metadata.annotations?.["reconcile.fluxcd.io/forceAt"]);
+    await setFluxReady(tenantServer, "Kustomization", "kustomize.toolkit.fluxcd.io/v1", "flux-system", "docs-prod", true, "Applied revision: main@sha1:0123");
+    for (const name of releases) {
+      const live = await c.get(ref(name));
+      expect(live?.metadata.annotations?.["reconcile.fluxcd.io/forceAt"], name).toBe(forcedAt);
+      expect(live?.metadata.annotations?.["reconcile.fluxcd.io/requestedAt"], name).toBe(forcedAt);
+      await setFluxReady(tenantServer, "HelmRelease", "helm.toolkit.fluxcd.io/v2", "flux-system", name, true, "Helm upgrade succeeded (played)");
+      // The Ready above is still not enough: bootstrap waits for helm-controller to report the force handled.
+      await c.patchStatus(ref(name), { lastHandledForceAt: forcedAt, lastHandledReconcileAt: forcedAt });
+    }
+    const result = await running;
+    expect(result.code, result.all).toBe(0);
+    const wrote = /wrote reconcile\.fluxcd\.io\/requestedAt and forceAt=\S+ on (.*) \(what flux reconcile helmrelease --force writes\)/.exec(result.stdout)?.[1];
+    expect(wrote?.split(", ").sort()).toEqual([...releases].sort());
+    for (const name of releases) expect(result.stdout).toContain(`HelmRelease ${name}: forced reconcile handled, Ready`);
   });
 
   // --no-wait: the wait asks Flux to reconcile now (an annotation, as `flux reconcile` writes), which is a write of its own.

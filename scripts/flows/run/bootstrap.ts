@@ -4,7 +4,7 @@ import { buildApp, readPatches, sourcePatches, withPatchesKept } from "../../lib
 import { type CommonOptions, newSteps } from "../../lib/cli.ts";
 import type { SecretRefs } from "../../lib/connect-secrets.ts";
 import { OperatorError } from "../../lib/errors.ts";
-import { preflight, requestReconcile, waitReady } from "../../lib/flux.ts";
+import { preflight, requestReconcile, waitForceHandled, waitReady } from "../../lib/flux.ts";
 import { recordApplied } from "../../lib/interrupt.ts";
 import type { App } from "../../lib/names.ts";
 import { lazySecretSource, type SecretSourceOptions } from "../../lib/onepassword.ts";
@@ -23,6 +23,8 @@ export interface BootstrapOptions {
   patchesFile?: string;
   /** How long to wait for the root Kustomization to be Ready; undefined with --no-wait. */
   waitMs?: number;
+  /** --force: have helm-controller run every HelmRelease's install or upgrade again (flux reconcile helmrelease --force). */
+  force: boolean;
   json: boolean;
 }
 
@@ -57,6 +59,22 @@ export async function run(opts: BootstrapOptions): Promise<void> {
     return results;
   });
 
+  // After a fixed failure, helm-controller can keep a HelmRelease's old Ready=False (fluxcd/helm-controller#1362) until forced.
+  const releases = objects.filter((o) => o.kind === "HelmRelease");
+  const forcedAt = opts.force && !cluster.dryRun ? new Date().toISOString() : undefined;
+  if (opts.force) {
+    const forceTitle = `Ask helm-controller to run ${releases.length} HelmRelease(s) again`;
+    if (cluster.dryRun) await steps.skip(forceTitle, "dry run");
+    else
+      await steps.run(forceTitle, async (task) => {
+        for (const hr of releases) {
+          await requestReconcile(client, hr, forcedAt!, true);
+          recordApplied(`${refOf(hr)} forced reconcile requested`);
+        }
+        task.say(`wrote reconcile.fluxcd.io/requestedAt and forceAt=${forcedAt} on ${releases.map((r) => r.metadata.name).join(", ")} (what flux reconcile helmrelease --force writes)`);
+      });
+  }
+
   const waitTitle = `Wait for Kustomization ${app.kustomization} to be Ready`;
   const waitMs = opts.waitMs;
   const waited = cluster.dryRun || waitMs === undefined
@@ -74,7 +92,12 @@ export async function run(opts: BootstrapOptions): Promise<void> {
           recordApplied(`${refOf(obj)} reconcile requested`);
         }
         task.say(`asked Flux to reconcile ${reconcileRequested.join(" and ")} now: wrote the annotation reconcile.fluxcd.io/requestedAt=${at} on each`);
-        await waitReady(client, root, waitMs, (line) => task.say(line), objects.filter((o) => o.kind === "HelmRelease"));
+        const deadline = Date.now() + waitMs;
+        await waitReady(client, root, waitMs, (line) => task.say(line), releases);
+        if (forcedAt) {
+          await waitForceHandled(client, releases, forcedAt, deadline, (line) => task.say(line));
+          reconcileRequested.push(...releases.map(refOf));
+        }
         return { status: "ready" as const, reconcileRequested };
       });
 
