@@ -35,7 +35,7 @@ console.log(`[node] ${mode.reason}`);
 const run = mode.node || process.env.CI === "true";
 
 const relay = instanceByName("personal");
-/** Every supported server version, the default (the chart's appVersion) first: each runs the whole file. */
+/** Every supported server version, the default (the chart's appVersion) first: each runs every test of what the server does. */
 const versions = supportedServerVersions();
 const instance = relay.release;
 const namespace = "relay";
