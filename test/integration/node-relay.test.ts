@@ -21,7 +21,7 @@ import { repoRoot } from "../../scripts/lib/paths.ts";
 import { runTool } from "../../scripts/lib/tools.ts";
 import { releaseHistory } from "../../scripts/lib/relay-release.ts";
 import { deploymentAvailable, noSplitDocuments } from "../../scripts/lib/verify/tenant.ts";
-import { detectNodeMode, type NodeCluster, startNodeCluster } from "../platform/index.ts";
+import { detectNodeMode, ensureGoTool, type NodeCluster, startNodeCluster } from "../platform/index.ts";
 import { runFlow, startFlow } from "../support/flows.ts";
 import { genAuth, signDocument as signTokenFor } from "../support/relay-tokens.ts";
 import { waitFor } from "../support/wait.ts";
@@ -358,6 +358,27 @@ describe.skipIf(!run)("the Relay server on a real node", () => {
       // Back to a working release for the tests after this one.
       await install(instance, { ...tag, ulimits: { nofile: 16384 } });
     }, 400_000);
+
+    // The operator's helm is 4.x; Flux's helm-controller (and the pinned one) is helm 3. The flows run with either.
+    it.runIf(serverIndependent)("relay-server:upgrade, diff and template run with helm 4 (the operator's own helm) as with helm 3", async () => {
+      const { binary: helm4 } = await ensureGoTool("helm4");
+      const values = localValues({ ...tag, relay: { logging: { level: "info" } } });
+      try {
+        const args = ["--instance", "personal", ...values.files.flatMap((f) => ["--values", f]), "--tenant-kubeconfig", kubeconfig];
+        const withHelm4 = { TOOLS_HELM: helm4 };
+        const upgrade = await runFlow("relay-helm", ["upgrade", ...args, "--timeout", "3m"], withHelm4);
+        expect(upgrade.code, upgrade.all).toBe(0);
+        const diff = await runFlow("relay-helm", ["diff", ...args], withHelm4);
+        expect(diff.code, diff.all).toBe(0);
+        expect(diff.stdout).toMatch(/no change/);
+        const template = await runFlow("relay-helm", ["template", ...args], withHelm4);
+        expect(template.code, template.all).toBe(0);
+        expect(template.stdout).toContain(`image: "docker.system3.md/relay-server:v${version}"`);
+        await readyPod(instance);
+      } finally {
+        values.remove();
+      }
+    }, 300_000);
 
     it.runIf(serverIndependent)("on Ctrl-C during relay-server:upgrade says at once that helm rolls back, lets it bring the running revision back, and names the state it left", async () => {
       await install(instance, { ...tag });
