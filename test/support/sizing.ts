@@ -127,8 +127,6 @@ export function latencyOf(results: CapacityResults, target: string, editors: num
   return row;
 }
 
-const throttledNote = (r: LatencyRow) => (r.throttled?.throttled ? `, throttled ${r.throttled.throttled} of ${r.throttled.periods} periods` : "");
-
 /** Sockets the memory limit holds: past this, memory runs out before open files do. */
 const socketsAtLimit = (i: InstanceCapacity) => Math.floor(i.connectionsAtMemoryLimit);
 
@@ -141,12 +139,16 @@ function advice(results: CapacityResults, i: InstanceCapacity): string {
   parts.push(nofile >= socketsAtLimit(i) ? `ulimits.nofile ${nofile} is above the ${int(socketsAtLimit(i))} sockets the memory limit holds, so memory runs out first: raise both together` : `**raise ulimits.nofile above ${int(socketsAtLimit(i))}** (the sockets the memory limit holds), so that memory, not open files, runs out first`);
   if (i.values.cpuLimit) {
     const rows = results.latency.filter((r) => r.target === i.release);
+    const throttled = rows.reduce((n, r) => n + (r.throttled?.throttled ?? 0), 0);
     const slow = rows.filter((r) => r.p99 > 2 * latencyOf(results, "bare", r.editors, r.documents).p99 && (r.throttled?.throttled ?? 0) > 0);
     const worst = slow.sort((a, b) => b.p99 - a.p99)[0];
+    const notes = (n: number) => `${n} ${n === 1 ? "note" : "notes"}`;
     parts.push(
       worst
-        ? `CPU: the limit ${i.values.cpuLimit} throttled at ${worst.editors} editors on ${worst.documents} notes (p99 ${ms(worst.p99)} ms, bare ${ms(latencyOf(results, "bare", worst.editors, worst.documents).p99)} ms): raise or remove it before that many people type at once`
-        : `CPU: the limit ${i.values.cpuLimit} kept every row within 2× the bare server's p99 (or was not throttled where it was not)`,
+        ? `CPU: the limit ${i.values.cpuLimit} throttled at ${worst.editors} editors on ${notes(worst.documents)} (p99 ${ms(worst.p99)} ms, bare ${ms(latencyOf(results, "bare", worst.editors, worst.documents).p99)} ms): raise or remove it before that many people type at once`
+        : throttled === 0
+          ? `CPU: the limit ${i.values.cpuLimit} throttled no period up to 50 editors (250 edits/s); measure again before going past that`
+          : `CPU: the limit ${i.values.cpuLimit} throttled ${throttled} periods without a p99 above 2× the bare server's`,
     );
   }
   return parts.join("; ");
@@ -174,7 +176,7 @@ export function sizingTable(results: CapacityResults): string {
       .map((r) => {
         const free = latencyOf(results, "relay-family-nocpulimit", r.editors, r.documents);
         const bare = latencyOf(results, "bare", r.editors, r.documents);
-        return `| ${r.editors} × ${r.documents} | ${ms(r.median)} / ${ms(r.p99)} ms${throttledNote(r)} | ${ms(free.median)} / ${ms(free.p99)} ms | ${ms(bare.median)} / ${ms(bare.p99)} ms |`;
+        return `| ${r.editors} × ${r.documents} | ${ms(r.median)} / ${ms(r.p99)} ms, throttled ${r.throttled?.throttled ?? "–"} of ${r.throttled?.periods ?? "–"} periods | ${ms(free.median)} / ${ms(free.p99)} ms | ${ms(bare.median)} / ${ms(bare.p99)} ms |`;
       }),
   ];
   const m = results.memory;

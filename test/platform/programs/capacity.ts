@@ -12,7 +12,7 @@ import { promisify } from "node:util";
 import WebSocket from "ws";
 import { parseDocument, stringify } from "yaml";
 import * as Y from "yjs";
-import { freePorts, startNodeCluster } from "../index.ts";
+import { freePorts, localNofile, startNodeCluster } from "../index.ts";
 import { instances, relayChartPath, relayNamespace } from "../../../scripts/lib/names.ts";
 import { repoRoot } from "../../../scripts/lib/paths.ts";
 import { defaultServerTag, versionOfTag } from "../../../scripts/lib/server-versions.ts";
@@ -58,14 +58,14 @@ const pattern = { devices: { "relay-personal": 4, "relay-family": 12 } as Record
 
 const familyNoCpuLimit = "relay-family-nocpulimit";
 
-export interface Memory {
+interface Memory {
   /** Bytes the memory limit counts: the cgroup's usage less its inactive file cache (the kubelet's working set). */
   bytes: number;
   rss: number;
   fds: number;
 }
 
-export interface Target {
+interface Target {
   name: string;
   host: string;
   url(docId: string): Promise<string>;
@@ -102,7 +102,7 @@ export async function runCapacity(log: (line: string) => void = console.log): Pr
     // balancer here), our signing key and the open-files limit (capped here) are local.
     const personal = instances.find((i) => i.name === "personal")!;
     const family = instances.find((i) => i.name === "family")!;
-    const nofileHere = (n: number | null) => Math.min(n ?? 1024, 16384);
+    const nofileHere = (n: number | null) => Math.min(n ?? 1024, localNofile);
     const local = (file: string, values: object) => {
       const path = join(dir, file);
       writeFileSync(path, stringify(values));
@@ -331,7 +331,7 @@ function withoutCpuLimit(valuesFile: string, path: string): string {
 }
 
 /** docs/capacity.json and the chart README's sizing table, written only on change. */
-export function writeResults(results: CapacityResults): void {
+function writeResults(results: CapacityResults): void {
   const file = join(repoRoot, capacityResultsFile);
   writeIfChanged(file, `${JSON.stringify(results, null, 2)}\n`);
   const readme = join(repoRoot, relayChartPath, "README.md");
@@ -376,7 +376,7 @@ function cpuStat(out: string): { periods: number; throttled: number } {
 }
 
 /** Documents loaded and not unloaded, from the server's log: "Loading doc" lines less "GCing doc" lines of each id. */
-export function countLoaded(logText: string, prefix: string): number {
+function countLoaded(logText: string, prefix: string): number {
   const loaded = new Set<string>();
   for (const line of logText.split("\n")) {
     const id = /doc_id="?([^"\s}]+)/.exec(line)?.[1];
@@ -388,7 +388,7 @@ export function countLoaded(logText: string, prefix: string): number {
 }
 
 /** `count` plain WebSockets to one document, 200 at a time, bounded in time. */
-export async function openSockets(url: string, count: number): Promise<WebSocket[]> {
+async function openSockets(url: string, count: number): Promise<WebSocket[]> {
   const sockets: WebSocket[] = [];
   const deadline = Date.now() + 120_000;
   for (let i = 0; i < count && Date.now() < deadline; i += 200) {
@@ -404,12 +404,12 @@ export async function openSockets(url: string, count: number): Promise<WebSocket
   return sockets;
 }
 
-export function closeCleanly(sockets: WebSocket[]): void {
+function closeCleanly(sockets: WebSocket[]): void {
   for (const s of sockets) s.close();
 }
 
 /** `count` notes `prefix-<n>`, each written with `text` by one client that stays connected. */
-export async function openNotes(target: Target, prefix: string, count: number, text: string): Promise<Client[]> {
+async function openNotes(target: Target, prefix: string, count: number, text: string): Promise<Client[]> {
   const clients: Client[] = [];
   const deadline = Date.now() + 180_000;
   for (let n = 0; n < count && Date.now() < deadline; n++) {
@@ -424,7 +424,7 @@ export async function openNotes(target: Target, prefix: string, count: number, t
 }
 
 /** `count` synced clients over `documents` documents (the first of each alone, so none is loaded twice). */
-export async function syncedClients(target: Target, prefix: string, count: number, documents: number): Promise<Client[]> {
+async function syncedClients(target: Target, prefix: string, count: number, documents: number): Promise<Client[]> {
   const clients: Client[] = [];
   for (let d = 0; d < documents; d++) {
     const first = connectClient(await target.url(`${prefix}-${d}`), { applyRemote: true });
@@ -485,7 +485,7 @@ const labels: Record<string, string> = {
 };
 
 /** The bench section: every figure beside its anchor from the same run. */
-export function section(r: CapacityResults): string {
+function section(r: CapacityResults): string {
   const bareRow = (e: number, d: number) => r.latency.find((x) => x.target === "bare" && x.editors === e && x.documents === d)!;
   const latencyRows = r.latency
     .filter((x) => x.target !== "bare")
@@ -515,7 +515,7 @@ export function section(r: CapacityResults): string {
   ];
   return `${sectionHeading}
 
-Server ${r.server} (the chart's default) on the real node, each instance at its own values; only S3 (the node's), the Service type (ClusterIP), the signing key and the open-files limit (16384: this machine's hard limit is 20000, so relay-family's 65536 cannot be honoured here) are local. Load average at the start ${r.machineLoad.before.join(", ")}, at the end ${r.machineLoad.after.join(", ")} (1, 5, 15 min; 2 cores shared with other work).
+Server ${r.server} (the chart's default) on the real node, each instance at its own values; only S3 (the node's), the Service type (ClusterIP), the signing key and the open-files limit (${r.instances.map((i) => `${i.release} asks ${i.values.nofile}`).join(", ")}; this machine caps every process's hard limit at 20000, so the Pods run with ${r.instances[0]?.nofileHere} here) are local. Load average at the start ${r.machineLoad.before.join(", ")}, at the end ${r.machineLoad.after.join(", ")} (1, 5, 15 min; 2 cores shared with other work).
 
 | editors × notes | where | p50 / p95 / p99 | anchor: the bare server, same load, same run | p99 ratio | target | met |
 |---|---|---|---|---|---|---|
