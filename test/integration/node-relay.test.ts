@@ -21,7 +21,7 @@ import { repoRoot } from "../../scripts/lib/paths.ts";
 import { runTool } from "../../scripts/lib/tools.ts";
 import { releaseHistory } from "../../scripts/lib/relay-release.ts";
 import { deploymentAvailable, noSplitDocuments } from "../../scripts/lib/verify/tenant.ts";
-import { detectNodeMode, ensureGoTool, type NodeCluster, startNodeCluster } from "../platform/index.ts";
+import { detectNodeMode, ensureGoTool, localNofile, type NodeCluster, startNodeCluster } from "../platform/index.ts";
 import { runFlow, startFlow } from "../support/flows.ts";
 import { genAuth, signDocument as signTokenFor } from "../support/relay-tokens.ts";
 import { waitFor } from "../support/wait.ts";
@@ -56,6 +56,8 @@ function localValues(override: Record<string, unknown>): { files: string[]; remo
   const base = {
     storage: { s3: { endpoint: cluster.node.s3.podUrl } },
     service: { type: "ClusterIP" },
+    // The instances ask more open files than this machine's hard limit (20000) allows; a test's override may set another.
+    ulimits: { nofile: localNofile },
     // Quick stops here (a save every second, a 2 s preStop pause), except where a test says otherwise.
     relay: { auth: { privateKeySecret: { name: authSecret } }, checkpointFreqSeconds: 1 },
     terminationGracePeriodSeconds: 15,

@@ -12,7 +12,7 @@ import { instanceByName } from "../../scripts/lib/instances.ts";
 import { defaultServerTag, versionOfTag } from "../../scripts/lib/server-versions.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { runTool, toolPath } from "../../scripts/lib/tools.ts";
-import { detectNodeMode, type NodeCluster, nodeName, nodeProcesses, type NodeState, startNodeCluster } from "../platform/index.ts";
+import { detectNodeMode, localNofile, type NodeCluster, nodeName, nodeProcesses, type NodeState, startNodeCluster } from "../platform/index.ts";
 
 const exec = promisify(execFile);
 const mode = detectNodeMode();
@@ -170,6 +170,8 @@ describe.skipIf(!run)("local tenant cluster on a real node", () => {
       storage: { s3: { endpoint: s3.podUrl } },
       // Nothing gives a LoadBalancer an address here, and helm --wait would wait for one.
       service: { type: "ClusterIP" },
+      // The instances ask more open files than this machine's hard limit (20000) allows.
+      ulimits: { nofile: localNofile },
     }));
     const started = Date.now();
     try {

@@ -2,7 +2,7 @@
 // replace, as a markdown table (printed and written to docs/bench.md). Figures
 // are reported, never asserted: tests assert behaviour.
 import { execFile, execFileSync } from "node:child_process";
-import { copyFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
@@ -21,6 +21,7 @@ import { genAuth, signDocument } from "../../support/relay-tokens.ts";
 import { closeAll, connectDoc, openMany } from "../../support/yjs-client.ts";
 import { openOfficial } from "../../support/y-sweet.ts";
 import type WebSocket from "ws";
+import { runCapacity, spliceBenchSection } from "./capacity.ts";
 
 /** The relay instances apps/docs-prod deploys (read from its manifests). */
 const instances = relayInstances();
@@ -75,6 +76,20 @@ function compare(what: string, ours: Sample[], baseline: Sample[], limit: number
 }
 
 const N = Number(process.env.BENCH_RUNS ?? 7);
+
+// BENCH_ONLY=capacity re-runs the capacity section alone (about 15 minutes on a real
+// node) and replaces it in docs/bench.md, leaving the other figures as they were.
+if (process.env.BENCH_ONLY === "capacity") {
+  const mode = detectNodeMode();
+  if (!mode.node) throw new Error(`expected a machine that runs a real node for the capacity section; ${mode.reason}`);
+  const capacity = await runCapacity();
+  const benchFile = join(repoRoot, "docs/bench.md");
+  writeFileSync(benchFile, spliceBenchSection(readFileSync(benchFile, "utf8"), capacity.markdown));
+  console.log(`\n${capacity.markdown}\nwritten to docs/bench.md`);
+  process.exit(0);
+} else if (process.env.BENCH_ONLY) {
+  throw new Error(`expected BENCH_ONLY to be capacity (or unset for every section); got "${process.env.BENCH_ONLY}"`);
+}
 const kubectl = toolPath("kubectl");
 const helm = toolPath("helm");
 
@@ -405,6 +420,8 @@ const nodeSection = `## On a real node\n\n${nodeRows.length > 0 ? `${nodeTable}\
   "relay-family's values ask ulimits.nofile 65536, above this machine's hard limit of 20000 (even root cannot raise it): both instances are installed with 16384 here.",
   "The connection rows give the Pod one CPU (limits.cpu 1, memory 1Gi) so that accepting sockets measures the open-files limit, not the 100m CPU quota of the values; sockets are opened 200 at a time from the host to the Pod IP on the bridge, each with 10 s to open, at most 300 s in all, then all closed. A socket counts as held when it is still open at the end.",
 ].map((l) => `- ${l}`).join("\n")}\n`;
-const report = `# Benchmarks\n\nMade by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)} (${N} runs per row after a warm-up; Node ${process.version}; 2 cores). Re-run it to refresh this file.\n\n${table}\n\n${notes}\n${nodeSection}`;
+// 8. Capacity and edit latency of the instances at their own values (./capacity.ts).
+const capacitySection = mode.node ? `\n${(await runCapacity()).markdown}` : "";
+const report = `# Benchmarks\n\nMade by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)} (${N} runs per row after a warm-up; Node ${process.version}; 2 cores). Re-run it to refresh this file (\`BENCH_ONLY=capacity npm run bench\` re-runs the capacity section alone).\n\n${table}\n\n${notes}\n${nodeSection}${capacitySection}`;
 writeFileSync(join(repoRoot, "docs/bench.md"), report);
-console.log(`\n${table}\n\n${nodeSection}\nwritten to docs/bench.md`);
+console.log(`\n${table}\n\n${nodeSection}${capacitySection}\nwritten to docs/bench.md`);
