@@ -42,12 +42,25 @@ export async function requestReconcile(client: KubeClient, ref: Manifest, at: st
   await client.request("PATCH", path, { metadata: { annotations: { "reconcile.fluxcd.io/requestedAt": at } } }, "application/merge-patch+json");
 }
 
-/** The revision the Kustomization's source has ready for it, e.g. main@sha1:…; undefined while it has none. */
-async function sourceRevision(client: KubeClient, kustomization: Live): Promise<string | undefined> {
+/**
+ * The revision the Kustomization's source has ready for it, e.g. main@sha1:…
+ * (undefined while it has none), and why the source is not current: the last fetch
+ * failed (the Git server down: the Kustomization stays Ready on the old revision),
+ * or it has not yet handled the reconcile asked of it (as `flux reconcile` checks).
+ */
+async function sourceState(client: KubeClient, kustomization: Live): Promise<{ revision?: string; problem?: string }> {
   const ref = (kustomization.spec as { sourceRef?: { kind: string; name: string; namespace?: string } } | undefined)?.sourceRef;
-  if (ref?.kind !== "GitRepository") return undefined;
+  if (ref?.kind !== "GitRepository") return {};
   const source = (await client.get({ apiVersion: "source.toolkit.fluxcd.io/v1", kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace ?? kustomization.metadata.namespace } })) as Live | undefined;
-  return (source?.status?.artifact as { revision?: string } | undefined)?.revision;
+  const revision = (source?.status?.artifact as { revision?: string } | undefined)?.revision;
+  const name = `GitRepository ${source?.metadata.namespace}/${ref.name}`;
+  const cond = readyCondition(source);
+  // Nothing to tell before source-controller has written a status (or where none runs).
+  if (!cond) return { revision };
+  const requested = source?.metadata.annotations?.["reconcile.fluxcd.io/requestedAt"];
+  if (requested && source?.status?.lastHandledReconcileAt !== requested) return { revision, problem: `${name} has not fetched since the reconcile was asked` };
+  if (cond?.status === "False") return { revision, problem: `${name} ${cond.reason ?? "not Ready"}: ${cond.message ?? ""}` };
+  return { revision };
 }
 
 /**
@@ -66,10 +79,12 @@ export async function waitReady(client: KubeClient, ref: Manifest, timeoutMs: nu
     const generation = (live?.metadata as { generation?: number } | undefined)?.generation;
     const observed = live?.status?.observedGeneration;
     const current = observed !== undefined && observed === generation;
-    const wanted = live && ref.kind === "Kustomization" ? await sourceRevision(client, live) : undefined;
+    const source = live && ref.kind === "Kustomization" ? await sourceState(client, live) : {};
+    const wanted = source.revision;
     const applied = live?.status?.lastAppliedRevision as string | undefined;
-    if (ready?.status === "True" && current && (!wanted || applied === wanted)) return progress(`Ready: ${ready.message ?? ""}`);
-    if (ready && !current) last = `${ready.reason ?? ready.status} for generation ${observed ?? "none"}, but the spec is at generation ${generation}: Flux has not reconciled the change yet`;
+    if (ready?.status === "True" && current && (!wanted || applied === wanted) && !source.problem) return progress(`Ready: ${ready.message ?? ""}`);
+    if (source.problem) last = `${ready?.status === "True" ? `Ready for revision ${applied ?? "none"}, but ` : ""}${source.problem}`;
+    else if (ready && !current) last = `${ready.reason ?? ready.status} for generation ${observed ?? "none"}, but the spec is at generation ${generation}: Flux has not reconciled the change yet`;
     else if (ready?.status === "True") last = `Ready for revision ${applied ?? "none"}, but the source has ${wanted}: Flux has not applied it yet`;
     else if (ready) last = `${ready.reason ?? ready.status}: ${ready.message ?? ""}`;
     // A line when the status changes, not at every poll.
