@@ -37,7 +37,7 @@ export async function podTrouble(client: KubeClient, namespace: string, matchLab
   if (failing && (crashLoop || failing.lastState?.terminated)) {
     try {
       const text = await client.requestText(`/api/v1/namespaces/${namespace}/pods/${failing.pod}/log?tailLines=200&previous=true`);
-      logLines = text.split("\n").filter((l) => l.trim()).slice(-5);
+      logLines = text.split("\n").filter((l) => l.trim()).slice(-5).map(withoutSignatures);
     } catch {
       logLines = [];
     }
@@ -46,6 +46,14 @@ export async function podTrouble(client: KubeClient, namespace: string, matchLab
   const ended = statuses.find((s) => s.lastState?.terminated)?.lastState?.terminated;
   const lastEnded = ended ? `${ended.reason ?? "terminated"} (exit ${ended.exitCode ?? "?"})${ended.finishedAt ? ` at ${ended.finishedAt}` : ""}` : undefined;
   return { pods: pods.length, restarts, waiting, logLines, crashLoop, lastEnded };
+}
+
+/**
+ * A log line without the query of a presigned S3 URL: the server logs the URL of a
+ * failed request whole, signature and access key id included (valid for an hour).
+ */
+export function withoutSignatures(line: string): string {
+  return line.replace(/\?(?:[^\s"()]*&)?X-Amz-[^\s"()]*/g, "?…");
 }
 
 /** The labels a Deployment selects its Pods by. */
