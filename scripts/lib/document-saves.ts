@@ -1,11 +1,11 @@
-// Documents the server could not save to its store, read from its log. Up to 0.12.0
-// a failed save (S3 unreachable) is retried every checkpoint while the document stays
-// loaded (y-sweet-core/src/sync_kv.rs:297-298 of 0.10.0 marks it dirty again), and the
-// server keeps serving it; but a document unloaded while its save fails (every client
-// gone for two checkpoints, relay/src/server.rs:515-532, or the server stopping) ends
-// its save loop after one more failed try (server.rs:556-601), and its unsaved edits
-// are gone from the server. The log shows both: "Error persisting." in a document's
-// save loop, and "Terminating loop for <doc>" once the loop ends.
+// Documents the server could not save to its store, read from its log. In 0.9.6 and
+// 0.10.0 a failed save (S3 unreachable) is retried every checkpoint while the document
+// stays loaded (crates/y-sweet-core/src/sync_kv.rs:297-298 of 0.10.0 marks it dirty
+// again), and the server keeps serving it; but a document unloaded while its save fails
+// (every client gone for two checkpoints, crates/relay/src/server.rs:515-532, or the
+// server stopping) ends its save loop after one more failed try (server.rs:556-601),
+// and its unsaved edits are gone from the server. The log shows both: "Error
+// persisting." in a document's save loop, and "Terminating loop for <doc>" once it ends.
 
 const saveLoop = /save_loop\{doc_id="([^"]+)"\}/;
 const attempt = /Persisting CBOR snapshot/;

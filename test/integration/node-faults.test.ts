@@ -57,17 +57,11 @@ describe.runIf(mode.node || process.env.CI === "true")("faults on the real node"
       expect(row.operator.join("\n")).toMatch(/1 document\(s\) unloaded while their save failed .*: s3-outage-leaver-/);
     }, 300_000);
 
-    it("crash-loops while S3 is unreachable at start, with verify naming S3, and is Ready by itself once S3 is back", async () => {
-      const row = kept(await bench.s3AtStart(15_000));
-      expect(row.operator[0]).toMatch(/✗ Deployment relay\/relay-faults-relay-server available: .*(CrashLoopBackOff|Error).*last lines of its log:.*(ConnectionError|error sending request).*bucket/);
-      expect(row.operator[1]).toMatch(/not Ready, [1-9]\d* restart\(s\)/);
-    }, 400_000);
-
     it("has every edit older than one checkpoint in S3 when the server is killed with SIGKILL", async () => {
       const row = kept(await bench.sigkill());
       expect(row.inS3!.of).toBeGreaterThan(10);
       expect(row.inS3!.oldestLostAgeMs).toBeLessThanOrEqual(bench.lossWindowMs);
-      expect(row.operator[1]).toMatch(/Ready, 1 restart\(s\), last run ended Error \(exit 137\)/);
+      expect(row.operator[1]).toMatch(/Ready, [1-9]\d* restart\(s\), last run ended Error \(exit 137\)/);
     }, 300_000);
 
     it("has every edit older than one checkpoint in S3 when the server is OOM-killed under load; verify names OOMKilled", async () => {
@@ -92,6 +86,12 @@ describe.runIf(mode.node || process.env.CI === "true")("faults on the real node"
       expect(row.inS3!.oldestLostAgeMs).toBeLessThanOrEqual(bench.lossWindowMs);
     }, 600_000);
 
+    it("crash-loops while S3 is unreachable at start, with verify naming S3, and is Ready by itself once S3 is back", async () => {
+      const row = kept(await bench.s3AtStart(15_000));
+      expect(row.operator[0]).toMatch(/✗ Deployment relay\/relay-faults-relay-server available: .*(CrashLoopBackOff|Error).*last lines of its log:.*(ConnectionError|error sending request).*bucket/);
+      expect(row.operator[1]).toMatch(/not Ready, [1-9]\d* restart\(s\)/);
+    }, 400_000);
+
     it("reads back every edit of every fault above from S3 after a rollout restart, the editing clients gone", async () => {
       await bench.readBackAfterRestart();
       expect(rows.map((r) => [r.fault, r.readBack.back === r.readBack.of ? "all" : `${r.readBack.back} of ${r.readBack.of}`])).toEqual(rows.map((r) => [r.fault, "all"]));
@@ -100,7 +100,7 @@ describe.runIf(mode.node || process.env.CI === "true")("faults on the real node"
 
     it("brings every client back after a restart with none refused and no Too many open files, and verify names every document split meanwhile", async () => {
       const row = kept(await bench.reconnectStorm({ sockets: 250, docs: 25, perDoc: 4 }));
-      expect(row.facts).toMatchObject({ socketsBack: 250, docClientsBack: 100, refused: 0, tooManyOpenFiles: false, editsBeforeLost: 0 });
+      expect(row.facts, row.notes.join("; ")).toMatchObject({ socketsBack: 250, docClientsBack: 100, refused: 0, tooManyOpenFiles: false, editsBeforeLost: 0 });
       expect(row.facts.namedByVerify).toBe(row.facts.splitDocs);
     }, 600_000);
   });
@@ -120,13 +120,13 @@ describe.runIf(mode.node || process.env.CI === "true")("faults on the real node"
     }, 600_000);
 
     it("names the HelmRelease while helm-controller is killed mid-upgrade, and completes once it runs again: the release does not stay pending-upgrade", async () => {
-      const row = await flowFaults.helmControllerKilled(30_000);
+      const row = await flowFaults.helmControllerKilled(20_000);
       console.log(`[faults] ${JSON.stringify(row)}`);
       expect(row.met, JSON.stringify(row)).toBe(true);
     }, 600_000);
 
     it("fails bootstrap's wait with the GitRepository's own message while the Git server is down, and completes on the new commit once it is back", async () => {
-      const row = await flowFaults.gitServerDown(30_000);
+      const row = await flowFaults.gitServerDown(15_000);
       console.log(`[faults] ${JSON.stringify(row)}`);
       expect(row.outcome).toMatch(/GitRepository flux-system\/setup .*(connection refused|unable to clone)/);
       expect(row.met, JSON.stringify(row)).toBe(true);

@@ -45,21 +45,19 @@ function describe(result: FlowResult, ms: number): string {
   return `exit ${result.code} after ${seconds(ms)}: ${lastLine(result)}`;
 }
 
-/** Resolves once the running flow prints a line matching `pattern` (its steps print "❯ <title>" as they start). */
-function onLine(child: ChildProcess, pattern: RegExp, timeoutMs = 120_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let text = "";
-    const timer = setTimeout(() => reject(new Error(`expected the flow to print ${pattern} within ${timeoutMs / 1000} s; it printed: ${text.slice(-500)}`)), timeoutMs);
-    const onData = (chunk: Buffer) => {
-      text += chunk.toString();
-      if (pattern.test(text)) {
-        clearTimeout(timer);
-        child.stdout?.off("data", onData);
-        resolve();
+/** A running flow's output so far, and a wait for a line in it (its steps print "❯ <title>" as they start). */
+function watchOutput(child: ChildProcess): { until(pattern: RegExp, timeoutMs?: number): Promise<void> } {
+  let text = "";
+  child.stdout?.on("data", (chunk: Buffer) => (text += chunk.toString()));
+  return {
+    until: async (pattern, timeoutMs = 120_000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (!pattern.test(text)) {
+        if (Date.now() > deadline) throw new Error(`expected the flow to print ${pattern} within ${timeoutMs / 1000} s; it printed: ${text.slice(-500)}`);
+        await sleep(50);
       }
-    };
-    child.stdout?.on("data", onData);
-  });
+    },
+  };
 }
 
 export class FlowFaults {
@@ -117,9 +115,10 @@ export class FlowFaults {
     const file = this.patches("api-faults", [this.change("api-faults")]);
     const started = Date.now();
     const run = startFlow("bootstrap", this.bootstrapArgs(file, "5m"));
-    await onLine(run.process, /❯ Apply the objects to/);
+    const output = watchOutput(run.process);
+    await output.until(/❯ Apply the objects to/);
     await this.system.tenant.restart(downMs);
-    await onLine(run.process, /❯ Wait for Kustomization/);
+    await output.until(/❯ Wait for Kustomization/);
     this.system.tenant.pause();
     await sleep(pauseMs);
     this.system.tenant.resume();
@@ -158,7 +157,7 @@ export class FlowFaults {
     try {
       const started = Date.now();
       const run = startFlow("relay-helm", args(String(Date.now())));
-      await onLine(run.process, /❯ helm upgrade --install/);
+      await watchOutput(run.process).until(/❯ helm upgrade --install/);
       // helm has applied the new Deployment and waits for its Pod (the old one stops first).
       await sleep(3000);
       await this.system.tenant.restart(downMs);

@@ -46,9 +46,11 @@ export async function powerOff(ctx: NodeContext): Promise<void> {
 
 /** Starts every component again, in the actions' order, and waits until the node is Ready. */
 export async function powerOn(ctx: NodeContext): Promise<void> {
+  // The Node's status still reads Ready from before the stop (the node controller waits out a grace period): only a heartbeat sent since counts; heartbeats are stamped to the second.
+  const since = Math.floor(Date.now() / 1000) * 1000;
   for (const c of nodeComponents.filter((c) => c !== "moto")) await startComponent(ctx, c);
   const token = ctx.server.kubeConfig.getCurrentUser()?.token ?? "";
-  await waitFor(`node ${nodeName} to be Ready again`, 180_000, ctx.processes.get("kubelet"), ctx.dir, async () => nodeReady(`${ctx.server.url}/api/v1/nodes/${nodeName}`, token));
+  await waitFor(`node ${nodeName} to be Ready again`, 180_000, ctx.processes.get("kubelet"), ctx.dir, async () => nodeReady(`${ctx.server.url}/api/v1/nodes/${nodeName}`, token, since));
 }
 
 /**
