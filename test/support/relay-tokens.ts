@@ -39,7 +39,8 @@ async function sign(privateKey: string, input: Record<string, string>): Promise<
   const out = await new Promise<string>((resolve, reject) => {
     let text = "";
     child.stdout!.on("data", (c: Buffer) => (text += c.toString()));
-    child.once("exit", (code) => (code === 0 ? resolve(text) : reject(new Error(`expected relay sign to exit 0; it exited ${code}`))));
+    // "close", not "exit": the process can end before its output has all been read (seen with 25 at once).
+    child.once("close", (code) => (code === 0 ? resolve(text) : reject(new Error(`expected relay sign to exit 0; it exited ${code}`))));
   });
   return (JSON.parse(out.slice(out.indexOf("{"))) as { token: string }).token;
 }
