@@ -132,7 +132,8 @@ export class FaultBench {
         storage: { s3: { endpoint: this.s3.podUrl } },
         service: { type: "ClusterIP" },
         relay: { auth: { privateKeySecret: { name: `${this.release}-auth` } }, checkpointFreqSeconds: this.setup.checkpointSeconds, metrics: { enabled: true } },
-        terminationGracePeriodSeconds: 20,
+        // The chart wants the grace period to exceed its pause (a checkpoint and a second) by more than 10 s.
+        terminationGracePeriodSeconds: Math.max(20, this.setup.checkpointSeconds + 15),
         preStopSleepSeconds: 0,
       }));
       writeFileSync(join(dir, "override.yaml"), stringify(override));
