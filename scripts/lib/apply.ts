@@ -1,7 +1,7 @@
 // Applies a set of manifests by server-side apply: namespaces first, then the
 // rest in parallel, reporting created / configured / unchanged per object in the
 // manifests' order (so the output reads the same on every run).
-import { type ApplyAction, type KubeClient, type Manifest, KubeApiError } from "./kube.ts";
+import { type ApplyAction, type KubeClient, type Manifest, KubeApiError, KubeUnreachableError } from "./kube.ts";
 import { OperatorError } from "./errors.ts";
 import { recordApplied } from "./interrupt.ts";
 
@@ -50,10 +50,12 @@ export async function applyAll(client: KubeClient, objects: readonly Manifest[],
 
 /** The first failed apply of a phase, with what the apply did change before it stopped. */
 function applyFailure(client: KubeClient, obj: Manifest, error: unknown, done: readonly Applied[], dryRun: boolean): unknown {
-  if (!(error instanceof KubeApiError)) return error;
-  const answer = error.explained ? error.message : `expected ${client.label} to accept ${refOf(obj)}; it answered ${error.code}: ${error.message}`;
   const changed = done.filter((a) => a.action !== "unchanged").map((a) => `${a.ref} ${a.action}`);
   const what = dryRun ? "nothing was changed (dry run)" : changed.length > 0 ? `applied before the failure: ${changed.join(", ")}` : "nothing was changed";
+  // The API server went away mid-apply (and stayed away while the request was retried): say what was applied, a re-run does the rest.
+  if (error instanceof KubeUnreachableError) return new OperatorError(`${error.message}; ${what}; run again once it answers`);
+  if (!(error instanceof KubeApiError)) return error;
+  const answer = error.explained ? error.message : `expected ${client.label} to accept ${refOf(obj)}; it answered ${error.code}: ${error.message}`;
   return new OperatorError(`${answer}; ${what}; fix the cause and run again`);
 }
 

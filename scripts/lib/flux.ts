@@ -65,12 +65,25 @@ export async function waitForceHandled(client: KubeClient, releases: readonly Ma
   }
 }
 
-/** The revision the Kustomization's source has ready for it, e.g. main@sha1:…; undefined while it has none. */
-async function sourceRevision(client: KubeClient, kustomization: Live): Promise<string | undefined> {
+/**
+ * The revision the Kustomization's source has ready for it, e.g. main@sha1:…
+ * (undefined while it has none), and why the source is not current: the last fetch
+ * failed (the Git server down: the Kustomization stays Ready on the old revision),
+ * or it has not yet handled the reconcile asked of it (as `flux reconcile` checks).
+ */
+async function sourceState(client: KubeClient, kustomization: Live): Promise<{ revision?: string; problem?: string }> {
   const ref = (kustomization.spec as { sourceRef?: { kind: string; name: string; namespace?: string } } | undefined)?.sourceRef;
-  if (ref?.kind !== "GitRepository") return undefined;
+  if (ref?.kind !== "GitRepository") return {};
   const source = (await client.get({ apiVersion: "source.toolkit.fluxcd.io/v1", kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace ?? kustomization.metadata.namespace } })) as Live | undefined;
-  return (source?.status?.artifact as { revision?: string } | undefined)?.revision;
+  const revision = (source?.status?.artifact as { revision?: string } | undefined)?.revision;
+  const name = `GitRepository ${source?.metadata.namespace}/${ref.name}`;
+  const cond = readyCondition(source);
+  // Nothing to tell before source-controller has written a status (or where none runs).
+  if (!cond) return { revision };
+  const requested = source?.metadata.annotations?.["reconcile.fluxcd.io/requestedAt"];
+  if (requested && source?.status?.lastHandledReconcileAt !== requested) return { revision, problem: `${name} has not fetched since the reconcile was asked` };
+  if (cond?.status === "False") return { revision, problem: `${name} ${cond.reason ?? "not Ready"}: ${cond.message ?? ""}` };
+  return { revision };
 }
 
 /**
@@ -85,9 +98,11 @@ async function readiness(client: KubeClient, ref: Manifest): Promise<{ ready: bo
   const generation = (live?.metadata as { generation?: number } | undefined)?.generation;
   const observed = live?.status?.observedGeneration;
   const current = observed !== undefined && observed === generation;
-  const wanted = live && ref.kind === "Kustomization" ? await sourceRevision(client, live) : undefined;
+  const source = live && ref.kind === "Kustomization" ? await sourceState(client, live) : {};
+  const wanted = source.revision;
   const applied = live?.status?.lastAppliedRevision as string | undefined;
-  if (ready?.status === "True" && current && (!wanted || applied === wanted)) return { ready: true, status: `Ready: ${ready.message ?? ""}` };
+  if (ready?.status === "True" && current && (!wanted || applied === wanted) && !source.problem) return { ready: true, status: `Ready: ${ready.message ?? ""}` };
+  if (source.problem) return { ready: false, status: `${ready?.status === "True" ? `Ready for revision ${applied ?? "none"}, but ` : ""}${source.problem}` };
   if (ready && !current) return { ready: false, status: `${ready.reason ?? ready.status} for generation ${observed ?? "none"}, but the spec is at generation ${generation}: Flux has not reconciled the change yet` };
   if (ready?.status === "True") return { ready: false, status: `Ready for revision ${applied ?? "none"}, but the source has ${wanted}: Flux has not applied it yet` };
   if (ready) return { ready: false, status: `${ready.reason ?? ready.status}: ${ready.message ?? ""}` };

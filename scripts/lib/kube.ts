@@ -80,6 +80,23 @@ export function certificateProblem(code: string | undefined): string | undefined
   return code ? certificateProblems[code] : undefined;
 }
 
+/**
+ * How long a request is tried again after a transient failure: the API server
+ * restarting or overloaded (connection refused or reset, no answer, 429, 5xx). A
+ * server that never answered this client is not retried on a failed connection: a
+ * wrong address or a cluster that is down fails at once.
+ */
+export const retryForMs = 60_000;
+const transientCodes = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "TIMEOUT"]);
+const transientStatus = new Set([429, 500, 502, 503, 504]);
+
+/** Whether `error` may pass if the request is sent again. */
+export function isTransient(error: unknown, answeredBefore: boolean): boolean {
+  if (error instanceof KubeApiError) return transientStatus.has(error.code);
+  const code = (error as { cause?: NodeJS.ErrnoException } | undefined)?.cause?.code;
+  return error instanceof KubeUnreachableError && answeredBefore && code !== undefined && transientCodes.has(code);
+}
+
 interface ResourceInfo {
   name: string;
   namespaced: boolean;
@@ -89,6 +106,9 @@ export class KubeClient {
   private readonly discovery = new Map<string, Promise<Map<string, ResourceInfo>>>();
 
   private connection?: Promise<RequestOptions>;
+
+  /** Whether the server has answered this client at least once (a later failed connection is then a restart, worth waiting out). */
+  private answered = false;
 
   constructor(
     readonly kubeConfig: KubeConfig,
@@ -126,13 +146,36 @@ export class KubeClient {
   }
 
   async request<T>(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<T> {
-    const text = await this.send(method, path, body, contentType);
+    const text = await this.retrying(() => this.send(method, path, body, contentType));
     return (text ? JSON.parse(text) : {}) as T;
   }
 
   /** A GET whose answer is plain text (a Pod's log). */
   requestText(path: string): Promise<string> {
-    return this.send("GET", path);
+    return this.retrying(() => this.send("GET", path));
+  }
+
+  /**
+   * Sends again after a transient failure, waiting 0.25 s, then twice as long each
+   * time up to 4 s, for at most retryForMs; the last error then says how long it
+   * was tried. Every request the flows send may be sent twice: reads, server-side
+   * applies and merge patches of a fixed value.
+   */
+  private async retrying(send: () => Promise<string>): Promise<string> {
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const text = await send();
+        this.answered = true;
+        return text;
+      } catch (error) {
+        if (error instanceof KubeApiError) this.answered = true;
+        const wait = Math.min(4000, 250 * 2 ** attempt);
+        if (!isTransient(error, this.answered)) throw error;
+        if (Date.now() + wait - started > retryForMs) throw retried(error as Error, attempt + 1, Date.now() - started);
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
   }
 
   private async send(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<string> {
@@ -170,7 +213,7 @@ export class KubeClient {
       const deadline = setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${seconds} s`), { code: "TIMEOUT" })), this.timeoutMs);
       req.on("error", (error: NodeJS.ErrnoException) => {
         clearTimeout(deadline);
-        reject(new KubeUnreachableError(this.unreachable(error, seconds)));
+        reject(new KubeUnreachableError(this.unreachable(error, seconds), { cause: error }));
       });
       if (payload !== undefined) req.write(payload);
       req.end();
@@ -295,6 +338,13 @@ export class KubeClient {
     const path = await this.path(ref.apiVersion, ref.kind, ref.metadata.namespace, ref.metadata.name);
     await this.request("PATCH", `${path}/status`, { status }, "application/merge-patch+json");
   }
+}
+
+/** The last error of a retried request, saying how often and how long it was tried. */
+function retried(error: Error, attempts: number, ms: number): Error {
+  const note = ` (tried ${attempts} times over ${Math.round(ms / 1000)} s)`;
+  if (error instanceof KubeApiError) return new KubeApiError(error.code, error.reason, `${error.message}${note}`);
+  return new KubeUnreachableError(`${error.message}${note}`, { cause: error.cause });
 }
 
 /** The same content, and with `owners` the same field owners (an apply that would change neither writes nothing). */

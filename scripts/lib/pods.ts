@@ -12,12 +12,14 @@ export interface PodTrouble {
   /** The last lines of the failing container's previous log, one per entry. */
   logLines: string[];
   crashLoop: boolean;
+  /** How the container's previous run ended, e.g. "OOMKilled (exit 137) at 2026-…": what a restart count alone does not say. */
+  lastEnded?: string;
 }
 
 type ContainerStatus = {
   restartCount?: number;
   state?: { waiting?: { reason?: string; message?: string } };
-  lastState?: { terminated?: unknown };
+  lastState?: { terminated?: { reason?: string; exitCode?: number; finishedAt?: string } };
 };
 
 /** The Pods matching `matchLabels` in `namespace`, and what keeps their containers from running. */
@@ -35,13 +37,23 @@ export async function podTrouble(client: KubeClient, namespace: string, matchLab
   if (failing && (crashLoop || failing.lastState?.terminated)) {
     try {
       const text = await client.requestText(`/api/v1/namespaces/${namespace}/pods/${failing.pod}/log?tailLines=200&previous=true`);
-      logLines = text.split("\n").filter((l) => l.trim()).slice(-5);
+      logLines = text.split("\n").filter((l) => l.trim()).slice(-5).map(withoutSignatures);
     } catch {
       logLines = [];
     }
   }
   const waiting = failing ? `${failing.pod} in ${failing.state!.waiting!.reason}${failing.state!.waiting!.message ? ` (${failing.state!.waiting!.message})` : ""}` : undefined;
-  return { pods: pods.length, restarts, waiting, logLines, crashLoop };
+  const ended = statuses.find((s) => s.lastState?.terminated)?.lastState?.terminated;
+  const lastEnded = ended ? `${ended.reason ?? "terminated"} (exit ${ended.exitCode ?? "?"})${ended.finishedAt ? ` at ${ended.finishedAt}` : ""}` : undefined;
+  return { pods: pods.length, restarts, waiting, logLines, crashLoop, lastEnded };
+}
+
+/**
+ * A log line without the query of a presigned S3 URL: the server logs the URL of a
+ * failed request whole, signature and access key id included (valid for an hour).
+ */
+export function withoutSignatures(line: string): string {
+  return line.replace(/\?(?:[^\s"()]*&)?X-Amz-[^\s"()]*/g, "?…");
 }
 
 /** The labels a Deployment selects its Pods by. */

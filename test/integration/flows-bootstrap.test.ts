@@ -249,6 +249,38 @@ describe("bootstrap of apps/docs-prod", () => {
     await setFluxReady(tenantServer, ref.kind, ref.apiVersion, "flux-system", "docs-prod", true, "Applied revision: main@sha1:0123");
   });
 
+  it("does not take the Kustomization's Ready on the old revision as Ready while its GitRepository fails to fetch, and names the GitRepository's message", async () => {
+    const c = client(tenantServer);
+    const kustomization = { apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization", metadata: { namespace: "flux-system", name: "docs-prod" } };
+    const source = { apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository", metadata: { namespace: "flux-system", name: "setup" } };
+    // The Git server is down: the Kustomization stays Ready on the revision it applied, the source keeps its old artifact.
+    await setFluxReady(tenantServer, kustomization.kind, kustomization.apiVersion, "flux-system", "docs-prod", true, "Applied revision: main@sha1:0123");
+    await c.patchStatus(kustomization, { lastAppliedRevision: "main@sha1:0123" });
+    const failure = "failed to checkout and determine revision: unable to clone 'http://127.0.0.1:1/setup.git': dial tcp 127.0.0.1:1: connect: connection refused";
+    // Plays source-controller: each reconcile asked of it is handled, and fails.
+    let playing = true;
+    const player = (async () => {
+      while (playing) {
+        const live = (await c.get(source)) as { metadata: { generation?: number; annotations?: Record<string, string> }; status?: { lastHandledReconcileAt?: string } };
+        const asked = live.metadata.annotations?.["reconcile.fluxcd.io/requestedAt"];
+        if (asked && live.status?.lastHandledReconcileAt !== asked) {
+          await c.patchStatus(source, { observedGeneration: live.metadata.generation, lastHandledReconcileAt: asked, artifact: { revision: "main@sha1:0123", path: "p", url: "u", digest: "sha256:0", lastUpdateTime: new Date().toISOString() }, conditions: [{ type: "Ready", status: "False", reason: "GitOperationFailed", message: failure, lastTransitionTime: new Date().toISOString() }] });
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    try {
+      const result = await flow("bootstrap", ["--app", "docs-prod", ...onTenant(), "--skip-secrets", "--timeout", "3s"]);
+      expect(result.code, result.all).toBe(3);
+      expect(result.stderr).toContain(`expected Kustomization flux-system/docs-prod to be Ready within 3 s; Flux's last status: Ready for revision main@sha1:0123, but GitRepository flux-system/setup GitOperationFailed: ${failure}`);
+    } finally {
+      playing = false;
+      await player;
+      // No status at all again, as where no source-controller runs.
+      await c.request("PATCH", `${await c.path(source.apiVersion, source.kind, "flux-system", "setup")}/status`, { status: null }, "application/merge-patch+json");
+    }
+  });
+
   it.each([
     ["no kubeconfig Secret", () => ({ KUBECONFIG: bare.kubeconfigPath }), [], /expected Secret tenant-root\/kubernetes-cluster-docs-infra-prod-admin-kubeconfig in enigma-cluster|expected Secret tenant-root\/kubernetes-cluster-docs-infra-prod-admin-kubeconfig in no-flux/],
     ["a Secret without the key", () => ({}), ["--tenant-kubeconfig-key", "nope.conf"], /expected key "nope.conf" in Secret tenant-root\/kubernetes-cluster-docs-infra-prod-admin-kubeconfig; found keys \[admin.conf, empty.conf, super-admin.conf\]/],

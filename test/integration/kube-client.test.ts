@@ -1,13 +1,15 @@
 // The API client against a real local API server: a server URL with a path prefix
-// (a proxy in front of the API), and exec credentials that expire during a run.
+// (a proxy in front of the API), exec credentials that expire during a run, and
+// transient failures (a busy proxy's 503 and 429, the API server restarting)
+// waited out, while a server never reached fails at once.
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { request } from "node:https";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KubeClient } from "../../scripts/lib/kube.ts";
-import { type ApiServer, type ApiServers, startApiServers } from "../platform/index.ts";
+import { KubeClient, KubeUnreachableError } from "../../scripts/lib/kube.ts";
+import { type ApiServer, type ApiServers, freePorts, startApiServers } from "../platform/index.ts";
 import { tempDir } from "../support/files.ts";
 import { testCa } from "../support/tls.ts";
 
@@ -16,6 +18,8 @@ let server: ApiServer;
 let proxy: Server;
 let dir: string;
 const prefix = "/k8s/clusters/c-1";
+/** The proxy answers the next `left` requests itself with `status`, as a load balancer in front of a busy or restarting API server does. */
+const busy = { status: 503, left: 0, answered: 0 };
 
 /** A kubeconfig for the local server with another server URL or user. */
 function kubeconfig(serverUrl: string, user: Record<string, unknown>): KubeConfig {
@@ -37,6 +41,12 @@ beforeAll(async () => {
   proxy = createServer((req, res) => {
     if (!req.url?.startsWith(`${prefix}/`)) {
       res.writeHead(404, { "content-type": "text/plain" }).end(`no route for ${req.url}`);
+      return;
+    }
+    if (busy.left > 0) {
+      busy.left--;
+      busy.answered++;
+      res.writeHead(busy.status, { "content-type": "application/json" }).end(JSON.stringify({ kind: "Status", status: "Failure", reason: busy.status === 429 ? "TooManyRequests" : "ServiceUnavailable", message: "the server is busy", code: busy.status }));
       return;
     }
     const upstream = request(`${server.url}${req.url.slice(prefix.length)}`, { method: req.method, headers: req.headers, rejectUnauthorized: false }, (up) => {
@@ -96,6 +106,37 @@ describe("the API client", () => {
     const none = (await withCa(undefined).list("v1", "Namespace").catch((e: unknown) => e)) as Error;
     expect(none.message).toContain("to present a certificate that this machine's trusted roots (the kubeconfig names no CA) accepts;");
     expect(`${wrong.message}${none.message}`).not.toContain("check that the cluster is up");
+  });
+
+  it.each([503, 429])("sends a request again after %s answers, until the API answers", async (status) => {
+    const port = (proxy.address() as { port: number }).port;
+    const c = new KubeClient(kubeconfig(`http://127.0.0.1:${port}${prefix}`, { token: server.kubeConfig.getCurrentUser()!.token }), "proxied");
+    Object.assign(busy, { status, left: 3, answered: 0 });
+    const namespaces = await c.list("v1", "Namespace");
+    expect(namespaces.map((n) => n.metadata!.name)).toContain("default");
+    expect(busy).toEqual({ status, left: 0, answered: 3 });
+  });
+
+  it("waits out a restart of an API server it has reached before, and reads on after it", async () => {
+    const c = new KubeClient(server.kubeConfig, "api");
+    await c.list("v1", "Namespace");
+    const restarting = server.restart(2000);
+    await new Promise((r) => setTimeout(r, 500));
+    // Sent while the server is down: refused, then retried until it is back.
+    const during = c.list("v1", "Namespace");
+    await restarting;
+    expect((await during).map((n) => n.metadata!.name)).toContain("default");
+  }, 120_000);
+
+  it("fails at once, without retrying, on a server it has never reached (a wrong address or a cluster that is down)", async () => {
+    const [port] = await freePorts(1);
+    const c = new KubeClient(kubeconfig(`https://127.0.0.1:${port}`, { token: "t" }), "nowhere");
+    const started = Date.now();
+    const error = await c.list("v1", "Namespace").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(KubeUnreachableError);
+    expect((error as Error).message).toBe(`expected the Kubernetes API of nowhere at https://127.0.0.1:${port} to answer; ECONNREFUSED; check that the cluster is up and the kubeconfig points at it`);
+    // A retry would wait out retryForMs (a minute); this fails on the first refusal.
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 });
 

@@ -43,6 +43,8 @@ async function leftovers(state: NodeState, netnsBefore: string): Promise<string[
   if (pids.length > 0) found.push(`processes ${pids.join(", ")}`);
   for (const h of readdirSync("/sys/fs/cgroup")) if (existsSync(join("/sys/fs/cgroup", h, state.cgroup))) found.push(`cgroup ${h}/${state.cgroup}`);
   if (existsSync(`/sys/class/net/${state.bridge}`)) found.push(`bridge ${state.bridge}`);
+  const input = await exec("iptables", ["-S", "INPUT"]).then((r) => r.stdout, () => "");
+  if (input.includes(` -i ${state.bridge} `)) found.push(`iptables INPUT rules on ${state.bridge}`);
   if (existsSync(state.dir)) found.push(`temp dir ${state.dir}`);
   if (readFileSync("/proc/self/mountinfo", "utf8").includes(state.dir)) found.push(`mounts under ${state.dir}`);
   const netns = (await exec("ip", ["netns", "list"])).stdout;
@@ -247,8 +249,9 @@ describe.skipIf(!run)("local tenant cluster on a real node", () => {
     expect(await leftovers(state, netnsBefore)).toEqual([]);
   }, 120_000);
 
-  it("leaves nothing behind when the process that started a node is killed with SIGKILL", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "test/platform/programs/start-node-and-wait.ts")], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+  it("leaves nothing behind when the process that started a node is killed with SIGKILL, its S3 outage rule included", async () => {
+    // With the node's S3 refused to its Pods (a fault test's rule, which names the bridge): teardown removes it too.
+    const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "test/platform/programs/start-node-and-wait.ts"), "--block-s3"], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
     let err = "";
     child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
     const killed: NodeState = await new Promise((resolve, reject) => {
@@ -260,6 +263,7 @@ describe.skipIf(!run)("local tenant cluster on a real node", () => {
       child.once("exit", (code) => reject(new Error(`expected the node starter to print its node; it exited with ${code}: ${err.trim().split("\n").slice(-5).join(" | ")}`)));
     });
     expect(nodeProcesses(killed).length).toBeGreaterThan(3);
+    expect((await exec("iptables", ["-S", "INPUT"])).stdout).toContain(` -i ${killed.bridge} `);
     child.kill("SIGKILL");
     await eventually("the killed starter's node to be gone", 60_000, () => leftovers(killed, netnsBefore));
   }, 300_000);

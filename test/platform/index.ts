@@ -16,7 +16,7 @@ export { ensureKubeBinary, kubeBinary } from "./build/kube-binary.ts";
 export { type ApiServer, type ApiServers, type AuditEvent, client, freePorts, type ServerOptions, startApiServers } from "./components/api-server.ts";
 export { type FluxRun, startFlux } from "./components/flux.ts";
 export { type GitServer, startGitServer } from "./components/git-server.ts";
-export { detectNodeMode, type LocalNode, type LocalS3, nodeName, nodeProcesses, type NodeState } from "./components/node/index.ts";
+export { detectNodeMode, type LocalNode, type LocalS3, type NodeComponent, nodeComponents, nodeName, nodeProcesses, type NodeState } from "./components/node/index.ts";
 export { type NodeCluster, startNodeCluster } from "./components/node-cluster.ts";
 export { type OnePassword, startOnePassword } from "./components/onepassword/operator.ts";
 export { itemTitle, newReadyPod, readyRelayPod, rotateItem } from "./components/onepassword/rotation.ts";

@@ -11,7 +11,29 @@ export interface OfficialClient {
   /** Resolves once the provider reports its first sync with the server. */
   synced: Promise<void>;
   text(): string;
+  /** Goes offline and stays offline until `provider.connect()`. */
+  disconnect(): void;
+  /** Leaves for good, closing its WebSocket cleanly (as a device that closes the document). */
   destroy(): void;
+}
+
+/**
+ * @y-sweet/client 0.9.1 reconnects from its WebSocket's close handler even after
+ * disconnect() or destroy() (websocketClose sets the status to error and calls
+ * connect(), dist/main.mjs:891-896), and from its heartbeat's timeout: both are
+ * taken off before the socket is closed.
+ */
+function disconnect(provider: YSweetProvider): void {
+  const internals = provider as unknown as { websocket: { onclose: unknown; onerror: unknown; onmessage: unknown } | null; clearHeartbeat(): void; clearConnectionTimeout(): void };
+  if (internals.websocket) {
+    internals.websocket.onclose = null;
+    internals.websocket.onerror = null;
+    internals.websocket.onmessage = null;
+  }
+  // Its heartbeat would find the socket silent and reconnect too.
+  internals.clearHeartbeat();
+  internals.clearConnectionTimeout();
+  provider.disconnect();
 }
 
 /** Opens `docId` on the server at `base` (http://host:port) with a document token, on `doc` (a fresh one by default). */
@@ -32,5 +54,15 @@ export function openOfficial(base: string, docId: string, token: string, doc = n
     provider.on("sync", onSync);
   });
   synced.catch(() => {});
-  return { doc, provider, synced, text: () => doc.getText("body").toString(), destroy: () => provider.destroy() };
+  return {
+    doc,
+    provider,
+    synced,
+    text: () => doc.getText("body").toString(),
+    disconnect: () => disconnect(provider),
+    destroy: () => {
+      disconnect(provider);
+      provider.destroy();
+    },
+  };
 }

@@ -86,6 +86,8 @@ export interface HoldResult {
   held: number;
   refused: number;
   sockets: WebSocket[];
+  /** Why sockets failed, each reason once (at most 5). */
+  errors: string[];
 }
 
 /**
@@ -98,6 +100,7 @@ export async function openMany(url: string, count: number, opts: { batch?: numbe
   const perSocketMs = opts.perSocketMs ?? 5_000;
   const deadline = Date.now() + (opts.totalMs ?? 120_000);
   const sockets: WebSocket[] = [];
+  const errors = new Set<string>();
   let held = 0;
   let refused = 0;
   for (let i = 0; i < count && Date.now() < deadline; i += batch) {
@@ -108,8 +111,14 @@ export async function openMany(url: string, count: number, opts: { batch?: numbe
           const ws = new WebSocket(url, { handshakeTimeout: perSocketMs });
           sockets.push(ws);
           ws.once("open", () => resolve(true));
-          ws.once("error", () => resolve(false));
-          ws.once("close", () => resolve(false));
+          ws.once("error", (error) => {
+            if (errors.size < 5) errors.add(error.message);
+            resolve(false);
+          });
+          ws.once("close", (code) => {
+            if (errors.size < 5) errors.add(`closed with code ${code}`);
+            resolve(false);
+          });
         }),
       ),
     );
@@ -118,7 +127,7 @@ export async function openMany(url: string, count: number, opts: { batch?: numbe
   refused += count - held - refused; // never tried within the time limit
   // Still open at the end (a socket closed by the server after opening is not held).
   held = sockets.filter((s) => s.readyState === WebSocket.OPEN).length;
-  return { held, refused: count - held, sockets };
+  return { held, refused: count - held, sockets, errors: [...errors] };
 }
 
 export function closeAll(sockets: WebSocket[]): void {

@@ -6,6 +6,7 @@ import { onePassword, relayNamespace, tenant, type RelayInstance } from "../name
 import { podLabels, podTrouble } from "../pods.ts";
 import { renderInstance } from "../relay-services.ts";
 import { instanceStorage } from "../relay-storage.ts";
+import { documentSaves } from "../document-saves.ts";
 import { splitDocuments } from "../split-documents.ts";
 import { fail, pass, type Result, skip } from "./checks.ts";
 import { relayInstances } from "../instances.ts";
@@ -49,11 +50,21 @@ export async function deploymentAvailable(client: KubeClient, deployment: Manife
   if (!live) return fail(name, "not found", `check HelmRelease ${instance.release}`);
   const trouble = await podTrouble(client, relayNamespace, podLabels(live));
   const available = live.status?.conditions?.find((c) => c.type === "Available");
-  if (available?.status === "True") return pass(name, `${trouble.pods} pod(s), ${trouble.restarts} restart(s)`);
+  const ended = trouble.lastEnded ? `, the last run ended ${trouble.lastEnded}` : "";
+  if (available?.status === "True") return pass(name, `${trouble.pods} pod(s), ${trouble.restarts} restart(s)${ended}`);
   const waiting = trouble.waiting ? `, ${trouble.waiting}` : "";
   const logs = trouble.logLines.length ? `; last lines of its log:\n    ${trouble.logLines.join("\n    ")}` : "";
-  const detail = `${available ? `${available.reason}: ${available.message}` : "not available"}; ${trouble.pods} pod(s), ${trouble.restarts} restart(s)${waiting}${logs}`;
+  const detail = `${available ? `${available.reason}: ${available.message}` : "not available"}; ${trouble.pods} pod(s), ${trouble.restarts} restart(s)${waiting}${ended}${logs}`;
   return fail(name, detail, trouble.crashLoop ? "read the pod's log; a failing bucket listing at start means S3 credentials, endpoint or path style" : `kubectl -n ${relayNamespace} describe deployment ${deployment.metadata.name}`);
+}
+
+/** The log of the relay's running Pod, for the checks that read it; undefined when none runs. */
+async function runningPodLog(client: KubeClient, deployment: Manifest): Promise<{ pod: string; log: string } | undefined> {
+  const live = (await client.get(deployment)) as Live | undefined;
+  const selector = Object.entries(podLabels(live)).map(([k, v]) => `${k}=${v}`).join(",");
+  const pod = ((await client.list("v1", "Pod", relayNamespace, selector)) as Live[]).find((p) => (p.status as { phase?: string } | undefined)?.phase === "Running");
+  if (!pod) return undefined;
+  return { pod: pod.metadata.name, log: await client.requestText(`/api/v1/namespaces/${relayNamespace}/pods/${pod.metadata.name}/log?tailLines=200000`) };
 }
 
 /**
@@ -63,19 +74,43 @@ export async function deploymentAvailable(client: KubeClient, deployment: Manife
  */
 export async function noSplitDocuments(client: KubeClient, deployment: Manifest, instance: RelayInstance): Promise<Result> {
   const name = `${instance.release} holds one copy of each open document`;
-  const live = (await client.get(deployment)) as Live | undefined;
-  const selector = Object.entries(podLabels(live)).map(([k, v]) => `${k}=${v}`).join(",");
-  const pod = ((await client.list("v1", "Pod", relayNamespace, selector)) as Live[]).find((p) => (p.status as { phase?: string } | undefined)?.phase === "Running");
-  if (!pod) return skip(name, "no running Pod to read the log of");
-  const log = await client.requestText(`/api/v1/namespaces/${relayNamespace}/pods/${pod.metadata.name}/log?tailLines=200000`);
+  const running = await runningPodLog(client, deployment);
+  if (!running) return skip(name, "no running Pod to read the log of");
+  const { pod, log } = running;
   const { seesLoads, split } = splitDocuments(log);
   if (!seesLoads) return skip(name, `the Pod logs below info (relay.logging.level in ${instance.valuesFile}), so it shows no document loads`);
-  if (split.length === 0) return pass(name, `no document loaded twice since ${pod.metadata.name} started`);
+  if (split.length === 0) return pass(name, `no document loaded twice since ${pod} started`);
   const shown = split.slice(0, 3).join(", ") + (split.length > 3 ? ` and ${split.length - 3} more` : "");
   return fail(
     name,
-    `${split.length} document(s) loaded twice since ${pod.metadata.name} started (two devices opened them at the same moment; server up to 0.10.0): ${shown}; the devices on the older copy do not see the others' edits`,
+    `${split.length} document(s) loaded twice since ${pod} started (two devices opened them at the same moment; server up to 0.10.0): ${shown}; the devices on the older copy do not see the others' edits`,
     "the edits are kept by the devices; they meet again when the devices on the older copy reconnect (runbook: Split documents)",
+  );
+}
+
+/**
+ * The relay has saved what it holds to its store (read from the Pod's log): the
+ * server keeps serving while S3 is unreachable and retries a failed save every
+ * checkpoint, but drops the unsaved edits of a document it unloads meanwhile (see
+ * document-saves.ts). Nothing else shows an S3 outage: /ready stays 200.
+ */
+export async function documentsSaved(client: KubeClient, deployment: Manifest, instance: RelayInstance): Promise<Result> {
+  const name = `${instance.release} saves documents to S3`;
+  const running = await runningPodLog(client, deployment);
+  if (!running) return skip(name, "no running Pod to read the log of");
+  const { pod, log } = running;
+  const { failures, unsaved, dropped, lastError } = documentSaves(log);
+  if (failures === 0) return pass(name, `no failed save since ${pod} started`);
+  if (unsaved.length === 0 && dropped.length === 0) return pass(name, `${failures} failed save(s) since ${pod} started; every document saved since`);
+  const shown = (docs: string[]) => docs.slice(0, 3).join(", ") + (docs.length > 3 ? ` and ${docs.length - 3} more` : "");
+  const parts = [
+    ...(unsaved.length ? [`${unsaved.length} document(s) whose last save failed (retried every checkpoint; their newest edits are in memory only): ${shown(unsaved)}`] : []),
+    ...(dropped.length ? [`${dropped.length} document(s) unloaded while their save failed (edits since their last save are gone from the server): ${shown(dropped)}`] : []),
+  ];
+  return fail(
+    name,
+    `${parts.join("; ")}; last error: ${lastError ?? "unknown"}`,
+    "check that the relay reaches S3 (the S3 service, endpoint, credentials); failed requests count on /metrics as relay_server_s3_requests_total (relay.metrics.enabled); edits of an unloaded document come back when a device that made them reconnects (runbook: S3 unreachable)",
   );
 }
 
@@ -112,7 +147,7 @@ export async function tenantChecks(client: KubeClient): Promise<Result[]> {
   for (const instance of relayInstances()) {
     const rendered = await renderInstance(instance);
     const deployment = rendered.find((o) => o.kind === "Deployment");
-    if (deployment) results.push(await deploymentAvailable(client, deployment, instance), await noSplitDocuments(client, deployment, instance));
+    if (deployment) results.push(await deploymentAvailable(client, deployment, instance), await noSplitDocuments(client, deployment, instance), await documentsSaved(client, deployment, instance));
     const service = rendered.find((o) => o.kind === "Service");
     if (service) results.push(await loadBalancerAddress(client, service, instance));
   }

@@ -52,6 +52,15 @@ export interface ApiServer {
   installCrds(crds: readonly CrdObject[]): Promise<void>;
   /** Requests made with the admin credentials so far (needs `audit: true`). */
   adminRequests(): AuditEvent[];
+  /**
+   * A crash and restart: the process is killed (SIGKILL, so its state dir stays) and
+   * started again on the same port with the same etcd data and certificates; resolves
+   * once it is ready again. `downMs` holds it down that long first.
+   */
+  restart(downMs?: number): Promise<void>;
+  /** Freezes the process (SIGSTOP): connections are accepted by the kernel but nothing answers until resume(). */
+  pause(): void;
+  resume(): void;
   /** Stops this server alone (e.g. to test an unreachable API). */
   stop(): Promise<void>;
 }
@@ -129,26 +138,43 @@ async function startServer(binary: string, opts: ServerOptions, [securePort, etc
     args.push(`--audit-policy-file=${join(dir, "audit-policy.yaml")}`, `--audit-log-path=${auditLog}`);
   }
   const logFile = join(dir, "apiserver.log");
-  const logFd = openSync(logFile, "w");
-  const child = spawn(binary, args, { stdio: ["pipe", logFd, logFd] });
-  closeSync(logFd);
-  live.add(child);
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-
   const url = `https://127.0.0.1:${securePort}`;
   const kubeconfigPath = join(dir, "kubeconfig");
   const kubeConfig = new KubeConfig();
+
+  let child!: ChildProcess;
+  let exited!: Promise<number | null>;
+  const spawnServer = () => {
+    const logFd = openSync(logFile, "a");
+    child = spawn(binary, args, { stdio: ["pipe", logFd, logFd] });
+    closeSync(logFd);
+    live.add(child);
+    const current = child;
+    exited = new Promise<number | null>((resolve) => current.once("exit", (code) => resolve(code)));
+  };
+  spawnServer();
 
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     child.stdin?.end();
+    child.kill("SIGCONT");
     const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
     await exited;
     clearTimeout(timer);
     live.delete(child);
     rmSync(dir, { recursive: true, force: true });
+  };
+  const restart = async (downMs = 0) => {
+    // SIGKILL: our program removes its state dir when it stops of its own accord.
+    child.kill("SIGCONT");
+    child.kill("SIGKILL");
+    await exited;
+    live.delete(child);
+    await new Promise((r) => setTimeout(r, downMs));
+    spawnServer();
+    await waitReady(url, token, exited, logFile);
   };
 
   try {
@@ -179,6 +205,9 @@ async function startServer(binary: string, opts: ServerOptions, [securePort, etc
     servingCertPath: join(dir, "certs", "apiserver.crt"),
     installCrds: (crds) => installCrds(kubeConfig, crds),
     adminRequests: () => readAudit(auditLog, opts.audit),
+    restart,
+    pause: () => void child.kill("SIGSTOP"),
+    resume: () => void child.kill("SIGCONT"),
     stop,
   };
 }

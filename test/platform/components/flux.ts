@@ -26,6 +26,10 @@ export interface FluxRun {
   stateDirs: string[];
   /** Each controller's recent output (JSON log lines), for failure messages. */
   log(c: FluxController): string;
+  /** A crash: the controller is killed (SIGKILL) mid-work; its temp dir goes with it. */
+  kill(c: FluxController): Promise<void>;
+  /** Starts a killed controller again with the same command line (as its Deployment would), until ready. */
+  start(c: FluxController): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -139,6 +143,21 @@ export async function startFlux(server: Pick<ApiServer, "kubeconfigPath"> & Part
     pids: () => Object.fromEntries(fluxControllers.map((c) => [c, controllerStatus(running.get(c)?.child.pid)?.pid ?? 0])) as Record<FluxController, number>,
     stateDirs: Object.values(dirs),
     log: (c) => outputs[c].text,
+    kill: async (c) => {
+      const r = running.get(c);
+      const pid = controllerStatus(r?.child.pid)?.pid;
+      if (!r || !pid) return;
+      process.kill(pid, "SIGKILL");
+      // The watchdog sees the controller gone, removes its dir and ends.
+      await r.exited;
+      running.delete(c);
+    },
+    start: async (c) => {
+      if (running.has(c)) return;
+      mkdirSync(c === "source-controller" ? storage : dirs[c], { recursive: true });
+      running.set(c, spawnController(c, binaries[c], args[c], dirs[c], server.kubeconfigPath, outputs[c]));
+      await waitHealthy(c, healthPorts[fluxControllers.indexOf(c)]!, running.get(c)!);
+    },
     stop,
   };
 }

@@ -18,6 +18,9 @@ export interface GitServer {
    * not written to disk) and makes it the tip of `main`. Returns the commit.
    */
   publish(files?: Record<string, string>): Promise<string>;
+  /** The server goes down (connections refused) and comes back on the same port, with the same commits. */
+  down(): Promise<void>;
+  up(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -100,11 +103,23 @@ export async function startGitServer(options: GitServerOptions = {}): Promise<Gi
       publishing = publishing.catch(() => "").then(() => publishNow(files));
       return publishing;
     },
+    down: async () => {
+      if (!http.listening) return;
+      http.closeAllConnections();
+      await new Promise((r) => http.close(r));
+    },
+    up: async () => {
+      if (http.listening) return;
+      await new Promise<void>((ok, fail) => {
+        http.once("error", fail);
+        http.listen(port, "127.0.0.1", () => ok());
+      });
+    },
     stop: async () => {
       if (stopped) return;
       stopped = true;
       http.closeAllConnections();
-      await new Promise((r) => http.close(r));
+      if (http.listening) await new Promise((r) => http.close(r));
       await publishing.catch(() => undefined);
       process.removeListener("exit", removeDir);
       removeDir();

@@ -1,6 +1,7 @@
 // The node is created by these named actions, in order, as kind's pkg/cluster
 // creates a cluster: each starts one part of the node or waits for it. They share
 // a NodeContext (context.ts); teardown is the guard's, whatever action failed.
+import type { ChildProcess } from "node:child_process";
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
@@ -17,6 +18,100 @@ export interface NodeAction {
 function controlPlaneFlags(ctx: NodeContext): string[] {
   const kubeconfig = ctx.server.kubeconfigPath;
   return [`--kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`, "--leader-elect=false", "--bind-address=127.0.0.1", "--secure-port=0"];
+}
+
+/** The node's long-running components, in the order they start. */
+export const nodeComponents = ["moto", "controller-manager", "scheduler", "proxy", "containerd", "kubelet"] as const;
+export type NodeComponent = (typeof nodeComponents)[number];
+
+interface ComponentCommand {
+  command: string;
+  args: string[];
+  /** Runs in the guard's mount namespace (containerd, the kubelet) rather than the host's. */
+  inNamespace: boolean;
+}
+
+/** How each component is started: the actions start them with these, and a fault test starts one again the same way. */
+function componentCommand(ctx: NodeContext, component: NodeComponent): ComponentCommand {
+  const { dir } = ctx;
+  switch (component) {
+    case "moto":
+      return { command: "python3", args: ["-m", "moto.server", "-H", ctx.subnet.gateway, "-p", String(ctx.ports.s3)], inNamespace: false };
+    case "controller-manager":
+      return {
+        command: ctx.kube,
+        args: [
+          "controller-manager",
+          ...controlPlaneFlags(ctx),
+          "--controllers=*",
+          `--service-account-private-key-file=${ctx.server.serviceAccountKeyPath}`,
+          `--root-ca-file=${ctx.server.servingCertPath}`,
+          "--use-service-account-credentials=true",
+        ],
+        inNamespace: false,
+      };
+    case "scheduler":
+      return { command: ctx.kube, args: ["scheduler", ...controlPlaneFlags(ctx)], inNamespace: false };
+    case "proxy":
+      return {
+        command: ctx.kube,
+        args: [
+          "proxy",
+          `--kubeconfig=${ctx.server.kubeconfigPath}`,
+          "--proxy-mode=iptables",
+          `--hostname-override=${nodeName}`,
+          `--cluster-cidr=${ctx.subnet.cidr}`,
+          "--masquerade-all",
+          "--conntrack-max-per-core=0",
+          "--conntrack-tcp-timeout-established=0",
+          "--conntrack-tcp-timeout-close-wait=0",
+          `--healthz-bind-address=127.0.0.1:${ctx.ports.proxyHealthz}`,
+          `--metrics-bind-address=127.0.0.1:${ctx.ports.proxyMetrics}`,
+        ],
+        inNamespace: false,
+      };
+    case "containerd":
+      return { command: "containerd", args: ["--config", join(dir, "containerd/config.toml")], inNamespace: true };
+    case "kubelet":
+      return {
+        command: ctx.kube,
+        args: [
+          "kubelet",
+          `--config=${join(dir, "kubelet/config.yaml")}`,
+          `--kubeconfig=${ctx.server.kubeconfigPath}`,
+          `--root-dir=${join(dir, "kubelet")}`,
+          `--cert-dir=${join(dir, "kubelet/pki")}`,
+          `--hostname-override=${nodeName}`,
+          // No DNS resolves the node's name: the API server dials this address (InternalIP).
+          // The kubelet refuses a loopback node IP ("nodeIP can't be loopback address"): the bridge's gateway it is.
+          `--node-ip=${ctx.subnet.gateway}`,
+        ],
+        inNamespace: true,
+      };
+  }
+}
+
+/** Starts one component with its command, without waiting for it. */
+function launch(ctx: NodeContext, component: NodeComponent): ChildProcess {
+  const { command, args, inNamespace } = componentCommand(ctx, component);
+  return startProcess(ctx, component, command, args, inNamespace);
+}
+
+/** Starts one component and waits until it answers, where it has a way to tell (containerd, the kubelet, moto). */
+export async function startComponent(ctx: NodeContext, component: NodeComponent): Promise<void> {
+  const child = launch(ctx, component);
+  if (component === "containerd") {
+    await waitFor("containerd to answer on its socket", 30_000, child, ctx.dir, async () => {
+      try {
+        await exec("ctr", ["--address", ctx.state.containerdAddress, "version"]);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  }
+  if (component === "kubelet") await waitFor("the kubelet to answer on /healthz", 60_000, child, ctx.dir, async () => (await status(`http://127.0.0.1:${ctx.ports.kubeletHealthz}/healthz`)) === 200);
+  if (component === "moto") await waitFor("moto's S3 server to answer", 60_000, child, ctx.dir, async () => (await status(`${ctx.s3.hostUrl}/`)) === 200);
 }
 
 export const nodeActions: readonly NodeAction[] = [
@@ -37,21 +132,15 @@ export const nodeActions: readonly NodeAction[] = [
   {
     name: "S3 server (moto) on the bridge",
     run: async (ctx) => {
-      startProcess(ctx, "moto", "python3", ["-m", "moto.server", "-H", ctx.subnet.gateway, "-p", String(ctx.ports.s3)], false);
+      // Waited for once the loopback forward exists (action "S3 on loopback and the buckets").
+      launch(ctx, "moto");
     },
   },
   {
     name: "controller-manager and scheduler",
     run: async (ctx) => {
-      startProcess(ctx, "controller-manager", ctx.kube, [
-        "controller-manager",
-        ...controlPlaneFlags(ctx),
-        "--controllers=*",
-        `--service-account-private-key-file=${ctx.server.serviceAccountKeyPath}`,
-        `--root-ca-file=${ctx.server.servingCertPath}`,
-        "--use-service-account-credentials=true",
-      ], false);
-      startProcess(ctx, "scheduler", ctx.kube, ["scheduler", ...controlPlaneFlags(ctx)], false);
+      await startComponent(ctx, "controller-manager");
+      await startComponent(ctx, "scheduler");
     },
   },
   {
@@ -60,21 +149,7 @@ export const nodeActions: readonly NodeAction[] = [
     // back through the host, where conntrack undoes the DNAT. It leaves the conntrack
     // sysctls alone (not writable in this user namespace). Teardown runs `proxy --cleanup`.
     name: "kube-proxy",
-    run: async (ctx) => {
-      startProcess(ctx, "proxy", ctx.kube, [
-        "proxy",
-        `--kubeconfig=${ctx.server.kubeconfigPath}`,
-        "--proxy-mode=iptables",
-        `--hostname-override=${nodeName}`,
-        `--cluster-cidr=${ctx.subnet.cidr}`,
-        "--masquerade-all",
-        "--conntrack-max-per-core=0",
-        "--conntrack-tcp-timeout-established=0",
-        "--conntrack-tcp-timeout-close-wait=0",
-        `--healthz-bind-address=127.0.0.1:${ctx.ports.proxyHealthz}`,
-        `--metrics-bind-address=127.0.0.1:${ctx.ports.proxyMetrics}`,
-      ], false);
-    },
+    run: (ctx) => startComponent(ctx, "proxy"),
   },
   {
     name: "containerd and the images",
@@ -83,15 +158,7 @@ export const nodeActions: readonly NodeAction[] = [
       writeFileSync(join(dir, "containerd/base-spec.json"), await baseRuntimeSpec());
       writeFileSync(join(dir, "containerd/config.toml"), containerdConfig(dir, state.containerdAddress, ctx.opts.pauseImage));
       writeFileSync(join(dir, "cni/net.d/10-local.conflist"), JSON.stringify(cniConfig(state.bridge, ctx.subnet.cidr, join(dir, "cni/ipam")), null, 2));
-      const containerd = startProcess(ctx, "containerd", "containerd", ["--config", join(dir, "containerd/config.toml")], true);
-      await waitFor("containerd to answer on its socket", 30_000, containerd, dir, async () => {
-        try {
-          await exec("ctr", ["--address", state.containerdAddress, "version"]);
-          return true;
-        } catch {
-          return false;
-        }
-      });
+      await startComponent(ctx, "containerd");
       const importStarted = Date.now();
       await importImages(state.containerdAddress, ctx.opts.images);
       ctx.log(`imported ${ctx.opts.images.length} images in ${((Date.now() - importStarted) / 1000).toFixed(1)} s`);
@@ -106,17 +173,8 @@ export const nodeActions: readonly NodeAction[] = [
         mkdirSync(join("/sys/fs/cgroup", controller, state.cgroup), { recursive: true });
       }
       writeFileSync(join(dir, "kubelet/config.yaml"), stringify(kubeletConfig(dir, state, ctx.subnet.gateway, ctx.ports.kubelet, ctx.ports.kubeletHealthz)));
-      startProcess(ctx, "kubelet", ctx.kube, [
-        "kubelet",
-        `--config=${join(dir, "kubelet/config.yaml")}`,
-        `--kubeconfig=${ctx.server.kubeconfigPath}`,
-        `--root-dir=${join(dir, "kubelet")}`,
-        `--cert-dir=${join(dir, "kubelet/pki")}`,
-        `--hostname-override=${nodeName}`,
-        // No DNS resolves the node's name: the API server dials this address (InternalIP).
-        // The kubelet refuses a loopback node IP ("nodeIP can't be loopback address"): the bridge's gateway it is.
-        `--node-ip=${ctx.subnet.gateway}`,
-      ], true);
+      // Waited for by the action "node Ready".
+      launch(ctx, "kubelet");
     },
   },
   {

@@ -110,6 +110,20 @@ function removeKubeletIptables(): void {
   }
 }
 
+/** Rules of our own on the bridge (a fault test's S3 outage, node/faults.ts): they name the bridge, unique to this node. */
+function bridgeRules(state: NodeState): string[] {
+  try {
+    const rules = execFileSync("iptables", ["-S", "INPUT"], { encoding: "utf8", timeout: 10_000 });
+    return rules.split("\n").filter((r) => r.startsWith("-A INPUT ") && r.includes(` -i ${state.bridge} `));
+  } catch {
+    return [];
+  }
+}
+
+function removeBridgeRules(state: NodeState): void {
+  for (const rule of bridgeRules(state)) run("iptables", ["-D", ...rule.slice(3).split(" ")]);
+}
+
 /** kube-proxy's host-wide chains (KUBE-SERVICES, KUBE-SVC-…): removed unless another kube-proxy runs. */
 function removeProxyIptables(state: NodeState): void {
   if (!state.kube) return;
@@ -182,6 +196,8 @@ export function cleanup(state: NodeState): string[] {
 
   removeKubeletIptables();
   removeProxyIptables(state);
+  removeBridgeRules(state);
+  problems.push(...bridgeRules(state).map((r) => `iptables rule ${r} is still there`));
   run("ip", ["link", "delete", state.bridge]);
   if (existsSync(`/sys/class/net/${state.bridge}`)) problems.push(`bridge ${state.bridge} is still there`);
 

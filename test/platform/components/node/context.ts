@@ -175,16 +175,21 @@ async function freeSubnet(): Promise<{ cidr: string; gateway: string }> {
   throw new Error("expected a free 10.244.x.0/24 for the node's Pods; all 256 are in use (leftover bridges? see `ip route`)");
 }
 
-/** Whether the Node reports Ready; the API server's certificate is self-signed (the kubeconfig skips verification too). */
-export function nodeReady(url: string, token: string): Promise<boolean> {
+/**
+ * Whether the Node reports Ready (with `since`, in a status the kubelet sent after that
+ * moment, not one left from before it stopped); the API server's certificate is
+ * self-signed (the kubeconfig skips verification too).
+ */
+export function nodeReady(url: string, token: string, since = 0): Promise<boolean> {
   return new Promise((resolve) => {
     const req = request(url, { rejectUnauthorized: false, headers: { authorization: `Bearer ${token}` }, timeout: 2000 }, (res) => {
       let body = "";
       res.on("data", (chunk: Buffer) => (body += chunk.toString()));
       res.on("end", () => {
         try {
-          const node = JSON.parse(body) as { status?: { conditions?: { type: string; status: string }[] } };
-          resolve(res.statusCode === 200 && (node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false));
+          const node = JSON.parse(body) as { status?: { conditions?: { type: string; status: string; lastHeartbeatTime?: string }[] } };
+          const ready = node.status?.conditions?.find((c) => c.type === "Ready");
+          resolve(res.statusCode === 200 && ready?.status === "True" && (since === 0 || Date.parse(ready.lastHeartbeatTime ?? "") >= since));
         } catch {
           resolve(false);
         }

@@ -11,10 +11,12 @@ import { cpSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { type ImageArchive, importImages } from "../../build/images.ts";
 import type { ApiServer } from "../api-server.ts";
-import { nodeActions } from "./actions.ts";
+import { nodeActions, type NodeComponent, startComponent } from "./actions.ts";
 import { type LocalS3, newContext, type NodeContext, nodeName, type NodeOptions } from "./context.ts";
+import { blockS3, containerPid, powerOff, powerOn, restartComponent, stopComponent, unblockS3 } from "./faults.ts";
 import { nodeMemory } from "./processes.ts";
 
+export { type NodeComponent, nodeComponents } from "./actions.ts";
 export { type LocalS3, nodeName, type NodeOptions } from "./context.ts";
 export { detectNodeMode, type NodeMode } from "./mode.ts";
 export { cgroupProcesses, nodeProcesses } from "./processes.ts";
@@ -32,6 +34,19 @@ export interface LocalNode {
   importImages(images: readonly ImageArchive[]): Promise<void>;
   /** Resident memory (bytes) of every process of the node: components, shims and Pods. */
   memoryBytes(): number;
+  /** Fault tests (faults.ts): one component stopped (SIGTERM by default, SIGKILL for a crash) and started again with its own command. */
+  stopComponent(component: NodeComponent, signal?: NodeJS.Signals): Promise<void>;
+  startComponent(component: NodeComponent): Promise<void>;
+  restartComponent(component: NodeComponent, signal?: NodeJS.Signals): Promise<void>;
+  /** The node loses power (every component and Pod killed, its disk kept; S3 stays up) and boots again until Ready. */
+  powerOff(): Promise<void>;
+  powerOn(): Promise<void>;
+  /** The Pods' connections to S3 are refused until unblockS3 (the test process still reaches it). */
+  blockS3(): Promise<void>;
+  unblockS3(): Promise<void>;
+  /** The host pid of a container's first process (a Pod status's `containerd://<id>`), to signal it as a crash would. */
+  containerPid(containerId: string): Promise<number>;
+  /** Tears the node down to nothing. */
   stop(): Promise<void>;
 }
 
@@ -63,6 +78,14 @@ export async function startNode(server: ApiServer, opts: NodeOptions): Promise<L
     s3: ctx.s3,
     importImages: (images) => importImages(ctx.state.containerdAddress, images),
     memoryBytes: () => nodeMemory(ctx.dir, ctx.state),
+    stopComponent: (component, signal) => stopComponent(ctx, component, signal),
+    startComponent: (component) => startComponent(ctx, component),
+    restartComponent: (component, signal) => restartComponent(ctx, component, signal),
+    powerOff: () => powerOff(ctx),
+    powerOn: () => powerOn(ctx),
+    blockS3: () => blockS3(ctx),
+    unblockS3: () => unblockS3(ctx),
+    containerPid: (containerId) => containerPid(ctx, containerId),
     stop,
   };
 }
