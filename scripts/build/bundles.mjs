@@ -12,7 +12,14 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
-export const flows = ["bootstrap", "create-1password-secret", "sync-ingress", "vendir-remove-entry", "verify", "relay-helm"];
+export const flows = [
+  "bootstrap",
+  "create-1password-secret",
+  "sync-ingress",
+  "vendir-remove-entry",
+  "verify",
+  "relay-helm",
+];
 export const outDir = join(root, "dist/flows");
 
 /** Newest modification time of the TypeScript the bundles are built from (scripts/flows and scripts/lib). */
@@ -69,9 +76,14 @@ const lazyClientNodeDeps = {
     b.onLoad({ filter: /.*/, namespace: "lazy" }, ({ path }) => {
       const exports = Object.entries(lazyPackages[path]);
       const esm = exports.every(([, how]) => how === "async");
-      const lines = [esm ? `const load = () => import(${JSON.stringify(path)});` : `const load = () => require(${JSON.stringify(path)});`];
+      const lines = [
+        esm
+          ? `const load = () => import(${JSON.stringify(path)});`
+          : `const load = () => require(${JSON.stringify(path)});`,
+      ];
       for (const [name, how] of exports) {
-        const head = name === "default" ? "export default function" : `export ${how === "async" ? "async " : ""}function ${name}`;
+        const head =
+          name === "default" ? "export default function" : `export ${how === "async" ? "async " : ""}function ${name}`;
         const real = `(${how === "async" ? "await " : ""}load())[${JSON.stringify(name)}]`;
         lines.push(`${head}(...args) { return ${how === "new" ? `new ${real}` : real}(...args); }`);
       }
@@ -86,7 +98,8 @@ const lazyClientNodeDeps = {
  * checkout of this repository (a tarball, a copy without .git) it says so.
  */
 export function builtFrom(dir = root) {
-  const git = (...args) => execFileSync("git", args, { cwd: dir, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  const git = (...args) =>
+    execFileSync("git", args, { cwd: dir, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
   try {
     // Not a repository further up that happens to hold the copy.
     if (realpathSync(git("rev-parse", "--show-toplevel")) !== realpathSync(dir)) throw new Error("another repository");
@@ -108,7 +121,10 @@ export async function build() {
   rmSync(staging, { recursive: true, force: true });
   try {
     await esbuild({
-      entryPoints: [...flows.map((f) => ({ in: join(root, "scripts/flows", `${f}.ts`), out: f })), { in: join(root, "scripts/lib/cli.ts"), out: "cli" }],
+      entryPoints: [
+        ...flows.map((f) => ({ in: join(root, "scripts/flows", `${f}.ts`), out: f })),
+        { in: join(root, "scripts/lib/cli.ts"), out: "cli" },
+      ],
       outdir: staging,
       outExtension: { ".js": ".mjs" },
       bundle: true,
@@ -120,7 +136,9 @@ export async function build() {
       target: "node22",
       external: ["@1password/sdk", "esbuild"],
       // Some bundled dependencies are CommonJS and call require().
-      banner: { js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);' },
+      banner: {
+        js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);',
+      },
       define: { __FLOWS_BUILT_FROM__: JSON.stringify(builtFrom()) },
       logLevel: "warning",
       plugins: [lazyClientNodeDeps, pureClientNode],
@@ -128,7 +146,8 @@ export async function build() {
     const built = new Set(filesUnder(staging).map((f) => relative(staging, f)));
     mkdirSync(join(outDir, "chunks"), { recursive: true });
     // Chunks first, entry points last: a new entry point finds its chunks in place.
-    for (const file of [...built].sort((a, b) => Number(!a.startsWith("chunks/")) - Number(!b.startsWith("chunks/")))) renameSync(join(staging, file), join(outDir, file));
+    for (const file of [...built].sort((a, b) => Number(!a.startsWith("chunks/")) - Number(!b.startsWith("chunks/"))))
+      renameSync(join(staging, file), join(outDir, file));
     for (const file of filesUnder(outDir)) if (!built.has(relative(outDir, file))) rmSync(file);
   } finally {
     rmSync(staging, { recursive: true, force: true });

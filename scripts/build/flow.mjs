@@ -24,7 +24,10 @@ if (name === "--version") {
   // The CLI layer's bundle names the commit it was built from; without bundles there is none to name.
   const cli = join(outDir, "cli.mjs");
   if (existsSync(cli)) console.log((await import(cli)).versionLine());
-  else console.log(`setup-docs-relay ${JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version} (no bundles built yet: npm run build, node ${process.version})`);
+  else
+    console.log(
+      `setup-docs-relay ${JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version} (no bundles built yet: npm run build, node ${process.version})`,
+    );
   process.exit(0);
 }
 try {
@@ -43,7 +46,9 @@ const missing = [bundle, cli].find((f) => !existsSync(f));
 const stale = !missing && Math.min(statSync(bundle).mtimeMs, statSync(cli).mtimeMs) < sourcesMtime();
 if (missing || stale) {
   const what = missing ? `${missing} is missing` : `${bundle} is older than scripts/flows or scripts/lib`;
-  console.error(`✖ expected a built bundle of the flow ${name}; ${what}; build the bundles with \`npm run build\` (npm install does it too)`);
+  console.error(
+    `✖ expected a built bundle of the flow ${name}; ${what}; build the bundles with \`npm run build\` (npm install does it too)`,
+  );
   process.exit(2);
 }
 const [{ main }, { runMain }] = await Promise.all([import(bundle), import(cli)]);

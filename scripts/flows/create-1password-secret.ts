@@ -34,6 +34,10 @@ ${commonHelp}`;
 
 export async function main(argv: string[]): Promise<void> {
   const { common, values } = parseFlowArgs(argv, optionSpecs, help);
-  const options: CreateSecretOptions = { cluster: common, secrets: secretSourceOptions(values), refs: secretRefs(values) };
+  const options: CreateSecretOptions = {
+    cluster: common,
+    secrets: secretSourceOptions(values),
+    refs: secretRefs(values),
+  };
   return (await import("./run/create-1password-secret.ts")).run(options);
 }

@@ -69,7 +69,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  if (values.recover && command !== "upgrade") throw new UsageError(`expected --recover with upgrade only; got it with ${command}; drop it`);
+  if (values.recover && command !== "upgrade")
+    throw new UsageError(`expected --recover with upgrade only; got it with ${command}; drop it`);
   const timeoutMs = parseDuration(values.timeout);
   const options: RelayHelmOptions = {
     command,

@@ -44,10 +44,14 @@ function entryName(positionals: string[]): string {
   const [given, ...extra] = positionals;
   const name = given?.startsWith(`${chartsDir}/`) ? given.slice(chartsDir.length + 1) : given;
   if (!name || extra.length) {
-    throw new UsageError(`expected one entry name (e.g. relay-server); got ${positionals.length ? positionals.join(" ") : "none"}; see --help`);
+    throw new UsageError(
+      `expected one entry name (e.g. relay-server); got ${positionals.length ? positionals.join(" ") : "none"}; see --help`,
+    );
   }
   if (!isValidEntryName(name)) {
-    throw new UsageError(`expected an entry name such as relay-server; got "${name}", which is not a plain folder name; pass the name that follows ${chartsDir}/ in vendir.yml`);
+    throw new UsageError(
+      `expected an entry name such as relay-server; got "${name}", which is not a plain folder name; pass the name that follows ${chartsDir}/ in vendir.yml`,
+    );
   }
   return name;
 }

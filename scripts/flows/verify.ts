@@ -1,7 +1,14 @@
 // `moon run docs-prod:verify`: after every change, one line per check: Flux
 // reconciled, the relays available with their Secrets and addresses, the CCM
 // mirrors and the ingress, TLS, /ready over HTTPS, and the attachment path in use.
-import { clusterOptionSpecs, commonHelp, ingressFilesOption, parseDuration, parseFlowArgs, UsageError } from "../lib/cli.ts";
+import {
+  clusterOptionSpecs,
+  commonHelp,
+  ingressFilesOption,
+  parseDuration,
+  parseFlowArgs,
+  UsageError,
+} from "../lib/cli.ts";
 import { management, tenant } from "../lib/names.ts";
 import { secretSourceHelp, secretSourceOptions, secretSourceOptionSpecs } from "../lib/onepassword.ts";
 import { isScope, scopes } from "../lib/verify/checks.ts";
@@ -52,7 +59,10 @@ function parseConnectTo(values: readonly string[]): Map<string, { address: strin
   return new Map(
     values.map((v) => {
       const match = /^([^=\s]+)=([^:\s]+):(\d{1,5})$/.exec(v);
-      if (!match || Number(match[3]) > 65535) throw new UsageError(`expected --connect-to HOST=ADDR:PORT (e.g. personal.relay.enigma.vgijssel.nl=127.0.0.1:8443); got "${v}"; see --help`);
+      if (!match || Number(match[3]) > 65535)
+        throw new UsageError(
+          `expected --connect-to HOST=ADDR:PORT (e.g. personal.relay.enigma.vgijssel.nl=127.0.0.1:8443); got "${v}"; see --help`,
+        );
       return [match[1]!, { address: match[2]!, port: Number(match[3]) }];
     }),
   );
@@ -69,7 +79,11 @@ export async function main(argv: string[]): Promise<number> {
     secrets: secretSourceOptions(values),
     scopes: only.filter(isScope),
     ingressFiles: ingressFilesOption(values["ingress-file"]),
-    https: { caFile: values["ca-file"], timeoutMs: parseDuration(values["request-timeout"], "--request-timeout"), connectTo: parseConnectTo(values["connect-to"] ?? []) },
+    https: {
+      caFile: values["ca-file"],
+      timeoutMs: parseDuration(values["request-timeout"], "--request-timeout"),
+      connectTo: parseConnectTo(values["connect-to"] ?? []),
+    },
     json: values.json,
   };
   return (await import("./run/verify.ts")).run(options);

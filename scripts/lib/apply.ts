@@ -19,7 +19,12 @@ export function refOf(obj: Manifest): string {
   return `${obj.kind} ${ns ? `${ns}/` : ""}${obj.metadata.name}`;
 }
 
-export async function applyAll(client: KubeClient, objects: readonly Manifest[], opts: { dryRun: boolean }, report: (a: Applied) => void): Promise<Applied[]> {
+export async function applyAll(
+  client: KubeClient,
+  objects: readonly Manifest[],
+  opts: { dryRun: boolean },
+  report: (a: Applied) => void,
+): Promise<Applied[]> {
   const namespaces = objects.filter((o) => o.kind === "Namespace").map(withNamespaceLabel);
   const rest = objects.filter((o) => o.kind !== "Namespace");
   const results: Applied[] = [];
@@ -42,20 +47,40 @@ export async function applyAll(client: KubeClient, objects: readonly Manifest[],
     const settled = await Promise.allSettled(phase.map(one));
     const failed = settled.findIndex((s) => s.status === "rejected");
     settled.forEach((s) => s.status === "fulfilled" && results.push(s.value));
-    if (failed >= 0) throw applyFailure(client, phase[failed]!, (settled[failed] as PromiseRejectedResult).reason, results, opts.dryRun);
+    if (failed >= 0)
+      throw applyFailure(
+        client,
+        phase[failed]!,
+        (settled[failed] as PromiseRejectedResult).reason,
+        results,
+        opts.dryRun,
+      );
     for (const applied of results.slice(-settled.length)) report(applied);
   }
   return results;
 }
 
 /** The first failed apply of a phase, with what the apply did change before it stopped. */
-function applyFailure(client: KubeClient, obj: Manifest, error: unknown, done: readonly Applied[], dryRun: boolean): unknown {
+function applyFailure(
+  client: KubeClient,
+  obj: Manifest,
+  error: unknown,
+  done: readonly Applied[],
+  dryRun: boolean,
+): unknown {
   const changed = done.filter((a) => a.action !== "unchanged").map((a) => `${a.ref} ${a.action}`);
-  const what = dryRun ? "nothing was changed (dry run)" : changed.length > 0 ? `applied before the failure: ${changed.join(", ")}` : "nothing was changed";
+  const what = dryRun
+    ? "nothing was changed (dry run)"
+    : changed.length > 0
+      ? `applied before the failure: ${changed.join(", ")}`
+      : "nothing was changed";
   // The API server went away mid-apply (and stayed away while the request was retried): say what was applied, a re-run does the rest.
-  if (error instanceof KubeUnreachableError) return new OperatorError(`${error.message}; ${what}; run again once it answers`);
+  if (error instanceof KubeUnreachableError)
+    return new OperatorError(`${error.message}; ${what}; run again once it answers`);
   if (!(error instanceof KubeApiError)) return error;
-  const answer = error.explained ? error.message : `expected ${client.label} to accept ${refOf(obj)}; it answered ${error.code}: ${error.message}`;
+  const answer = error.explained
+    ? error.message
+    : `expected ${client.label} to accept ${refOf(obj)}; it answered ${error.code}: ${error.message}`;
   return new OperatorError(`${answer}; ${what}; fix the cause and run again`);
 }
 
@@ -65,7 +90,10 @@ function applyFailure(client: KubeClient, obj: Manifest, error: unknown, done: r
  */
 function withNamespaceLabel(ns: Manifest): Manifest {
   const metadata = ns.metadata;
-  return { ...ns, metadata: { ...metadata, labels: { ...metadata.labels, "kubernetes.io/metadata.name": metadata.name } } };
+  return {
+    ...ns,
+    metadata: { ...metadata, labels: { ...metadata.labels, "kubernetes.io/metadata.name": metadata.name } },
+  };
 }
 
 export function summary(results: readonly Applied[], dryRun: boolean): string {

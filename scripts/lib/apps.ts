@@ -22,13 +22,17 @@ export function readPatches(path: string): Patch[] {
   try {
     text = readFileSync(path, "utf8");
   } catch (error) {
-    throw new OperatorError(`expected a YAML list of kustomize patches in ${path} (--patches); ${describeFsError(error)}; pass an existing, readable file`);
+    throw new OperatorError(
+      `expected a YAML list of kustomize patches in ${path} (--patches); ${describeFsError(error)}; pass an existing, readable file`,
+    );
   }
   const doc = parseDocument(text);
   throwYamlError(text, path, doc.errors);
   const list: unknown = doc.toJS();
   if (!Array.isArray(list) || list.some((p) => typeof (p as Patch | null)?.patch !== "string")) {
-    throw new OperatorError(`expected a YAML list of patches in ${path}, each with a "patch" string (and an optional "target"), as in a Flux Kustomization's spec.patches; found something else; fix the file`);
+    throw new OperatorError(
+      `expected a YAML list of patches in ${path}, each with a "patch" string (and an optional "target"), as in a Flux Kustomization's spec.patches; found something else; fix the file`,
+    );
   }
   return list as Patch[];
 }
@@ -46,12 +50,24 @@ export function sourcePatches(objects: readonly Manifest[], source: { url?: stri
 
 /** `kubectl kustomize <path>`, parsed; with patches, as Flux builds it when its Kustomization carries them. */
 export async function buildApp(path: string, patches: readonly Patch[] = []): Promise<Manifest[]> {
-  if (patches.length === 0) return parseManifests(await runTool("kubectl", ["kustomize", path]), `kubectl kustomize ${path}`);
+  if (patches.length === 0)
+    return parseManifests(await runTool("kubectl", ["kustomize", path]), `kubectl kustomize ${path}`);
   const dir = privateTempDir("app-patches-", "build the app with the patches");
   try {
     // kustomize takes a relative resource only; the app stays where it is.
-    writeFileSync(join(dir, "kustomization.yaml"), stringify({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: [relative(dir, resolve(repoRoot, path))], patches }));
-    return parseManifests(await runTool("kubectl", ["kustomize", "--load-restrictor", "LoadRestrictionsNone", dir]), `kubectl kustomize ${path} with its patches`);
+    writeFileSync(
+      join(dir, "kustomization.yaml"),
+      stringify({
+        apiVersion: "kustomize.config.k8s.io/v1beta1",
+        kind: "Kustomization",
+        resources: [relative(dir, resolve(repoRoot, path))],
+        patches,
+      }),
+    );
+    return parseManifests(
+      await runTool("kubectl", ["kustomize", "--load-restrictor", "LoadRestrictionsNone", dir]),
+      `kubectl kustomize ${path} with its patches`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,7 +1,13 @@
 // The command-line layer every flow shares: the common options, durations,
 // listr2 progress, and one-line errors with secret values redacted.
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import type { ListrDefaultRenderer, ListrLogLevels as LogLevel, ListrSimpleRenderer, ListrTaskWrapper, LoggerFieldOptions } from "listr2";
+import type {
+  ListrDefaultRenderer,
+  ListrLogLevels as LogLevel,
+  ListrSimpleRenderer,
+  ListrTaskWrapper,
+  LoggerFieldOptions,
+} from "listr2";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { redact, redactError, UsageError } from "./errors.ts";
@@ -72,7 +78,16 @@ Relative paths are from the folder the command was typed in. Durations are Go's
 failed, 2 a wrong command line, 3 any other failure.`;
 
 /** Options whose values are paths: resolved against the operator's working directory. */
-const pathOptions = ["tenant-kubeconfig", "local-secrets", "ca-file", "ingress-file", "dir", "repo-root", "patches", "values"];
+const pathOptions = [
+  "tenant-kubeconfig",
+  "local-secrets",
+  "ca-file",
+  "ingress-file",
+  "dir",
+  "repo-root",
+  "patches",
+  "values",
+];
 
 export interface ParsedArgs<S extends OptionSpecs> {
   common: CommonOptions;
@@ -111,7 +126,9 @@ export function parseFlowArgs<S extends OptionSpecs>(argv: string[], specs: S, h
     throw new UsageError(`expected --tenant-kubeconfig-from secret or 1password; got "${from}"`);
   }
   if (v["tenant-kubeconfig"] && v["tenant-kubeconfig-from"]) {
-    throw new UsageError("expected either --tenant-kubeconfig PATH or --tenant-kubeconfig-from SRC; got both; pass one");
+    throw new UsageError(
+      "expected either --tenant-kubeconfig PATH or --tenant-kubeconfig-from SRC; got both; pass one",
+    );
   }
   return {
     common: {
@@ -129,7 +146,9 @@ export function parseFlowArgs<S extends OptionSpecs>(argv: string[], specs: S, h
 
 /** The version in package.json. */
 function version(): string {
-  return (JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { version?: string }).version ?? "unknown";
+  return (
+    (JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { version?: string }).version ?? "unknown"
+  );
 }
 
 // Replaced by scripts/build/bundles.mjs with the commit the bundles are built from.
@@ -151,7 +170,7 @@ export function ingressFilesOption(given: readonly string[] | undefined): string
   return given && given.length > 0 ? [...given] : [join(repoRoot, management.ingressFile)];
 }
 
-const durationUnits: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const durationUnits: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /**
  * A duration as Go (and helm, kubectl) write it: 500ms, 90s, 1m30s, 1.5h, 2h45m; "0" alone
@@ -210,7 +229,14 @@ let liveStep: ((line: string) => void) | undefined;
  */
 export function newSteps({ silent = false } = {}): Steps {
   const plain = () => !process.stdout.isTTY || process.env.CI === "true";
-  const draw = async (title: string, task: (ctx: unknown, wrapper: ListrTaskWrapper<unknown, ListrDefaultRenderer, ListrSimpleRenderer>) => Promise<void> | void, skip: string | false = false) => {
+  const draw = async (
+    title: string,
+    task: (
+      ctx: unknown,
+      wrapper: ListrTaskWrapper<unknown, ListrDefaultRenderer, ListrSimpleRenderer>,
+    ) => Promise<void> | void,
+    skip: string | false = false,
+  ) => {
     const { Listr, ListrLogger, ListrLogLevels, LISTR_LOGGER_STYLE } = await import("listr2");
     // The plain renderer writes a failed step as "✖ title [FAILED: message]" on stderr, a second copy of runMain's line: it keeps the title, on stdout.
     class StepLogger extends ListrLogger<LogLevel> {
@@ -224,7 +250,14 @@ export function newSteps({ silent = false } = {}): Steps {
         renderer: (silent ? "silent" : "default") as "default",
         rendererOptions: { showErrorMessage: false, collapseSkips: false, collapseSubtasks: false },
         fallbackRenderer: (silent ? "silent" : "simple") as "simple",
-        fallbackRendererOptions: { logger: new StepLogger({ useIcons: true, toStderr: [], icon: LISTR_LOGGER_STYLE.icon, color: LISTR_LOGGER_STYLE.color }) },
+        fallbackRendererOptions: {
+          logger: new StepLogger({
+            useIcons: true,
+            toStderr: [],
+            icon: LISTR_LOGGER_STYLE.icon,
+            color: LISTR_LOGGER_STYLE.color,
+          }),
+        },
         fallbackRendererCondition: plain,
         exitOnError: true,
         // runMain handles SIGINT, SIGTERM and SIGHUP: listr2's own handler exits at once, before any cleanup.
@@ -241,7 +274,17 @@ export function newSteps({ silent = false } = {}): Steps {
         const say = (line: string) => void (wrapper.output = redact(line));
         if (!silent && !plain()) liveStep = say;
         try {
-          result = { value: await body({ say, get title() { return wrapper.title ?? title; }, set title(text: string) { wrapper.title = redact(text); } }) };
+          result = {
+            value: await body({
+              say,
+              get title() {
+                return wrapper.title ?? title;
+              },
+              set title(text: string) {
+                wrapper.title = redact(text);
+              },
+            }),
+          };
         } catch (error) {
           throw redactError(error);
         } finally {

@@ -27,7 +27,9 @@ export async function parseKubeconfig(text: string, origin: string): Promise<Kub
   try {
     kc.loadFromString(text);
   } catch (error) {
-    throw new OperatorError(`expected a kubeconfig in ${origin}; it does not parse (${(error as Error).message.split("\n")[0]}); fix or replace it`);
+    throw new OperatorError(
+      `expected a kubeconfig in ${origin}; it does not parse (${(error as Error).message.split("\n")[0]}); fix or replace it`,
+    );
   }
   checkUsable(kc, origin, true);
   return kc;
@@ -37,14 +39,23 @@ export async function parseKubeconfig(text: string, origin: string): Promise<Kub
 function checkUsable(kc: KubeConfig, origin: string, show: boolean): void {
   const context = kc.getContextObject(kc.getCurrentContext());
   if (!context) {
-    throw new OperatorError(`expected a kubeconfig with a current context in ${origin}; found contexts [${kc.getContexts().map((c) => c.name).join(", ")}] and current-context "${kc.getCurrentContext()}"; set current-context`);
+    throw new OperatorError(
+      `expected a kubeconfig with a current context in ${origin}; found contexts [${kc
+        .getContexts()
+        .map((c) => c.name)
+        .join(", ")}] and current-context "${kc.getCurrentContext()}"; set current-context`,
+    );
   }
   const cluster = kc.getCluster(context.cluster);
   if (!cluster?.server) {
-    throw new OperatorError(`expected cluster "${context.cluster}" with a server URL in ${origin}; found none; fix the kubeconfig`);
+    throw new OperatorError(
+      `expected cluster "${context.cluster}" with a server URL in ${origin}; found none; fix the kubeconfig`,
+    );
   }
   if (!URL.canParse(cluster.server)) {
-    throw new OperatorError(`expected cluster "${context.cluster}" in ${origin} to have a server URL such as https://api.example.com:6443; found ${show ? `"${cluster.server}"` : "a value that is not a URL (not shown: it comes from the secret)"}; fix the kubeconfig`);
+    throw new OperatorError(
+      `expected cluster "${context.cluster}" in ${origin} to have a server URL such as https://api.example.com:6443; found ${show ? `"${cluster.server}"` : "a value that is not a URL (not shown: it comes from the secret)"}; fix the kubeconfig`,
+    );
   }
   const user = kc.getUser(context.user);
   for (const value of [user?.token, user?.password, user?.keyData, user?.certData]) if (value) registerSecret(value);
@@ -52,7 +63,15 @@ function checkUsable(kc: KubeConfig, origin: string, show: boolean): void {
 
 /** What each field a kubeconfig from a cluster or secret store may hold is; anything else is refused. */
 const untrustedFields: Record<string, Record<string, "string" | "false" | "empty" | "list">> = {
-  "": { apiVersion: "string", kind: "string", clusters: "list", users: "list", contexts: "list", "current-context": "string", preferences: "empty" },
+  "": {
+    apiVersion: "string",
+    kind: "string",
+    clusters: "list",
+    users: "list",
+    contexts: "list",
+    "current-context": "string",
+    preferences: "empty",
+  },
   cluster: { server: "string", "certificate-authority-data": "string", "insecure-skip-tls-verify": "false" },
   user: { token: "string", "client-certificate-data": "string", "client-key-data": "string" },
   context: { cluster: "string", user: "string", namespace: "string", name: "string" },
@@ -85,10 +104,18 @@ const refusedFields: Record<string, string> = {
  */
 export async function untrustedKubeconfig(text: string, origin: string, show: boolean): Promise<KubeConfig> {
   const refuse = (field: string, why: string) =>
-    new OperatorError(`expected the kubeconfig in ${origin} to hold only a server URL, a CA and a token or client certificate; found ${field} (${why}); refusing it: a kubeconfig from a cluster or a secret store must not run a program, read a file or weaken TLS on this machine; fix it there, or pass a kubeconfig you trust with --tenant-kubeconfig PATH`);
-  if (text.trim() === "") throw new OperatorError(`expected a kubeconfig in ${origin}; it is empty; fix it there, or pass a kubeconfig you trust with --tenant-kubeconfig PATH`);
+    new OperatorError(
+      `expected the kubeconfig in ${origin} to hold only a server URL, a CA and a token or client certificate; found ${field} (${why}); refusing it: a kubeconfig from a cluster or a secret store must not run a program, read a file or weaken TLS on this machine; fix it there, or pass a kubeconfig you trust with --tenant-kubeconfig PATH`,
+    );
+  if (text.trim() === "")
+    throw new OperatorError(
+      `expected a kubeconfig in ${origin}; it is empty; fix it there, or pass a kubeconfig you trust with --tenant-kubeconfig PATH`,
+    );
   const doc = parseDocument(text, { uniqueKeys: true });
-  if (doc.errors.length > 0) throw new OperatorError(`expected a kubeconfig in ${origin}; it does not parse (${doc.errors[0]!.message.split("\n")[0]}); fix it there`);
+  if (doc.errors.length > 0)
+    throw new OperatorError(
+      `expected a kubeconfig in ${origin}; it does not parse (${doc.errors[0]!.message.split("\n")[0]}); fix it there`,
+    );
   const isMap = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
   const check = (value: unknown, kind: string, at: string): Record<string, unknown> => {
     if (!isMap(value)) throw refuse(at || "the document", "not a map");
@@ -96,8 +123,17 @@ export async function untrustedKubeconfig(text: string, origin: string, show: bo
       const path = at ? `${at}.${key}` : key;
       const allowed = untrustedFields[kind]![key];
       const ok =
-        allowed === "string" ? typeof field === "string" : allowed === "false" ? field === false : allowed === "empty" ? isMap(field) && Object.keys(field).length === 0 : allowed === "list" ? Array.isArray(field) : false;
-      if (!ok) throw refuse(path, refusedFields[key] ?? (allowed ? "a value of the wrong kind" : "a field not allowed here"));
+        allowed === "string"
+          ? typeof field === "string"
+          : allowed === "false"
+            ? field === false
+            : allowed === "empty"
+              ? isMap(field) && Object.keys(field).length === 0
+              : allowed === "list"
+                ? Array.isArray(field)
+                : false;
+      if (!ok)
+        throw refuse(path, refusedFields[key] ?? (allowed ? "a value of the wrong kind" : "a field not allowed here"));
     }
     return value;
   };
@@ -106,23 +142,34 @@ export async function untrustedKubeconfig(text: string, origin: string, show: bo
     // Aliases expand here; a document that expands into a huge one is refused, not built.
     parsed = doc.toJS({ maxAliasCount: 10 });
   } catch (error) {
-    throw new OperatorError(`expected a kubeconfig in ${origin}; it does not parse (${(error as Error).message.split("\n")[0]}); fix it there`);
+    throw new OperatorError(
+      `expected a kubeconfig in ${origin}; it does not parse (${(error as Error).message.split("\n")[0]}); fix it there`,
+    );
   }
   const top = check(parsed, "", "");
   const entries = (list: string, kind: string) =>
     ((top[list] as unknown[] | undefined) ?? []).map((entry, i) => {
       const at = `${list}[${i}]`;
       if (!isMap(entry) || typeof entry.name !== "string") throw refuse(at, "an entry without a name");
-      for (const key of Object.keys(entry)) if (key !== "name" && key !== kind) throw refuse(`${at}.${key}`, refusedFields[key] ?? "a field not allowed here");
+      for (const key of Object.keys(entry))
+        if (key !== "name" && key !== kind)
+          throw refuse(`${at}.${key}`, refusedFields[key] ?? "a field not allowed here");
       return { name: entry.name, fields: check(entry[kind] ?? {}, kind, `${at}.${kind}`) };
     });
   const clusters = entries("clusters", "cluster").map(({ name, fields }) => {
     const server = typeof fields.server === "string" ? fields.server : "";
     if (!URL.canParse(server) || new URL(server).protocol !== "https:") {
-      throw new OperatorError(`expected cluster "${name}" in the kubeconfig in ${origin} to have an https:// server URL; found ${show ? `"${server}"` : "another value (not shown: it comes from the secret)"}; fix it there`);
+      throw new OperatorError(
+        `expected cluster "${name}" in the kubeconfig in ${origin} to have an https:// server URL; found ${show ? `"${server}"` : "another value (not shown: it comes from the secret)"}; fix it there`,
+      );
     }
     if (!show) registerSecret(server);
-    return { name, server: server.replace(/\/$/, ""), caData: fields["certificate-authority-data"] as string | undefined, skipTLSVerify: false };
+    return {
+      name,
+      server: server.replace(/\/$/, ""),
+      caData: fields["certificate-authority-data"] as string | undefined,
+      skipTLSVerify: false,
+    };
   });
   const users = entries("users", "user").map(({ name, fields }) => ({
     name,
@@ -130,7 +177,12 @@ export async function untrustedKubeconfig(text: string, origin: string, show: bo
     certData: fields["client-certificate-data"] as string | undefined,
     keyData: fields["client-key-data"] as string | undefined,
   }));
-  const contexts = entries("contexts", "context").map(({ name, fields }) => ({ name, cluster: String(fields.cluster ?? ""), user: fields.user as string | undefined, namespace: fields.namespace as string | undefined }));
+  const contexts = entries("contexts", "context").map(({ name, fields }) => ({
+    name,
+    cluster: String(fields.cluster ?? ""),
+    user: fields.user as string | undefined,
+    namespace: fields.namespace as string | undefined,
+  }));
   const kc = await newKubeConfig();
   kc.loadFromOptions({ clusters, users, contexts, currentContext: top["current-context"] as string | undefined });
   checkUsable(kc, origin, show);
@@ -162,19 +214,28 @@ function managementKubeconfigFiles(): string[] {
   const fromEnv = (process.env.KUBECONFIG ?? "").split(delimiter).filter(Boolean);
   const files = fromEnv.length > 0 ? fromEnv : [join(homedir(), ".kube", "config")];
   if (fromEnv.length === 0 && !existsSync(files[0]!) && !process.env.KUBERNETES_SERVICE_HOST) {
-    throw new OperatorError(`expected a kubeconfig for the management cluster; found none: KUBECONFIG is not set and ${files[0]} does not exist; set KUBECONFIG to the management cluster's kubeconfig (or write it to ~/.kube/config)`);
+    throw new OperatorError(
+      `expected a kubeconfig for the management cluster; found none: KUBECONFIG is not set and ${files[0]} does not exist; set KUBECONFIG to the management cluster's kubeconfig (or write it to ~/.kube/config)`,
+    );
   }
   for (const file of fromEnv) {
     let text: string;
     try {
       text = readFileSync(file, "utf8");
     } catch (error) {
-      throw new OperatorError(`expected the kubeconfig KUBECONFIG names at ${file}; ${describeFsError(error)}; fix KUBECONFIG or the file`);
+      throw new OperatorError(
+        `expected the kubeconfig KUBECONFIG names at ${file}; ${describeFsError(error)}; fix KUBECONFIG or the file`,
+      );
     }
-    if (text.trim() === "") throw new OperatorError(`expected a kubeconfig for the management cluster in ${file} (KUBECONFIG); it is empty; fix KUBECONFIG or the file`);
+    if (text.trim() === "")
+      throw new OperatorError(
+        `expected a kubeconfig for the management cluster in ${file} (KUBECONFIG); it is empty; fix KUBECONFIG or the file`,
+      );
   }
   if (fromEnv.length === 0 && existsSync(files[0]!) && readFileSync(files[0]!, "utf8").trim() === "") {
-    throw new OperatorError(`expected a kubeconfig for the management cluster in ${files[0]}; it is empty; write the management cluster's kubeconfig there, or set KUBECONFIG`);
+    throw new OperatorError(
+      `expected a kubeconfig for the management cluster in ${files[0]}; it is empty; write the management cluster's kubeconfig there, or set KUBECONFIG`,
+    );
   }
   return files;
 }
@@ -185,11 +246,18 @@ async function loadManagementClient(opts: Pick<CommonOptions, "managementContext
   try {
     kc.loadFromDefault();
   } catch (error) {
-    throw new OperatorError(`expected a kubeconfig for the management cluster in ${origin}; it does not parse (${(error as Error).message.split("\n")[0]}); fix it or set KUBECONFIG`);
+    throw new OperatorError(
+      `expected a kubeconfig for the management cluster in ${origin}; it does not parse (${(error as Error).message.split("\n")[0]}); fix it or set KUBECONFIG`,
+    );
   }
   if (opts.managementContext) {
     if (!kc.getContextObject(opts.managementContext)) {
-      throw new OperatorError(`expected context "${opts.managementContext}" in ${origin}; found [${kc.getContexts().map((c) => c.name).join(", ")}]; pass one of them to --management-context`);
+      throw new OperatorError(
+        `expected context "${opts.managementContext}" in ${origin}; found [${kc
+          .getContexts()
+          .map((c) => c.name)
+          .join(", ")}]; pass one of them to --management-context`,
+      );
     }
     kc.setCurrentContext(opts.managementContext);
   }
@@ -213,15 +281,28 @@ export async function tenantClient(opts: CommonOptions, secrets: () => SecretSou
     try {
       text = readFileSync(opts.tenantKubeconfig, "utf8");
     } catch (error) {
-      throw new OperatorError(`expected a tenant kubeconfig file at ${opts.tenantKubeconfig}; ${(error as NodeJS.ErrnoException).code ?? "unreadable"}; pass an existing file`);
+      throw new OperatorError(
+        `expected a tenant kubeconfig file at ${opts.tenantKubeconfig}; ${(error as NodeJS.ErrnoException).code ?? "unreadable"}; pass an existing file`,
+      );
     }
-    return { client: new KubeClient(await parseKubeconfig(text, opts.tenantKubeconfig), label), origin: opts.tenantKubeconfig, showServer: true };
+    return {
+      client: new KubeClient(await parseKubeconfig(text, opts.tenantKubeconfig), label),
+      origin: opts.tenantKubeconfig,
+      showServer: true,
+    };
   }
   if (opts.tenantKubeconfigFrom === "1password") {
     const origin = tenant.kubeconfigTemplate;
     const text = await injectSecrets(readFileSync(join(repoRoot, origin), "utf8"), secrets());
     registerSecret(text.trim());
-    return { client: new KubeClient(await untrustedKubeconfig(text, `${origin} (rendered from ${secrets().description})`, false), label), origin, showServer: false };
+    return {
+      client: new KubeClient(
+        await untrustedKubeconfig(text, `${origin} (rendered from ${secrets().description})`, false),
+        label,
+      ),
+      origin,
+      showServer: false,
+    };
   }
   const { namespace, name } = tenant.kubeconfigSecret;
   const origin = `${namespace}/${name}`;
@@ -231,22 +312,38 @@ export async function tenantClient(opts: CommonOptions, secrets: () => SecretSou
     secret = (await mgmt.get({ apiVersion: "v1", kind: "Secret", metadata: { namespace, name } })) as typeof secret;
   } catch (error) {
     if (error instanceof KubeApiError && error.explained) throw new OperatorError(error.message);
-    if (error instanceof KubeApiError) throw new OperatorError(`expected to read Secret ${origin} in ${mgmt.label}; the API answered ${error.code} ${error.message}`);
+    if (error instanceof KubeApiError)
+      throw new OperatorError(
+        `expected to read Secret ${origin} in ${mgmt.label}; the API answered ${error.code} ${error.message}`,
+      );
     throw error;
   }
   if (!secret) {
-    throw new OperatorError(`expected Secret ${origin} in ${mgmt.label} (Cozystack writes it for ${tenant.release}); it does not exist; check --management-context or pass --tenant-kubeconfig PATH`);
+    throw new OperatorError(
+      `expected Secret ${origin} in ${mgmt.label} (Cozystack writes it for ${tenant.release}); it does not exist; check --management-context or pass --tenant-kubeconfig PATH`,
+    );
   }
   const encoded = secret.data?.[opts.tenantKubeconfigKey];
   if (encoded !== undefined && Buffer.from(encoded, "base64").toString("utf8").trim() === "") {
-    throw new OperatorError(`expected key "${opts.tenantKubeconfigKey}" in Secret ${origin} to hold a kubeconfig; it is empty; check the tenant cluster in Cozystack, or pass another key with --tenant-kubeconfig-key`);
+    throw new OperatorError(
+      `expected key "${opts.tenantKubeconfigKey}" in Secret ${origin} to hold a kubeconfig; it is empty; check the tenant cluster in Cozystack, or pass another key with --tenant-kubeconfig-key`,
+    );
   }
   if (!encoded) {
-    throw new OperatorError(`expected key "${opts.tenantKubeconfigKey}" in Secret ${origin}; found keys [${Object.keys(secret.data ?? {}).join(", ")}]; pass one with --tenant-kubeconfig-key`);
+    throw new OperatorError(
+      `expected key "${opts.tenantKubeconfigKey}" in Secret ${origin}; found keys [${Object.keys(secret.data ?? {}).join(", ")}]; pass one with --tenant-kubeconfig-key`,
+    );
   }
   const text = Buffer.from(encoded, "base64").toString("utf8");
   registerSecret(text.trim());
-  return { client: new KubeClient(await untrustedKubeconfig(text, `Secret ${origin} key ${opts.tenantKubeconfigKey}`, true), label), origin: `Secret ${origin}`, showServer: true };
+  return {
+    client: new KubeClient(
+      await untrustedKubeconfig(text, `Secret ${origin} key ${opts.tenantKubeconfigKey}`, true),
+      label,
+    ),
+    origin: `Secret ${origin}`,
+    showServer: true,
+  };
 }
 
 /** Writes a kubeconfig for helm or kubectl: mode 0600 (the name is git-ignored). */

@@ -16,12 +16,25 @@ export interface SecretRefs {
  */
 export function secretRefs(values: { "credentials-ref"?: string; "token-ref"?: string }): SecretRefs {
   const pick = (flag: string, given: string | undefined, env: string, fallback: string): string => {
-    const [value, from] = given !== undefined ? [given, flag] : process.env[env] ? [process.env[env], env] : [fallback, "scripts/lib/names.ts"];
-    if (!isReference(value)) throw new UsageError(`expected ${from} to be a secret reference like op://vault/item/field; got "${value}"; fix it`);
+    const [value, from] =
+      given !== undefined
+        ? [given, flag]
+        : process.env[env]
+          ? [process.env[env], env]
+          : [fallback, "scripts/lib/names.ts"];
+    if (!isReference(value))
+      throw new UsageError(
+        `expected ${from} to be a secret reference like op://vault/item/field; got "${value}"; fix it`,
+      );
     return value;
   };
   return {
-    credentialsRef: pick("--credentials-ref", values["credentials-ref"], "OP_CONNECT_CREDENTIALS_REF", onePassword.credentialsReference),
+    credentialsRef: pick(
+      "--credentials-ref",
+      values["credentials-ref"],
+      "OP_CONNECT_CREDENTIALS_REF",
+      onePassword.credentialsReference,
+    ),
     tokenRef: pick("--token-ref", values["token-ref"], "OP_OPERATOR_TOKEN_REF", onePassword.tokenReference),
   };
 }
@@ -34,11 +47,15 @@ export function checkCredentials(json: string, reference: string): void {
   try {
     parsed = JSON.parse(json);
   } catch {
-    throw new OperatorError(`expected ${reference} to hold the Connect credentials file as JSON; it does not parse as JSON; re-export 1password-credentials.json into that field`);
+    throw new OperatorError(
+      `expected ${reference} to hold the Connect credentials file as JSON; it does not parse as JSON; re-export 1password-credentials.json into that field`,
+    );
   }
   const missing = credentialFields.filter((f) => !(parsed && typeof parsed === "object" && f in parsed));
   if (missing.length > 0) {
-    throw new OperatorError(`expected the Connect credentials JSON at ${reference} to have ${credentialFields.join(", ")}; missing ${missing.join(", ")}; re-export 1password-credentials.json into that field`);
+    throw new OperatorError(
+      `expected the Connect credentials JSON at ${reference} to have ${credentialFields.join(", ")}; missing ${missing.join(", ")}; re-export 1password-credentials.json into that field`,
+    );
   }
 }
 
@@ -53,7 +70,11 @@ export function connectSecrets(credentials: string, token: string): Manifest[] {
   return [
     { apiVersion: "v1", kind: "Namespace", metadata: { name: onePassword.namespace } },
     // Connect reads OP_SESSION as base64-encoded JSON, so the value is the base64 of the file.
-    secret(onePassword.credentialsSecret.name, onePassword.credentialsSecret.key, Buffer.from(credentials).toString("base64")),
+    secret(
+      onePassword.credentialsSecret.name,
+      onePassword.credentialsSecret.key,
+      Buffer.from(credentials).toString("base64"),
+    ),
     secret(onePassword.tokenSecret.name, onePassword.tokenSecret.key, token),
   ];
 }

@@ -38,7 +38,9 @@ export function documentSaves(log: string): SaveReport {
       failures++;
       state.set(doc, "failed");
       const e = errorText.exec(line);
-      lastError = e ? `${e[1]}: ${e[2]!.trim()}${e[3] ? ` ${e[3]}/…` : ""}` : line.slice(line.indexOf("Error persisting.")).slice(0, 200);
+      lastError = e
+        ? `${e[1]}: ${e[2]!.trim()}${e[3] ? ` ${e[3]}/…` : ""}`
+        : line.slice(line.indexOf("Error persisting.")).slice(0, 200);
     } else if (attempt.test(line)) {
       state.set(doc, "saving");
     } else if (ended.test(line)) {

@@ -22,7 +22,10 @@ export function redact(text: string): string {
 
 /** A message on one line, as the runbook promises: a tool's multi-line answer joined with "; " (a list after a colon follows it). */
 export function oneLine(message: string): string {
-  const lines = message.split("\n").map((line) => line.trim()).filter(Boolean);
+  const lines = message
+    .split("\n")
+    .map((line) => line.trim())
+    .filter(Boolean);
   return lines.reduce((out, line) => (out === "" ? line : `${out}${out.endsWith(":") ? " " : "; "}${line}`), "");
 }
 
@@ -40,7 +43,7 @@ export function describeFsError(error: unknown): string {
     EDQUOT: "the disk quota is used up",
     ELOOP: "it is a link that points back to itself",
   };
-  return code && meaning[code] ? `${meaning[code]} (${code})` : code ?? (error as Error).message;
+  return code && meaning[code] ? `${meaning[code]} (${code})` : (code ?? (error as Error).message);
 }
 
 /** What to do about a file that could not be written, by its error code. */

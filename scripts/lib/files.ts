@@ -2,7 +2,18 @@
 // a symbolic link to the file it names, several files all or none, and a unified
 // diff to print (the whole effect of --dry-run on a file). Also the flows' temporary folders.
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createTwoFilesPatch } from "diff";
@@ -42,11 +53,17 @@ export function writeTarget(path: string): string {
     if (!link) return target;
     target = resolve(dirname(target), readlinkSync(target));
   }
-  throw new OperatorError(`expected ${displayPath(path)} to be a file or a link to one; ${describeFsError({ code: "ELOOP" })}; fix the link`);
+  throw new OperatorError(
+    `expected ${displayPath(path)} to be a file or a link to one; ${describeFsError({ code: "ELOOP" })}; fix the link`,
+  );
 }
 
 /** Writes `content` to `path` atomically when it differs (through a link, to the file it names); with dryRun only reports. */
-export function writeIfChanged(path: string, content: string, opts: { dryRun?: boolean; mode?: number } = {}): FileChange {
+export function writeIfChanged(
+  path: string,
+  content: string,
+  opts: { dryRun?: boolean; mode?: number } = {},
+): FileChange {
   const before = existsSync(path) ? readFileSync(path, "utf8") : "";
   const diff = unifiedDiff(path, before, content);
   if (!diff) return { path, changed: false, diff };
@@ -61,7 +78,10 @@ export function writeIfChanged(path: string, content: string, opts: { dryRun?: b
       renameSync(tmp, target);
     } catch (error) {
       const through = target === path ? "" : ` (through the link, ${displayPath(target)})`;
-      throw new OperatorError(`expected to write ${displayPath(path)}${through}; ${describeFsError(error)}; ${fsRemedy(error, "make its folder writable or pass a file you can write")}; the file was left as it was`, { cause: error });
+      throw new OperatorError(
+        `expected to write ${displayPath(path)}${through}; ${describeFsError(error)}; ${fsRemedy(error, "make its folder writable or pass a file you can write")}; the file was left as it was`,
+        { cause: error },
+      );
     } finally {
       try {
         rmSync(tmp, { force: true });
@@ -78,7 +98,10 @@ export function writeIfChanged(path: string, content: string, opts: { dryRun?: b
  * written before it get their old content back (atomically too), and the error
  * says what failed, what was put back and what to do.
  */
-export function writeAllOrNone(files: { path: string; content: string }[], opts: { dryRun?: boolean } = {}): FileChange[] {
+export function writeAllOrNone(
+  files: { path: string; content: string }[],
+  opts: { dryRun?: boolean } = {},
+): FileChange[] {
   const changes: FileChange[] = [];
   const written: { path: string; before?: string }[] = [];
   for (const { path, content } of files) {
@@ -88,7 +111,9 @@ export function writeAllOrNone(files: { path: string; content: string }[], opts:
       change = writeIfChanged(path, content, opts);
     } catch (error) {
       const cause = (error as Error).cause ?? error;
-      throw new OperatorError(`expected to write ${displayPath(path)}; ${describeFsError(cause)}; ${putBack(written)}; ${fsRemedy(cause, `make ${displayPath(path)} writable`)} and run the same command again`);
+      throw new OperatorError(
+        `expected to write ${displayPath(path)}; ${describeFsError(cause)}; ${putBack(written)}; ${fsRemedy(cause, `make ${displayPath(path)} writable`)} and run the same command again`,
+      );
     }
     changes.push(change);
     if (change.changed && !opts.dryRun) written.push({ path, before });
@@ -119,6 +144,8 @@ export function privateTempDir(prefix: string, purpose: string): string {
     return mkdtempSync(join(tmpdir(), prefix));
   } catch (error) {
     const where = process.env.TMPDIR ? `TMPDIR (${tmpdir()})` : tmpdir();
-    throw new OperatorError(`expected a writable temporary folder at ${where} to ${purpose}; ${describeFsError(error)}; create it, or set TMPDIR to a folder you can write`);
+    throw new OperatorError(
+      `expected a writable temporary folder at ${where} to ${purpose}; ${describeFsError(error)}; create it, or set TMPDIR to a folder you can write`,
+    );
   }
 }

@@ -22,14 +22,18 @@ export async function preflight(client: KubeClient, objects: Manifest[]): Promis
     }
   }
   if (missing.length > 0) {
-    throw new OperatorError(`expected ${client.label} to serve every kind the app contains; missing ${missing.join(", ")}; install Flux there first (Cozystack's FluxCD addon for a tenant), or the CRD of the kind named`);
+    throw new OperatorError(
+      `expected ${client.label} to serve every kind the app contains; missing ${missing.join(", ")}; install Flux there first (Cozystack's FluxCD addon for a tenant), or the CRD of the kind named`,
+    );
   }
   const fluxNamespace = objects.find((o) => o.kind === "Kustomization")?.metadata.namespace;
   if (fluxNamespace) {
     const present = await client.get({ apiVersion: "v1", kind: "Namespace", metadata: { name: fluxNamespace } });
     const created = objects.some((o) => o.kind === "Namespace" && o.metadata.name === fluxNamespace);
     if (!present && !created) {
-      throw new OperatorError(`expected namespace ${fluxNamespace} in ${client.label}, where Flux runs; it does not exist; install Flux there first`);
+      throw new OperatorError(
+        `expected namespace ${fluxNamespace} in ${client.label}, where Flux runs; it does not exist; install Flux there first`,
+      );
     }
     lines.push(`Flux namespace ${fluxNamespace} ${present ? "present" : "absent: this apply creates it"}`);
   }
@@ -43,12 +47,21 @@ export async function preflight(client: KubeClient, objects: Manifest[]): Promis
  */
 export async function requestReconcile(client: KubeClient, ref: Manifest, at: string, force = false): Promise<void> {
   const path = await client.path(ref.apiVersion, ref.kind, ref.metadata.namespace, ref.metadata.name);
-  const annotations = { "reconcile.fluxcd.io/requestedAt": at, ...(force ? { "reconcile.fluxcd.io/forceAt": at } : {}) };
+  const annotations = {
+    "reconcile.fluxcd.io/requestedAt": at,
+    ...(force ? { "reconcile.fluxcd.io/forceAt": at } : {}),
+  };
   await client.request("PATCH", path, { metadata: { annotations } }, "application/merge-patch+json");
 }
 
 /** Waits until helm-controller has handled the forced reconcile `at` of each release (status.lastHandledForceAt) and it is Ready. */
-export async function waitForceHandled(client: KubeClient, releases: readonly Manifest[], at: string, deadline: number, progress: (line: string) => void): Promise<void> {
+export async function waitForceHandled(
+  client: KubeClient,
+  releases: readonly Manifest[],
+  at: string,
+  deadline: number,
+  progress: (line: string) => void,
+): Promise<void> {
   for (const hr of releases) {
     for (;;) {
       const live = (await client.get(hr)) as Live | undefined;
@@ -58,7 +71,9 @@ export async function waitForceHandled(client: KubeClient, releases: readonly Ma
         break;
       }
       if (Date.now() >= deadline) {
-        throw new OperatorError(`expected helm-controller to handle the forced reconcile of HelmRelease ${hr.metadata.namespace}/${hr.metadata.name} and make it Ready; its last status: ${ready ? `${ready.reason ?? ready.status}: ${ready.message ?? ""}` : "none"}; check \`flux get helmreleases -A\` or raise --timeout`);
+        throw new OperatorError(
+          `expected helm-controller to handle the forced reconcile of HelmRelease ${hr.metadata.namespace}/${hr.metadata.name} and make it Ready; its last status: ${ready ? `${ready.reason ?? ready.status}: ${ready.message ?? ""}` : "none"}; check \`flux get helmreleases -A\` or raise --timeout`,
+        );
       }
       await new Promise((r) => setTimeout(r, Math.min(2000, Math.max(100, deadline - Date.now()))));
     }
@@ -72,17 +87,24 @@ export async function waitForceHandled(client: KubeClient, releases: readonly Ma
  * or it has not yet handled the reconcile asked of it (as `flux reconcile` checks).
  */
 async function sourceState(client: KubeClient, kustomization: Live): Promise<{ revision?: string; problem?: string }> {
-  const ref = (kustomization.spec as { sourceRef?: { kind: string; name: string; namespace?: string } } | undefined)?.sourceRef;
+  const ref = (kustomization.spec as { sourceRef?: { kind: string; name: string; namespace?: string } } | undefined)
+    ?.sourceRef;
   if (ref?.kind !== "GitRepository") return {};
-  const source = (await client.get({ apiVersion: "source.toolkit.fluxcd.io/v1", kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace ?? kustomization.metadata.namespace } })) as Live | undefined;
+  const source = (await client.get({
+    apiVersion: "source.toolkit.fluxcd.io/v1",
+    kind: ref.kind,
+    metadata: { name: ref.name, namespace: ref.namespace ?? kustomization.metadata.namespace },
+  })) as Live | undefined;
   const revision = (source?.status?.artifact as { revision?: string } | undefined)?.revision;
   const name = `GitRepository ${source?.metadata.namespace}/${ref.name}`;
   const cond = readyCondition(source);
   // Nothing to tell before source-controller has written a status (or where none runs).
   if (!cond) return { revision };
   const requested = source?.metadata.annotations?.["reconcile.fluxcd.io/requestedAt"];
-  if (requested && source?.status?.lastHandledReconcileAt !== requested) return { revision, problem: `${name} has not fetched since the reconcile was asked` };
-  if (cond?.status === "False") return { revision, problem: `${name} ${cond.reason ?? "not Ready"}: ${cond.message ?? ""}` };
+  if (requested && source?.status?.lastHandledReconcileAt !== requested)
+    return { revision, problem: `${name} has not fetched since the reconcile was asked` };
+  if (cond?.status === "False")
+    return { revision, problem: `${name} ${cond.reason ?? "not Ready"}: ${cond.message ?? ""}` };
   return { revision };
 }
 
@@ -101,16 +123,35 @@ async function readiness(client: KubeClient, ref: Manifest): Promise<{ ready: bo
   const source = live && ref.kind === "Kustomization" ? await sourceState(client, live) : {};
   const wanted = source.revision;
   const applied = live?.status?.lastAppliedRevision as string | undefined;
-  if (ready?.status === "True" && current && (!wanted || applied === wanted) && !source.problem) return { ready: true, status: `Ready: ${ready.message ?? ""}` };
-  if (source.problem) return { ready: false, status: `${ready?.status === "True" ? `Ready for revision ${applied ?? "none"}, but ` : ""}${source.problem}` };
-  if (ready && !current) return { ready: false, status: `${ready.reason ?? ready.status} for generation ${observed ?? "none"}, but the spec is at generation ${generation}: Flux has not reconciled the change yet` };
-  if (ready?.status === "True") return { ready: false, status: `Ready for revision ${applied ?? "none"}, but the source has ${wanted}: Flux has not applied it yet` };
+  if (ready?.status === "True" && current && (!wanted || applied === wanted) && !source.problem)
+    return { ready: true, status: `Ready: ${ready.message ?? ""}` };
+  if (source.problem)
+    return {
+      ready: false,
+      status: `${ready?.status === "True" ? `Ready for revision ${applied ?? "none"}, but ` : ""}${source.problem}`,
+    };
+  if (ready && !current)
+    return {
+      ready: false,
+      status: `${ready.reason ?? ready.status} for generation ${observed ?? "none"}, but the spec is at generation ${generation}: Flux has not reconciled the change yet`,
+    };
+  if (ready?.status === "True")
+    return {
+      ready: false,
+      status: `Ready for revision ${applied ?? "none"}, but the source has ${wanted}: Flux has not applied it yet`,
+    };
   if (ready) return { ready: false, status: `${ready.reason ?? ready.status}: ${ready.message ?? ""}` };
   return { ready: false, status: live ? "no status yet" : "not found" };
 }
 
 /** Waits until `readiness` says Ready; `progress` gets each status change. */
-export async function waitReady(client: KubeClient, ref: Manifest, timeoutMs: number, progress: (line: string) => void, related: readonly Manifest[] = []): Promise<void> {
+export async function waitReady(
+  client: KubeClient,
+  ref: Manifest,
+  timeoutMs: number,
+  progress: (line: string) => void,
+  related: readonly Manifest[] = [],
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = "no status yet";
   let said = "";
@@ -122,7 +163,9 @@ export async function waitReady(client: KubeClient, ref: Manifest, timeoutMs: nu
     if (last !== said) progress(`waiting: ${(said = last)}`);
     if (Date.now() >= deadline) {
       const why = await notReady(client, related);
-      throw new OperatorError(`expected ${ref.kind} ${ref.metadata.namespace}/${ref.metadata.name} to be Ready within ${Math.round(timeoutMs / 1000)} s; Flux's last status: ${last}${why}; check \`flux get kustomizations -A\` or raise --timeout`);
+      throw new OperatorError(
+        `expected ${ref.kind} ${ref.metadata.namespace}/${ref.metadata.name} to be Ready within ${Math.round(timeoutMs / 1000)} s; Flux's last status: ${last}${why}; check \`flux get kustomizations -A\` or raise --timeout`,
+      );
     }
     await new Promise((r) => setTimeout(r, Math.min(2000, Math.max(100, deadline - Date.now()))));
   }
@@ -133,7 +176,10 @@ async function notReady(client: KubeClient, related: readonly Manifest[]): Promi
   const lines: string[] = [];
   for (const obj of related) {
     const cond = readyCondition((await client.get(obj)) as Live | undefined);
-    if (cond?.status !== "True") lines.push(`${obj.kind} ${obj.metadata.namespace}/${obj.metadata.name} ${cond ? `${cond.reason ?? "not Ready"}: ${cond.message ?? ""}` : "has no status yet"}`);
+    if (cond?.status !== "True")
+      lines.push(
+        `${obj.kind} ${obj.metadata.namespace}/${obj.metadata.name} ${cond ? `${cond.reason ?? "not Ready"}: ${cond.message ?? ""}` : "has no status yet"}`,
+      );
   }
   return lines.length ? `; not Ready: ${lines.join("; ")}` : "";
 }

@@ -16,7 +16,15 @@ export interface TemplateOptions {
 }
 
 export function templateArgs(o: TemplateOptions): string[] {
-  return ["template", o.release, o.chart, ...(o.valuesFiles ?? []).flatMap((f) => ["-f", f]), "--namespace", o.namespace, ...(o.extraArgs ?? [])];
+  return [
+    "template",
+    o.release,
+    o.chart,
+    ...(o.valuesFiles ?? []).flatMap((f) => ["-f", f]),
+    "--namespace",
+    o.namespace,
+    ...(o.extraArgs ?? []),
+  ];
 }
 
 /** The rendered manifests as text; a failure carries helm's own message. */

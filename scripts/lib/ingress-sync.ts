@@ -60,14 +60,24 @@ export interface CheckIngressOptions {
 export const defaultIngressFile = resolve(repoRoot, management.ingressFile);
 
 /** Reads each instance's Service in namespace relay of the tenant (undefined when absent). */
-export async function readTenantServices(client: KubeClient, services: readonly RelayService[]): Promise<(ServiceObject | undefined)[]> {
+export async function readTenantServices(
+  client: KubeClient,
+  services: readonly RelayService[],
+): Promise<(ServiceObject | undefined)[]> {
   return Promise.all(
     services.map(async (s) => {
       try {
-        return await client.get<ServiceObject & { apiVersion: string; kind: string }>({ apiVersion: "v1", kind: "Service", metadata: { namespace: s.namespace, name: s.name } });
+        return await client.get<ServiceObject & { apiVersion: string; kind: string }>({
+          apiVersion: "v1",
+          kind: "Service",
+          metadata: { namespace: s.namespace, name: s.name },
+        });
       } catch (error) {
         if (error instanceof KubeApiError && error.explained) throw new OperatorError(error.message);
-        if (error instanceof KubeApiError) throw new OperatorError(`expected to read Service ${s.namespace}/${s.name} in ${client.label}; the API answered ${error.code} ${error.message}; check the tenant kubeconfig's access`);
+        if (error instanceof KubeApiError)
+          throw new OperatorError(
+            `expected to read Service ${s.namespace}/${s.name} in ${client.label}; the API answered ${error.code} ${error.message}; check the tenant kubeconfig's access`,
+          );
         throw error;
       }
     }),
@@ -77,10 +87,18 @@ export async function readTenantServices(client: KubeClient, services: readonly 
 /** Every mirror of this tenant cluster: one list call, however many Services tenant-root holds. */
 export async function listMirrors(client: KubeClient): Promise<ServiceObject[]> {
   try {
-    return await client.list<ServiceObject & { apiVersion: string; kind: string }>("v1", "Service", management.tenantNamespace, mirrorSelector);
+    return await client.list<ServiceObject & { apiVersion: string; kind: string }>(
+      "v1",
+      "Service",
+      management.tenantNamespace,
+      mirrorSelector,
+    );
   } catch (error) {
     if (error instanceof KubeApiError && error.explained) throw new OperatorError(error.message);
-    if (error instanceof KubeApiError) throw new OperatorError(`expected to list Services in ${management.tenantNamespace} of ${client.label}; the API answered ${error.code} ${error.message}; check --management-context`);
+    if (error instanceof KubeApiError)
+      throw new OperatorError(
+        `expected to list Services in ${management.tenantNamespace} of ${client.label}; the API answered ${error.code} ${error.message}; check --management-context`,
+      );
     throw error;
   }
 }
@@ -96,7 +114,10 @@ function missingService(s: RelayService): string {
  * missing, not a LoadBalancer, without the relay's port), before any mirror is
  * looked at: sync-ingress fails on these first, whatever the management cluster says.
  */
-export function tenantServiceProblems(services: readonly RelayService[], live: readonly (ServiceObject | undefined)[]): string[] {
+export function tenantServiceProblems(
+  services: readonly RelayService[],
+  live: readonly (ServiceObject | undefined)[],
+): string[] {
   return services.flatMap((s, i) => {
     const svc = live[i];
     if (!svc) return [missingService(s)];
@@ -106,7 +127,11 @@ export function tenantServiceProblems(services: readonly RelayService[], live: r
 }
 
 /** Pure: pairs each instance with its mirror, or says why not (the tenant-side reasons included). */
-export function matchInstances(services: readonly RelayService[], live: readonly (ServiceObject | undefined)[], mirrors: readonly ServiceObject[]): InstanceResult[] {
+export function matchInstances(
+  services: readonly RelayService[],
+  live: readonly (ServiceObject | undefined)[],
+  mirrors: readonly ServiceObject[],
+): InstanceResult[] {
   return services.map((s, i) => {
     const base = { release: s.instance.release, host: s.host, service: `${s.namespace}/${s.name}` };
     const svc = live[i];
@@ -121,12 +146,24 @@ export function planIngressFiles(paths: readonly string[], instances: readonly I
   const backends = new Map(instances.map((i) => [i.host, i.backend] as const));
   return paths.map((path) => {
     const display = displayPath(path);
-    const empty = { path, display, upToDate: false, content: "", diff: "", changes: [], foreignHosts: [], hostsFound: [] };
+    const empty = {
+      path,
+      display,
+      upToDate: false,
+      content: "",
+      diff: "",
+      changes: [],
+      foreignHosts: [],
+      hostsFound: [],
+    };
     let text: string;
     try {
       text = readFileSync(path, "utf8");
     } catch (error) {
-      return { ...empty, problem: `expected an ingress file at ${display}; ${(error as NodeJS.ErrnoException).code ?? "unreadable"}; pass an existing file with --ingress-file` };
+      return {
+        ...empty,
+        problem: `expected an ingress file at ${display}; ${(error as NodeJS.ErrnoException).code ?? "unreadable"}; pass an existing file with --ingress-file`,
+      };
     }
     try {
       const patch = patchIngress(text, display, backends);
@@ -161,6 +198,7 @@ export function missingRuleProblem(host: string, release: string, files: readonl
 
 export function describeFile(f: IngressFileResult): string {
   const lines = f.changes.map((c) => `${c.host} (Ingress ${c.ingress}, line ${c.line}): ${c.from} → ${c.to}`);
-  for (const h of f.foreignHosts) lines.push(`${h.host} (Ingress ${h.ingress}, line ${h.line}): no relay instance has this host; left as it is`);
+  for (const h of f.foreignHosts)
+    lines.push(`${h.host} (Ingress ${h.ingress}, line ${h.line}): no relay instance has this host; left as it is`);
   return lines.join("\n");
 }

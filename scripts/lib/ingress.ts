@@ -48,7 +48,9 @@ export function parseIngressFile(text: string, file: string): Document.Parsed[] 
       Alias(_key, alias) {
         if (alias.resolve(doc)) return;
         const line = lineOf(text, alias.range?.[0] ?? 0);
-        throw new OperatorError(`expected valid YAML in ${file}; found the alias *${alias.source} at ${file}:${line} with no anchor &${alias.source} before it in the same document (each --- document has its own anchors); write the value out there, and run again, nothing was changed`);
+        throw new OperatorError(
+          `expected valid YAML in ${file}; found the alias *${alias.source} at ${file}:${line} with no anchor &${alias.source} before it in the same document (each --- document has its own anchors); write the value out there, and run again, nothing was changed`,
+        );
       },
     });
   }
@@ -86,7 +88,11 @@ function render(node: Scalar, value: string | number): string {
  * `backends`. A host mapped to undefined is an instance whose backend is not
  * known (left alone, not reported as foreign).
  */
-export function patchIngress(text: string, file: string, backends: ReadonlyMap<string, Backend | undefined>): IngressPatch {
+export function patchIngress(
+  text: string,
+  file: string,
+  backends: ReadonlyMap<string, Backend | undefined>,
+): IngressPatch {
   const docs = parseIngressFile(text, file);
   const edits: Edit[] = [];
   const changes: BackendChange[] = [];
@@ -96,16 +102,25 @@ export function patchIngress(text: string, file: string, backends: ReadonlyMap<s
   // A value reached through an alias is the anchored one: each is edited once, and two
   // hosts that share it through aliases cannot each get their own backend.
   const setBy = new Map<Scalar, { value: string | number; what: string; from: string }>();
-  const set = (doc: Document.Parsed, path: Path, value: string | number, what: string): { from: string; line: number } => {
+  const set = (
+    doc: Document.Parsed,
+    path: Path,
+    value: string | number,
+    what: string,
+  ): { from: string; line: number } => {
     const node = nodeAt(doc, path);
     if (!isScalar(node) || !node.range) {
-      throw new OperatorError(`expected ${what} at ${path.join(".")} in ${file}; found ${node === undefined ? "nothing" : "a non-scalar value"}; write a service backend (name and port) for that rule`);
+      throw new OperatorError(
+        `expected ${what} at ${path.join(".")} in ${file}; found ${node === undefined ? "nothing" : "a non-scalar value"}; write a service backend (name and port) for that rule`,
+      );
     }
     const line = lineOf(text, node.range[0]);
     const earlier = setBy.get(node);
     if (earlier) {
       if (earlier.value !== value) {
-        throw new OperatorError(`expected ${what} and ${earlier.what} to be values of their own in ${file}; found both at ${file}:${line}, shared through a YAML anchor, yet they need ${value} and ${earlier.value}; write each rule's backend out, and run again, nothing was changed`);
+        throw new OperatorError(
+          `expected ${what} and ${earlier.what} to be values of their own in ${file}; found both at ${file}:${line}, shared through a YAML anchor, yet they need ${value} and ${earlier.value}; write each rule's backend out, and run again, nothing was changed`,
+        );
       }
       return { from: earlier.from, line };
     }
@@ -137,34 +152,51 @@ export function patchIngress(text: string, file: string, backends: ReadonlyMap<s
       if (!backend) return;
       const paths = nodeAt(doc, [...rulePath, "http", "paths"]);
       if (!isSeq(paths) || paths.items.length === 0) {
-        throw new OperatorError(`expected http.paths with a service backend in the rule for ${host} (Ingress ${ingress}, ${file}:${lineOf(text, hostNode.range?.[0] ?? 0)}); found none; add a path with backend.service`);
+        throw new OperatorError(
+          `expected http.paths with a service backend in the rule for ${host} (Ingress ${ingress}, ${file}:${lineOf(text, hostNode.range?.[0] ?? 0)}); found none; add a path with backend.service`,
+        );
       }
       paths.items.forEach((_p, j) => {
         const service: Path = [...rulePath, "http", "paths", j, "backend", "service"];
-        const name = set(doc, [...service, "name"], backend.service, `backend.service.name for ${host} (Ingress ${ingress})`);
+        const name = set(
+          doc,
+          [...service, "name"],
+          backend.service,
+          `backend.service.name for ${host} (Ingress ${ingress})`,
+        );
         const port = nodeAt(doc, [...service, "port"]);
         const byName = isMap(port) && port.has("name");
         if (byName && !backend.port.name) {
-          throw new OperatorError(`expected the tenant Service port for ${host} to have a name, since ${file}:${name.line} refers to the port by name; found an unnamed port ${backend.port.number}; use port.number in the file`);
+          throw new OperatorError(
+            `expected the tenant Service port for ${host} to have a name, since ${file}:${name.line} refers to the port by name; found an unnamed port ${backend.port.number}; use port.number in the file`,
+          );
         }
         const portValue = byName ? backend.port.name! : backend.port.number;
-        const portFrom = set(doc, [...service, "port", byName ? "name" : "number"], portValue, `backend.service.port for ${host} (Ingress ${ingress})`);
+        const portFrom = set(
+          doc,
+          [...service, "port", byName ? "name" : "number"],
+          portValue,
+          `backend.service.port for ${host} (Ingress ${ingress})`,
+        );
         const from = `${name.from}:${portFrom.from}`;
         const to = `${backend.service}:${portValue}`;
         // A backend shared through an alias is one change, not one per use.
-        if (from !== to && !changes.some((c) => c.line === name.line && c.host === host)) changes.push({ host, ingress, line: name.line, from, to });
+        if (from !== to && !changes.some((c) => c.line === name.line && c.host === host))
+          changes.push({ host, ingress, line: name.line, from, to });
       });
     });
   }
 
   let content = text;
   // Sorted from the end: each edit's offsets still hold when it is made.
-  for (const edit of [...edits].sort((a, b) => b.start - a.start)) content = content.slice(0, edit.start) + edit.text + content.slice(edit.end);
+  for (const edit of [...edits].sort((a, b) => b.start - a.start))
+    content = content.slice(0, edit.start) + edit.text + content.slice(edit.end);
   // The text edit and the Document model must agree; anything else is a bug here, not an operator mistake.
   if (edits.length > 0) {
     const reparsed = parseAllDocuments(content).map((d) => JSON.stringify(d.toJS()));
     const expected = docs.map((d) => JSON.stringify(d.toJS()));
-    if (reparsed.join("\n") !== expected.join("\n")) throw new Error(`patching ${file} produced YAML that does not read back as intended; nothing was written`);
+    if (reparsed.join("\n") !== expected.join("\n"))
+      throw new Error(`patching ${file} produced YAML that does not read back as intended; nothing was written`);
   }
   return { content, changes, foreignHosts, hostsFound: [...hostsFound] };
 }

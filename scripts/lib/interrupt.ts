@@ -57,7 +57,11 @@ const graceMs = 60_000;
  * that takes time to stop is doing and for how long; `force` (a second signal) kills
  * every child at once.
  */
-export async function interrupt(signal: NodeJS.Signals, force: Promise<unknown>, notice: (line: string) => void = () => {}): Promise<string> {
+export async function interrupt(
+  signal: NodeJS.Signals,
+  force: Promise<unknown>,
+  notice: (line: string) => void = () => {},
+): Promise<string> {
   const done: string[] = [];
   const notDone: string[] = [];
   const running = [...children];
@@ -73,16 +77,22 @@ export async function interrupt(signal: NodeJS.Signals, force: Promise<unknown>,
       let timer: NodeJS.Timeout | undefined;
       const killed = await Promise.race([
         child.exited.then(() => false),
-        Promise.race([force, new Promise((r) => (timer = setTimeout(r, child.onInterrupt?.graceMs ?? graceMs)))]).then(() => true),
+        Promise.race([force, new Promise((r) => (timer = setTimeout(r, child.onInterrupt?.graceMs ?? graceMs)))]).then(
+          () => true,
+        ),
       ]);
       clearTimeout(timer);
       if (killed) {
         child.stop("SIGKILL");
         await child.exited;
-        notDone.push(child.onInterrupt?.killed ?? `${child.name} was killed before it finished (check its state before a re-run)`);
+        notDone.push(
+          child.onInterrupt?.killed ?? `${child.name} was killed before it finished (check its state before a re-run)`,
+        );
       } else {
         const state = await child.settled?.().catch(() => undefined);
-        done.push(`${child.onInterrupt?.signal === false ? "let" : "stopped"} ${child.name} ${child.onInterrupt?.signal === false ? "finish" : "and waited for it to exit"}${state ? ` (${state})` : ""}`);
+        done.push(
+          `${child.onInterrupt?.signal === false ? "let" : "stopped"} ${child.name} ${child.onInterrupt?.signal === false ? "finish" : "and waited for it to exit"}${state ? ` (${state})` : ""}`,
+        );
       }
     }),
   );
@@ -91,7 +101,9 @@ export async function interrupt(signal: NodeJS.Signals, force: Promise<unknown>,
       undo();
       done.push(`removed ${what}`);
     } catch (error) {
-      notDone.push(`could not remove ${what} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); delete it by hand`);
+      notDone.push(
+        `could not remove ${what} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); delete it by hand`,
+      );
     }
   }
   const parts = [`interrupted by ${signal}${current ? ` during "${current}"` : ""}`];

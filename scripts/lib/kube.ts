@@ -34,7 +34,10 @@ export interface Condition {
 }
 
 /** An object as read back from the server, with the status fields the flows read. */
-export type Live = Manifest & { spec?: Record<string, unknown>; status?: Record<string, unknown> & { conditions?: Condition[]; observedGeneration?: number } };
+export type Live = Manifest & {
+  spec?: Record<string, unknown>;
+  status?: Record<string, unknown> & { conditions?: Condition[]; observedGeneration?: number };
+};
 
 /** The Ready condition of a live object, if it has one. */
 export function readyCondition(obj: Live | undefined): Condition | undefined {
@@ -43,7 +46,11 @@ export function readyCondition(obj: Live | undefined): Condition | undefined {
 
 /** An answer of the API server other than 2xx, with its Status message. */
 export class KubeApiError extends Error {
-  constructor(readonly code: number, readonly reason: string, message: string) {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+  ) {
     super(message);
   }
 
@@ -87,7 +94,15 @@ export function certificateProblem(code: string | undefined): string | undefined
  * wrong address or a cluster that is down fails at once.
  */
 export const retryForMs = 60_000;
-const transientCodes = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "TIMEOUT"]);
+const transientCodes = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "TIMEOUT",
+]);
 const transientStatus = new Set([429, 500, 502, 503, 504]);
 
 /** Whether `error` may pass if the request is sent again. */
@@ -141,7 +156,10 @@ export class KubeClient {
 
   get server(): string {
     const cluster = this.kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error(`expected a current cluster in the kubeconfig for ${this.label}; found none; set current-context`);
+    if (!cluster)
+      throw new Error(
+        `expected a current cluster in the kubeconfig for ${this.label}; found none; set current-context`,
+      );
     return cluster.server;
   }
 
@@ -185,7 +203,8 @@ export class KubeClient {
     const { headers, auth } = await this.credentials();
     const opts: RequestOptions = { ...base, method, auth, headers: { ...base.headers, ...headers } };
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    if (payload !== undefined) opts.headers = { ...opts.headers, "content-type": contentType, "content-length": Buffer.byteLength(payload) };
+    if (payload !== undefined)
+      opts.headers = { ...opts.headers, "content-type": contentType, "content-length": Buffer.byteLength(payload) };
     const send = url.protocol === "http:" ? httpRequest : request;
     return new Promise<string>((resolve, reject) => {
       const req = send(url, opts, (res) => {
@@ -210,7 +229,10 @@ export class KubeClient {
       // One deadline for the whole request: a socket's idle timeout restarts with each
       // byte, and Node arms it twice for TLS (a hung server was given twice the time said).
       const seconds = this.timeoutMs / 1000;
-      const deadline = setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${seconds} s`), { code: "TIMEOUT" })), this.timeoutMs);
+      const deadline = setTimeout(
+        () => req.destroy(Object.assign(new Error(`no answer within ${seconds} s`), { code: "TIMEOUT" })),
+        this.timeoutMs,
+      );
       req.on("error", (error: NodeJS.ErrnoException) => {
         clearTimeout(deadline);
         reject(new KubeUnreachableError(this.unreachable(error, seconds), { cause: error }));
@@ -225,10 +247,14 @@ export class KubeClient {
     const where = `the Kubernetes API of ${this.label} at ${this.server}`;
     const problem = certificateProblem(error.code);
     if (problem) {
-      const next = error.code === "CERT_HAS_EXPIRED" || error.code === "CERT_NOT_YET_VALID" ? "renew the API server's certificate, or check this machine's clock" : "fetch a current kubeconfig for the cluster (its CA and server URL), or check that the URL is the cluster's";
+      const next =
+        error.code === "CERT_HAS_EXPIRED" || error.code === "CERT_NOT_YET_VALID"
+          ? "renew the API server's certificate, or check this machine's clock"
+          : "fetch a current kubeconfig for the cluster (its CA and server URL), or check that the URL is the cluster's";
       return `expected ${where} to present a certificate that ${this.trustedCa()} accepts; ${problem} (${error.code}); ${next}`;
     }
-    if (error.code === "TIMEOUT") return `expected ${where} to answer within ${seconds} s; it accepted the connection but sent no answer; check that the cluster is up (not overloaded) and the kubeconfig points at it`;
+    if (error.code === "TIMEOUT")
+      return `expected ${where} to answer within ${seconds} s; it accepted the connection but sent no answer; check that the cluster is up (not overloaded) and the kubeconfig points at it`;
     return `expected ${where} to answer; ${error.code ?? error.message}; check that the cluster is up and the kubeconfig points at it`;
   }
 
@@ -242,7 +268,8 @@ export class KubeClient {
         return "a CA that does not parse";
       }
     };
-    if (cluster?.caData) return `the kubeconfig's CA (certificate-authority-data of cluster "${cluster.name}": ${subject(Buffer.from(cluster.caData, "base64").toString("utf8"))})`;
+    if (cluster?.caData)
+      return `the kubeconfig's CA (certificate-authority-data of cluster "${cluster.name}": ${subject(Buffer.from(cluster.caData, "base64").toString("utf8"))})`;
     if (cluster?.caFile) {
       let pem = "";
       try {
@@ -277,7 +304,9 @@ export class KubeClient {
         (list) => new Map(list.resources.filter((r) => !r.name.includes("/")).map((r) => [r.kind, r])),
         (error: unknown) => {
           this.discovery.delete(apiVersion);
-          throw error instanceof KubeApiError && error.code === 404 ? new KubeApiError(404, "NotFound", `the API ${apiVersion} is not served by ${this.label}`) : error;
+          throw error instanceof KubeApiError && error.code === 404
+            ? new KubeApiError(404, "NotFound", `the API ${apiVersion} is not served by ${this.label}`)
+            : error;
         },
       );
       this.discovery.set(apiVersion, found);
@@ -288,7 +317,12 @@ export class KubeClient {
   /** The URL path of one object (or of its collection when `name` is omitted). */
   async path(apiVersion: string, kind: string, namespace?: string, name?: string): Promise<string> {
     const info = (await this.resources(apiVersion)).get(kind);
-    if (!info) throw new KubeApiError(404, "NotFound", `the kind ${kind} (${apiVersion}) is not served by ${this.label}; is its CRD installed?`);
+    if (!info)
+      throw new KubeApiError(
+        404,
+        "NotFound",
+        `the kind ${kind} (${apiVersion}) is not served by ${this.label}; is its CRD installed?`,
+      );
     const base = apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
     const ns = info.namespaced ? `/namespaces/${namespace ?? "default"}` : "";
     return `${base}${ns}/${info.name}${name ? `/${name}` : ""}`;
@@ -297,14 +331,22 @@ export class KubeClient {
   /** Reads an object; undefined when it does not exist. */
   async get<T extends KubernetesObject = Manifest>(ref: ObjectRef): Promise<T | undefined> {
     try {
-      return await this.request<T>("GET", await this.path(ref.apiVersion, ref.kind, ref.metadata.namespace, ref.metadata.name));
+      return await this.request<T>(
+        "GET",
+        await this.path(ref.apiVersion, ref.kind, ref.metadata.namespace, ref.metadata.name),
+      );
     } catch (error) {
       if (error instanceof KubeApiError && error.code === 404) return undefined;
       throw error;
     }
   }
 
-  async list<T extends KubernetesObject = Manifest>(apiVersion: string, kind: string, namespace?: string, labelSelector?: string): Promise<T[]> {
+  async list<T extends KubernetesObject = Manifest>(
+    apiVersion: string,
+    kind: string,
+    namespace?: string,
+    labelSelector?: string,
+  ): Promise<T[]> {
     const query = labelSelector ? `?labelSelector=${encodeURIComponent(labelSelector)}` : "";
     return (await this.request<{ items: T[] }>("GET", `${await this.path(apiVersion, kind, namespace)}${query}`)).items;
   }
@@ -313,7 +355,10 @@ export class KubeClient {
    * Server-side apply under one field manager; reports what changed. `live` is the
    * object as the caller last read it (saves a GET); without it apply reads it first.
    */
-  async apply(obj: Manifest, opts: { fieldManager: string; dryRun?: boolean; live?: Manifest }): Promise<{ action: ApplyAction; object: Manifest }> {
+  async apply(
+    obj: Manifest,
+    opts: { fieldManager: string; dryRun?: boolean; live?: Manifest },
+  ): Promise<{ action: ApplyAction; object: Manifest }> {
     const path = await this.path(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name);
     const before = opts.live ?? (await this.get(obj));
     const patch = (dryRun: boolean) => {
@@ -327,10 +372,14 @@ export class KubeClient {
     // read but not stored at create, so the first update stores it and bumps the resourceVersion.)
     const preview = await patch(true);
     // A dry run (and diff) tells content; field owners alone (e.g. helm's objects seen by this manager) are no change.
-    if (opts.dryRun) return { action: sameObject(before, preview, false) ? "unchanged" : "configured", object: preview };
+    if (opts.dryRun)
+      return { action: sameObject(before, preview, false) ? "unchanged" : "configured", object: preview };
     if (sameObject(before, preview, true)) return { action: "unchanged", object: before };
     const after = await patch(false);
-    return { action: after.metadata.resourceVersion === before.metadata.resourceVersion ? "unchanged" : "configured", object: after };
+    return {
+      action: after.metadata.resourceVersion === before.metadata.resourceVersion ? "unchanged" : "configured",
+      object: after,
+    };
   }
 
   /** Writes the status subresource, as a controller would (tests and the demo play controllers). */
@@ -349,15 +398,21 @@ function retried(error: Error, attempts: number, ms: number): Error {
 
 /** The same content, and with `owners` the same field owners (an apply that would change neither writes nothing). */
 function sameObject(a: Manifest, b: Manifest, owners: boolean): boolean {
-  const fieldOwners = (o: Manifest) => ((o.metadata as { managedFields?: Record<string, unknown>[] }).managedFields ?? []).map(({ time, ...entry }) => (void time, entry));
+  const fieldOwners = (o: Manifest) =>
+    ((o.metadata as { managedFields?: Record<string, unknown>[] }).managedFields ?? []).map(
+      ({ time, ...entry }) => (void time, entry),
+    );
   if (JSON.stringify(withoutBookkeeping(a)) !== JSON.stringify(withoutBookkeeping(b))) return false;
   return !owners || JSON.stringify(fieldOwners(a)) === JSON.stringify(fieldOwners(b));
 }
 
 /** An object without the server's bookkeeping (write counters, field owners, status): what an apply can change. */
 export function withoutBookkeeping(obj: Manifest): Record<string, unknown> {
-  const { resourceVersion, managedFields, generation, uid, creationTimestamp, ...metadata } = obj.metadata as Record<string, unknown>;
-  void resourceVersion, managedFields, generation, uid, creationTimestamp;
+  const { resourceVersion, managedFields, generation, uid, creationTimestamp, ...metadata } = obj.metadata as Record<
+    string,
+    unknown
+  >;
+  (void resourceVersion, managedFields, generation, uid, creationTimestamp);
   const { status, ...rest } = obj as Manifest & { status?: unknown };
   void status;
   return { ...rest, metadata };

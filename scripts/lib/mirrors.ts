@@ -53,10 +53,15 @@ export function candidatesFor(tenantService: ServiceObject, mirrors: readonly Se
 }
 
 /** What the tenant Service alone must be for CCM to mirror it: a LoadBalancer with the relay's port. */
-export type TenantServiceCheck = { ok: true; port: ServicePort } | { ok: false; problem: "not-load-balancer" | "no-port"; message: string };
+export type TenantServiceCheck =
+  { ok: true; port: ServicePort } | { ok: false; problem: "not-load-balancer" | "no-port"; message: string };
 
 /** Checks one live tenant Service before any mirror is looked at. `portName` is the port the chart renders for the relay (e.g. "http"). */
-export function checkTenantService(tenantService: ServiceObject, portName: string | undefined, where: { tenant: string }): TenantServiceCheck {
+export function checkTenantService(
+  tenantService: ServiceObject,
+  portName: string | undefined,
+  where: { tenant: string },
+): TenantServiceCheck {
   const svc = ref(tenantService);
   const type = tenantService.spec?.type ?? "ClusterIP";
   if (type !== "LoadBalancer") {
@@ -67,9 +72,15 @@ export function checkTenantService(tenantService: ServiceObject, portName: strin
     };
   }
   const tenantPorts = tenantService.spec?.ports ?? [];
-  const port = (portName ? tenantPorts.find((p) => p.name === portName) : undefined) ?? (tenantPorts.length === 1 ? tenantPorts[0] : undefined);
+  const port =
+    (portName ? tenantPorts.find((p) => p.name === portName) : undefined) ??
+    (tenantPorts.length === 1 ? tenantPorts[0] : undefined);
   if (!port) {
-    return { ok: false, problem: "no-port", message: `expected Service ${svc} in ${where.tenant} to have a port named "${portName}"; found ${formatPorts(tenantPorts)}; let Flux reconcile the chart or fix the Service` };
+    return {
+      ok: false,
+      problem: "no-port",
+      message: `expected Service ${svc} in ${where.tenant} to have a port named "${portName}"; found ${formatPorts(tenantPorts)}; let Flux reconcile the chart or fix the Service`,
+    };
   }
   return { ok: true, port };
 }
@@ -78,7 +89,12 @@ export function checkTenantService(tenantService: ServiceObject, portName: strin
  * Matches one live tenant Service to its mirror. `portName` is the port the chart
  * renders for the relay (e.g. "http"); the backend uses that port's number.
  */
-export function matchMirror(tenantService: ServiceObject, mirrors: readonly ServiceObject[], portName: string | undefined, where: { tenant: string; management: string }): MirrorMatch {
+export function matchMirror(
+  tenantService: ServiceObject,
+  mirrors: readonly ServiceObject[],
+  portName: string | undefined,
+  where: { tenant: string; management: string },
+): MirrorMatch {
   const svc = ref(tenantService);
   const tenantCheck = checkTenantService(tenantService, portName, where);
   if (!tenantCheck.ok) return tenantCheck;
@@ -94,7 +110,9 @@ export function matchMirror(tenantService: ServiceObject, mirrors: readonly Serv
     };
   }
   if (candidates.length > 1) {
-    const list = candidates.map((c) => `${c.metadata.name}${c.metadata.name === expected ? " (matches the UID)" : ""}`).join(", ");
+    const list = candidates
+      .map((c) => `${c.metadata.name}${c.metadata.name === expected ? " (matches the UID)" : ""}`)
+      .join(", ");
     return {
       ok: false,
       problem: "several",
@@ -110,7 +128,9 @@ export function matchMirror(tenantService: ServiceObject, mirrors: readonly Serv
     };
   }
   const mirrorPorts = mirror.spec?.ports ?? [];
-  const same = tenantPorts.every((t) => mirrorPorts.some((m) => m.port === t.port && (m.name ?? "") === (t.name ?? "")));
+  const same = tenantPorts.every((t) =>
+    mirrorPorts.some((m) => m.port === t.port && (m.name ?? "") === (t.name ?? "")),
+  );
   if (!same) {
     return {
       ok: false,
@@ -118,5 +138,9 @@ export function matchMirror(tenantService: ServiceObject, mirrors: readonly Serv
       message: `expected mirror ${mirror.metadata.name} to have the ports of ${svc} ${formatPorts(tenantPorts)}; found ${formatPorts(mirrorPorts)}; wait for KubeVirt CCM to sync the Service, or check that it runs`,
     };
   }
-  return { ok: true, mirror: mirror.metadata.name, backend: { service: mirror.metadata.name, port: { number: port.port, ...(port.name ? { name: port.name } : {}) } } };
+  return {
+    ok: true,
+    mirror: mirror.metadata.name,
+    backend: { service: mirror.metadata.name, port: { number: port.port, ...(port.name ? { name: port.name } : {}) } },
+  };
 }

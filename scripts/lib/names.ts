@@ -31,8 +31,20 @@ export const management = {
 
 /** The app folders Flux reconciles, and the cluster each goes to (bootstrap's --app). */
 export const apps = {
-  "docs-prod": { name: "docs-prod", path: tenant.appPath, kustomization: tenant.kustomization, cluster: tenant.app, isTenant: true },
-  "docs-infra-prod": { name: "docs-infra-prod", path: management.appPath, kustomization: management.kustomization, cluster: management.cluster, isTenant: false },
+  "docs-prod": {
+    name: "docs-prod",
+    path: tenant.appPath,
+    kustomization: tenant.kustomization,
+    cluster: tenant.app,
+    isTenant: true,
+  },
+  "docs-infra-prod": {
+    name: "docs-infra-prod",
+    path: management.appPath,
+    kustomization: management.kustomization,
+    cluster: management.cluster,
+    isTenant: false,
+  },
 } as const;
 
 export type AppName = keyof typeof apps;

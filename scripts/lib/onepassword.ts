@@ -19,7 +19,9 @@ export function isReference(reference: string): boolean {
 
 function checkReference(reference: string): void {
   if (!isReference(reference)) {
-    throw new OperatorError(`expected a secret reference like op://vault/item/field; got "${reference}"; fix the reference`);
+    throw new OperatorError(
+      `expected a secret reference like op://vault/item/field; got "${reference}"; fix the reference`,
+    );
   }
 }
 
@@ -33,7 +35,9 @@ export class OnePasswordSdkSource implements SecretSource {
 
   private connect() {
     if (!this.token) {
-      throw new OperatorError("expected OP_SERVICE_ACCOUNT_TOKEN to hold a 1Password service account token; it is not set; export it (or use --secrets-from local with --local-secrets FILE)");
+      throw new OperatorError(
+        "expected OP_SERVICE_ACCOUNT_TOKEN to hold a 1Password service account token; it is not set; export it (or use --secrets-from local with --local-secrets FILE)",
+      );
     }
     // Imported lazily: the SDK's 14 MB wasm core costs start-up time for flows that never need it.
     this.client ??= import("@1password/sdk").then((sdk) =>
@@ -54,9 +58,13 @@ export class OnePasswordSdkSource implements SecretSource {
       const answer = String((error as Error).message ?? error);
       // The SDK refuses a token it cannot decode before it asks 1Password anything.
       if (/service account token/i.test(answer)) {
-        throw new OperatorError(`expected OP_SERVICE_ACCOUNT_TOKEN to hold a 1Password service account token; it is malformed (1Password's SDK: "${answer}"); export the token exactly as 1Password shows it (it starts with ops_), or create another`);
+        throw new OperatorError(
+          `expected OP_SERVICE_ACCOUNT_TOKEN to hold a 1Password service account token; it is malformed (1Password's SDK: "${answer}"); export the token exactly as 1Password shows it (it starts with ops_), or create another`,
+        );
       }
-      throw new OperatorError(`expected 1Password to resolve ${reference}; it answered "${answer}"; check the vault, item and field names and the service account's access`);
+      throw new OperatorError(
+        `expected 1Password to resolve ${reference}; it answered "${answer}"; check the vault, item and field names and the service account's access`,
+      );
     }
   }
 }
@@ -72,18 +80,24 @@ export class LocalSecretSource implements SecretSource {
     try {
       text = readFileSync(path, "utf8");
     } catch (error) {
-      throw new OperatorError(`expected a JSON object of op:// references in ${path}; could not read it (${(error as NodeJS.ErrnoException).code ?? "unreadable"}); pass an existing, readable file`);
+      throw new OperatorError(
+        `expected a JSON object of op:// references in ${path}; could not read it (${(error as NodeJS.ErrnoException).code ?? "unreadable"}); pass an existing, readable file`,
+      );
     }
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch {
       // Node's parse error quotes the file's first characters, which are a secret: never pass it on.
-      throw new OperatorError(`expected a JSON object of op:// references in ${path}; it is not valid JSON; fix the file (its content is not shown: it holds secrets)`);
+      throw new OperatorError(
+        `expected a JSON object of op:// references in ${path}; it is not valid JSON; fix the file (its content is not shown: it holds secrets)`,
+      );
     }
     if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
       const found = parsed === null ? "null" : Array.isArray(parsed) ? "an array" : `a ${typeof parsed}`;
-      throw new OperatorError(`expected a JSON object of op:// references in ${path}; found ${found}; write it as { "op://vault/item/field": "value" }`);
+      throw new OperatorError(
+        `expected a JSON object of op:// references in ${path}; found ${found}; write it as { "op://vault/item/field": "value" }`,
+      );
     }
     this.values = parsed as Record<string, string>;
     for (const value of Object.values(this.values)) if (typeof value === "string") registerSecret(value);
@@ -93,7 +107,9 @@ export class LocalSecretSource implements SecretSource {
     checkReference(reference);
     const value = this.values[reference];
     if (typeof value !== "string") {
-      throw new OperatorError(`expected ${this.description} to hold ${reference}; no item matched the secret reference; add it or fix the reference`);
+      throw new OperatorError(
+        `expected ${this.description} to hold ${reference}; no item matched the secret reference; add it or fix the reference`,
+      );
     }
     return value;
   }
@@ -121,16 +137,25 @@ export const secretSourceHelp = `Secret options:
  * command line is read: a wrong value is a usage error before anything runs,
  * in every flow that takes them, whether or not its run needs a secret.
  */
-export function secretSourceOptions(values: { "secrets-from"?: string; "local-secrets"?: string }): SecretSourceOptions {
+export function secretSourceOptions(values: {
+  "secrets-from"?: string;
+  "local-secrets"?: string;
+}): SecretSourceOptions {
   const localSecrets = values["local-secrets"] ?? (process.env.OP_LOCAL_SECRETS || undefined);
   const from = values["secrets-from"] ?? (localSecrets ? "local" : "1password");
-  if (from !== "1password" && from !== "local") throw new UsageError(`expected --secrets-from 1password or local; got "${from}"; see --help`);
-  if (from === "local" && !localSecrets) throw new UsageError("expected --local-secrets FILE (or OP_LOCAL_SECRETS) with --secrets-from local; got neither; pass the file");
+  if (from !== "1password" && from !== "local")
+    throw new UsageError(`expected --secrets-from 1password or local; got "${from}"; see --help`);
+  if (from === "local" && !localSecrets)
+    throw new UsageError(
+      "expected --local-secrets FILE (or OP_LOCAL_SECRETS) with --secrets-from local; got neither; pass the file",
+    );
   return from === "local" ? { from, localSecrets } : { from };
 }
 
 export function secretSource(opts: SecretSourceOptions): SecretSource {
-  return opts.from === "local" && opts.localSecrets ? new LocalSecretSource(opts.localSecrets) : new OnePasswordSdkSource();
+  return opts.from === "local" && opts.localSecrets
+    ? new LocalSecretSource(opts.localSecrets)
+    : new OnePasswordSdkSource();
 }
 
 /** `op inject`: replaces every {{ op://… }} in a template with its resolved value. */

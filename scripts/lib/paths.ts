@@ -7,7 +7,8 @@ import { fileURLToPath } from "node:url";
 function findRoot(start: string): string {
   for (let dir = start; ; dir = dirname(dir)) {
     if (existsSync(join(dir, ".moon/workspace.yml"))) return dir;
-    if (dirname(dir) === dir) throw new Error(`expected the repository (a folder with .moon/workspace.yml) above ${start}; found none`);
+    if (dirname(dir) === dir)
+      throw new Error(`expected the repository (a folder with .moon/workspace.yml) above ${start}; found none`);
   }
 }
 

@@ -23,28 +23,52 @@ type ContainerStatus = {
 };
 
 /** The Pods matching `matchLabels` in `namespace`, and what keeps their containers from running. */
-export async function podTrouble(client: KubeClient, namespace: string, matchLabels: Record<string, string>): Promise<PodTrouble> {
-  const selector = Object.entries(matchLabels).map(([k, v]) => `${k}=${v}`).join(",");
+export async function podTrouble(
+  client: KubeClient,
+  namespace: string,
+  matchLabels: Record<string, string>,
+): Promise<PodTrouble> {
+  const selector = Object.entries(matchLabels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
   // Pods on their way out (the old ReplicaSet's, during a Recreate) say nothing about the new ones; newest first.
   const pods = ((await client.list("v1", "Pod", namespace, selector)) as Live[])
     .filter((p) => !(p.metadata as { deletionTimestamp?: string }).deletionTimestamp)
-    .sort((a, b) => String((b.metadata as { creationTimestamp?: string }).creationTimestamp).localeCompare(String((a.metadata as { creationTimestamp?: string }).creationTimestamp)));
-  const statuses = pods.flatMap((p) => ((p.status?.containerStatuses as ContainerStatus[] | undefined) ?? []).map((s) => ({ pod: p.metadata.name, ...s })));
+    .sort((a, b) =>
+      String((b.metadata as { creationTimestamp?: string }).creationTimestamp).localeCompare(
+        String((a.metadata as { creationTimestamp?: string }).creationTimestamp),
+      ),
+    );
+  const statuses = pods.flatMap((p) =>
+    ((p.status?.containerStatuses as ContainerStatus[] | undefined) ?? []).map((s) => ({ pod: p.metadata.name, ...s })),
+  );
   const restarts = statuses.reduce((n, s) => n + (s.restartCount ?? 0), 0);
-  const failing = statuses.find((s) => s.state?.waiting?.reason && !["ContainerCreating", "PodInitializing"].includes(s.state.waiting.reason));
+  const failing = statuses.find(
+    (s) => s.state?.waiting?.reason && !["ContainerCreating", "PodInitializing"].includes(s.state.waiting.reason),
+  );
   const crashLoop = failing?.state?.waiting?.reason === "CrashLoopBackOff";
   let logLines: string[] = [];
   if (failing && (crashLoop || failing.lastState?.terminated)) {
     try {
-      const text = await client.requestText(`/api/v1/namespaces/${namespace}/pods/${failing.pod}/log?tailLines=200&previous=true`);
-      logLines = text.split("\n").filter((l) => l.trim()).slice(-5).map(withoutSignatures);
+      const text = await client.requestText(
+        `/api/v1/namespaces/${namespace}/pods/${failing.pod}/log?tailLines=200&previous=true`,
+      );
+      logLines = text
+        .split("\n")
+        .filter((l) => l.trim())
+        .slice(-5)
+        .map(withoutSignatures);
     } catch {
       logLines = [];
     }
   }
-  const waiting = failing ? `${failing.pod} in ${failing.state!.waiting!.reason}${failing.state!.waiting!.message ? ` (${failing.state!.waiting!.message})` : ""}` : undefined;
+  const waiting = failing
+    ? `${failing.pod} in ${failing.state!.waiting!.reason}${failing.state!.waiting!.message ? ` (${failing.state!.waiting!.message})` : ""}`
+    : undefined;
   const ended = statuses.find((s) => s.lastState?.terminated)?.lastState?.terminated;
-  const lastEnded = ended ? `${ended.reason ?? "terminated"} (exit ${ended.exitCode ?? "?"})${ended.finishedAt ? ` at ${ended.finishedAt}` : ""}` : undefined;
+  const lastEnded = ended
+    ? `${ended.reason ?? "terminated"} (exit ${ended.exitCode ?? "?"})${ended.finishedAt ? ` at ${ended.finishedAt}` : ""}`
+    : undefined;
   return { pods: pods.length, restarts, waiting, logLines, crashLoop, lastEnded };
 }
 
@@ -58,5 +82,8 @@ export function withoutSignatures(line: string): string {
 
 /** The labels a Deployment selects its Pods by. */
 export function podLabels(deployment: object | undefined): Record<string, string> {
-  return (deployment as { spec?: { selector?: { matchLabels?: Record<string, string> } } } | undefined)?.spec?.selector?.matchLabels ?? {};
+  return (
+    (deployment as { spec?: { selector?: { matchLabels?: Record<string, string> } } } | undefined)?.spec?.selector
+      ?.matchLabels ?? {}
+  );
 }

@@ -27,7 +27,10 @@ process.stdin.on("close", () => {
  * Runs `work` with a new private folder (mode 0700) that is gone when it ends, however
  * the flow ends. `what` names it in the interrupt's line; `purpose` says what it is for.
  */
-export async function withPrivateDir<T>(opts: { prefix: string; what: string; purpose: string }, work: (dir: string) => Promise<T>): Promise<T> {
+export async function withPrivateDir<T>(
+  opts: { prefix: string; what: string; purpose: string },
+  work: (dir: string) => Promise<T>,
+): Promise<T> {
   const dir = privateTempDir(opts.prefix, opts.purpose);
   const guard = spawn(process.execPath, ["-e", watchdog, dir], { stdio: ["pipe", "ignore", "ignore"], detached: true });
   guard.stdin?.on("error", () => {}); // the watchdog is gone already: nothing to tell it

@@ -20,7 +20,9 @@ export function diffable(obj: Manifest | undefined, other?: Manifest): string {
   if (obj.kind === "Secret") {
     const mine = (obj.data ?? {}) as Record<string, string>;
     const theirs = (other?.data ?? {}) as Record<string, string>;
-    clean.data = Object.fromEntries(Object.keys(mine).map((k) => [k, mine[k] === theirs[k] ? "<redacted>" : "<redacted, differs>"]));
+    clean.data = Object.fromEntries(
+      Object.keys(mine).map((k) => [k, mine[k] === theirs[k] ? "<redacted>" : "<redacted, differs>"]),
+    );
   }
   return stringify(clean);
 }
@@ -31,11 +33,14 @@ export function diffable(obj: Manifest | undefined, other?: Manifest): string {
  * on an interrupt, and by a watchdog when the flow is killed (private-dir.ts).
  */
 export function withKubeconfigFile<T>(client: KubeClient, run: (path: string) => Promise<T>): Promise<T> {
-  return withPrivateDir({ prefix: "relay-helm-", what: "the temporary kubeconfig", purpose: "write the kubeconfig helm reads" }, (dir) => {
-    const path = join(dir, "tenant.kubeconfig");
-    writeKubeconfig(client.kubeConfig, path);
-    return run(path);
-  });
+  return withPrivateDir(
+    { prefix: "relay-helm-", what: "the temporary kubeconfig", purpose: "write the kubeconfig helm reads" },
+    (dir) => {
+      const path = join(dir, "tenant.kubeconfig");
+      writeKubeconfig(client.kubeConfig, path);
+      return run(path);
+    },
+  );
 }
 
 /** One revision of a release, as helm's storage (a Secret per revision, labelled owner=helm) records it. */
@@ -92,13 +97,30 @@ export async function releaseState(client: KubeClient, release: string): Promise
 }
 
 /** `helm rollback` to a revision, waiting as the upgrade would. */
-export function rollbackArgs(instance: RelayInstance, revision: number, opts: { wait: boolean; timeout: string }): string[] {
-  return ["rollback", instance.release, String(revision), "--namespace", relayNamespace, ...(opts.wait ? ["--wait", "--timeout", opts.timeout] : [])];
+export function rollbackArgs(
+  instance: RelayInstance,
+  revision: number,
+  opts: { wait: boolean; timeout: string },
+): string[] {
+  return [
+    "rollback",
+    instance.release,
+    String(revision),
+    "--namespace",
+    relayNamespace,
+    ...(opts.wait ? ["--wait", "--timeout", opts.timeout] : []),
+  ];
 }
 
 /** `helm uninstall`, waiting for the objects to go when the upgrade would wait. */
 export function uninstallArgs(instance: RelayInstance, opts: { wait: boolean; timeout: string }): string[] {
-  return ["uninstall", instance.release, "--namespace", relayNamespace, ...(opts.wait ? ["--wait", "--timeout", opts.timeout] : [])];
+  return [
+    "uninstall",
+    instance.release,
+    "--namespace",
+    relayNamespace,
+    ...(opts.wait ? ["--wait", "--timeout", opts.timeout] : []),
+  ];
 }
 
 /** One object that an upgrade would create or change: its reference and a unified diff. */
@@ -108,7 +130,11 @@ export interface ObjectChange {
 }
 
 /** The rendered objects of an instance against the live ones (server-side dry-run); unchanged objects are left out. */
-export async function diffInstance(client: KubeClient, instance: RelayInstance, extraValues: readonly string[] = []): Promise<ObjectChange[]> {
+export async function diffInstance(
+  client: KubeClient,
+  instance: RelayInstance,
+  extraValues: readonly string[] = [],
+): Promise<ObjectChange[]> {
   const changes: ObjectChange[] = [];
   for (const obj of await renderInstance(instance, extraValues)) {
     const live = await client.get(obj);
@@ -133,8 +159,20 @@ export async function diffInstance(client: KubeClient, instance: RelayInstance, 
 }
 
 /** `helm upgrade --install` of one instance into the namespace, release and storage namespace its HelmRelease uses. */
-export function upgradeArgs(instance: RelayInstance, opts: { wait: boolean; timeout: string; dryRun: boolean; extraValues?: readonly string[] }): string[] {
-  const args = ["upgrade", "--install", instance.release, relayChartPath, ...valuesArgs(instance, opts.extraValues), "--namespace", relayNamespace, "--create-namespace"];
+export function upgradeArgs(
+  instance: RelayInstance,
+  opts: { wait: boolean; timeout: string; dryRun: boolean; extraValues?: readonly string[] },
+): string[] {
+  const args = [
+    "upgrade",
+    "--install",
+    instance.release,
+    relayChartPath,
+    ...valuesArgs(instance, opts.extraValues),
+    "--namespace",
+    relayNamespace,
+    "--create-namespace",
+  ];
   if (opts.wait) args.push("--atomic", "--wait", "--timeout", opts.timeout);
   if (opts.dryRun) args.push("--dry-run=server");
   return args;
@@ -163,8 +201,12 @@ export async function withPodWatch<T>(client: KubeClient, instance: RelayInstanc
     await polling;
     if (!seen) throw error;
     const logs = seen.logLines.length ? `; last lines of its log: ${seen.logLines.join(" | ")}` : "";
-    const next = seen.crashLoop ? "a failing bucket listing at start means S3 credentials, endpoint or path style" : "fix the values, or create what the message names, and run again";
-    throw new OperatorError(`${oneLine((error as Error).message)}; while helm waited, Pod ${seen.waiting}${logs}; ${next}`);
+    const next = seen.crashLoop
+      ? "a failing bucket listing at start means S3 credentials, endpoint or path style"
+      : "fix the values, or create what the message names, and run again";
+    throw new OperatorError(
+      `${oneLine((error as Error).message)}; while helm waited, Pod ${seen.waiting}${logs}; ${next}`,
+    );
   } finally {
     clearInterval(timer);
   }

@@ -34,17 +34,30 @@ interface Rendered {
 
 /** The one Service in `helm template` output for an instance. */
 export function serviceFromRendered(text: string, instance: RelayInstance): Omit<RelayService, "host"> {
-  const services = (parseManifests(text, `helm template ${instance.release} ${relayChartPath}`) as Rendered[]).filter((o) => o.kind === "Service");
+  const services = (parseManifests(text, `helm template ${instance.release} ${relayChartPath}`) as Rendered[]).filter(
+    (o) => o.kind === "Service",
+  );
   if (services.length !== 1) {
-    throw new OperatorError(`expected ${relayChartPath} to render exactly one Service for ${instance.release} (${instance.valuesFile}); it rendered ${services.length}; fix the chart or the values file`);
+    throw new OperatorError(
+      `expected ${relayChartPath} to render exactly one Service for ${instance.release} (${instance.valuesFile}); it rendered ${services.length}; fix the chart or the values file`,
+    );
   }
   const svc = services[0]!;
   const ports = svc.spec?.ports ?? [];
   const port = ports.find((p) => p.name === "http") ?? (ports.length === 1 ? ports[0] : undefined);
   if (!svc.metadata?.name || !port) {
-    throw new OperatorError(`expected the Service ${relayChartPath} renders for ${instance.release} to have a name and a port named "http"; found name "${svc.metadata?.name ?? ""}" and ports [${ports.map((p) => p.name ?? p.port).join(", ")}]; fix the chart`);
+    throw new OperatorError(
+      `expected the Service ${relayChartPath} renders for ${instance.release} to have a name and a port named "http"; found name "${svc.metadata?.name ?? ""}" and ports [${ports.map((p) => p.name ?? p.port).join(", ")}]; fix the chart`,
+    );
   }
-  return { instance, name: svc.metadata.name, namespace: svc.metadata.namespace ?? relayNamespace, type: svc.spec?.type ?? "ClusterIP", ports, port };
+  return {
+    instance,
+    name: svc.metadata.name,
+    namespace: svc.metadata.namespace ?? relayNamespace,
+    type: svc.spec?.type ?? "ClusterIP",
+    ports,
+    port,
+  };
 }
 
 /** `-f` for the instance's values file and then each extra values file (relay-server's --values), in order. */
@@ -54,7 +67,12 @@ export function valuesArgs(instance: RelayInstance, extraValues: readonly string
 
 /** How one instance renders, as its HelmRelease renders it (release name, namespace, values file). */
 export function instanceTemplate(instance: RelayInstance, extraValues: readonly string[] = []): TemplateOptions {
-  return { release: instance.release, chart: relayChartPath, namespace: relayNamespace, valuesFiles: [instance.valuesFile, ...extraValues] };
+  return {
+    release: instance.release,
+    chart: relayChartPath,
+    namespace: relayNamespace,
+    valuesFiles: [instance.valuesFile, ...extraValues],
+  };
 }
 
 // One render per instance and process: verify needs the Service and the Deployment,
@@ -68,7 +86,9 @@ export function renderInstanceText(instance: RelayInstance, extraValues: readonl
   if (!text) {
     text = helmTemplate(instanceTemplate(instance, extraValues)).catch((error: Error) => {
       rendered.delete(key);
-      throw new OperatorError(`expected helm to render ${relayChartPath} for ${instance.release}; ${oneLine(error.message)}; fix the chart or ${[instance.valuesFile, ...extraValues].join(", ")}`);
+      throw new OperatorError(
+        `expected helm to render ${relayChartPath} for ${instance.release}; ${oneLine(error.message)}; fix the chart or ${[instance.valuesFile, ...extraValues].join(", ")}`,
+      );
     });
     rendered.set(key, text);
   }
@@ -76,8 +96,14 @@ export function renderInstanceText(instance: RelayInstance, extraValues: readonl
 }
 
 /** The objects of one instance's release, without Helm's test hooks, each with its namespace. */
-export async function renderInstance(instance: RelayInstance, extraValues: readonly string[] = []): Promise<Manifest[]> {
-  return parseManifests(await renderInstanceText(instance, extraValues), `helm template ${instance.release} ${relayChartPath}`)
+export async function renderInstance(
+  instance: RelayInstance,
+  extraValues: readonly string[] = [],
+): Promise<Manifest[]> {
+  return parseManifests(
+    await renderInstanceText(instance, extraValues),
+    `helm template ${instance.release} ${relayChartPath}`,
+  )
     .filter((o) => !o.metadata.annotations?.["helm.sh/hook"])
     .map((o) => ({ ...o, metadata: { ...o.metadata, namespace: o.metadata.namespace ?? relayNamespace } }));
 }
@@ -95,7 +121,10 @@ export function renderInputsHash(instance: RelayInstance, chartDir = join(repoRo
   const helm = statSync(toolPath("helm"));
   hash.update(`${instance.release}\0${relayNamespace}\0${helm.size}\0${helm.mtimeMs}\0`);
   const files = readdirSync(chartDir, { recursive: true, encoding: "utf8" }).sort();
-  const inputs: [string, string][] = [...files.map((f): [string, string] => [f, join(chartDir, f)]), ["values", resolve(repoRoot, instance.valuesFile)]];
+  const inputs: [string, string][] = [
+    ...files.map((f): [string, string] => [f, join(chartDir, f)]),
+    ["values", resolve(repoRoot, instance.valuesFile)],
+  ];
   for (const [name, path] of inputs) {
     if (statSync(path).isFile()) hash.update(`${name}\0`).update(readFileSync(path)).update("\0");
   }
@@ -106,7 +135,10 @@ type CachedService = Omit<RelayService, "instance" | "host">;
 
 function readCachedService(instance: RelayInstance, key: string): CachedService | undefined {
   try {
-    const cached = JSON.parse(readFileSync(join(serviceCacheDir, `${instance.release}.json`), "utf8")) as { key?: string; service?: CachedService };
+    const cached = JSON.parse(readFileSync(join(serviceCacheDir, `${instance.release}.json`), "utf8")) as {
+      key?: string;
+      service?: CachedService;
+    };
     return cached.key === key ? cached.service : undefined;
   } catch {
     return undefined;

@@ -37,7 +37,8 @@ function mergeValues(base: unknown, over: unknown): unknown {
 
 function parseValues(text: string, file: string): Tree {
   const doc = parseDocument(text);
-  if (doc.errors.length > 0) throw new OperatorError(`expected valid YAML in ${file}; ${doc.errors[0]!.message.split("\n")[0]}; fix the file`);
+  if (doc.errors.length > 0)
+    throw new OperatorError(`expected valid YAML in ${file}; ${doc.errors[0]!.message.split("\n")[0]}; fix the file`);
   const js = doc.toJS() as unknown;
   return isTree(js) ? js : {};
 }
@@ -47,8 +48,14 @@ export function storageFromValues(values: string, chartDefaults: string, file = 
   const chart = parseValues(chartDefaults, `${relayChartPath}/values.yaml`);
   const own = parseValues(values, file);
   const storage = mergeValues(chart.storage, own.storage) as RelayStorage;
-  const env = ((own.extraEnv ?? chart.extraEnv ?? []) as { name?: string; value?: unknown; valueFrom?: unknown }[]).find((e) => e?.name === "AWS_ENDPOINT_URL_S3");
-  const awsEndpointEnv = !env ? undefined : env.valueFrom ? { fromRef: true as const } : { value: String(env.value ?? "") };
+  const env = (
+    (own.extraEnv ?? chart.extraEnv ?? []) as { name?: string; value?: unknown; valueFrom?: unknown }[]
+  ).find((e) => e?.name === "AWS_ENDPOINT_URL_S3");
+  const awsEndpointEnv = !env
+    ? undefined
+    : env.valueFrom
+      ? { fromRef: true as const }
+      : { value: String(env.value ?? "") };
   return { ...storage, type: String(storage.type), ...(awsEndpointEnv ? { awsEndpointEnv } : {}) };
 }
 

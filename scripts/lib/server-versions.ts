@@ -6,16 +6,22 @@ import { join } from "node:path";
 import { repoRoot } from "./paths.ts";
 
 /** The image tag the chart deploys by default (appVersion), e.g. "v0.10.0". */
-export function defaultServerTag(chartYaml = readFileSync(join(repoRoot, "libs/relay-server/Chart.yaml"), "utf8")): string {
+export function defaultServerTag(
+  chartYaml = readFileSync(join(repoRoot, "libs/relay-server/Chart.yaml"), "utf8"),
+): string {
   const match = /^appVersion:\s*"?(v\d+\.\d+\.\d+)"?\s*$/m.exec(chartYaml);
-  if (!match?.[1]) throw new Error("expected libs/relay-server/Chart.yaml to set appVersion to an image tag v<major>.<minor>.<patch>; it does not");
+  if (!match?.[1])
+    throw new Error(
+      "expected libs/relay-server/Chart.yaml to set appVersion to an image tag v<major>.<minor>.<patch>; it does not",
+    );
   return match[1];
 }
 
 /** The release behind an image tag: "v0.10.0" → "0.10.0" (image tags carry a `v`, git tags do not). */
 export function versionOfTag(tag: string): string {
   const match = /^v(\d+\.\d+\.\d+)$/.exec(tag);
-  if (!match?.[1]) throw new Error(`expected an image tag v<major>.<minor>.<patch> (the server's release tags); got "${tag}"`);
+  if (!match?.[1])
+    throw new Error(`expected an image tag v<major>.<minor>.<patch> (the server's release tags); got "${tag}"`);
   return match[1];
 }
 
@@ -44,7 +50,8 @@ export function releaseOf(header: string | undefined): string | undefined {
   const value = header?.trim() ?? "";
   const semver = /^v?(\d+\.\d+\.\d+)(?:$|[-+])/.exec(value)?.[1];
   if (semver) return semver;
-  if (/^[0-9a-f]{7,40}$/.test(value)) return Object.entries(releaseCommits).find(([commit]) => commit.startsWith(value))?.[1];
+  if (/^[0-9a-f]{7,40}$/.test(value))
+    return Object.entries(releaseCommits).find(([commit]) => commit.startsWith(value))?.[1];
   return undefined;
 }
 

@@ -37,18 +37,32 @@ export interface ToolOptions extends Pick<Child, "onInterrupt" | "settled"> {
 export function runTool(tool: Tool, args: readonly string[], opts: ToolOptions = {}): Promise<string> {
   const path = toolPath(tool);
   return new Promise((resolve, reject) => {
-    const child = spawn(path, args, { cwd: opts.cwd ?? repoRoot, env: { ...process.env, ...opts.env }, stdio: ["pipe", "pipe", "pipe"], detached: true });
+    const child = spawn(path, args, {
+      cwd: opts.cwd ?? repoRoot,
+      env: { ...process.env, ...opts.env },
+      stdio: ["pipe", "pipe", "pipe"],
+      detached: true,
+    });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
     child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
     child.stdin.on("error", () => {}); // the tool may exit before reading all its input
     child.stdin.end(opts.input ?? "");
-    const failed = (why: string) => new Error(`${tool} ${args.join(" ")} failed (${why}): ${Buffer.concat(stderr).toString("utf8").trim()}`);
+    const failed = (why: string) =>
+      new Error(`${tool} ${args.join(" ")} failed (${why}): ${Buffer.concat(stderr).toString("utf8").trim()}`);
     child.once("error", (error) => reject(failed(error.message)));
-    child.once("close", (code, signal) => (code === 0 ? resolve(Buffer.concat(stdout).toString("utf8")) : reject(failed(`exit ${code ?? signal ?? "?"}`))));
+    child.once("close", (code, signal) =>
+      code === 0 ? resolve(Buffer.concat(stdout).toString("utf8")) : reject(failed(`exit ${code ?? signal ?? "?"}`)),
+    );
     // An interrupt stops the tool and waits for it (helm --atomic rolls back before it exits).
     const exited = new Promise<void>((done) => child.once("exit", () => done()));
-    trackChild({ name: tool, stop: (signal) => void child.kill(signal), exited, onInterrupt: opts.onInterrupt, settled: opts.settled });
+    trackChild({
+      name: tool,
+      stop: (signal) => void child.kill(signal),
+      exited,
+      onInterrupt: opts.onInterrupt,
+      settled: opts.settled,
+    });
   });
 }

@@ -18,11 +18,18 @@ export interface VendirFile {
 }
 
 /** Reads and parses one vendir file and computes its text without the entry. */
-export function readVendirFile(path: string, show: (path: string) => string, name: string, required: boolean): VendirFile | undefined {
+export function readVendirFile(
+  path: string,
+  show: (path: string) => string,
+  name: string,
+  required: boolean,
+): VendirFile | undefined {
   const shownPath = show(path);
   if (!existsSync(path)) {
     if (!required) return undefined;
-    throw new OperatorError(`expected ${shownPath}; found no such file; pass --dir with the folder that holds vendir.yml`);
+    throw new OperatorError(
+      `expected ${shownPath}; found no such file; pass --dir with the folder that holds vendir.yml`,
+    );
   }
   const before = readFileSync(path, "utf8");
   const { text, cut } = removeEntry(before, name, shownPath);
@@ -36,7 +43,10 @@ export function findReferences(root: string, dir: string, name: string): string[
   const own = new Set([`${dirInRepo}/vendir.yml`, `${dirInRepo}/vendir.lock.yml`]);
   // Untracked files count too (but not ignored ones): a new HelmRelease uses the chart before it is committed.
   const listed = git(root, ["ls-files", "-z", "--cached", "--others", "--exclude-standard"]);
-  if (listed === undefined) throw new OperatorError(`expected ${root} to be a git repository; git ls-files failed there; pass --repo-root with the repository's root`);
+  if (listed === undefined)
+    throw new OperatorError(
+      `expected ${root} to be a git repository; git ls-files failed there; pass --repo-root with the repository's root`,
+    );
   const found: string[] = [];
   for (const file of new Set(listed.split("\0").filter(Boolean))) {
     if (own.has(file) || file.startsWith(`${dirInRepo}/${chartsDir}/${name}/`)) continue;
@@ -54,7 +64,10 @@ export function findReferences(root: string, dir: string, name: string): string[
 
 /** Whether git keeps the vendir files' history here: the repository has a commit and tracks vendir.yml. */
 export function historyKnows(root: string, dir: string): boolean {
-  return git(root, ["rev-parse", "--verify", "--quiet", "HEAD"]) !== undefined && git(root, ["ls-files", "--error-unmatch", "--", relative(root, join(dir, "vendir.yml"))]) !== undefined;
+  return (
+    git(root, ["rev-parse", "--verify", "--quiet", "HEAD"]) !== undefined &&
+    git(root, ["ls-files", "--error-unmatch", "--", relative(root, join(dir, "vendir.yml"))]) !== undefined
+  );
 }
 
 /** Whether git history shows charts/<name> in the vendir files: then its absence means an earlier run removed it. */
@@ -68,9 +81,13 @@ export function wasEverAnEntry(root: string, dir: string, name: string): boolean
 /** Runs git; undefined when it fails (no repository, no commits). */
 export function git(cwd: string, args: string[]): string | undefined {
   try {
-    return execFileSync("git", args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], maxBuffer: 256 * 1024 * 1024 });
+    return execFileSync("git", args, {
+      cwd,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+      maxBuffer: 256 * 1024 * 1024,
+    });
   } catch {
     return undefined;
   }
 }
-

@@ -5,7 +5,19 @@
 // directory whose contents are the charts (`- path: <name>` under its `contents`).
 // Entries are cut out of the text by the parser's offsets rather than re-serialized,
 // so every other byte of the file (comments, quoting, blank lines) stays as it was.
-import { isMap, isNode, isPair, isScalar, isSeq, parseDocument, type Document, type Node, type Pair, type YAMLMap, type YAMLSeq } from "yaml";
+import {
+  isMap,
+  isNode,
+  isPair,
+  isScalar,
+  isSeq,
+  parseDocument,
+  type Document,
+  type Node,
+  type Pair,
+  type YAMLMap,
+  type YAMLSeq,
+} from "yaml";
 import { OperatorError } from "./errors.ts";
 import { chartsDir, isValidEntryName } from "./names.ts";
 import { lineOf, throwYamlError } from "./yaml.ts";
@@ -41,7 +53,9 @@ export function findEntry(text: string, name: string, file: string): EntryCut | 
   const matches = chartItems(doc).filter((item) => item.name === name);
   if (matches.length > 1) {
     const lines = matches.map((item) => lineOf(text, item.entry.range?.[0] ?? 0)).join(" and ");
-    throw new OperatorError(`expected one entry charts/${name} in ${file}; found ${matches.length} (lines ${lines}); remove the duplicate by hand and run again`);
+    throw new OperatorError(
+      `expected one entry charts/${name} in ${file}; found ${matches.length} (lines ${lines}); remove the duplicate by hand and run again`,
+    );
   }
   const match = matches[0];
   if (!match) return undefined;
@@ -49,8 +63,12 @@ export function findEntry(text: string, name: string, file: string): EntryCut | 
 
   const dash = dashOffset(contents, entry);
   if (dash === undefined) {
-    const [what, path] = match.wholeDirectory ? ["the directories", `${chartsDir}/${name}`] : [`the contents of ${chartsDir}/`, name];
-    throw new OperatorError(`expected ${what} in ${file} as a block list ("- path: ${path}"); found a flow list at line ${lineOf(text, entry.range?.[0] ?? 0)}; rewrite it as a block list and run again`);
+    const [what, path] = match.wholeDirectory
+      ? ["the directories", `${chartsDir}/${name}`]
+      : [`the contents of ${chartsDir}/`, name];
+    throw new OperatorError(
+      `expected ${what} in ${file} as a block list ("- path: ${path}"); found a flow list at line ${lineOf(text, entry.range?.[0] ?? 0)}; rewrite it as a block list and run again`,
+    );
   }
   const lines = splitLines(text);
   const entryFirst = lineIndexAt(lines, dash);
@@ -65,7 +83,8 @@ export function findEntry(text: string, name: string, file: string): EntryCut | 
   // next entry's comment block, so it cannot be used as is.
   const entryLast = lineIndexAt(lines, Math.max(dash, contentEnd(entry) - 1));
   let last = entryLast;
-  while (last + 1 < lines.length && isComment(lines[last + 1]!.text) && indent(lines[last + 1]!.text) > dashColumn) last++;
+  while (last + 1 < lines.length && isComment(lines[last + 1]!.text) && indent(lines[last + 1]!.text) > dashColumn)
+    last++;
 
   // Keep one blank separator rather than leaving two side by side (or one at the end).
   const isFirst = contents.items[0] === entry;
@@ -73,9 +92,15 @@ export function findEntry(text: string, name: string, file: string): EntryCut | 
   let blankAfter = 0;
   while (last + 1 + blankAfter < lines.length && isBlank(lines[last + 1 + blankAfter]!.text)) blankAfter++;
   if (blankAfter > 0 && (blankBefore || isFirst)) last += blankAfter;
-  else if (blankBefore && lines[last]!.end === text.length) while (first > 0 && isBlank(lines[first - 1]!.text)) first--;
+  else if (blankBefore && lines[last]!.end === text.length)
+    while (first > 0 && isBlank(lines[first - 1]!.text)) first--;
 
-  const cut: EntryCut = { start: lines[first]!.start, end: lines[last]!.end, firstLine: entryFirst + 1, lastLine: entryLast + 1 };
+  const cut: EntryCut = {
+    start: lines[first]!.start,
+    end: lines[last]!.end,
+    firstLine: entryFirst + 1,
+    lastLine: entryLast + 1,
+  };
   if (contents.items.length === 1) cut.emptyListAt = text.indexOf(":", contentsKeyEnd) + 1;
   return cut;
 }
@@ -141,7 +166,13 @@ function chartItems(doc: Document.Parsed): ChartItem[] {
     if (typeof path !== "string") continue;
     const name = path.startsWith(`${chartsDir}/`) ? path.slice(chartsDir.length + 1) : undefined;
     if (name !== undefined && isValidEntryName(name)) {
-      items.push({ name, entry: directory, wholeDirectory: true, list: directories, listKeyEnd: keyEnd(directoriesPair) });
+      items.push({
+        name,
+        entry: directory,
+        wholeDirectory: true,
+        list: directories,
+        listKeyEnd: keyEnd(directoriesPair),
+      });
       continue;
     }
     if (path !== chartsDir) continue;

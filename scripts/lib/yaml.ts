@@ -17,7 +17,9 @@ export function throwYamlError(text: string, file: string, errors: readonly YAML
   if (!error) return;
   const line = error.linePos?.[0].line ?? lineOf(text, error.pos[0]);
   const what = error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
-  throw new OperatorError(`expected valid YAML in ${file}; found a syntax error at ${file}:${line} (${what}); fix the file and run again, nothing was changed`);
+  throw new OperatorError(
+    `expected valid YAML in ${file}; found a syntax error at ${file}:${line} (${what}); fix the file and run again, nothing was changed`,
+  );
 }
 
 /**

@@ -1,7 +1,14 @@
 // The GitOps manifests as Flux and Helm will see them: built with the pinned
 // kubectl, the relay chart rendered and linted with each instance's values file.
 import { describe, expect, it } from "vitest";
-import { management, onePassword, relayChartPath, relayNamespace, s3CredentialKeys, tenant } from "../../scripts/lib/names.ts";
+import {
+  management,
+  onePassword,
+  relayChartPath,
+  relayNamespace,
+  s3CredentialKeys,
+  tenant,
+} from "../../scripts/lib/names.ts";
 import { relayInstances } from "../../scripts/lib/instances.ts";
 import { defaultServerTag } from "../../scripts/lib/server-versions.ts";
 import {
@@ -26,7 +33,10 @@ import {
 /** The relay instances apps/docs-prod deploys (read from its manifests). */
 const instances = relayInstances();
 
-const fluxNamespaceOf: Record<string, string> = { [tenant.appPath]: tenant.fluxNamespace, [management.appPath]: management.fluxNamespace };
+const fluxNamespaceOf: Record<string, string> = {
+  [tenant.appPath]: tenant.fluxNamespace,
+  [management.appPath]: management.fluxNamespace,
+};
 
 describe("kustomize builds", () => {
   it.each(appDirs)("%s builds with the pinned kubectl", async (appDir) => {
@@ -41,38 +51,49 @@ describe("kustomize builds", () => {
     expect(misplaced).toEqual([]);
   });
 
-  it.each(appDirs)("every sourceRef and dependsOn of %s resolves to an object in the same namespace", async (appDir) => {
-    const built = await kustomizeBuild(appDir);
-    const key = (kind: string, ns: string | undefined, name: string) => `${kind}/${ns}/${name}`;
-    const present = new Set(built.map((o) => key(o.kind, o.metadata.namespace, o.metadata.name)));
-    const dangling: string[] = [];
-    for (const o of built.filter(isFluxObject)) {
-      const ns = o.metadata.namespace;
-      const spec = (o as KubeObject & { spec: Record<string, unknown> }).spec;
-      const sourceRef = (spec.sourceRef ?? (o as HelmRelease).spec.chart?.spec.sourceRef) as { kind: string; name: string; namespace?: string } | undefined;
-      if (sourceRef && !present.has(key(sourceRef.kind, sourceRef.namespace ?? ns, sourceRef.name))) {
-        dangling.push(`${o.kind}/${o.metadata.name} -> ${sourceRef.kind}/${sourceRef.namespace ?? ns}/${sourceRef.name}`);
+  it.each(appDirs)(
+    "every sourceRef and dependsOn of %s resolves to an object in the same namespace",
+    async (appDir) => {
+      const built = await kustomizeBuild(appDir);
+      const key = (kind: string, ns: string | undefined, name: string) => `${kind}/${ns}/${name}`;
+      const present = new Set(built.map((o) => key(o.kind, o.metadata.namespace, o.metadata.name)));
+      const dangling: string[] = [];
+      for (const o of built.filter(isFluxObject)) {
+        const ns = o.metadata.namespace;
+        const spec = (o as KubeObject & { spec: Record<string, unknown> }).spec;
+        const sourceRef = (spec.sourceRef ?? (o as HelmRelease).spec.chart?.spec.sourceRef) as
+          { kind: string; name: string; namespace?: string } | undefined;
+        if (sourceRef && !present.has(key(sourceRef.kind, sourceRef.namespace ?? ns, sourceRef.name))) {
+          dangling.push(
+            `${o.kind}/${o.metadata.name} -> ${sourceRef.kind}/${sourceRef.namespace ?? ns}/${sourceRef.name}`,
+          );
+        }
+        for (const dep of (o as HelmRelease).spec.dependsOn ?? []) {
+          if (!present.has(key(o.kind, dep.namespace ?? ns, dep.name)))
+            dangling.push(`${o.kind}/${o.metadata.name} dependsOn ${dep.namespace ?? ns}/${dep.name}`);
+        }
       }
-      for (const dep of (o as HelmRelease).spec.dependsOn ?? []) {
-        if (!present.has(key(o.kind, dep.namespace ?? ns, dep.name))) dangling.push(`${o.kind}/${o.metadata.name} dependsOn ${dep.namespace ?? ns}/${dep.name}`);
-      }
-    }
-    expect(dangling).toEqual([]);
-  });
+      expect(dangling).toEqual([]);
+    },
+  );
 
   it("the build of apps/docs-prod holds no OnePasswordItem, so a fresh cluster can apply it", async () => {
     expect((await kustomizeBuild(tenant.appPath)).filter((o) => groupOf(o) === "onepassword.com")).toEqual([]);
   });
 
   it("the build of apps/docs-prod keeps every Namespace's own name", async () => {
-    const names = ofKind(await kustomizeBuild(tenant.appPath), "Namespace").map((n) => n.metadata.name).sort();
+    const names = ofKind(await kustomizeBuild(tenant.appPath), "Namespace")
+      .map((n) => n.metadata.name)
+      .sort();
     expect(names).toEqual([onePassword.namespace, "flux-system", relayNamespace].sort());
   });
 });
 
 describe.each(instances)("relay instance $release", (instance) => {
   it("passes helm lint --strict with its values file (schema included)", () => {
-    expect(() => helmLint(relayChartPath, { valuesFiles: [instance.valuesFile], namespace: relayNamespace })).not.toThrow();
+    expect(() =>
+      helmLint(relayChartPath, { valuesFiles: [instance.valuesFile], namespace: relayNamespace }),
+    ).not.toThrow();
   });
 
   it("renders exactly one Service, of type LoadBalancer, for KubeVirt CCM to mirror", async () => {
@@ -86,13 +107,20 @@ describe.each(instances)("relay instance $release", (instance) => {
   });
 
   it("its Deployment reads the S3 keys from the OnePasswordItem's Secret and restarts when they rotate", async () => {
-    const deployments = ofKind<KubeObject & { spec: { template: { spec: { containers: { env?: { valueFrom?: { secretKeyRef?: { name: string; key: string } } }[] }[] } } } }>(
-      await renderRelay(instance),
-      "Deployment",
-    );
+    const deployments = ofKind<
+      KubeObject & {
+        spec: {
+          template: {
+            spec: { containers: { env?: { valueFrom?: { secretKeyRef?: { name: string; key: string } } }[] }[] };
+          };
+        };
+      }
+    >(await renderRelay(instance), "Deployment");
     expect(deployments).toHaveLength(1);
     const deployment = deployments[0]!;
-    const refs = deployment.spec.template.spec.containers.flatMap((c) => c.env ?? []).flatMap((e) => (e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef] : []));
+    const refs = deployment.spec.template.spec.containers
+      .flatMap((c) => c.env ?? [])
+      .flatMap((e) => (e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef] : []));
     expect(refs).toEqual(
       expect.arrayContaining([
         { name: instance.credentialsSecret, key: s3CredentialKeys.accessKeyId },
@@ -104,7 +132,8 @@ describe.each(instances)("relay instance $release", (instance) => {
 
   it("renders the server image its values file names, else the chart's default (appVersion)", async () => {
     const images = JSON.stringify((await renderRelay(instance)).filter((o) => o.kind === "Deployment"));
-    const { repository = "docker.system3.md/relay-server", tag = defaultServerTag() } = relayValues(instance).image ?? {};
+    const { repository = "docker.system3.md/relay-server", tag = defaultServerTag() } =
+      relayValues(instance).image ?? {};
     expect(images).toContain(`"${repository}:${tag}"`);
   });
 });
@@ -122,8 +151,15 @@ describe("vendored charts", () => {
     const entry = vendoredHelmChart(onePassword.chart.name);
     const reason = notSyncedReason(entry);
     if (reason) ctx.skip(reason);
-    const release = ofKind<HelmRelease>(await kustomizeBuild(tenant.appPath), "HelmRelease").find((hr) => hr.spec.chart.spec.chart === onePassword.chart.name)!;
-    const rendered = JSON.stringify(await helmTemplate(release.spec.releaseName!, entry.dir, { values: release.spec.values, namespace: onePassword.namespace }));
+    const release = ofKind<HelmRelease>(await kustomizeBuild(tenant.appPath), "HelmRelease").find(
+      (hr) => hr.spec.chart.spec.chart === onePassword.chart.name,
+    )!;
+    const rendered = JSON.stringify(
+      await helmTemplate(release.spec.releaseName!, entry.dir, {
+        values: release.spec.values,
+        namespace: onePassword.namespace,
+      }),
+    );
     expect(rendered).toContain(onePassword.credentialsSecret.name);
     expect(rendered).toContain(onePassword.tokenSecret.name);
   });

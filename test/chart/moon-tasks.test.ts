@@ -138,7 +138,8 @@ describe("moon tasks", () => {
   // util-linux's `script` gives moon a terminal, as an operator's shell does.
   it("in a terminal, a flow under moon run draws its live progress tree; piped, it prints plain lines", () => {
     // --force: the repository's docs and golden files name the fixture's chart folder, which remove-entry otherwise refuses.
-    const typed = "moon run vendir:remove-entry -- relay-server --dir test/fixtures/vendir/pre-migration --dry-run --force";
+    const typed =
+      "moon run vendir:remove-entry -- relay-server --dir test/fixtures/vendir/pre-migration --dry-run --force";
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       PATH: `${join(repoRoot, "node_modules/.bin")}${delimiter}${pathWithoutNpx}`,
@@ -244,7 +245,9 @@ describe("moon tasks", () => {
         encoding: "utf8",
       });
       // Between the version and the runtime, the commit the bundles were built from (test/integration/runner.test.ts).
-      const line = new RegExp(`setup-docs-relay ${pkg.version.replace(/\./g, "\\.")} \\([^\n]+, node v${pinned!.replace(/\./g, "\\.")}\\)\n`);
+      const line = new RegExp(
+        `setup-docs-relay ${pkg.version.replace(/\./g, "\\.")} \\([^\n]+, node v${pinned!.replace(/\./g, "\\.")}\\)\n`,
+      );
       expect(r.stdout + r.stderr).toMatch(line);
       expect(moon(["run", "docs-infra-prod:sync-ingress", "--", "--version"]).stdout).toMatch(line);
     },

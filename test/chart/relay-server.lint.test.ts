@@ -30,7 +30,12 @@ function chartYaml(): ChartYaml {
 }
 
 const run = promisify(execFile);
-const requiredSets = ["--set", `relay.url=${requiredValues.relay.url}`, "--set", `storage.s3.bucket=${requiredValues.storage.s3.bucket}`];
+const requiredSets = [
+  "--set",
+  `relay.url=${requiredValues.relay.url}`,
+  "--set",
+  `storage.s3.bucket=${requiredValues.storage.s3.bucket}`,
+];
 
 async function lint(args: string[]): Promise<void> {
   const result = await helm(["lint", "--strict", chartDir, ...args]);
@@ -49,7 +54,9 @@ describe("relay-server helm lint --strict", () => {
     expect(result.stdout + result.stderr).toMatch(schemaError("relay.url: Does not match pattern"));
   });
 
-  const goodFiles = readdirSync(join(fixturesDir, "good")).filter((f) => f.endsWith(".yaml")).sort();
+  const goodFiles = readdirSync(join(fixturesDir, "good"))
+    .filter((f) => f.endsWith(".yaml"))
+    .sort();
   it.each(goodFiles)("is clean for fixtures/relay-server/good/%s", async (file) => {
     await lint(["-f", join(fixturesDir, "good", file)]);
   });
@@ -104,7 +111,10 @@ describe("relay-server Chart.yaml metadata", () => {
     const a = chartYaml().annotations ?? {};
     expect(a["artifacthub.io/license"]).toBe("MIT");
     const images = parse(a["artifacthub.io/images"] ?? "") as { name: string; image: string }[];
-    expect(images.map((i) => i.image)).toEqual([`docker.system3.md/relay-server:${chartYaml().appVersion}`, "busybox:1.37.0"]);
+    expect(images.map((i) => i.image)).toEqual([
+      `docker.system3.md/relay-server:${chartYaml().appVersion}`,
+      "busybox:1.37.0",
+    ]);
     const changes = parse(a["artifacthub.io/changes"] ?? "") as { kind: string; description: string }[];
     expect(changes.length).toBeGreaterThan(0);
     for (const c of changes) {

@@ -78,9 +78,17 @@ describe("relay-server values documentation", () => {
 
   it("lists the storage and logging keys in the README, and no removed key", () => {
     const readme = readFileSync(join(chartDir, "README.md"), "utf8");
-    for (const key of ["storage.type", "storage.s3.prefix", "storage.s3.presignedUrlExpiration", "storage.filesystem.existingClaim", "relay.logging.level", "ingress.proxyBodySize"]) {
+    for (const key of [
+      "storage.type",
+      "storage.s3.prefix",
+      "storage.s3.presignedUrlExpiration",
+      "storage.filesystem.existingClaim",
+      "relay.logging.level",
+      "ingress.proxyBodySize",
+    ]) {
       expect(readme).toContain(`| \`${key}\``);
     }
-    for (const gone of ["relay.logging.format", "aws.s3Bucket", "aws.existingSecret"]) expect(readme).not.toContain(`| \`${gone}\``);
+    for (const gone of ["relay.logging.format", "aws.s3Bucket", "aws.existingSecret"])
+      expect(readme).not.toContain(`| \`${gone}\``);
   });
 });

@@ -87,7 +87,9 @@ describe("relay-server chart defaults", () => {
     // One command a line, as the template reads.
     const lines = c.command![2]!.split("\n");
     expect(lines[0]).toBe('hard="$(ulimit -Hn)"');
-    expect(lines).toContain('ulimit -n 1024 || { echo "relay-server: ulimit -n 1024 failed (hard limit $hard)" >&2; exit 1; }');
+    expect(lines).toContain(
+      'ulimit -n 1024 || { echo "relay-server: ulimit -n 1024 failed (hard limit $hard)" >&2; exit 1; }',
+    );
     expect(lines.at(-1)).toBe('exec ./run.sh "$@"');
   });
 
@@ -95,7 +97,12 @@ describe("relay-server chart defaults", () => {
     const objects = await render();
     const d = deployment(objects);
     const c = container(objects);
-    expect(c.volumeMounts).toContainEqual({ name: "config", mountPath: "/app/relay.toml", subPath: "relay.toml", readOnly: true });
+    expect(c.volumeMounts).toContainEqual({
+      name: "config",
+      mountPath: "/app/relay.toml",
+      subPath: "relay.toml",
+      readOnly: true,
+    });
     expect(c.volumeMounts).toContainEqual({ name: "tmp", mountPath: "/tmp" });
     const volumes = d.spec?.template.spec?.volumes ?? [];
     expect(volumes.find((v) => v.name === "config")?.configMap?.name).toBe(only(objects, "ConfigMap").metadata?.name);
@@ -124,7 +131,9 @@ describe("relay-server chart defaults", () => {
   });
 
   it("refuses a grace period that ends before the pause and the server's stop", async () => {
-    await expect(render({ values: { terminationGracePeriodSeconds: 21 } })).rejects.toThrow(/terminationGracePeriodSeconds \(21\) must exceed the preStop pause \(11 s/);
+    await expect(render({ values: { terminationGracePeriodSeconds: 21 } })).rejects.toThrow(
+      /terminationGracePeriodSeconds \(21\) must exceed the preStop pause \(11 s/,
+    );
     await expect(render({ values: { terminationGracePeriodSeconds: 22 } })).resolves.toBeDefined();
   });
 
@@ -164,7 +173,10 @@ describe("relay-server chart defaults", () => {
     expect(svc.spec?.loadBalancerClass).toBeUndefined();
     expect(svc.spec?.externalTrafficPolicy).toBeUndefined();
     // The selector matches the pod template and nothing the release does not own.
-    expect(svc.spec?.selector).toEqual({ "app.kubernetes.io/name": "relay-server", "app.kubernetes.io/instance": "relay-personal" });
+    expect(svc.spec?.selector).toEqual({
+      "app.kubernetes.io/name": "relay-server",
+      "app.kubernetes.io/instance": "relay-personal",
+    });
     expect(deployment(objects).spec?.template.metadata?.labels).toMatchObject(svc.spec!.selector!);
     expect(deployment(objects).spec?.selector.matchLabels).toEqual(svc.spec?.selector);
   });
@@ -185,8 +197,19 @@ describe("relay-server chart defaults", () => {
 describe("relay-server relay.toml", () => {
   it("listens on 0.0.0.0 with the port and url from values and stores in S3", async () => {
     const toml = relayToml(await render({ values: { relay: { url: "https://family.relay.enigma.vgijssel.nl" } } }));
-    expect(table(toml, "server")).toEqual({ host: "0.0.0.0", port: 8080, url: "https://family.relay.enigma.vgijssel.nl", checkpoint_freq_seconds: 10 });
-    expect(table(toml, "store")).toEqual({ type: "s3", bucket: "example-bucket", region: "us-east-1", path_style: true, presigned_url_expiration: 3600 });
+    expect(table(toml, "server")).toEqual({
+      host: "0.0.0.0",
+      port: 8080,
+      url: "https://family.relay.enigma.vgijssel.nl",
+      checkpoint_freq_seconds: 10,
+    });
+    expect(table(toml, "store")).toEqual({
+      type: "s3",
+      bucket: "example-bucket",
+      region: "us-east-1",
+      path_style: true,
+      presigned_url_expiration: 3600,
+    });
     expect(toml.metrics).toBeUndefined();
   });
 
@@ -203,7 +226,14 @@ describe("relay-server relay.toml", () => {
       await render({
         values: {
           storage: {
-            s3: { endpoint: "https://s3.enigma.vgijssel.nl", region: "eu-west-1", pathStyle: false, bucket: "b-1", prefix: "relay-personal/", presignedUrlExpiration: 900 },
+            s3: {
+              endpoint: "https://s3.enigma.vgijssel.nl",
+              region: "eu-west-1",
+              pathStyle: false,
+              bucket: "b-1",
+              prefix: "relay-personal/",
+              presignedUrlExpiration: 900,
+            },
           },
         },
       }),
@@ -222,11 +252,16 @@ describe("relay-server relay.toml", () => {
   it("leaves the endpoint out when it is empty, so the server falls back to AWS_ENDPOINT_URL_S3", async () => {
     const objects = await render({ valuesFiles: [join(fixturesDir, "good/s3-shared-bucket.yaml")] });
     expect(table(relayToml(objects), "store").endpoint).toBeUndefined();
-    expect(env(container(objects), "AWS_ENDPOINT_URL_S3")).toEqual({ name: "AWS_ENDPOINT_URL_S3", value: "https://objects.example.net" });
+    expect(env(container(objects), "AWS_ENDPOINT_URL_S3")).toEqual({
+      name: "AWS_ENDPOINT_URL_S3",
+      value: "https://objects.example.net",
+    });
   });
 
   it("writes the configured auth keys instead of the defaults", async () => {
-    const toml = relayToml(await render({ values: { relay: { auth: { publicKeys: [{ keyId: "k1", publicKey: "cGs=" }] } } } }));
+    const toml = relayToml(
+      await render({ values: { relay: { auth: { publicKeys: [{ keyId: "k1", publicKey: "cGs=" }] } } } }),
+    );
     expect(toml.auth).toEqual([{ key_id: "k1", public_key: "cGs=" }]);
   });
 
@@ -251,7 +286,9 @@ describe("relay-server relay.toml", () => {
 
   it("changes the pod's checksum annotation when relay.toml changes", async () => {
     const checksum = async (bucket: string) =>
-      deployment(await render({ values: { storage: { s3: { bucket } } } })).spec?.template.metadata?.annotations?.["checksum/config"];
+      deployment(await render({ values: { storage: { s3: { bucket } } } })).spec?.template.metadata?.annotations?.[
+        "checksum/config"
+      ];
     const a = await checksum("bucket-a");
     expect(a).toMatch(/^[0-9a-f]{64}$/);
     expect(await checksum("bucket-b")).not.toBe(a);
@@ -267,12 +304,19 @@ describe("relay-server logs", () => {
   });
 
   it("passes a filter with directives through RUST_LOG unchanged", async () => {
-    const c = container(await render({ values: { relay: { logging: { level: "debug,hyper=warn,tower_http=info" } } } }));
+    const c = container(
+      await render({ values: { relay: { logging: { level: "debug,hyper=warn,tower_http=info" } } } }),
+    );
     expect(env(c, "RUST_LOG")?.value).toBe("debug,hyper=warn,tower_http=info");
   });
 
   it("keeps NO_COLOR with the filesystem store and with the plain entrypoint", async () => {
-    const c = container(await render({ valuesFiles: [join(fixturesDir, "good/filesystem.yaml")], values: { storage: { s3: { bucket: "" } }, ulimits: { nofile: null } } }));
+    const c = container(
+      await render({
+        valuesFiles: [join(fixturesDir, "good/filesystem.yaml")],
+        values: { storage: { s3: { bucket: "" } }, ulimits: { nofile: null } },
+      }),
+    );
     expect(env(c, "NO_COLOR")?.value).toBe("1");
     expect(env(c, "RUST_LOG")?.value).toBe("info");
   });
@@ -288,8 +332,14 @@ describe("relay-server credentials", () => {
     expect(Buffer.from(secret.data?.accessKeyId ?? "", "base64").toString()).toBe("AKIAINLINETEST");
     expect(Buffer.from(secret.data?.secretAccessKey ?? "", "base64").toString()).toBe("inline-secret-value");
     const c = container(objects);
-    expect(env(c, "AWS_ACCESS_KEY_ID")?.valueFrom?.secretKeyRef).toEqual({ name: "relay-personal-relay-server-s3", key: "accessKeyId" });
-    expect(env(c, "AWS_SECRET_ACCESS_KEY")?.valueFrom?.secretKeyRef).toEqual({ name: "relay-personal-relay-server-s3", key: "secretAccessKey" });
+    expect(env(c, "AWS_ACCESS_KEY_ID")?.valueFrom?.secretKeyRef).toEqual({
+      name: "relay-personal-relay-server-s3",
+      key: "accessKeyId",
+    });
+    expect(env(c, "AWS_SECRET_ACCESS_KEY")?.valueFrom?.secretKeyRef).toEqual({
+      name: "relay-personal-relay-server-s3",
+      key: "secretAccessKey",
+    });
     expect(deployment(objects).spec?.template.metadata?.annotations?.["checksum/secret"]).toMatch(/^[0-9a-f]{64}$/);
   });
 
@@ -304,23 +354,41 @@ describe("relay-server credentials", () => {
   });
 
   it("uses an existing Secret with our 1Password key names (accessKey / secretKey) and renders no Secret", async () => {
-    const objects = await render({ values: { storage: { s3: { ...inline.storage.s3, existingSecret: "relay-personal-s3-credentials" } } } });
+    const objects = await render({
+      values: { storage: { s3: { ...inline.storage.s3, existingSecret: "relay-personal-s3-credentials" } } },
+    });
     expect(objects.some((o) => o.kind === "Secret")).toBe(false);
     const c = container(objects);
-    expect(env(c, "AWS_ACCESS_KEY_ID")?.valueFrom?.secretKeyRef).toEqual({ name: "relay-personal-s3-credentials", key: "accessKey" });
-    expect(env(c, "AWS_SECRET_ACCESS_KEY")?.valueFrom?.secretKeyRef).toEqual({ name: "relay-personal-s3-credentials", key: "secretKey" });
+    expect(env(c, "AWS_ACCESS_KEY_ID")?.valueFrom?.secretKeyRef).toEqual({
+      name: "relay-personal-s3-credentials",
+      key: "accessKey",
+    });
+    expect(env(c, "AWS_SECRET_ACCESS_KEY")?.valueFrom?.secretKeyRef).toEqual({
+      name: "relay-personal-s3-credentials",
+      key: "secretKey",
+    });
   });
 
   it("reads other key names from an existing Secret when configured", async () => {
     const c = container(
-      await render({ values: { storage: { s3: { existingSecret: "s3", existingSecretKeys: { accessKeyId: "AWS_KEY", secretAccessKey: "AWS_SECRET" } } } } }),
+      await render({
+        values: {
+          storage: {
+            s3: { existingSecret: "s3", existingSecretKeys: { accessKeyId: "AWS_KEY", secretAccessKey: "AWS_SECRET" } },
+          },
+        },
+      }),
     );
     expect(env(c, "AWS_ACCESS_KEY_ID")?.valueFrom?.secretKeyRef?.key).toBe("AWS_KEY");
     expect(env(c, "AWS_SECRET_ACCESS_KEY")?.valueFrom?.secretKeyRef?.key).toBe("AWS_SECRET");
   });
 
   it("passes a private key Secret as RELAY_SERVER_AUTH, with its key id", async () => {
-    const c = container(await render({ values: { relay: { auth: { privateKeySecret: { name: "relay-key", key: "pk", keyId: "self_1" } } } } }));
+    const c = container(
+      await render({
+        values: { relay: { auth: { privateKeySecret: { name: "relay-key", key: "pk", keyId: "self_1" } } } },
+      }),
+    );
     expect(env(c, "RELAY_SERVER_AUTH")?.valueFrom?.secretKeyRef).toEqual({ name: "relay-key", key: "pk" });
     expect(env(c, "RELAY_SERVER_KEY_ID")).toEqual({ name: "RELAY_SERVER_KEY_ID", value: "self_1" });
   });
@@ -335,11 +403,15 @@ describe("relay-server image", () => {
   const digest = "sha256:" + "ab".repeat(32);
 
   it("uses an explicit tag", async () => {
-    expect(container(await render({ values: { image: { tag: "v0.9.9" } } })).image).toBe("docker.system3.md/relay-server:v0.9.9");
+    expect(container(await render({ values: { image: { tag: "v0.9.9" } } })).image).toBe(
+      "docker.system3.md/relay-server:v0.9.9",
+    );
   });
 
   it("pulls by digest alone when only a digest is set", async () => {
-    expect(container(await render({ values: { image: { digest } } })).image).toBe(`docker.system3.md/relay-server@${digest}`);
+    expect(container(await render({ values: { image: { digest } } })).image).toBe(
+      `docker.system3.md/relay-server@${digest}`,
+    );
   });
 
   it("keeps an explicit tag beside the digest", async () => {
@@ -365,7 +437,9 @@ describe("relay-server open-files limit", () => {
 
 describe("relay-server probes", () => {
   it("switches any probe to tcpSocket on port http", async () => {
-    const c = container(await render({ values: { livenessProbe: { type: "tcpSocket" }, startupProbe: { type: "tcpSocket" } } }));
+    const c = container(
+      await render({ values: { livenessProbe: { type: "tcpSocket" }, startupProbe: { type: "tcpSocket" } } }),
+    );
     expect(c.livenessProbe?.tcpSocket).toEqual({ port: "http" });
     expect(c.livenessProbe?.httpGet).toBeUndefined();
     expect(c.startupProbe?.tcpSocket).toEqual({ port: "http" });
@@ -373,7 +447,13 @@ describe("relay-server probes", () => {
   });
 
   it("takes every timing from values", async () => {
-    const timings = { initialDelaySeconds: 7, periodSeconds: 11, timeoutSeconds: 4, failureThreshold: 9, successThreshold: 2 };
+    const timings = {
+      initialDelaySeconds: 7,
+      periodSeconds: 11,
+      timeoutSeconds: 4,
+      failureThreshold: 9,
+      successThreshold: 2,
+    };
     const c = container(await render({ values: { readinessProbe: timings } }));
     expect(c.readinessProbe).toMatchObject(timings);
   });
@@ -408,7 +488,9 @@ describe("relay-server Service", () => {
 
   it("allows ClusterIP, without the LoadBalancer-only fields", async () => {
     const svc = only<V1Service>(
-      await render({ values: { service: { type: "ClusterIP", loadBalancerClass: "x", externalTrafficPolicy: "Local" } } }),
+      await render({
+        values: { service: { type: "ClusterIP", loadBalancerClass: "x", externalTrafficPolicy: "Local" } },
+      }),
       "Service",
     );
     expect(svc.spec?.type).toBe("ClusterIP");
@@ -423,15 +505,25 @@ describe("relay-server pod options", () => {
     const pod = deployment(objects).spec?.template;
     expect(pod?.metadata?.annotations?.["example.com/scrape"]).toBe("true");
     expect(pod?.metadata?.labels?.team).toBe("docs");
-    expect(env(container(objects), "RELAY_SERVER_REDACT_ERRORS")).toEqual({ name: "RELAY_SERVER_REDACT_ERRORS", value: "true" });
+    expect(env(container(objects), "RELAY_SERVER_REDACT_ERRORS")).toEqual({
+      name: "RELAY_SERVER_REDACT_ERRORS",
+      value: "true",
+    });
     expect(pod?.spec?.nodeSelector).toEqual({ "kubernetes.io/os": "linux" });
-    expect(pod?.spec?.tolerations).toEqual([{ key: "dedicated", operator: "Equal", value: "relay", effect: "NoSchedule" }]);
+    expect(pod?.spec?.tolerations).toEqual([
+      { key: "dedicated", operator: "Equal", value: "relay", effect: "NoSchedule" },
+    ]);
     expect(pod?.spec?.affinity?.nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution).toHaveLength(1);
     expect(pod?.spec?.imagePullSecrets).toEqual([{ name: "regcred" }]);
   });
 
   it("does not let podLabels override the selector labels", async () => {
-    const d = deployment(await render({ release: "relay-family", values: { podLabels: { "app.kubernetes.io/instance": "other", team: "docs" } } }));
+    const d = deployment(
+      await render({
+        release: "relay-family",
+        values: { podLabels: { "app.kubernetes.io/instance": "other", team: "docs" } },
+      }),
+    );
     expect(d.spec?.template.metadata?.labels?.["app.kubernetes.io/instance"]).toBe("relay-family");
     expect(d.spec?.template.metadata?.labels?.team).toBe("docs");
   });
@@ -474,15 +566,22 @@ describe("relay-server optional objects", () => {
     expect(np.spec?.ingress?.[0]).toEqual({ ports: [{ port: "http", protocol: "TCP" }] });
     expect(np.spec?.ingress?.[1]?.ports).toEqual([{ port: "metrics", protocol: "TCP" }]);
     // Parsed YAML keeps the wire name `from` (the client's type calls it `_from`).
-    expect((np.spec?.ingress?.[1] as Record<string, unknown> | undefined)?.from).toEqual([{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }]);
+    expect((np.spec?.ingress?.[1] as Record<string, unknown> | undefined)?.from).toEqual([
+      { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } },
+    ]);
     expect(np.spec?.egress?.[0]?.ports?.map((p) => p.port)).toEqual([53, 53]);
     // full.yaml's endpoint is http://minio.storage.svc:9000: the port comes from the URL.
-    expect(np.spec?.egress?.[1]).toEqual({ to: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: [{ port: 9000, protocol: "TCP" }] });
+    expect(np.spec?.egress?.[1]).toEqual({
+      to: [{ ipBlock: { cidr: "0.0.0.0/0" } }],
+      ports: [{ port: 9000, protocol: "TCP" }],
+    });
   });
 
   it("allows S3 egress on 443 for an https endpoint without a port", async () => {
     const np = only<V1NetworkPolicy>(
-      await render({ values: { networkPolicy: { enabled: true }, storage: { s3: { endpoint: "https://s3.enigma.vgijssel.nl" } } } }),
+      await render({
+        values: { networkPolicy: { enabled: true }, storage: { s3: { endpoint: "https://s3.enigma.vgijssel.nl" } } },
+      }),
       "NetworkPolicy",
     );
     expect(np.spec?.egress?.[1]?.ports).toEqual([{ port: 443, protocol: "TCP" }]);
@@ -496,11 +595,19 @@ describe("relay-server optional objects", () => {
     };
     expect(sm.spec.endpoints).toEqual([{ port: "metrics", path: "/metrics", interval: "30s" }]);
     expect(sm.spec.selector.matchLabels).toEqual(only<V1Service>(objects, "Service").spec?.selector);
-    expect(only<V1Service>(objects, "Service").spec?.ports).toContainEqual({ name: "metrics", port: 9100, targetPort: "metrics", protocol: "TCP" });
+    expect(only<V1Service>(objects, "Service").spec?.ports).toContainEqual({
+      name: "metrics",
+      port: 9100,
+      targetPort: "metrics",
+      protocol: "TCP",
+    });
   });
 
   it("keeps the PodDisruptionBudget at maxUnavailable 1 so it never blocks a drain", async () => {
-    const pdb = only<V1PodDisruptionBudget>(await render({ values: { podDisruptionBudget: { enabled: true } } }), "PodDisruptionBudget");
+    const pdb = only<V1PodDisruptionBudget>(
+      await render({ values: { podDisruptionBudget: { enabled: true } } }),
+      "PodDisruptionBudget",
+    );
     expect(pdb.spec?.maxUnavailable).toBe(1);
     expect(pdb.spec?.minAvailable).toBeUndefined();
   });
@@ -508,13 +615,24 @@ describe("relay-server optional objects", () => {
   it("routes the Ingress host taken from relay.url to the Service's http port", async () => {
     const objects = await render({
       release: "relay-family",
-      values: { relay: { url: "https://family.relay.enigma.vgijssel.nl" }, ingress: { enabled: true, tlsSecretName: "family-tls" } },
+      values: {
+        relay: { url: "https://family.relay.enigma.vgijssel.nl" },
+        ingress: { enabled: true, tlsSecretName: "family-tls" },
+      },
     });
     const ing = only<V1Ingress>(objects, "Ingress");
     expect(ing.spec?.rules).toEqual([
       {
         host: "family.relay.enigma.vgijssel.nl",
-        http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: "relay-family-relay-server", port: { name: "http" } } } }] },
+        http: {
+          paths: [
+            {
+              path: "/",
+              pathType: "Prefix",
+              backend: { service: { name: "relay-family-relay-server", port: { name: "http" } } },
+            },
+          ],
+        },
       },
     ]);
     expect(ing.spec?.tls).toEqual([{ hosts: ["family.relay.enigma.vgijssel.nl"], secretName: "family-tls" }]);
@@ -523,16 +641,24 @@ describe("relay-server optional objects", () => {
 
   it("lets the Ingress pass bodies up to the server's 250 MB upload limit, unless an annotation says otherwise", async () => {
     const annotations = async (ingress: Record<string, unknown>) =>
-      only<V1Ingress>(await render({ values: { ingress: { enabled: true, ...ingress } } }), "Ingress").metadata?.annotations ?? {};
+      only<V1Ingress>(await render({ values: { ingress: { enabled: true, ...ingress } } }), "Ingress").metadata
+        ?.annotations ?? {};
     const bodySize = (await annotations({}))["nginx.ingress.kubernetes.io/proxy-body-size"];
     expect(nginxSizeBytes(bodySize)).toBeGreaterThanOrEqual(serverUploadLimitBytes);
-    expect((await annotations({ annotations: { "nginx.ingress.kubernetes.io/proxy-body-size": "1g" } }))["nginx.ingress.kubernetes.io/proxy-body-size"]).toBe("1g");
+    expect(
+      (await annotations({ annotations: { "nginx.ingress.kubernetes.io/proxy-body-size": "1g" } }))[
+        "nginx.ingress.kubernetes.io/proxy-body-size"
+      ],
+    ).toBe("1g");
     expect((await annotations({ proxyBodySize: "" }))["nginx.ingress.kubernetes.io/proxy-body-size"]).toBeUndefined();
   });
 });
 
 describe("relay-server filesystem store", () => {
-  const filesystem = { valuesFiles: [join(fixturesDir, "good/filesystem.yaml")], values: { storage: { s3: { bucket: "" } } } };
+  const filesystem = {
+    valuesFiles: [join(fixturesDir, "good/filesystem.yaml")],
+    values: { storage: { s3: { bucket: "" } } },
+  };
 
   it("points [store] at the mounted volume and sends no S3 settings", async () => {
     const objects = await render({ release: "relay-personal", ...filesystem });
@@ -540,29 +666,49 @@ describe("relay-server filesystem store", () => {
     const c = container(objects);
     expect(c.env?.map((e) => e.name).filter((n) => n.startsWith("AWS_"))).toEqual([]);
     expect(c.volumeMounts).toContainEqual({ name: "data", mountPath: "/data" });
-    expect(deployment(objects).spec?.template.spec?.volumes).toContainEqual({ name: "data", persistentVolumeClaim: { claimName: "relay-personal-relay-server-data" } });
+    expect(deployment(objects).spec?.template.spec?.volumes).toContainEqual({
+      name: "data",
+      persistentVolumeClaim: { claimName: "relay-personal-relay-server-data" },
+    });
   });
 
   it("creates a ReadWriteOnce claim with the size and storage class, kept on uninstall", async () => {
-    const pvc = only<V1PersistentVolumeClaim>(await render({ release: "relay-personal", ...filesystem }), "PersistentVolumeClaim");
+    const pvc = only<V1PersistentVolumeClaim>(
+      await render({ release: "relay-personal", ...filesystem }),
+      "PersistentVolumeClaim",
+    );
     expect(pvc.metadata?.name).toBe("relay-personal-relay-server-data");
     expect(pvc.metadata?.annotations?.["helm.sh/resource-policy"]).toBe("keep");
-    expect(pvc.spec).toEqual({ accessModes: ["ReadWriteOnce"], storageClassName: "standard", resources: { requests: { storage: "10Gi" } } });
+    expect(pvc.spec).toEqual({
+      accessModes: ["ReadWriteOnce"],
+      storageClassName: "standard",
+      resources: { requests: { storage: "10Gi" } },
+    });
   });
 
   it("mounts an existing claim at the configured path and creates none", async () => {
-    const objects = await render({ valuesFiles: [join(fixturesDir, "good/filesystem-existing-claim.yaml")], values: { storage: { s3: { bucket: "" } } } });
+    const objects = await render({
+      valuesFiles: [join(fixturesDir, "good/filesystem-existing-claim.yaml")],
+      values: { storage: { s3: { bucket: "" } } },
+    });
     expect(objects.some((o) => o.kind === "PersistentVolumeClaim")).toBe(false);
     expect(table(relayToml(objects), "store")).toEqual({ type: "filesystem", path: "/var/lib/relay" });
     expect(container(objects).volumeMounts).toContainEqual({ name: "data", mountPath: "/var/lib/relay" });
-    expect(deployment(objects).spec?.template.spec?.volumes).toContainEqual({ name: "data", persistentVolumeClaim: { claimName: "relay-data" } });
+    expect(deployment(objects).spec?.template.spec?.volumes).toContainEqual({
+      name: "data",
+      persistentVolumeClaim: { claimName: "relay-data" },
+    });
   });
 
   it("stays a single writer: one replica, Recreate, writable by the non-root user through fsGroup under a read-only root", async () => {
     const d = deployment(await render(filesystem));
     expect(d.spec?.replicas).toBe(1);
     expect(d.spec?.strategy).toEqual({ type: "Recreate" });
-    expect(d.spec?.template.spec?.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, fsGroup: 10001 });
+    expect(d.spec?.template.spec?.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 10001,
+      fsGroup: 10001,
+    });
     expect(d.spec?.template.spec?.containers[0]?.securityContext?.readOnlyRootFilesystem).toBe(true);
   });
 
@@ -581,7 +727,9 @@ describe("relay-server helm test", () => {
     const c = pod.spec?.containers[0];
     expect(c?.image).toBe("busybox:1.37.0");
     // Through the Service's ClusterIP from the env variables Kubernetes injects: no cluster DNS needed.
-    expect(c?.command).toContain("http://$(RELAY_PERSONAL_RELAY_SERVER_SERVICE_HOST):$(RELAY_PERSONAL_RELAY_SERVER_SERVICE_PORT_HTTP)/ready");
+    expect(c?.command).toContain(
+      "http://$(RELAY_PERSONAL_RELAY_SERVER_SERVICE_HOST):$(RELAY_PERSONAL_RELAY_SERVER_SERVICE_PORT_HTTP)/ready",
+    );
     expect(pod.spec?.enableServiceLinks).toBe(true);
     expect(c?.command?.[0]).toBe("wget");
     expect(pod.spec?.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });

@@ -79,25 +79,41 @@ describe("relay-server required values and template checks", () => {
   });
 
   it("still names the missing bucket when schema validation is skipped", async () => {
-    const result = await template({ bare: true, values: { relay: { url: "https://relay.example.com" } }, extraArgs: ["--skip-schema-validation"] });
+    const result = await template({
+      bare: true,
+      values: { relay: { url: "https://relay.example.com" } },
+      extraArgs: ["--skip-schema-validation"],
+    });
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain("storage.s3.bucket is required with storage.type s3");
   });
 
   it("still names the missing volume size when schema validation is skipped", async () => {
-    const result = await template({ values: { storage: { type: "filesystem" } }, extraArgs: ["--skip-schema-validation"] });
+    const result = await template({
+      values: { storage: { type: "filesystem" } },
+      extraArgs: ["--skip-schema-validation"],
+    });
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain("storage.filesystem.size is required with storage.type filesystem");
   });
 
   it("refuses the filesystem store without an fsGroup, which would leave the volume unwritable for the non-root server", async () => {
-    const result = await template({ values: { storage: { type: "filesystem", s3: { bucket: "" }, filesystem: { size: "1Gi" } }, podSecurityContext: { fsGroup: null } } });
+    const result = await template({
+      values: {
+        storage: { type: "filesystem", s3: { bucket: "" }, filesystem: { size: "1Gi" } },
+        podSecurityContext: { fsGroup: null },
+      },
+    });
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain("storage.type filesystem needs podSecurityContext.fsGroup");
   });
 
   it("still names the missing url when schema validation is skipped", async () => {
-    const result = await template({ bare: true, values: { storage: { s3: { bucket: "b" } } }, extraArgs: ["--skip-schema-validation"] });
+    const result = await template({
+      bare: true,
+      values: { storage: { s3: { bucket: "b" } } },
+      extraArgs: ["--skip-schema-validation"],
+    });
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain("relay.url is required: set it to the public URL users register in Obsidian");
   });

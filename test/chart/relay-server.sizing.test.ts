@@ -7,7 +7,13 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { relayInstances } from "../../scripts/lib/instances.ts";
 import { chartDir } from "../support/chart.ts";
-import { capacityResultsFile, instanceValues, readCapacityResults, sizingTable, spliceSizing } from "../support/sizing.ts";
+import {
+  capacityResultsFile,
+  instanceValues,
+  readCapacityResults,
+  sizingTable,
+  spliceSizing,
+} from "../support/sizing.ts";
 
 /** The relay instances apps/docs-prod deploys (read from its manifests). */
 const instances = relayInstances();
@@ -22,9 +28,12 @@ describe("relay-server sizing table", () => {
     expect(spliceSizing(readme, sizingTable(results))).toBe(readme);
   });
 
-  it.each(instances.map((i) => [i.release, i] as const))(`was measured at the values %s carries now (${rerun} after changing them)`, (release, instance) => {
-    const measured = results.instances.find((i) => i.release === release);
-    expect(measured, `${capacityResultsFile} has no row for ${release}`).toBeDefined();
-    expect(measured!.values).toEqual(instanceValues(instance));
-  });
+  it.each(instances.map((i) => [i.release, i] as const))(
+    `was measured at the values %s carries now (${rerun} after changing them)`,
+    (release, instance) => {
+      const measured = results.instances.find((i) => i.release === release);
+      expect(measured, `${capacityResultsFile} has no row for ${release}`).toBeDefined();
+      expect(measured!.values).toEqual(instanceValues(instance));
+    },
+  );
 });

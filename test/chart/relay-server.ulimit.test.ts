@@ -24,7 +24,9 @@ beforeAll(async () => {
   // Stands in for the image's /app/run.sh: reports what it was given and the limits it runs under.
   await writeFile(
     join(workDir, "run.sh"),
-    ['#!/bin/sh', 'echo "argc=$#"', 'echo "url=$1"', 'echo "soft=$(ulimit -Sn)"', 'echo "hard=$(ulimit -Hn)"', ""].join("\n"),
+    ["#!/bin/sh", 'echo "argc=$#"', 'echo "url=$1"', 'echo "soft=$(ulimit -Sn)"', 'echo "hard=$(ulimit -Hn)"', ""].join(
+      "\n",
+    ),
   );
   await chmod(join(workDir, "run.sh"), 0o755);
 });
@@ -49,14 +51,22 @@ interface Outcome {
 /** Execs argv in the stand-in /app (cwd) with the hard limit lowered to hardLimit. */
 async function exec(argv: string[]): Promise<Outcome> {
   try {
-    const { stdout, stderr } = await run("/bin/sh", ["-c", `ulimit -Sn ${hardLimit} && ulimit -Hn ${hardLimit} && exec "$@"`, "lower-hard-limit", ...argv], {
-      cwd: workDir,
-      timeout: 10_000,
-    });
+    const { stdout, stderr } = await run(
+      "/bin/sh",
+      ["-c", `ulimit -Sn ${hardLimit} && ulimit -Hn ${hardLimit} && exec "$@"`, "lower-hard-limit", ...argv],
+      {
+        cwd: workDir,
+        timeout: 10_000,
+      },
+    );
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === "number" ? e.code : -1, stdout: e.stdout ?? "", stderr: e.stderr ?? String(error) };
+    return {
+      code: typeof e.code === "number" ? e.code : -1,
+      stdout: e.stdout ?? "",
+      stderr: e.stderr ?? String(error),
+    };
   }
 }
 
@@ -81,7 +91,9 @@ describe("relay-server open-files wrapper in a real shell", () => {
   it("fails at once, naming the requested and the hard limit, when the limit is above the hard limit", async () => {
     const out = await exec(await containerArgv(8192));
     expect(out.code).not.toBe(0);
-    expect(out.stderr).toContain(`cannot set the open-files limit (ulimits.nofile) to 8192: the hard limit is ${hardLimit}`);
+    expect(out.stderr).toContain(
+      `cannot set the open-files limit (ulimits.nofile) to 8192: the hard limit is ${hardLimit}`,
+    );
     // run.sh, and so the server, never started.
     expect(out.stdout).not.toContain("url=");
   });

@@ -10,16 +10,34 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { stringify } from "yaml";
 import type { KubeClient, Manifest } from "../../scripts/lib/kube.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
-import { type ApiServers, client, fluxControllers, type FluxRun, type GitServer, startApiServers, startFlux, startGitServer } from "../platform/index.ts";
+import {
+  type ApiServers,
+  client,
+  fluxControllers,
+  type FluxRun,
+  type GitServer,
+  startApiServers,
+  startFlux,
+  startGitServer,
+} from "../platform/index.ts";
 
 const ns = "flux-system";
 const fieldManager = "flux-test";
 
 // Files that exist only in the published commit, never on disk.
 const fixture = (configValue: string): Record<string, string> => ({
-  "local-flux/app/kustomization.yaml": stringify({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: ["namespace.yaml", "configmap.yaml"] }),
+  "local-flux/app/kustomization.yaml": stringify({
+    apiVersion: "kustomize.config.k8s.io/v1beta1",
+    kind: "Kustomization",
+    resources: ["namespace.yaml", "configmap.yaml"],
+  }),
   "local-flux/app/namespace.yaml": stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: "flux-demo" } }),
-  "local-flux/app/configmap.yaml": stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "demo", namespace: "flux-demo" }, data: { value: configValue } }),
+  "local-flux/app/configmap.yaml": stringify({
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "demo", namespace: "flux-demo" },
+    data: { value: configValue },
+  }),
   "local-flux/1password-secrets-values.yaml": stringify({
     items: [{ name: "demo-s3-credentials", itemPath: "vaults/setup-docs-prod/items/demo-s3-credentials" }],
   }),
@@ -31,7 +49,9 @@ interface Condition {
   reason?: string;
   message?: string;
 }
-type FluxObject = Manifest & { status?: { conditions?: Condition[]; artifact?: { revision?: string }; lastAppliedRevision?: string } };
+type FluxObject = Manifest & {
+  status?: { conditions?: Condition[]; artifact?: { revision?: string }; lastAppliedRevision?: string };
+};
 
 let planes: ApiServers;
 let git: GitServer;
@@ -54,7 +74,11 @@ function ready(obj: FluxObject | undefined): Condition | undefined {
 }
 
 /** Polls an object until `done` holds, for at most `seconds`; the error shows the last status and the controller logs' tail. */
-async function waitFor(ref: Manifest, done: (obj: FluxObject | undefined) => boolean, seconds = 90): Promise<FluxObject> {
+async function waitFor(
+  ref: Manifest,
+  done: (obj: FluxObject | undefined) => boolean,
+  seconds = 90,
+): Promise<FluxObject> {
   const deadline = Date.now() + seconds * 1000;
   let last: FluxObject | undefined;
   while (Date.now() < deadline) {
@@ -63,13 +87,19 @@ async function waitFor(ref: Manifest, done: (obj: FluxObject | undefined) => boo
     await new Promise((r) => setTimeout(r, 250));
   }
   const logs = fluxControllers.map((c) => `--- ${c}\n${flux.log(c).split("\n").slice(-8).join("\n")}`).join("\n");
-  throw new Error(`expected ${ref.kind} ${ref.metadata.namespace}/${ref.metadata.name} to reach the awaited state within ${seconds} s; its status is ${JSON.stringify(last?.status)}\n${logs}`);
+  throw new Error(
+    `expected ${ref.kind} ${ref.metadata.namespace}/${ref.metadata.name} to reach the awaited state within ${seconds} s; its status is ${JSON.stringify(last?.status)}\n${logs}`,
+  );
 }
 
 const gitRepository = (requestedAt?: string): Manifest => ({
   apiVersion: "source.toolkit.fluxcd.io/v1",
   kind: "GitRepository",
-  metadata: { name: "setup", namespace: ns, ...(requestedAt ? { annotations: { "reconcile.fluxcd.io/requestedAt": requestedAt } } : {}) },
+  metadata: {
+    name: "setup",
+    namespace: ns,
+    ...(requestedAt ? { annotations: { "reconcile.fluxcd.io/requestedAt": requestedAt } } : {}),
+  },
   spec: { interval: "10m", url: git.url, ref: { branch: "main" }, timeout: "30s" },
 });
 
@@ -125,21 +155,38 @@ describe("Flux against a local API server and the working tree", () => {
       apiVersion: "kustomize.toolkit.fluxcd.io/v1",
       kind: "Kustomization",
       metadata: { name: "local-app", namespace: ns },
-      spec: { interval: "10m", path: "./local-flux/app", prune: true, sourceRef: { kind: "GitRepository", name: "setup" }, timeout: "1m" },
+      spec: {
+        interval: "10m",
+        path: "./local-flux/app",
+        prune: true,
+        sourceRef: { kind: "GitRepository", name: "setup" },
+        timeout: "1m",
+      },
     };
-    const configMap: Manifest = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "demo", namespace: "flux-demo" } };
+    const configMap: Manifest = {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "demo", namespace: "flux-demo" },
+    };
     const started = Date.now();
     await kube.apply(kustomization, { fieldManager });
     const applied = await waitFor(kustomization, (o) => ready(o)?.status === "True");
     timings.Kustomization = Date.now() - started;
     expect(applied.status?.lastAppliedRevision).toBe(`main@sha1:${commit}`);
-    expect(((await kube.get(configMap)) as { data?: Record<string, string> } | undefined)?.data).toEqual({ value: "first" });
+    expect(((await kube.get(configMap)) as { data?: Record<string, string> } | undefined)?.data).toEqual({
+      value: "first",
+    });
 
     const second = await git.publish(fixture("second"));
     await kube.apply(gitRepository(new Date().toISOString()), { fieldManager });
-    const reapplied = await waitFor(kustomization, (o) => o?.status?.lastAppliedRevision === `main@sha1:${second}` && ready(o)?.status === "True");
+    const reapplied = await waitFor(
+      kustomization,
+      (o) => o?.status?.lastAppliedRevision === `main@sha1:${second}` && ready(o)?.status === "True",
+    );
     expect(reapplied.status?.lastAppliedRevision).toBe(`main@sha1:${second}`);
-    expect(((await kube.get(configMap)) as { data?: Record<string, string> } | undefined)?.data).toEqual({ value: "second" });
+    expect(((await kube.get(configMap)) as { data?: Record<string, string> } | undefined)?.data).toEqual({
+      value: "second",
+    });
   });
 
   it("installs the 1password-secrets chart from the GitRepository with a values file, and the HelmRelease becomes Ready", async () => {
@@ -162,15 +209,25 @@ describe("Flux against a local API server and the working tree", () => {
     const started = Date.now();
     await kube.apply(release, { fieldManager });
     // helm-controller re-checks a HelmChart that is not ready after --requeue-dependency (30 s).
-    const failed = await waitFor(release, (o) => ready(o)?.status === "False" && /no-such-values\.yaml/.test(ready(o)?.message ?? ""), 120);
+    const failed = await waitFor(
+      release,
+      (o) => ready(o)?.status === "False" && /no-such-values\.yaml/.test(ready(o)?.message ?? ""),
+      120,
+    );
     timings["HelmRelease not Ready (missing values file)"] = Date.now() - started;
-    expect(ready(failed)?.message).toContain("HelmChart 'flux-system/flux-system-missing-values' is not ready: values files merge error");
-    expect(ready(failed)?.message).toContain("no values file found at path '/local-flux/no-such-values.yaml' (reference 'local-flux/no-such-values.yaml')");
+    expect(ready(failed)?.message).toContain(
+      "HelmChart 'flux-system/flux-system-missing-values' is not ready: values files merge error",
+    );
+    expect(ready(failed)?.message).toContain(
+      "no values file found at path '/local-flux/no-such-values.yaml' (reference 'local-flux/no-such-values.yaml')",
+    );
   });
 
   it("keeps each controller's resident memory under 512 MiB", () => {
     const rss = flux.rss();
-    console.log(`[flux] resident memory (MiB): ${JSON.stringify(Object.fromEntries(Object.entries(rss).map(([c, b]) => [c, Math.round(b / 2 ** 20)])))}`);
+    console.log(
+      `[flux] resident memory (MiB): ${JSON.stringify(Object.fromEntries(Object.entries(rss).map(([c, b]) => [c, Math.round(b / 2 ** 20)])))}`,
+    );
     for (const c of fluxControllers) {
       expect(rss[c], c).toBeGreaterThan(0);
       expect(rss[c], c).toBeLessThan(512 * 2 ** 20);
@@ -179,19 +236,26 @@ describe("Flux against a local API server and the working tree", () => {
 
   it("leaves no controller and no state directory when the test process is killed", async () => {
     const script = join(repoRoot, "test/platform/programs/start-flux-and-wait.ts");
-    const child = spawn(process.execPath, ["--import", "tsx", script, planes.servers[0]!.kubeconfigPath], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, ["--import", "tsx", script, planes.servers[0]!.kubeconfigPath], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     const line = await new Promise<string>((resolve, reject) => {
       child.stdout.once("data", (d: Buffer) => resolve(d.toString().trim()));
-      child.once("exit", (code) => reject(new Error(`expected start-flux-and-wait.ts to print its controllers; it exited with code ${code}`)));
+      child.once("exit", (code) =>
+        reject(new Error(`expected start-flux-and-wait.ts to print its controllers; it exited with code ${code}`)),
+      );
     });
     const { pids, dirs } = JSON.parse(line) as { pids: number[]; dirs: string[] };
     expect(pids.filter(running)).toHaveLength(3);
     expect(dirs.filter((d) => existsSync(d))).toHaveLength(3);
     child.kill("SIGKILL");
-    await vi.waitFor(() => {
-      expect(pids.filter(running)).toEqual([]);
-      expect(dirs.filter((d) => existsSync(d))).toEqual([]);
-    }, { timeout: 30_000, interval: 250 });
+    await vi.waitFor(
+      () => {
+        expect(pids.filter(running)).toEqual([]);
+        expect(dirs.filter((d) => existsSync(d))).toEqual([]);
+      },
+      { timeout: 30_000, interval: 250 },
+    );
   });
 
   it("removes the controllers' state directories when stopped", async () => {
@@ -206,7 +270,17 @@ describe("Flux against a local API server and the working tree", () => {
 
 describe("local git server", () => {
   const run = promisify(execFile);
-  const inRepo = (cwd: string, ...args: string[]) => run("git", args, { cwd, env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@t", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@t" } });
+  const inRepo = (cwd: string, ...args: string[]) =>
+    run("git", args, {
+      cwd,
+      env: {
+        ...process.env,
+        GIT_AUTHOR_NAME: "t",
+        GIT_AUTHOR_EMAIL: "t@t",
+        GIT_COMMITTER_NAME: "t",
+        GIT_COMMITTER_EMAIL: "t@t",
+      },
+    });
 
   it("serves the working tree with uncommitted and untracked files, without ignored ones, and serves a new commit after a change", async () => {
     const dir = mkdtempSync(join(tmpdir(), "git-source-"));

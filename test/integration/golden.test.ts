@@ -26,10 +26,19 @@ beforeAll(async () => {
   cp = await startApiServers([{ name: management.cluster }, { name: "cluster-docs-infra-prod" }]);
   [mgmt, tenantServer] = cp.servers as [ApiServer, ApiServer];
   await seedCozystack(mgmt, tenantServer);
-  await client(mgmt).apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: management.fluxNamespace } }, { fieldManager: "flux-install" });
+  await client(mgmt).apply(
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: management.fluxNamespace } },
+    { fieldManager: "flux-install" },
+  );
   dir = tempDir("golden-");
   secrets = localSecretsFile(dir, {
-    [onePassword.credentialsReference]: JSON.stringify({ verifier: {}, encCredentials: {}, version: "2", deviceUuid: "golden", uniqueKey: {} }),
+    [onePassword.credentialsReference]: JSON.stringify({
+      verifier: {},
+      encCredentials: {},
+      version: "2",
+      deviceUuid: "golden",
+      uniqueKey: {},
+    }),
     [onePassword.tokenReference]: "golden-operator-token",
   });
 });
@@ -54,12 +63,15 @@ describe("the flows' plain output", () => {
 
   it("create-1password-secret", () => expectGolden("create-1password-secret", "create-1password-secret", local()));
 
-  it("bootstrap of docs-prod, first apply", () => expectGolden("bootstrap-docs-prod", "bootstrap", ["--app", "docs-prod", "--no-wait", ...local()]));
+  it("bootstrap of docs-prod, first apply", () =>
+    expectGolden("bootstrap-docs-prod", "bootstrap", ["--app", "docs-prod", "--no-wait", ...local()]));
 
-  it("bootstrap of docs-prod, again: nothing changes", () => expectGolden("bootstrap-docs-prod-again", "bootstrap", ["--app", "docs-prod", "--no-wait", ...local()]));
+  it("bootstrap of docs-prod, again: nothing changes", () =>
+    expectGolden("bootstrap-docs-prod-again", "bootstrap", ["--app", "docs-prod", "--no-wait", ...local()]));
 
   it("relay-server upgrade, then diff shows no change", async () => {
-    for (const i of instances) expect((await runFlow("relay-helm", ["upgrade", "--instance", i.name, "--no-wait", ...onTenant()])).code).toBe(0);
+    for (const i of instances)
+      expect((await runFlow("relay-helm", ["upgrade", "--instance", i.name, "--no-wait", ...onTenant()])).code).toBe(0);
     await expectGolden("relay-server-diff", "relay-helm", ["diff", "--instance", "personal", ...onTenant()]);
   });
 
@@ -72,9 +84,18 @@ describe("the flows' plain output", () => {
   });
 
   it("verify of the management cluster", async () => {
-    const ingresses = execFileSync(join(repoRoot, ".tools/bin/kubectl"), ["--kubeconfig", mgmt.kubeconfigPath, "apply", "--server-side", "-f", ingressFile], { encoding: "utf8" });
+    const ingresses = execFileSync(
+      join(repoRoot, ".tools/bin/kubectl"),
+      ["--kubeconfig", mgmt.kubeconfigPath, "apply", "--server-side", "-f", ingressFile],
+      { encoding: "utf8" },
+    );
     expect(ingresses).toMatch(/relay-personal serverside-applied/);
-    await expectGolden("verify-management", "verify", ["--only", "management", "--ingress-file", ingressFile, ...onTenant()], 1);
+    await expectGolden(
+      "verify-management",
+      "verify",
+      ["--only", "management", "--ingress-file", ingressFile, ...onTenant()],
+      1,
+    );
   });
 
   it("vendir remove-entry on the pre-migration vendir folder", async () => {

@@ -46,13 +46,25 @@ beforeAll(async () => {
     if (busy.left > 0) {
       busy.left--;
       busy.answered++;
-      res.writeHead(busy.status, { "content-type": "application/json" }).end(JSON.stringify({ kind: "Status", status: "Failure", reason: busy.status === 429 ? "TooManyRequests" : "ServiceUnavailable", message: "the server is busy", code: busy.status }));
+      res.writeHead(busy.status, { "content-type": "application/json" }).end(
+        JSON.stringify({
+          kind: "Status",
+          status: "Failure",
+          reason: busy.status === 429 ? "TooManyRequests" : "ServiceUnavailable",
+          message: "the server is busy",
+          code: busy.status,
+        }),
+      );
       return;
     }
-    const upstream = request(`${server.url}${req.url.slice(prefix.length)}`, { method: req.method, headers: req.headers, rejectUnauthorized: false }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
+    const upstream = request(
+      `${server.url}${req.url.slice(prefix.length)}`,
+      { method: req.method, headers: req.headers, rejectUnauthorized: false },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
     req.pipe(upstream);
   });
   await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
@@ -65,10 +77,15 @@ afterAll(async () => {
 describe("the API client", () => {
   it("keeps the path of a server URL behind a proxy", async () => {
     const port = (proxy.address() as { port: number }).port;
-    const c = new KubeClient(kubeconfig(`http://127.0.0.1:${port}${prefix}`, { token: server.kubeConfig.getCurrentUser()!.token }), "proxied");
+    const c = new KubeClient(
+      kubeconfig(`http://127.0.0.1:${port}${prefix}`, { token: server.kubeConfig.getCurrentUser()!.token }),
+      "proxied",
+    );
     const namespaces = await c.list("v1", "Namespace");
     expect(namespaces.map((n) => n.metadata!.name)).toContain("default");
-    expect((await c.get({ apiVersion: "v1", kind: "Namespace", metadata: { name: "kube-system" } }))?.metadata.name).toBe("kube-system");
+    expect(
+      (await c.get({ apiVersion: "v1", kind: "Namespace", metadata: { name: "kube-system" } }))?.metadata.name,
+    ).toBe("kube-system");
   });
 
   it("asks an exec plugin again once its credential has expired, instead of keeping the first token for the whole run", async () => {
@@ -82,7 +99,12 @@ describe("the API client", () => {
         `printf '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"%s","expirationTimestamp":"%s"}}' ${token} "$expires"\n`,
     );
     chmodSync(plugin, 0o755);
-    const c = new KubeClient(kubeconfig(server.url, { exec: { apiVersion: "client.authentication.k8s.io/v1beta1", command: plugin, interactiveMode: "Never" } }), "exec");
+    const c = new KubeClient(
+      kubeconfig(server.url, {
+        exec: { apiVersion: "client.authentication.k8s.io/v1beta1", command: plugin, interactiveMode: "Never" },
+      }),
+      "exec",
+    );
     await c.list("v1", "Namespace");
     await c.list("v1", "Namespace");
     expect(readFileSync(counter, "utf8").split("\n").filter(Boolean)).toHaveLength(1);
@@ -91,26 +113,42 @@ describe("the API client", () => {
     expect(readFileSync(counter, "utf8").split("\n").filter(Boolean)).toHaveLength(2);
   });
 
-  it("names a TLS failure and the CA it checked the server against, instead of \"check that the cluster is up\"", async () => {
+  it('names a TLS failure and the CA it checked the server against, instead of "check that the cluster is up"', async () => {
     const otherCa = Buffer.from(readFileSync(testCa(dir).caFile)).toString("base64");
     const token = server.kubeConfig.getCurrentUser()!.token!;
     const withCa = (caData?: string) => {
       const kc = new KubeConfig();
-      kc.loadFromOptions({ clusters: [{ name: "c", server: server.url, caData, skipTLSVerify: false }], users: [{ name: "u", token }], contexts: [{ name: "ctx", cluster: "c", user: "u" }], currentContext: "ctx" });
+      kc.loadFromOptions({
+        clusters: [{ name: "c", server: server.url, caData, skipTLSVerify: false }],
+        users: [{ name: "u", token }],
+        contexts: [{ name: "ctx", cluster: "c", user: "u" }],
+        currentContext: "ctx",
+      });
       return new KubeClient(kc, "tenant");
     };
-    const wrong = (await withCa(otherCa).list("v1", "Namespace").catch((e: unknown) => e)) as Error;
+    const wrong = (await withCa(otherCa)
+      .list("v1", "Namespace")
+      .catch((e: unknown) => e)) as Error;
     expect(wrong.message).toMatch(
-      new RegExp(`^expected the Kubernetes API of tenant at ${server.url} to present a certificate that the kubeconfig's CA \\(certificate-authority-data of cluster "c": CN=relay test CA\\) accepts; its certificate (is not signed by a trusted CA|chains to a CA that is not trusted here) \\([A-Z_]+\\); fetch a current kubeconfig for the cluster`),
+      new RegExp(
+        `^expected the Kubernetes API of tenant at ${server.url} to present a certificate that the kubeconfig's CA \\(certificate-authority-data of cluster "c": CN=relay test CA\\) accepts; its certificate (is not signed by a trusted CA|chains to a CA that is not trusted here) \\([A-Z_]+\\); fetch a current kubeconfig for the cluster`,
+      ),
     );
-    const none = (await withCa(undefined).list("v1", "Namespace").catch((e: unknown) => e)) as Error;
-    expect(none.message).toContain("to present a certificate that this machine's trusted roots (the kubeconfig names no CA) accepts;");
+    const none = (await withCa(undefined)
+      .list("v1", "Namespace")
+      .catch((e: unknown) => e)) as Error;
+    expect(none.message).toContain(
+      "to present a certificate that this machine's trusted roots (the kubeconfig names no CA) accepts;",
+    );
     expect(`${wrong.message}${none.message}`).not.toContain("check that the cluster is up");
   });
 
   it.each([503, 429])("sends a request again after %s answers, until the API answers", async (status) => {
     const port = (proxy.address() as { port: number }).port;
-    const c = new KubeClient(kubeconfig(`http://127.0.0.1:${port}${prefix}`, { token: server.kubeConfig.getCurrentUser()!.token }), "proxied");
+    const c = new KubeClient(
+      kubeconfig(`http://127.0.0.1:${port}${prefix}`, { token: server.kubeConfig.getCurrentUser()!.token }),
+      "proxied",
+    );
     Object.assign(busy, { status, left: 3, answered: 0 });
     const namespaces = await c.list("v1", "Namespace");
     expect(namespaces.map((n) => n.metadata!.name)).toContain("default");
@@ -134,9 +172,10 @@ describe("the API client", () => {
     const started = Date.now();
     const error = await c.list("v1", "Namespace").catch((e: unknown) => e);
     expect(error).toBeInstanceOf(KubeUnreachableError);
-    expect((error as Error).message).toBe(`expected the Kubernetes API of nowhere at https://127.0.0.1:${port} to answer; ECONNREFUSED; check that the cluster is up and the kubeconfig points at it`);
+    expect((error as Error).message).toBe(
+      `expected the Kubernetes API of nowhere at https://127.0.0.1:${port} to answer; ECONNREFUSED; check that the cluster is up and the kubeconfig points at it`,
+    );
     // A retry would wait out retryForMs (a minute); this fails on the first refusal.
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 });
-

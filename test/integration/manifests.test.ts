@@ -7,7 +7,16 @@ import { KubeApiError, KubeClient, type Manifest } from "../../scripts/lib/kube.
 import { management, onePassword, relayNamespace, tenant } from "../../scripts/lib/names.ts";
 import { relayInstances } from "../../scripts/lib/instances.ts";
 import { type ApiServers, fluxCrds, startApiServers } from "../platform/index.ts";
-import { helmTemplate, kustomizeBuild, named, ofKind, renderRelay, sourceObjects, type HelmRelease, type KubeObject } from "../support/manifests.ts";
+import {
+  helmTemplate,
+  kustomizeBuild,
+  named,
+  ofKind,
+  renderRelay,
+  sourceObjects,
+  type HelmRelease,
+  type KubeObject,
+} from "../support/manifests.ts";
 
 /** The relay instances apps/docs-prod deploys (read from its manifests). */
 const instances = relayInstances();
@@ -76,7 +85,13 @@ describe("server-side dry-run with the real CRDs", () => {
   it("every object of apps/docs-prod is accepted", async () => {
     const built = await kustomizeBuild(tenant.appPath);
     expect(await applyAll(withAllCrds, tenantNamespaces(built), false)).toEqual([]);
-    expect(await applyAll(withAllCrds, built.filter((o) => o.kind !== "Namespace"), true)).toEqual([]);
+    expect(
+      await applyAll(
+        withAllCrds,
+        built.filter((o) => o.kind !== "Namespace"),
+        true,
+      ),
+    ).toEqual([]);
   });
 
   it("every object of apps/docs-infra-prod is accepted in the management cluster's namespaces", async () => {
@@ -87,16 +102,35 @@ describe("server-side dry-run with the real CRDs", () => {
     expect(await applyAll(withAllCrds, built, true)).toEqual([]);
   });
 
-  it.each(instances)("every object the relay chart renders for $release is accepted in namespace relay", async (instance) => {
-    await ensureNamespaces(withAllCrds, [relayNamespace]);
-    const rendered = await renderRelay(instance);
-    expect(rendered.length).toBeGreaterThan(0);
-    expect(await applyAll(withAllCrds, rendered.map((o) => ({ ...o, metadata: { ...o.metadata, namespace: o.metadata.namespace ?? relayNamespace } })), true)).toEqual([]);
-  });
+  it.each(instances)(
+    "every object the relay chart renders for $release is accepted in namespace relay",
+    async (instance) => {
+      await ensureNamespaces(withAllCrds, [relayNamespace]);
+      const rendered = await renderRelay(instance);
+      expect(rendered.length).toBeGreaterThan(0);
+      expect(
+        await applyAll(
+          withAllCrds,
+          rendered.map((o) => ({
+            ...o,
+            metadata: { ...o.metadata, namespace: o.metadata.namespace ?? relayNamespace },
+          })),
+          true,
+        ),
+      ).toEqual([]);
+    },
+  );
 
   it("the OnePasswordItems libs/1password-secrets renders for apps/docs-prod match the operator's CRD", async () => {
-    const hr = named(ofKind<HelmRelease>(sourceObjects(tenant.appPath), "HelmRelease"), "1password-secrets", "a HelmRelease");
-    const items = await helmTemplate("1password-secrets", "libs/1password-secrets", { values: hr.spec.values, namespace: onePassword.namespace });
+    const hr = named(
+      ofKind<HelmRelease>(sourceObjects(tenant.appPath), "HelmRelease"),
+      "1password-secrets",
+      "a HelmRelease",
+    );
+    const items = await helmTemplate("1password-secrets", "libs/1password-secrets", {
+      values: hr.spec.values,
+      namespace: onePassword.namespace,
+    });
     await ensureNamespaces(withAllCrds, namespacesOf(items));
     expect(items).toHaveLength(instances.length);
     expect(await applyAll(withAllCrds, items, true)).toEqual([]);
@@ -104,8 +138,15 @@ describe("server-side dry-run with the real CRDs", () => {
 
   it("refuses a misspelled field, in a HelmRelease and in an Ingress (so the checks above can fail)", async () => {
     await ensureNamespaces(withAllCrds, [tenant.fluxNamespace, management.tenantNamespace]);
-    const hr = named(ofKind<HelmRelease>(await kustomizeBuild(tenant.appPath), "HelmRelease"), instances[0]!.release, "a HelmRelease");
-    const badRelease = { ...hr, spec: { ...hr.spec, chart: { spec: { ...hr.spec.chart.spec, valuesFile: "typo.yaml" } } } };
+    const hr = named(
+      ofKind<HelmRelease>(await kustomizeBuild(tenant.appPath), "HelmRelease"),
+      instances[0]!.release,
+      "a HelmRelease",
+    );
+    const badRelease = {
+      ...hr,
+      spec: { ...hr.spec, chart: { spec: { ...hr.spec.chart.spec, valuesFile: "typo.yaml" } } },
+    };
     const ingress = ofKind(await kustomizeBuild(management.appPath), "Ingress")[0]!;
     const badIngress = { ...ingress, spec: { ...(ingress.spec as Record<string, unknown>), ingressClasName: "typo" } };
     const refused = await applyAll(withAllCrds, [badRelease, badIngress], true);
@@ -119,7 +160,13 @@ describe("a fresh tenant cluster: Flux CRDs, no OnePasswordItem CRD", () => {
   it("takes apps/docs-prod, namespaces first", async () => {
     const built = await kustomizeBuild(tenant.appPath);
     expect(await applyAll(fresh, tenantNamespaces(built), false)).toEqual([]);
-    expect(await applyAll(fresh, built.filter((o) => o.kind !== "Namespace"), false)).toEqual([]);
+    expect(
+      await applyAll(
+        fresh,
+        built.filter((o) => o.kind !== "Namespace"),
+        false,
+      ),
+    ).toEqual([]);
     for (const o of built) expect(await fresh.get(asManifest(o)), describeObject(o)).toBeDefined();
   });
 

@@ -9,7 +9,14 @@ import { delimiter, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { management, tenant } from "../../scripts/lib/names.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
-import { type ApiServer, type ApiServers, installRelayServices, playCcm, seedCozystack, startApiServers } from "../platform/index.ts";
+import {
+  type ApiServer,
+  type ApiServers,
+  installRelayServices,
+  playCcm,
+  seedCozystack,
+  startApiServers,
+} from "../platform/index.ts";
 import { type FlowResult, runCommand, runMoon } from "../support/flows.ts";
 import { tempDir } from "../support/files.ts";
 

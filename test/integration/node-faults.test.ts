@@ -21,7 +21,9 @@ let flowFaults: FlowFaults;
 /** A row, kept for the read-back and the figures printed at the end. */
 function kept(row: FaultRow): FaultRow {
   rows.push(row);
-  console.log(`[faults] ${row.fault}: ${JSON.stringify({ made: row.made, inS3: row.inS3, stallMs: row.stallMs, facts: row.facts })}\n  operator: ${row.operator.join("\n  ")}\n  notes: ${row.notes.join("; ")}`);
+  console.log(
+    `[faults] ${row.fault}: ${JSON.stringify({ made: row.made, inS3: row.inS3, stallMs: row.stallMs, facts: row.facts })}\n  operator: ${row.operator.join("\n  ")}\n  notes: ${row.notes.join("; ")}`,
+  );
   return row;
 }
 
@@ -36,7 +38,12 @@ describe.runIf(mode.node || process.env.CI === "true")("faults on the real node"
     const first = await flowFaults.bootstrap();
     expect(first.code, first.all).toBe(0);
     // A release of our own beside Flux's, in the namespace verify reads: relay-personal's values and bucket.
-    bench = new FaultBench({ cluster: system.cluster, namespace: relayNamespace, instance: { ...instanceByName("personal"), release: "relay-faults" }, checkpointSeconds: 1 });
+    bench = new FaultBench({
+      cluster: system.cluster,
+      namespace: relayNamespace,
+      instance: { ...instanceByName("personal"), release: "relay-faults" },
+      checkpointSeconds: 1,
+    });
     await bench.prepare();
   }, 900_000);
 
@@ -51,8 +58,12 @@ describe.runIf(mode.node || process.env.CI === "true")("faults on the real node"
       expect(row.stallMs).toBeLessThan(5000);
       expect(row.inS3).toMatchObject({ saved: row.inS3!.of });
       expect(row.made.during).toBeGreaterThan(50);
-      expect(row.operator.join("\n")).toMatch(/✗ relay-faults saves documents to S3: \d+ document\(s\) whose last save failed .*s3-outage-/);
-      expect(row.operator.join("\n")).toMatch(/\/metrics: relay_server_s3_requests_total .*PUT connection_error: [1-9]/);
+      expect(row.operator.join("\n")).toMatch(
+        /✗ relay-faults saves documents to S3: \d+ document\(s\) whose last save failed .*s3-outage-/,
+      );
+      expect(row.operator.join("\n")).toMatch(
+        /\/metrics: relay_server_s3_requests_total .*PUT connection_error: [1-9]/,
+      );
       // The server's own loss: a document unloaded while its save fails is dropped with its unsaved edits, and verify says so.
       expect(row.facts.leaverLost).toBeGreaterThan(0);
       expect(row.operator.join("\n")).toMatch(/1 document\(s\) unloaded while their save failed .*: s3-outage-leaver-/);
@@ -89,19 +100,32 @@ describe.runIf(mode.node || process.env.CI === "true")("faults on the real node"
 
     it("crash-loops while S3 is unreachable at start, with verify naming S3, and is Ready by itself once S3 is back", async () => {
       const row = kept(await bench.s3AtStart(15_000));
-      expect(row.operator[0]).toMatch(/✗ Deployment relay\/relay-faults-relay-server available: .*(CrashLoopBackOff|Error).*last lines of its log:.*(ConnectionError|error sending request).*bucket/);
+      expect(row.operator[0]).toMatch(
+        /✗ Deployment relay\/relay-faults-relay-server available: .*(CrashLoopBackOff|Error).*last lines of its log:.*(ConnectionError|error sending request).*bucket/,
+      );
       expect(row.operator[1]).toMatch(/not Ready, [1-9]\d* restart\(s\)/);
     }, 400_000);
 
     it("reads back every edit of every fault above from S3 after a rollout restart, the editing clients gone", async () => {
       await bench.readBackAfterRestart();
-      expect(rows.map((r) => [r.fault, r.readBack.back === r.readBack.of ? "all" : `${r.readBack.back} of ${r.readBack.of}`])).toEqual(rows.map((r) => [r.fault, "all"]));
+      expect(
+        rows.map((r) => [
+          r.fault,
+          r.readBack.back === r.readBack.of ? "all" : `${r.readBack.back} of ${r.readBack.of}`,
+        ]),
+      ).toEqual(rows.map((r) => [r.fault, "all"]));
       expect(rows.filter((r) => !r.met).map((r) => r.fault)).toEqual([]);
     }, 300_000);
 
     it("brings every client back after a restart with none refused and no Too many open files, and verify names every document split meanwhile", async () => {
       const row = kept(await bench.reconnectStorm({ sockets: 250, docs: 25, perDoc: 4 }));
-      expect(row.facts, row.notes.join("; ")).toMatchObject({ socketsBack: 250, docClientsBack: 100, refused: 0, tooManyOpenFiles: false, editsBeforeLost: 0 });
+      expect(row.facts, row.notes.join("; ")).toMatchObject({
+        socketsBack: 250,
+        docClientsBack: 100,
+        refused: 0,
+        tooManyOpenFiles: false,
+        editsBeforeLost: 0,
+      });
       expect(row.facts.namedByVerify).toBe(row.facts.splitDocs);
     }, 600_000);
   });

@@ -70,10 +70,25 @@ function localValues(override: Record<string, unknown>): { files: string[]; remo
 }
 
 /** helm upgrade --install with the instance's values and a local override. */
-async function install(release: string, override: Record<string, unknown>, flags: string[] = ["--wait", "--atomic", "--timeout", "3m"]): Promise<string> {
+async function install(
+  release: string,
+  override: Record<string, unknown>,
+  flags: string[] = ["--wait", "--atomic", "--timeout", "3m"],
+): Promise<string> {
   const values = localValues(override);
   try {
-    return await helm("upgrade", "--install", release, join(repoRoot, "libs/relay-server"), "-f", join(repoRoot, relay.valuesFile), ...values.files.flatMap((f) => ["-f", f]), "--namespace", namespace, ...flags);
+    return await helm(
+      "upgrade",
+      "--install",
+      release,
+      join(repoRoot, "libs/relay-server"),
+      "-f",
+      join(repoRoot, relay.valuesFile),
+      ...values.files.flatMap((f) => ["-f", f]),
+      "--namespace",
+      namespace,
+      ...flags,
+    );
   } finally {
     values.remove();
   }
@@ -81,16 +96,31 @@ async function install(release: string, override: Record<string, unknown>, flags
 
 interface PodJson {
   metadata: { name: string; deletionTimestamp?: string };
-  status: { podIP?: string; phase: string; conditions?: { type: string; status: string }[]; containerStatuses?: { state?: { waiting?: { reason?: string }; terminated?: { exitCode: number } }; lastState?: { terminated?: unknown }; restartCount: number }[] };
+  status: {
+    podIP?: string;
+    phase: string;
+    conditions?: { type: string; status: string }[];
+    containerStatuses?: {
+      state?: { waiting?: { reason?: string }; terminated?: { exitCode: number } };
+      lastState?: { terminated?: unknown };
+      restartCount: number;
+    }[];
+  };
 }
 
 async function pods(release: string): Promise<PodJson[]> {
-  return (JSON.parse(await kubectl("-n", namespace, "get", "pods", "-l", `app.kubernetes.io/instance=${release}`, "-o", "json")) as { items: PodJson[] }).items.filter((p) => !p.metadata.deletionTimestamp);
+  return (
+    JSON.parse(
+      await kubectl("-n", namespace, "get", "pods", "-l", `app.kubernetes.io/instance=${release}`, "-o", "json"),
+    ) as { items: PodJson[] }
+  ).items.filter((p) => !p.metadata.deletionTimestamp);
 }
 
 /** The one Ready Pod of a release. */
 async function readyPod(release: string): Promise<{ name: string; ip: string }> {
-  const ready = (await pods(release)).filter((p) => p.status.conditions?.find((c) => c.type === "Ready")?.status === "True");
+  const ready = (await pods(release)).filter(
+    (p) => p.status.conditions?.find((c) => c.type === "Ready")?.status === "True",
+  );
   expect(ready, `expected one Ready Pod of ${release}`).toHaveLength(1);
   return { name: ready[0]!.metadata.name, ip: ready[0]!.status.podIP! };
 }
@@ -103,10 +133,14 @@ const s3Keys = async (bucket: string): Promise<string[]> =>
       cluster.node.s3.hostUrl,
       bucket,
     ])
-  ).stdout.split("\n").filter(Boolean);
+  ).stdout
+    .split("\n")
+    .filter(Boolean);
 
 /** Load tests: one CPU for the Pod, so accepting sockets measures the limit, not the 100m CPU quota. */
-const loadResources = { resources: { requests: { cpu: "50m", memory: "256Mi" }, limits: { cpu: "1", memory: "512Mi" } } };
+const loadResources = {
+  resources: { requests: { cpu: "50m", memory: "256Mi" }, limits: { cpu: "1", memory: "512Mi" } },
+};
 
 describe.skipIf(!run)("the Relay server on a real node", () => {
   beforeAll(async () => {
@@ -116,10 +150,27 @@ describe.skipIf(!run)("the Relay server on a real node", () => {
     await kubectl("create", "namespace", namespace);
     await kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted");
     const { s3 } = cluster.node;
-    await kubectl("-n", namespace, "create", "secret", "generic", `${instance}-s3-credentials`, `--from-literal=accessKey=${s3.accessKeyId}`, `--from-literal=secretKey=${s3.secretAccessKey}`);
+    await kubectl(
+      "-n",
+      namespace,
+      "create",
+      "secret",
+      "generic",
+      `${instance}-s3-credentials`,
+      `--from-literal=accessKey=${s3.accessKeyId}`,
+      `--from-literal=secretKey=${s3.secretAccessKey}`,
+    );
     // A document-signing key made by the server's own binary, handed to the chart as a Secret.
     privateKey = await genAuth();
-    await kubectl("-n", namespace, "create", "secret", "generic", authSecret, `--from-literal=privateKey=${privateKey}`);
+    await kubectl(
+      "-n",
+      namespace,
+      "create",
+      "secret",
+      "generic",
+      authSecret,
+      `--from-literal=privateKey=${privateKey}`,
+    );
   }, 600_000);
 
   afterAll(async () => {
@@ -138,10 +189,16 @@ describe.skipIf(!run)("the Relay server on a real node", () => {
 
     it("syncs a Y.Text edit between two clients, and serves it from S3 after a rollout restart that saved it", async () => {
       // The chart's own shutdown settings: the restart below is the production one.
-      await install(instance, { ...tag, relay: { logging: { level: "info" }, checkpointFreqSeconds: 10 }, terminationGracePeriodSeconds: 90, preStopSleepSeconds: 5 });
+      await install(instance, {
+        ...tag,
+        relay: { logging: { level: "info" }, checkpointFreqSeconds: 10 },
+        terminationGracePeriodSeconds: 90,
+        preStopSleepSeconds: 5,
+      });
       const pod = await readyPod(instance);
       const docId = `doc-${Date.now()}`;
-      const url = (ip: string) => signDocument(docId).then((token) => `ws://${ip}:8080/d/${docId}/ws/${docId}?token=${token}`);
+      const url = (ip: string) =>
+        signDocument(docId).then((token) => `ws://${ip}:8080/d/${docId}/ws/${docId}?token=${token}`);
       // One after the other: two first connections racing for a document not yet loaded
       // from S3 each make the server load its own copy (two "Loading doc" lines, two save
       // loops), and their edits never meet (seen on this node with 0.9.6; see the report).
@@ -164,10 +221,15 @@ describe.skipIf(!run)("the Relay server on a real node", () => {
       const seconds = (Date.now() - restarted) / 1000;
       figure("rollout restart (Recreate) until the new Pod is Ready", `${seconds.toFixed(1)} s`);
       // Killed at the end of its grace period instead, the old Pod alone would take 90 s.
-      expect(seconds, "expected the old Pod to stop on the hook's SIGINT, well before its 90 s grace period").toBeLessThan(60);
+      expect(
+        seconds,
+        "expected the old Pod to stop on the hook's SIGINT, well before its 90 s grace period",
+      ).toBeLessThan(60);
       const keys = await s3Keys(relay.bucket);
       expect(keys).toContain(`${docId}/data.ysweet`);
-      const next = await waitFor("the restarted Pod to be Ready", 60_000, () => readyPod(instance).catch(() => undefined));
+      const next = await waitFor("the restarted Pod to be Ready", 60_000, () =>
+        readyPod(instance).catch(() => undefined),
+      );
       expect(next.name).not.toBe(pod.name);
       const c = connectDoc(await url(next.ip), new Y.Doc());
       try {
@@ -181,52 +243,75 @@ describe.skipIf(!run)("the Relay server on a real node", () => {
     // 0.9.6 gives a WebSocket without a token server permission when [[auth]] keys exist
     // (crates/relay/src/server.rs:1081-1109 of 0.9.6); 0.9.7 refuses it (b15b026b).
     const open = compareVersions(version, anonymousAccessFixedIn) < 0;
-    it(open ? "lets a WebSocket without a token open and write a new document into the bucket (the hole 0.9.7 closed); HTTP without a token gets 401" : "answers every request without a token with 401 or 403, WebSocket upgrades included, and writes nothing to the bucket", async () => {
-      await install(instance, { ...tag, relay: { logging: { level: "info" }, checkpointFreqSeconds: 1 } });
-      const pod = await readyPod(instance);
-      const base = `${pod.ip}:8080`;
-      const docId = `anonymous-${version.replace(/\./g, "-")}-${Date.now()}`;
-      const before = await s3Keys(relay.bucket);
-      const sockets = Object.fromEntries(await Promise.all([`/d/${docId}/ws/${docId}`, `/doc/ws/${docId}`].map(async (path) => [path, await upgradeStatus(`ws://${base}${path}`)] as const)));
-      const requests = [
-        ["GET", `/d/${docId}/as-update`],
-        ["POST", `/d/${docId}/update`],
-        ["GET", `/doc/${docId}/as-update`],
-        ["POST", `/doc/${docId}/update`],
-        ["POST", "/doc/new"],
-        ["POST", `/doc/${docId}/auth`],
-        ["POST", `/f/${docId}/upload-url`],
-        ["GET", `/f/${docId}/download-url`],
-        ["GET", `/f/${docId}/history`],
-        ["HEAD", `/f/${docId}`],
-        ["POST", "/check_store"],
-        ["GET", `/d/${docId}/versions`],
-      ] as const;
-      const http = Object.fromEntries(await Promise.all(requests.map(async ([method, path]) => {
-        const res = await fetch(`http://${base}${path}`, { method, ...(method === "POST" ? { body: "{}", headers: { "content-type": "application/json" } } : {}) });
-        await res.arrayBuffer();
-        return [`${method} ${path}`, res.status] as const;
-      })));
-      figure("status of requests without a token", JSON.stringify({ ...sockets, ...http }).replaceAll(docId, "<id>"));
-      for (const [what, status] of Object.entries(http)) expect([401, 403], `${what} without a token`).toContain(status);
-      if (!open) {
-        for (const [path, status] of Object.entries(sockets)) expect([401, 403], `WebSocket ${path} without a token`).toContain(status);
-        // Three checkpoints (1 s each): a document the server had taken would be in the bucket by now.
-        await new Promise((r) => setTimeout(r, 3_000));
-        expect(await s3Keys(relay.bucket)).toEqual(before);
-        return;
-      }
-      expect(Object.values(sockets)).toEqual([101, 101]);
-      const anonymous = connectDoc(`ws://${base}/d/${docId}/ws/${docId}`);
-      try {
-        await anonymous.synced;
-        anonymous.doc.getText("body").insert(0, "written without a token");
-        const key = await waitFor("the anonymous client's document in the bucket", 30_000, async () => (await s3Keys(relay.bucket)).find((k) => k === `${docId}/data.ysweet`));
-        expect(before).not.toContain(key);
-      } finally {
-        anonymous.close();
-      }
-    }, 300_000);
+    it(
+      open
+        ? "lets a WebSocket without a token open and write a new document into the bucket (the hole 0.9.7 closed); HTTP without a token gets 401"
+        : "answers every request without a token with 401 or 403, WebSocket upgrades included, and writes nothing to the bucket",
+      async () => {
+        await install(instance, { ...tag, relay: { logging: { level: "info" }, checkpointFreqSeconds: 1 } });
+        const pod = await readyPod(instance);
+        const base = `${pod.ip}:8080`;
+        const docId = `anonymous-${version.replace(/\./g, "-")}-${Date.now()}`;
+        const before = await s3Keys(relay.bucket);
+        const sockets = Object.fromEntries(
+          await Promise.all(
+            [`/d/${docId}/ws/${docId}`, `/doc/ws/${docId}`].map(
+              async (path) => [path, await upgradeStatus(`ws://${base}${path}`)] as const,
+            ),
+          ),
+        );
+        const requests = [
+          ["GET", `/d/${docId}/as-update`],
+          ["POST", `/d/${docId}/update`],
+          ["GET", `/doc/${docId}/as-update`],
+          ["POST", `/doc/${docId}/update`],
+          ["POST", "/doc/new"],
+          ["POST", `/doc/${docId}/auth`],
+          ["POST", `/f/${docId}/upload-url`],
+          ["GET", `/f/${docId}/download-url`],
+          ["GET", `/f/${docId}/history`],
+          ["HEAD", `/f/${docId}`],
+          ["POST", "/check_store"],
+          ["GET", `/d/${docId}/versions`],
+        ] as const;
+        const http = Object.fromEntries(
+          await Promise.all(
+            requests.map(async ([method, path]) => {
+              const res = await fetch(`http://${base}${path}`, {
+                method,
+                ...(method === "POST" ? { body: "{}", headers: { "content-type": "application/json" } } : {}),
+              });
+              await res.arrayBuffer();
+              return [`${method} ${path}`, res.status] as const;
+            }),
+          ),
+        );
+        figure("status of requests without a token", JSON.stringify({ ...sockets, ...http }).replaceAll(docId, "<id>"));
+        for (const [what, status] of Object.entries(http))
+          expect([401, 403], `${what} without a token`).toContain(status);
+        if (!open) {
+          for (const [path, status] of Object.entries(sockets))
+            expect([401, 403], `WebSocket ${path} without a token`).toContain(status);
+          // Three checkpoints (1 s each): a document the server had taken would be in the bucket by now.
+          await new Promise((r) => setTimeout(r, 3_000));
+          expect(await s3Keys(relay.bucket)).toEqual(before);
+          return;
+        }
+        expect(Object.values(sockets)).toEqual([101, 101]);
+        const anonymous = connectDoc(`ws://${base}/d/${docId}/ws/${docId}`);
+        try {
+          await anonymous.synced;
+          anonymous.doc.getText("body").insert(0, "written without a token");
+          const key = await waitFor("the anonymous client's document in the bucket", 30_000, async () =>
+            (await s3Keys(relay.bucket)).find((k) => k === `${docId}/data.ysweet`),
+          );
+          expect(before).not.toContain(key);
+        } finally {
+          anonymous.close();
+        }
+      },
+      300_000,
+    );
 
     // Up to 0.10.0 two first connections at the same moment each load the document
     // (crates/relay/src/server.rs:629-646 of 0.10.0); fixed in 0.12.0 (cbf9a537).
@@ -255,11 +340,21 @@ describe.skipIf(!run)("the Relay server on a real node", () => {
           split = { docId, a, b };
         }
       }
-      figure("attempts until two clients at the same moment split a document", split ? String(attempts) : "none split in 5");
-      expect(split, "expected two first connections at the same moment to split the document (server up to 0.10.0)").toBeDefined();
+      figure(
+        "attempts until two clients at the same moment split a document",
+        split ? String(attempts) : "none split in 5",
+      );
+      expect(
+        split,
+        "expected two first connections at the same moment to split the document (server up to 0.10.0)",
+      ).toBeDefined();
       const { docId, a, b } = split!;
       const client = new KubeClient(cluster.server.kubeConfig, "tenant");
-      const deployment = { apiVersion: "apps/v1", kind: "Deployment", metadata: { namespace, name: `${instance}-relay-server` } };
+      const deployment = {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { namespace, name: `${instance}-relay-server` },
+      };
       const check = await noSplitDocuments(client, deployment, relay);
       expect(check.ok, check.detail).toBe(false);
       expect(check.detail).toContain(docId);
@@ -283,25 +378,45 @@ describe.skipIf(!run)("the Relay server on a real node", () => {
 
     // 0.10.0 adds `relay doc inspect|versions|get|restore` and `relay subdocs index`; the runbook
     // runs them in the Pod, where relay.toml and the S3 credentials already are.
-    it.runIf(compareVersions(version, "0.10.0") >= 0)("reads a stored document with `relay doc inspect info` run in the Pod through kubectl exec", async () => {
-      await install(instance, { ...tag, relay: { logging: { level: "info" }, checkpointFreqSeconds: 1 } });
-      const pod = await readyPod(instance);
-      // The Relay plugin's document ids are <relay id>-<document id>; the commands take the two parts.
-      const relayId = "2d4c5b0e-0f6a-4a57-9c1e-7b1f3f0e2a11";
-      const docGuid = `d${Date.now()}`;
-      const docId = `${relayId}-${docGuid}`;
-      const c = connectDoc(`ws://${pod.ip}:8080/d/${docId}/ws/${docId}?token=${await signDocument(docId)}`);
-      try {
-        await c.synced;
-        c.doc.getText("body").insert(0, "inspect me");
-        await waitFor("the document in the bucket", 30_000, async () => ((await s3Keys(relay.bucket)).includes(`${docId}/data.ysweet`) ? true : undefined));
-      } finally {
-        c.close();
-      }
-      const out = await kubectl("-n", namespace, "exec", pod.name, "--", "./relay", "doc", "inspect", "info", "--relay", relayId, "--doc", docGuid);
-      expect(out).toContain(`Source: ${docId}/data.ysweet`);
-      expect(out).toMatch(/KV entries:\s+[1-9]/);
-    }, 300_000);
+    it.runIf(compareVersions(version, "0.10.0") >= 0)(
+      "reads a stored document with `relay doc inspect info` run in the Pod through kubectl exec",
+      async () => {
+        await install(instance, { ...tag, relay: { logging: { level: "info" }, checkpointFreqSeconds: 1 } });
+        const pod = await readyPod(instance);
+        // The Relay plugin's document ids are <relay id>-<document id>; the commands take the two parts.
+        const relayId = "2d4c5b0e-0f6a-4a57-9c1e-7b1f3f0e2a11";
+        const docGuid = `d${Date.now()}`;
+        const docId = `${relayId}-${docGuid}`;
+        const c = connectDoc(`ws://${pod.ip}:8080/d/${docId}/ws/${docId}?token=${await signDocument(docId)}`);
+        try {
+          await c.synced;
+          c.doc.getText("body").insert(0, "inspect me");
+          await waitFor("the document in the bucket", 30_000, async () =>
+            (await s3Keys(relay.bucket)).includes(`${docId}/data.ysweet`) ? true : undefined,
+          );
+        } finally {
+          c.close();
+        }
+        const out = await kubectl(
+          "-n",
+          namespace,
+          "exec",
+          pod.name,
+          "--",
+          "./relay",
+          "doc",
+          "inspect",
+          "info",
+          "--relay",
+          relayId,
+          "--doc",
+          docGuid,
+        );
+        expect(out).toContain(`Source: ${docId}/data.ysweet`);
+        expect(out).toMatch(/KV entries:\s+[1-9]/);
+      },
+      300_000,
+    );
 
     it("writes debug lines and no ANSI escape codes at relay.logging.level debug", async () => {
       await install(instance, { ...tag, relay: { logging: { level: "debug" } } });
@@ -317,11 +432,20 @@ describe.skipIf(!run)("the Relay server on a real node", () => {
     }, 300_000);
 
     it("holds 1,500 concurrent WebSockets with none refused at ulimits.nofile 16384", async () => {
-      await install(instance, { ...tag, ulimits: { nofile: 16384 }, relay: { logging: { level: "info" } }, ...loadResources });
+      await install(instance, {
+        ...tag,
+        ulimits: { nofile: 16384 },
+        relay: { logging: { level: "info" } },
+        ...loadResources,
+      });
       const pod = await readyPod(instance);
       const docId = "load";
       const started = Date.now();
-      const result = await openMany(`ws://${pod.ip}:8080/d/${docId}/ws/${docId}?token=${await signDocument(docId)}`, 1500, { batch: 100, perSocketMs: 10_000, totalMs: 120_000 });
+      const result = await openMany(
+        `ws://${pod.ip}:8080/d/${docId}/ws/${docId}?token=${await signDocument(docId)}`,
+        1500,
+        { batch: 100, perSocketMs: 10_000, totalMs: 120_000 },
+      );
       figure("held at nofile 16384 (of 1500)", `${result.held} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       closeAll(result.sockets);
       expect({ held: result.held, refused: result.refused }).toEqual({ held: 1500, refused: 0 });
@@ -329,124 +453,205 @@ describe.skipIf(!run)("the Relay server on a real node", () => {
       expect(log).not.toContain("Too many open files");
     }, 400_000);
 
-    it.runIf(serverIndependent)("refuses connections past about 1,000 and logs Too many open files with ulimits.nofile null (the runtime's soft 1024)", async () => {
-      await install(instance, { ...tag, ulimits: { nofile: null }, relay: { logging: { level: "info" } }, ...loadResources });
-      const pod = await readyPod(instance);
-      const docId = "load";
-      const result = await openMany(`ws://${pod.ip}:8080/d/${docId}/ws/${docId}?token=${await signDocument(docId)}`, 1500, { batch: 100, perSocketMs: 5_000, totalMs: 180_000 });
-      figure("held at the runtime's soft limit (of 1500)", String(result.held));
-      const log = await kubectl("-n", namespace, "logs", pod.name);
-      closeAll(result.sockets);
-      expect(result.held).toBeGreaterThan(800);
-      expect(result.held).toBeLessThan(1100);
-      expect(result.refused).toBeGreaterThan(300);
-      expect(log).toContain("Too many open files");
-    }, 400_000);
+    it.runIf(serverIndependent)(
+      "refuses connections past about 1,000 and logs Too many open files with ulimits.nofile null (the runtime's soft 1024)",
+      async () => {
+        await install(instance, {
+          ...tag,
+          ulimits: { nofile: null },
+          relay: { logging: { level: "info" } },
+          ...loadResources,
+        });
+        const pod = await readyPod(instance);
+        const docId = "load";
+        const result = await openMany(
+          `ws://${pod.ip}:8080/d/${docId}/ws/${docId}?token=${await signDocument(docId)}`,
+          1500,
+          { batch: 100, perSocketMs: 5_000, totalMs: 180_000 },
+        );
+        figure("held at the runtime's soft limit (of 1500)", String(result.held));
+        const log = await kubectl("-n", namespace, "logs", pod.name);
+        closeAll(result.sockets);
+        expect(result.held).toBeGreaterThan(800);
+        expect(result.held).toBeLessThan(1100);
+        expect(result.refused).toBeGreaterThan(300);
+        expect(log).toContain("Too many open files");
+      },
+      400_000,
+    );
 
-    it.runIf(serverIndependent)("stops the Pod at once with the chart's message when ulimits.nofile exceeds the hard limit", async () => {
-      const hard = Number((await exec("sh", ["-c", "ulimit -Hn"])).stdout.trim());
-      expect(hard).toBeGreaterThan(1024);
-      const started = Date.now();
-      await install(instance, { ...tag, ulimits: { nofile: hard + 1 } }, []);
-      const log = await waitFor("the Pod to stop with the chart's message", 120_000, async () => {
-        for (const p of await pods(instance)) {
-          const text = await kubectl("-n", namespace, "logs", p.metadata.name).catch(() => kubectl("-n", namespace, "logs", p.metadata.name, "--previous").catch(() => ""));
-          if (text.includes("cannot set the open-files limit")) return text;
-        }
-        return undefined;
-      });
-      figure("nofile above the hard limit: message after", `${((Date.now() - started) / 1000).toFixed(1)} s`);
-      expect(log).toContain(`cannot set the open-files limit (ulimits.nofile) to ${hard + 1}: the hard limit is ${hard}`);
-      // Back to a working release for the tests after this one.
-      await install(instance, { ...tag, ulimits: { nofile: 16384 } });
-    }, 400_000);
+    it.runIf(serverIndependent)(
+      "stops the Pod at once with the chart's message when ulimits.nofile exceeds the hard limit",
+      async () => {
+        const hard = Number((await exec("sh", ["-c", "ulimit -Hn"])).stdout.trim());
+        expect(hard).toBeGreaterThan(1024);
+        const started = Date.now();
+        await install(instance, { ...tag, ulimits: { nofile: hard + 1 } }, []);
+        const log = await waitFor("the Pod to stop with the chart's message", 120_000, async () => {
+          for (const p of await pods(instance)) {
+            const text = await kubectl("-n", namespace, "logs", p.metadata.name).catch(() =>
+              kubectl("-n", namespace, "logs", p.metadata.name, "--previous").catch(() => ""),
+            );
+            if (text.includes("cannot set the open-files limit")) return text;
+          }
+          return undefined;
+        });
+        figure("nofile above the hard limit: message after", `${((Date.now() - started) / 1000).toFixed(1)} s`);
+        expect(log).toContain(
+          `cannot set the open-files limit (ulimits.nofile) to ${hard + 1}: the hard limit is ${hard}`,
+        );
+        // Back to a working release for the tests after this one.
+        await install(instance, { ...tag, ulimits: { nofile: 16384 } });
+      },
+      400_000,
+    );
 
     // The operator's helm is 4.x; Flux's helm-controller (and the pinned one) is helm 3. The flows run with either.
-    it.runIf(serverIndependent)("relay-server:upgrade, diff and template run with helm 4 (the operator's own helm) as with helm 3", async () => {
-      const { binary: helm4 } = await ensureGoTool("helm4");
-      const values = localValues({ ...tag, relay: { logging: { level: "info" } } });
-      try {
-        const args = ["--instance", "personal", ...values.files.flatMap((f) => ["--values", f]), "--tenant-kubeconfig", kubeconfig];
-        const withHelm4 = { TOOLS_HELM: helm4 };
-        const upgrade = await runFlow("relay-helm", ["upgrade", ...args, "--timeout", "3m"], withHelm4);
-        expect(upgrade.code, upgrade.all).toBe(0);
-        const diff = await runFlow("relay-helm", ["diff", ...args], withHelm4);
-        expect(diff.code, diff.all).toBe(0);
-        expect(diff.stdout).toMatch(/no change/);
-        const template = await runFlow("relay-helm", ["template", ...args], withHelm4);
-        expect(template.code, template.all).toBe(0);
-        expect(template.stdout).toContain(`image: "docker.system3.md/relay-server:v${version}"`);
-        await readyPod(instance);
-      } finally {
-        values.remove();
-      }
-    }, 300_000);
+    it.runIf(serverIndependent)(
+      "relay-server:upgrade, diff and template run with helm 4 (the operator's own helm) as with helm 3",
+      async () => {
+        const { binary: helm4 } = await ensureGoTool("helm4");
+        const values = localValues({ ...tag, relay: { logging: { level: "info" } } });
+        try {
+          const args = [
+            "--instance",
+            "personal",
+            ...values.files.flatMap((f) => ["--values", f]),
+            "--tenant-kubeconfig",
+            kubeconfig,
+          ];
+          const withHelm4 = { TOOLS_HELM: helm4 };
+          const upgrade = await runFlow("relay-helm", ["upgrade", ...args, "--timeout", "3m"], withHelm4);
+          expect(upgrade.code, upgrade.all).toBe(0);
+          const diff = await runFlow("relay-helm", ["diff", ...args], withHelm4);
+          expect(diff.code, diff.all).toBe(0);
+          expect(diff.stdout).toMatch(/no change/);
+          const template = await runFlow("relay-helm", ["template", ...args], withHelm4);
+          expect(template.code, template.all).toBe(0);
+          expect(template.stdout).toContain(`image: "docker.system3.md/relay-server:v${version}"`);
+          await readyPod(instance);
+        } finally {
+          values.remove();
+        }
+      },
+      300_000,
+    );
 
-    it.runIf(serverIndependent)("on Ctrl-C during relay-server:upgrade says at once that helm rolls back, lets it bring the running revision back, and names the state it left", async () => {
-      await install(instance, { ...tag });
-      const client = new KubeClient(cluster.server.kubeConfig, "tenant");
-      const running = (await releaseHistory(client, instance))[0]!;
-      expect(running.status).toBe("deployed");
-      // A revision whose Pod never gets Ready: helm waits on it when Ctrl-C comes.
-      const values = localValues({ image: { repository: "127.0.0.1:1/missing/relay-server", tag: "v0.0.0" } });
-      try {
-        const flow = startFlow("relay-helm", ["upgrade", "--instance", "personal", ...values.files.flatMap((f) => ["--values", f]), "--timeout", "3m", "--tenant-kubeconfig", kubeconfig]);
-        await waitFor("helm to wait on the new revision", 120_000, async () => ((await releaseHistory(client, instance))[0]?.status === "pending-upgrade" ? true : undefined));
-        const interrupted = Date.now();
-        flow.process.kill("SIGINT");
-        const result = await flow.result;
-        figure("Ctrl-C during upgrade until helm's rollback ended", `${((Date.now() - interrupted) / 1000).toFixed(1)} s`);
-        expect(result.code, result.all).toBe(130);
-        const lines = result.stderr.trim().split("\n");
-        expect(lines[0]).toMatch(/^SIGINT: helm stops the upgrade of relay-personal and undoes it \(--atomic: back to its last deployed revision, .*\); this can take up to 3m \(--timeout\); waiting for it to finish/);
-        const [latest] = await releaseHistory(client, instance);
-        expect(latest).toMatchObject({ status: "deployed" });
-        expect(latest!.revision).toBeGreaterThan(running.revision + 1);
-        expect(lines.at(-1)).toContain(`stopped helm and waited for it to exit (relay-personal is at revision ${latest!.revision}, deployed)`);
-        // The running revision's image is back, Ready.
-        const pod = await waitFor("the rolled back Pod to be Ready", 120_000, () => readyPod(instance).catch(() => undefined));
-        const image = await kubectl("-n", namespace, "get", "pod", pod.name, "-o", "jsonpath={.spec.containers[0].image}");
-        expect(image).not.toContain("missing");
-      } finally {
-        values.remove();
-      }
-    }, 400_000);
+    it.runIf(serverIndependent)(
+      "on Ctrl-C during relay-server:upgrade says at once that helm rolls back, lets it bring the running revision back, and names the state it left",
+      async () => {
+        await install(instance, { ...tag });
+        const client = new KubeClient(cluster.server.kubeConfig, "tenant");
+        const running = (await releaseHistory(client, instance))[0]!;
+        expect(running.status).toBe("deployed");
+        // A revision whose Pod never gets Ready: helm waits on it when Ctrl-C comes.
+        const values = localValues({ image: { repository: "127.0.0.1:1/missing/relay-server", tag: "v0.0.0" } });
+        try {
+          const flow = startFlow("relay-helm", [
+            "upgrade",
+            "--instance",
+            "personal",
+            ...values.files.flatMap((f) => ["--values", f]),
+            "--timeout",
+            "3m",
+            "--tenant-kubeconfig",
+            kubeconfig,
+          ]);
+          await waitFor("helm to wait on the new revision", 120_000, async () =>
+            (await releaseHistory(client, instance))[0]?.status === "pending-upgrade" ? true : undefined,
+          );
+          const interrupted = Date.now();
+          flow.process.kill("SIGINT");
+          const result = await flow.result;
+          figure(
+            "Ctrl-C during upgrade until helm's rollback ended",
+            `${((Date.now() - interrupted) / 1000).toFixed(1)} s`,
+          );
+          expect(result.code, result.all).toBe(130);
+          const lines = result.stderr.trim().split("\n");
+          expect(lines[0]).toMatch(
+            /^SIGINT: helm stops the upgrade of relay-personal and undoes it \(--atomic: back to its last deployed revision, .*\); this can take up to 3m \(--timeout\); waiting for it to finish/,
+          );
+          const [latest] = await releaseHistory(client, instance);
+          expect(latest).toMatchObject({ status: "deployed" });
+          expect(latest!.revision).toBeGreaterThan(running.revision + 1);
+          expect(lines.at(-1)).toContain(
+            `stopped helm and waited for it to exit (relay-personal is at revision ${latest!.revision}, deployed)`,
+          );
+          // The running revision's image is back, Ready.
+          const pod = await waitFor("the rolled back Pod to be Ready", 120_000, () =>
+            readyPod(instance).catch(() => undefined),
+          );
+          const image = await kubectl(
+            "-n",
+            namespace,
+            "get",
+            "pod",
+            pod.name,
+            "-o",
+            "jsonpath={.spec.containers[0].image}",
+          );
+          expect(image).not.toContain("missing");
+        } finally {
+          values.remove();
+        }
+      },
+      400_000,
+    );
 
-    describe.each(([
-      {
-        cause: "an image that is not there",
-        override: { image: { repository: "127.0.0.1:1/missing/relay-server", tag: "v0.0.0" } },
-        reason: /ErrImagePull|ImagePullBackOff/,
-        logLines: false,
-      },
-      {
-        cause: "a wrong S3 endpoint",
-        override: { storage: { s3: { endpoint: "http://127.0.0.1:1" } } },
-        reason: /CrashLoopBackOff/,
-        logLines: true,
-      },
-      {
-        cause: "a missing credentials Secret",
-        override: { storage: { s3: { existingSecret: "relay-bad-no-such-secret" } } },
-        reason: /CreateContainerConfigError.*relay-bad-no-such-secret/,
-        logLines: false,
-      },
-    ] as const).filter((c) => serverIndependent || c.logLines))("bad input: $cause", ({ cause, override, reason, logLines }) => {
+    describe.each(
+      (
+        [
+          {
+            cause: "an image that is not there",
+            override: { image: { repository: "127.0.0.1:1/missing/relay-server", tag: "v0.0.0" } },
+            reason: /ErrImagePull|ImagePullBackOff/,
+            logLines: false,
+          },
+          {
+            cause: "a wrong S3 endpoint",
+            override: { storage: { s3: { endpoint: "http://127.0.0.1:1" } } },
+            reason: /CrashLoopBackOff/,
+            logLines: true,
+          },
+          {
+            cause: "a missing credentials Secret",
+            override: { storage: { s3: { existingSecret: "relay-bad-no-such-secret" } } },
+            reason: /CreateContainerConfigError.*relay-bad-no-such-secret/,
+            logLines: false,
+          },
+        ] as const
+      ).filter((c) => serverIndependent || c.logLines),
+    )("bad input: $cause", ({ cause, override, reason, logLines }) => {
       it(`fails relay-server:upgrade with a message naming the cause, and verify's Deployment check shows it (${cause})`, async () => {
         const values = localValues({ ...tag, ...override });
         try {
           // The operator's flow, as moon runs it, with the bad value given through --values.
-          const args = ["upgrade", "--instance", "personal", ...values.files.flatMap((f) => ["--values", f]), "--tenant-kubeconfig", kubeconfig];
+          const args = [
+            "upgrade",
+            "--instance",
+            "personal",
+            ...values.files.flatMap((f) => ["--values", f]),
+            "--tenant-kubeconfig",
+            kubeconfig,
+          ];
           const failed = await runFlow("relay-helm", [...args, "--timeout", "45s"]);
           console.log(`[node] relay-server:upgrade on ${cause}: ${failed.stderr.trim()}`);
           expect(failed.code, failed.all).toBe(3);
           expect(failed.stderr).toMatch(reason);
           if (logLines) expect(failed.stderr).toContain("last lines of its log");
-          figure(`relay-server:upgrade's message on ${cause}`, failed.stderr.trim().replace(/^.*?while helm waited, /, "… "));
+          figure(
+            `relay-server:upgrade's message on ${cause}`,
+            failed.stderr.trim().replace(/^.*?while helm waited, /, "… "),
+          );
           // Without --wait (so without --atomic), the failing Pod stays for verify to look at.
           const kept = await runFlow("relay-helm", [...args, "--no-wait"]);
           expect(kept.code, kept.all).toBe(0);
-          const deployment = { apiVersion: "apps/v1", kind: "Deployment", metadata: { namespace, name: `${instance}-relay-server` } };
+          const deployment = {
+            apiVersion: "apps/v1",
+            kind: "Deployment",
+            metadata: { namespace, name: `${instance}-relay-server` },
+          };
           const client = new KubeClient(cluster.server.kubeConfig, "tenant");
           const result = await waitFor(`verify to name the cause of ${cause}`, 120_000, async () => {
             const r = await deploymentAvailable(client, deployment, { release: instance } as RelayInstance);
@@ -457,7 +662,7 @@ describe.skipIf(!run)("the Relay server on a real node", () => {
         } finally {
           values.remove();
           // Each bad upgrade starts from a working release, as in production.
-          await install(instance, { ...tag,});
+          await install(instance, { ...tag });
         }
       }, 400_000);
     });

@@ -12,7 +12,15 @@ import { instanceByName } from "../../scripts/lib/instances.ts";
 import { defaultServerTag, versionOfTag } from "../../scripts/lib/server-versions.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { runTool, toolPath } from "../../scripts/lib/tools.ts";
-import { detectNodeMode, localNofile, type NodeCluster, nodeName, nodeProcesses, type NodeState, startNodeCluster } from "../platform/index.ts";
+import {
+  detectNodeMode,
+  localNofile,
+  type NodeCluster,
+  nodeName,
+  nodeProcesses,
+  type NodeState,
+  startNodeCluster,
+} from "../platform/index.ts";
 
 const exec = promisify(execFile);
 const mode = detectNodeMode();
@@ -41,25 +49,47 @@ async function leftovers(state: NodeState, netnsBefore: string): Promise<string[
   const found: string[] = [];
   const pids = nodeProcesses(state);
   if (pids.length > 0) found.push(`processes ${pids.join(", ")}`);
-  for (const h of readdirSync("/sys/fs/cgroup")) if (existsSync(join("/sys/fs/cgroup", h, state.cgroup))) found.push(`cgroup ${h}/${state.cgroup}`);
+  for (const h of readdirSync("/sys/fs/cgroup"))
+    if (existsSync(join("/sys/fs/cgroup", h, state.cgroup))) found.push(`cgroup ${h}/${state.cgroup}`);
   if (existsSync(`/sys/class/net/${state.bridge}`)) found.push(`bridge ${state.bridge}`);
-  const input = await exec("iptables", ["-S", "INPUT"]).then((r) => r.stdout, () => "");
+  const input = await exec("iptables", ["-S", "INPUT"]).then(
+    (r) => r.stdout,
+    () => "",
+  );
   if (input.includes(` -i ${state.bridge} `)) found.push(`iptables INPUT rules on ${state.bridge}`);
   if (existsSync(state.dir)) found.push(`temp dir ${state.dir}`);
   if (readFileSync("/proc/self/mountinfo", "utf8").includes(state.dir)) found.push(`mounts under ${state.dir}`);
   const netns = (await exec("ip", ["netns", "list"])).stdout;
   if (netns !== netnsBefore) found.push(`network namespaces changed: ${netns.trim() || "(none)"}`);
   for (const dir of ["/var/lib/cni/results", "/var/lib/cni/networks"]) {
-    if (existsSync(dir) && readdirSync(dir).some((f) => f.includes(state.bridge))) found.push(`${dir} entries for ${state.bridge}`);
+    if (existsSync(dir) && readdirSync(dir).some((f) => f.includes(state.bridge)))
+      found.push(`${dir} entries for ${state.bridge}`);
   }
   // The kubelet's host-wide iptables chains, when iptables is installed and no other kubelet runs.
-  const rules = await exec("iptables-save", []).then((r) => r.stdout, () => "");
-  const otherKubelet = (await exec("pgrep", ["-f", "kubelet"]).then((r) => r.stdout, () => "")).trim();
-  if (!otherKubelet && rules.includes("KUBE-")) found.push(`iptables chains ${[...new Set(rules.match(/KUBE-[A-Z-]+/g))].join(", ")}`);
+  const rules = await exec("iptables-save", []).then(
+    (r) => r.stdout,
+    () => "",
+  );
+  const otherKubelet = (
+    await exec("pgrep", ["-f", "kubelet"]).then(
+      (r) => r.stdout,
+      () => "",
+    )
+  ).trim();
+  if (!otherKubelet && rules.includes("KUBE-"))
+    found.push(`iptables chains ${[...new Set(rules.match(/KUBE-[A-Z-]+/g))].join(", ")}`);
   // kube-proxy's chains (Services, endpoints, masquerading), unless another kube-proxy runs.
-  const otherProxy = (await exec("pgrep", ["-f", "kube proxy"]).then((r) => r.stdout, () => "")).trim();
-  const proxyChains = [...new Set(rules.match(/KUBE-(SERVICES|SVC-\w+|SEP-\w+|POSTROUTING|MARK-MASQ|NODEPORTS|FORWARD|PROXY-\w+)/g))];
-  if (otherKubelet && !otherProxy && proxyChains.length > 0) found.push(`kube-proxy iptables chains ${proxyChains.join(", ")}`);
+  const otherProxy = (
+    await exec("pgrep", ["-f", "kube proxy"]).then(
+      (r) => r.stdout,
+      () => "",
+    )
+  ).trim();
+  const proxyChains = [
+    ...new Set(rules.match(/KUBE-(SERVICES|SVC-\w+|SEP-\w+|POSTROUTING|MARK-MASQ|NODEPORTS|FORWARD|PROXY-\w+)/g)),
+  ];
+  if (otherKubelet && !otherProxy && proxyChains.length > 0)
+    found.push(`kube-proxy iptables chains ${proxyChains.join(", ")}`);
   return found;
 }
 
@@ -98,7 +128,11 @@ describe.skipIf(!run)("local tenant cluster on a real node", () => {
 
   it("registers the node and reports it Ready, at the module's Kubernetes version", async () => {
     const node = JSON.parse(await kubectl("get", "node", nodeName, "-o", "json")) as {
-      status: { conditions: { type: string; status: string }[]; nodeInfo: { kubeletVersion: string; containerRuntimeVersion: string }; addresses: { type: string; address: string }[] };
+      status: {
+        conditions: { type: string; status: string }[];
+        nodeInfo: { kubeletVersion: string; containerRuntimeVersion: string };
+        addresses: { type: string; address: string }[];
+      };
     };
     expect(node.status.conditions.find((c) => c.type === "Ready")?.status).toBe("True");
     expect(node.status.nodeInfo.kubeletVersion).toMatch(/^v1\.\d+\.\d+$/);
@@ -107,7 +141,11 @@ describe.skipIf(!run)("local tenant cluster on a real node", () => {
   });
 
   it("gives a Deployment a running Pod with a ServiceAccount token, and serves its logs", async () => {
-    const pause = (await exec("ctr", ["--address", state.containerdAddress, "-n", "k8s.io", "images", "ls", "-q"])).stdout.split("\n").find((i) => i.startsWith("docker.io/local/pause:"));
+    const pause = (
+      await exec("ctr", ["--address", state.containerdAddress, "-n", "k8s.io", "images", "ls", "-q"])
+    ).stdout
+      .split("\n")
+      .find((i) => i.startsWith("docker.io/local/pause:"));
     expect(pause).toBeDefined();
     const manifest = {
       apiVersion: "apps/v1",
@@ -164,25 +202,54 @@ describe.skipIf(!run)("local tenant cluster on a real node", () => {
     await kubectl("create", "namespace", "relay");
     await kubectl("label", "namespace", "relay", "pod-security.kubernetes.io/enforce=restricted");
     const { s3 } = cluster.node;
-    await kubectl("-n", "relay", "create", "secret", "generic", `${instance}-s3-credentials`, `--from-literal=accessKey=${s3.accessKeyId}`, `--from-literal=secretKey=${s3.secretAccessKey}`);
+    await kubectl(
+      "-n",
+      "relay",
+      "create",
+      "secret",
+      "generic",
+      `${instance}-s3-credentials`,
+      `--from-literal=accessKey=${s3.accessKeyId}`,
+      `--from-literal=secretKey=${s3.secretAccessKey}`,
+    );
     const dir = mkdtempSync(join(tmpdir(), "node-values-"));
     const local = join(dir, "local.yaml");
-    writeFileSync(local, stringify({
-      // A Pod must never be sent to the production S3 endpoint: the node's own, on the bridge.
-      storage: { s3: { endpoint: s3.podUrl } },
-      // Nothing gives a LoadBalancer an address here, and helm --wait would wait for one.
-      service: { type: "ClusterIP" },
-      // The instances ask more open files than this machine's hard limit (20000) allows.
-      ulimits: { nofile: localNofile },
-    }));
+    writeFileSync(
+      local,
+      stringify({
+        // A Pod must never be sent to the production S3 endpoint: the node's own, on the bridge.
+        storage: { s3: { endpoint: s3.podUrl } },
+        // Nothing gives a LoadBalancer an address here, and helm --wait would wait for one.
+        service: { type: "ClusterIP" },
+        // The instances ask more open files than this machine's hard limit (20000) allows.
+        ulimits: { nofile: localNofile },
+      }),
+    );
     const started = Date.now();
     try {
-      await helm("upgrade", "--install", instance, join(repoRoot, "libs/relay-server"), "-f", join(repoRoot, relay.valuesFile), "-f", local, "--namespace", "relay", "--wait", "--atomic", "--timeout", "5m");
+      await helm(
+        "upgrade",
+        "--install",
+        instance,
+        join(repoRoot, "libs/relay-server"),
+        "-f",
+        join(repoRoot, relay.valuesFile),
+        "-f",
+        local,
+        "--namespace",
+        "relay",
+        "--wait",
+        "--atomic",
+        "--timeout",
+        "5m",
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
     figures["helm install to Ready"] = seconds(started);
-    const pods = JSON.parse(await kubectl("-n", "relay", "get", "pods", "-l", `app.kubernetes.io/instance=${instance}`, "-o", "json")) as {
+    const pods = JSON.parse(
+      await kubectl("-n", "relay", "get", "pods", "-l", `app.kubernetes.io/instance=${instance}`, "-o", "json"),
+    ) as {
       items: { status: { conditions: { type: string; status: string }[] } }[];
     };
     expect(pods.items).toHaveLength(1);
@@ -190,21 +257,42 @@ describe.skipIf(!run)("local tenant cluster on a real node", () => {
     // The server lists its bucket at start (and exits if it cannot): it did so on the node's S3, from the Pod network.
     const s3Log = readFileSync(join(cluster.node.dir, "logs/moto.log"), "utf8");
     const podPrefix = cluster.node.podSubnet.replace(/0\/24$/, "");
-    expect(s3Log.split("\n").some((line) => line.startsWith(podPrefix) && line.includes(`/${relay.bucket}`))).toBe(true);
+    expect(s3Log.split("\n").some((line) => line.startsWith(podPrefix) && line.includes(`/${relay.bucket}`))).toBe(
+      true,
+    );
   }, 400_000);
 
   it("answers GET /ready with 200 through the Service, from the host (kubectl port-forward)", async () => {
     // The chart names the Service; read it rather than repeat the chart's naming here.
-    const services = JSON.parse(await kubectl("-n", "relay", "get", "services", "-l", `app.kubernetes.io/instance=${instance}`, "-o", "json")) as {
+    const services = JSON.parse(
+      await kubectl("-n", "relay", "get", "services", "-l", `app.kubernetes.io/instance=${instance}`, "-o", "json"),
+    ) as {
       items: { metadata: { name: string }; spec: { ports: { port: number }[] } }[];
     };
     expect(services.items).toHaveLength(1);
     const service = services.items[0]!;
-    const forward = spawn(toolPath("kubectl"), ["--kubeconfig", kubeconfig, "-n", "relay", "port-forward", `svc/${service.metadata.name}`, `:${service.spec.ports[0]!.port}`, "--address", "127.0.0.1"], { stdio: ["ignore", "pipe", "pipe"] });
+    const forward = spawn(
+      toolPath("kubectl"),
+      [
+        "--kubeconfig",
+        kubeconfig,
+        "-n",
+        "relay",
+        "port-forward",
+        `svc/${service.metadata.name}`,
+        `:${service.spec.ports[0]!.port}`,
+        "--address",
+        "127.0.0.1",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
     try {
       const port = await new Promise<number>((resolve, reject) => {
         let out = "";
-        const timer = setTimeout(() => reject(new Error(`expected kubectl port-forward to report a port within 30 s; it printed: ${out}`)), 30_000);
+        const timer = setTimeout(
+          () => reject(new Error(`expected kubectl port-forward to report a port within 30 s; it printed: ${out}`)),
+          30_000,
+        );
         forward.stdout.on("data", (chunk: Buffer) => {
           out += chunk.toString();
           const match = /127\.0\.0\.1:(\d+) ->/.exec(out);
@@ -228,13 +316,40 @@ describe.skipIf(!run)("local tenant cluster on a real node", () => {
   it("passes the chart's helm test: its Pod reaches the Service's ClusterIP (service-link env, kube-proxy on the node)", async () => {
     const out = await helm("test", instance, "--namespace", "relay", "--timeout", "2m").catch(async (error: Error) => {
       // What the test Pod saw, and what kube-proxy did, for the one reading the failure.
-      const log = await kubectl("-n", "relay", "logs", `${instance}-relay-server-test-ready`).catch((e: Error) => e.message);
-      const proxy = readFileSync(join(cluster.node.dir, "logs/proxy.log"), "utf8").split("\n").filter((l) => /^[EW]/.test(l)).slice(-5).join(" | ");
-      const nat = (await exec("iptables-save", ["-t", "nat"])).stdout.split("\n").filter((l) => l.includes("relay-personal")).slice(0, 4).join(" | ");
-      const status = await kubectl("-n", "relay", "get", "pod", `${instance}-relay-server-test-ready`, "-o", "jsonpath={.status.containerStatuses[0].state.terminated}").catch((e: Error) => e.message);
-      const svc = JSON.parse(await kubectl("-n", "relay", "get", "svc", `${instance}-relay-server`, "-o", "json")) as { spec: { clusterIP: string; ports: { port: number }[] } };
-      const fromHost = await fetch(`http://${svc.spec.clusterIP}:${svc.spec.ports[0]!.port}/ready`, { signal: AbortSignal.timeout(5000) }).then((r) => String(r.status), (e: Error) => e.message);
-      throw new Error(`${error.message}\ntest Pod log: ${log}\nterminated: ${status}\nClusterIP from the host: ${fromHost}\nkube-proxy errors: ${proxy}\nnat rules: ${nat}`);
+      const log = await kubectl("-n", "relay", "logs", `${instance}-relay-server-test-ready`).catch(
+        (e: Error) => e.message,
+      );
+      const proxy = readFileSync(join(cluster.node.dir, "logs/proxy.log"), "utf8")
+        .split("\n")
+        .filter((l) => /^[EW]/.test(l))
+        .slice(-5)
+        .join(" | ");
+      const nat = (await exec("iptables-save", ["-t", "nat"])).stdout
+        .split("\n")
+        .filter((l) => l.includes("relay-personal"))
+        .slice(0, 4)
+        .join(" | ");
+      const status = await kubectl(
+        "-n",
+        "relay",
+        "get",
+        "pod",
+        `${instance}-relay-server-test-ready`,
+        "-o",
+        "jsonpath={.status.containerStatuses[0].state.terminated}",
+      ).catch((e: Error) => e.message);
+      const svc = JSON.parse(await kubectl("-n", "relay", "get", "svc", `${instance}-relay-server`, "-o", "json")) as {
+        spec: { clusterIP: string; ports: { port: number }[] };
+      };
+      const fromHost = await fetch(`http://${svc.spec.clusterIP}:${svc.spec.ports[0]!.port}/ready`, {
+        signal: AbortSignal.timeout(5000),
+      }).then(
+        (r) => String(r.status),
+        (e: Error) => e.message,
+      );
+      throw new Error(
+        `${error.message}\ntest Pod log: ${log}\nterminated: ${status}\nClusterIP from the host: ${fromHost}\nkube-proxy errors: ${proxy}\nnat rules: ${nat}`,
+      );
     });
     expect(out).toMatch(/TEST SUITE:\s+relay-personal-relay-server-test-ready[\s\S]*Phase:\s+Succeeded/);
     // kube-proxy wrote the Service's chain on the host.
@@ -251,7 +366,11 @@ describe.skipIf(!run)("local tenant cluster on a real node", () => {
 
   it("leaves nothing behind when the process that started a node is killed with SIGKILL, its S3 outage rule included", async () => {
     // With the node's S3 refused to its Pods (a fault test's rule, which names the bridge): teardown removes it too.
-    const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "test/platform/programs/start-node-and-wait.ts"), "--block-s3"], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", join(repoRoot, "test/platform/programs/start-node-and-wait.ts"), "--block-s3"],
+      { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
+    );
     let err = "";
     child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
     const killed: NodeState = await new Promise((resolve, reject) => {
@@ -260,7 +379,13 @@ describe.skipIf(!run)("local tenant cluster on a real node", () => {
         out += chunk.toString();
         if (out.includes("\n")) resolve(JSON.parse(out.split("\n")[0]!) as NodeState);
       });
-      child.once("exit", (code) => reject(new Error(`expected the node starter to print its node; it exited with ${code}: ${err.trim().split("\n").slice(-5).join(" | ")}`)));
+      child.once("exit", (code) =>
+        reject(
+          new Error(
+            `expected the node starter to print its node; it exited with ${code}: ${err.trim().split("\n").slice(-5).join(" | ")}`,
+          ),
+        ),
+      );
     });
     expect(nodeProcesses(killed).length).toBeGreaterThan(3);
     expect((await exec("iptables", ["-S", "INPUT"])).stdout).toContain(` -i ${killed.bridge} `);

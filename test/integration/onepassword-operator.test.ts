@@ -15,7 +15,17 @@ import type { KubeClient, Live, Manifest } from "../../scripts/lib/kube.ts";
 import { onePassword, relayNamespace, tenant } from "../../scripts/lib/names.ts";
 import { relayInstances } from "../../scripts/lib/instances.ts";
 import { renderInstance } from "../../scripts/lib/relay-services.ts";
-import { type ApiServer, type ApiServers, changeItem, client, itemTitle, type OnePassword, servedRoutes, startApiServers, startOnePassword } from "../platform/index.ts";
+import {
+  type ApiServer,
+  type ApiServers,
+  changeItem,
+  client,
+  itemTitle,
+  type OnePassword,
+  servedRoutes,
+  startApiServers,
+  startOnePassword,
+} from "../platform/index.ts";
 import { localSecretsFile } from "../support/files.ts";
 import { runFlow } from "../support/flows.ts";
 import { waitFor } from "../support/wait.ts";
@@ -30,15 +40,45 @@ let dir: string;
 let secretsFile: string;
 let chain: OnePassword;
 
-const annotation = { itemPath: "operator.1password.io/item-path", version: "operator.1password.io/item-version", restarted: "operator.1password.io/last-restarted", autoRestart: "operator.1password.io/auto-restart" };
+const annotation = {
+  itemPath: "operator.1password.io/item-path",
+  version: "operator.1password.io/item-version",
+  restarted: "operator.1password.io/last-restarted",
+  autoRestart: "operator.1password.io/auto-restart",
+};
 // Values only this file knows; compared, never printed.
-const s3 = Object.fromEntries(instances.map((i) => [i.release, { accessKey: `access-${i.name}-${Date.now()}`, secretKey: `secret-${i.name}-${Date.now()}` }]));
+const s3 = Object.fromEntries(
+  instances.map((i) => [
+    i.release,
+    { accessKey: `access-${i.name}-${Date.now()}`, secretKey: `secret-${i.name}-${Date.now()}` },
+  ]),
+);
 
-const createSecrets = () => runFlow("create-1password-secret", ["--tenant-kubeconfig", server.kubeconfigPath, "--secrets-from", "local", "--local-secrets", secretsFile]);
-const secret = (name: string) => t.get({ apiVersion: "v1", kind: "Secret", metadata: { namespace: relayNamespace, name } }) as Promise<(Live & { data?: Record<string, string> }) | undefined>;
-const decoded = (s: { data?: Record<string, string> } | undefined, key: string) => Buffer.from(s?.data?.[key] ?? "", "base64").toString();
-const item = (name: string) => t.get({ apiVersion: "onepassword.com/v1", kind: "OnePasswordItem", metadata: { namespace: relayNamespace, name } }) as Promise<Live | undefined>;
-const deployment = (name: string) => t.get({ apiVersion: "apps/v1", kind: "Deployment", metadata: { namespace: relayNamespace, name } }) as Promise<(Live & { spec: { template: { metadata?: { annotations?: Record<string, string> } } } }) | undefined>;
+const createSecrets = () =>
+  runFlow("create-1password-secret", [
+    "--tenant-kubeconfig",
+    server.kubeconfigPath,
+    "--secrets-from",
+    "local",
+    "--local-secrets",
+    secretsFile,
+  ]);
+const secret = (name: string) =>
+  t.get({ apiVersion: "v1", kind: "Secret", metadata: { namespace: relayNamespace, name } }) as Promise<
+    (Live & { data?: Record<string, string> }) | undefined
+  >;
+const decoded = (s: { data?: Record<string, string> } | undefined, key: string) =>
+  Buffer.from(s?.data?.[key] ?? "", "base64").toString();
+const item = (name: string) =>
+  t.get({
+    apiVersion: "onepassword.com/v1",
+    kind: "OnePasswordItem",
+    metadata: { namespace: relayNamespace, name },
+  }) as Promise<Live | undefined>;
+const deployment = (name: string) =>
+  t.get({ apiVersion: "apps/v1", kind: "Deployment", metadata: { namespace: relayNamespace, name } }) as Promise<
+    (Live & { spec: { template: { metadata?: { annotations?: Record<string, string> } } } }) | undefined
+  >;
 const readyMessage = async (name: string) => {
   const cond = (await item(name))?.status?.conditions?.find((c) => c.type === "Ready");
   return cond?.status === "False" ? cond.message : undefined;
@@ -46,13 +86,21 @@ const readyMessage = async (name: string) => {
 
 /** What Flux's helm-controller would apply: one HelmRelease of apps/docs-prod, rendered with its values. */
 async function applyRelease(name: string, chart: string): Promise<void> {
-  const release = (await buildApp(tenant.appPath)).find((o) => o.kind === "HelmRelease" && o.metadata.name === name) as Manifest & { spec: { targetNamespace: string; values?: unknown } };
+  const release = (await buildApp(tenant.appPath)).find(
+    (o) => o.kind === "HelmRelease" && o.metadata.name === name,
+  ) as Manifest & { spec: { targetNamespace: string; values?: unknown } };
   const valuesDir = mkdtempSync(join(tmpdir(), "release-values-"));
   try {
     const values = join(valuesDir, "values.json");
     writeFileSync(values, JSON.stringify(release.spec.values ?? {}));
-    const objects = (await renderChart({ release: name, chart, namespace: release.spec.targetNamespace, valuesFiles: [values] })).filter((o) => !o.metadata.annotations?.["helm.sh/hook"]);
-    for (const o of objects) await t.apply({ ...o, metadata: { ...o.metadata, namespace: o.metadata.namespace ?? release.spec.targetNamespace } }, { fieldManager: "helm-controller" });
+    const objects = (
+      await renderChart({ release: name, chart, namespace: release.spec.targetNamespace, valuesFiles: [values] })
+    ).filter((o) => !o.metadata.annotations?.["helm.sh/hook"]);
+    for (const o of objects)
+      await t.apply(
+        { ...o, metadata: { ...o.metadata, namespace: o.metadata.namespace ?? release.spec.targetNamespace } },
+        { fieldManager: "helm-controller" },
+      );
   } finally {
     rmSync(valuesDir, { recursive: true, force: true });
   }
@@ -64,22 +112,45 @@ beforeAll(async () => {
   t = client(server);
   dir = mkdtempSync(join(tmpdir(), "onepassword-"));
   secretsFile = localSecretsFile(dir, {
-    [onePassword.credentialsReference]: JSON.stringify({ verifier: { salt: "s", localHash: "h" }, encCredentials: { kid: "k", enc: "A256GCM", cty: "b5+jwk+json", iv: "i", data: "d" }, version: "2", deviceUuid: "local-device", uniqueKey: { alg: "A256GCM", k: "k" } }),
+    [onePassword.credentialsReference]: JSON.stringify({
+      verifier: { salt: "s", localHash: "h" },
+      encCredentials: { kid: "k", enc: "A256GCM", cty: "b5+jwk+json", iv: "i", data: "d" },
+      version: "2",
+      deviceUuid: "local-device",
+      uniqueKey: { alg: "A256GCM", k: "k" },
+    }),
     [onePassword.tokenReference]: `operator-token-${Date.now()}`,
-    ...Object.fromEntries(instances.flatMap((i) => Object.entries(s3[i.release]!).map(([label, value]) => [`op://${onePassword.vault}/${itemTitle(i)}/${label}`, value]))),
+    ...Object.fromEntries(
+      instances.flatMap((i) =>
+        Object.entries(s3[i.release]!).map(([label, value]) => [
+          `op://${onePassword.vault}/${itemTitle(i)}/${label}`,
+          value,
+        ]),
+      ),
+    ),
   });
   const created = await createSecrets();
   expect(created.code, created.all).toBe(0);
   chain = await startOnePassword(server, secretsFile, { pollingSeconds: 2 });
   await chain.ready;
-  await t.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: relayNamespace } }, { fieldManager: "helm-controller" });
+  await t.apply(
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: relayNamespace } },
+    { fieldManager: "helm-controller" },
+  );
   await applyRelease("1password-secrets", "libs/1password-secrets");
   for (const i of instances) {
-    for (const o of (await renderInstance(i)).filter((o) => o.kind === "Deployment")) await t.apply(o, { fieldManager: "helm-controller" });
+    for (const o of (await renderInstance(i)).filter((o) => o.kind === "Deployment"))
+      await t.apply(o, { fieldManager: "helm-controller" });
   }
   // A new item is reconciled a few times (its finalizer, its status); a change such a reconcile sees reaches
   // the Secret without a restart (the last test), so the rotation test starts once they are done.
-  await waitFor("each item's reconciles to settle", 60_000, async () => (instances.every((i) => chain.operatorLog().includes(`Secret with name ${i.credentialsSecret} and version 1 already exists`)) ? true : undefined));
+  await waitFor("each item's reconciles to settle", 60_000, async () =>
+    instances.every((i) =>
+      chain.operatorLog().includes(`Secret with name ${i.credentialsSecret} and version 1 already exists`),
+    )
+      ? true
+      : undefined,
+  );
 }, 600_000);
 
 afterAll(async () => {
@@ -91,30 +162,77 @@ afterAll(async () => {
 describe("the real 1Password operator with the played Connect", () => {
   it("writes each relay's Secret from its item: the field labels become the keys the relay chart's Deployment reads", async () => {
     for (const i of instances) {
-      const written = await waitFor(`Secret ${relayNamespace}/${i.credentialsSecret} from the operator`, 60_000, async () => {
-        const s = await secret(i.credentialsSecret);
-        return s?.data ? s : undefined;
-      });
+      const written = await waitFor(
+        `Secret ${relayNamespace}/${i.credentialsSecret} from the operator`,
+        60_000,
+        async () => {
+          const s = await secret(i.credentialsSecret);
+          return s?.data ? s : undefined;
+        },
+      );
       // The keys the chart's Deployment reads from this Secret (storage.s3.existingSecretKeys, rendered).
-      const rendered = (await renderInstance(i)).find((o) => o.kind === "Deployment") as Manifest & { spec: { template: { spec: { containers: { env?: { valueFrom?: { secretKeyRef?: { name: string; key: string } } }[] }[] } } } };
-      const chartKeys = rendered.spec.template.spec.containers.flatMap((c) => c.env ?? []).flatMap((e) => (e.valueFrom?.secretKeyRef?.name === i.credentialsSecret ? [e.valueFrom.secretKeyRef.key] : []));
+      const rendered = (await renderInstance(i)).find((o) => o.kind === "Deployment") as Manifest & {
+        spec: {
+          template: {
+            spec: { containers: { env?: { valueFrom?: { secretKeyRef?: { name: string; key: string } } }[] }[] };
+          };
+        };
+      };
+      const chartKeys = rendered.spec.template.spec.containers
+        .flatMap((c) => c.env ?? [])
+        .flatMap((e) =>
+          e.valueFrom?.secretKeyRef?.name === i.credentialsSecret ? [e.valueFrom.secretKeyRef.key] : [],
+        );
       expect(chartKeys.length).toBeGreaterThan(0);
       expect(Object.keys(written.data!).sort()).toEqual([...chartKeys].sort());
       expect(Object.keys(written.data!).sort()).toEqual(Object.keys(s3[i.release]!).sort());
-      for (const [label, value] of Object.entries(s3[i.release]!)) expect(decoded(written, label) === value, `key ${label} holds the item's field value`).toBe(true);
+      for (const [label, value] of Object.entries(s3[i.release]!))
+        expect(decoded(written, label) === value, `key ${label} holds the item's field value`).toBe(true);
       expect(written.metadata.annotations?.[annotation.version]).toBe("1");
-      expect(written.metadata.annotations?.[annotation.itemPath]).toMatch(/^vaults\/[a-z0-9]{26}\/items\/[a-z0-9]{26}$/);
-      expect((written.metadata as { ownerReferences?: { kind: string; name: string }[] }).ownerReferences).toEqual([expect.objectContaining({ kind: "OnePasswordItem", name: i.credentialsSecret })]);
+      expect(written.metadata.annotations?.[annotation.itemPath]).toMatch(
+        /^vaults\/[a-z0-9]{26}\/items\/[a-z0-9]{26}$/,
+      );
+      expect((written.metadata as { ownerReferences?: { kind: string; name: string }[] }).ownerReferences).toEqual([
+        expect.objectContaining({ kind: "OnePasswordItem", name: i.credentialsSecret }),
+      ]);
     }
   });
 
   it("puts a changed item into its Secret on the next poll and restarts the Deployment the chart marks operator.1password.io/auto-restart, and only that one", async () => {
     const family = instances.find((i) => i.name === "family")!;
     const personal = instances.find((i) => i.name === "personal")!;
-    const [familyDeployment, personalDeployment] = await Promise.all([family, personal].map(async (i) => (await renderInstance(i)).find((o) => o.kind === "Deployment")!.metadata.name));
+    const [familyDeployment, personalDeployment] = await Promise.all(
+      [family, personal].map(
+        async (i) => (await renderInstance(i)).find((o) => o.kind === "Deployment")!.metadata.name,
+      ),
+    );
     expect((await deployment(familyDeployment!))?.metadata.annotations?.[annotation.autoRestart]).toBe("true");
     // A Deployment reading the same Secret without the annotation: the chart's AUTO_RESTART (false) decides for it.
-    await t.apply({ apiVersion: "apps/v1", kind: "Deployment", metadata: { namespace: relayNamespace, name: "reads-family-credentials" }, spec: { selector: { matchLabels: { app: "reads" } }, template: { metadata: { labels: { app: "reads" } }, spec: { containers: [{ name: "c", image: "local/none", env: [{ name: "K", valueFrom: { secretKeyRef: { name: family.credentialsSecret, key: "accessKey" } } }] }] } } } }, { fieldManager: "test" });
+    await t.apply(
+      {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { namespace: relayNamespace, name: "reads-family-credentials" },
+        spec: {
+          selector: { matchLabels: { app: "reads" } },
+          template: {
+            metadata: { labels: { app: "reads" } },
+            spec: {
+              containers: [
+                {
+                  name: "c",
+                  image: "local/none",
+                  env: [
+                    { name: "K", valueFrom: { secretKeyRef: { name: family.credentialsSecret, key: "accessKey" } } },
+                  ],
+                },
+              ],
+            },
+          },
+        },
+      },
+      { fieldManager: "test" },
+    );
     expect(chain.settings.autoRestart).toBe("false");
     const rotated = `rotated-${Date.now()}`;
     changeItem(secretsFile, onePassword.vault, itemTitle(family), { accessKey: rotated });
@@ -125,11 +243,21 @@ describe("the real 1Password operator with the played Connect", () => {
     expect(decoded(updated, "accessKey") === rotated, "the Secret holds the rotated value").toBe(true);
     expect(decoded(updated, "secretKey") === s3[family.release]!.secretKey, "the other field is unchanged").toBe(true);
     // The operator restarts a Deployment by stamping its Pod template (secret_update_handler.go:92-102).
-    await waitFor("the operator to restart the family Deployment", 30_000, async () => (await deployment(familyDeployment!))?.spec.template.metadata?.annotations?.[annotation.restarted]).catch((error: Error) => {
-      throw new Error(`${error.message}; the operator's last lines:\n${chain.operatorLog().split("\n").slice(-20).join("\n")}`);
+    await waitFor(
+      "the operator to restart the family Deployment",
+      30_000,
+      async () => (await deployment(familyDeployment!))?.spec.template.metadata?.annotations?.[annotation.restarted],
+    ).catch((error: Error) => {
+      throw new Error(
+        `${error.message}; the operator's last lines:\n${chain.operatorLog().split("\n").slice(-20).join("\n")}`,
+      );
     });
-    expect((await deployment("reads-family-credentials"))?.spec.template.metadata?.annotations?.[annotation.restarted]).toBeUndefined();
-    expect((await deployment(personalDeployment!))?.spec.template.metadata?.annotations?.[annotation.restarted]).toBeUndefined();
+    expect(
+      (await deployment("reads-family-credentials"))?.spec.template.metadata?.annotations?.[annotation.restarted],
+    ).toBeUndefined();
+    expect(
+      (await deployment(personalDeployment!))?.spec.template.metadata?.annotations?.[annotation.restarted],
+    ).toBeUndefined();
     expect((await secret(personal.credentialsSecret))?.metadata.annotations?.[annotation.version]).toBe("1");
   });
 
@@ -139,29 +267,64 @@ describe("the real 1Password operator with the played Connect", () => {
     const unknownId = "zzzzzzzzzzzzzzzzzzzzzzzzzz";
     const cases = [
       ["no-such-vault", "vaults/no-such-vault/items/anything", /No vaults found with identifier "no-such-vault"/],
-      ["no-such-item", `vaults/${onePassword.vault}/items/no-such-item`, /No items found with identifier "no-such-item"/],
-      ["no-such-vault-id", `vaults/${unknownId}/items/${unknownId}`, new RegExp(`status 404: vault ${unknownId} not found`)],
-      ["no-such-item-id", `vaults/${vaultId}/items/${unknownId}`, new RegExp(`status 404: item ${unknownId} not found`)],
+      [
+        "no-such-item",
+        `vaults/${onePassword.vault}/items/no-such-item`,
+        /No items found with identifier "no-such-item"/,
+      ],
+      [
+        "no-such-vault-id",
+        `vaults/${unknownId}/items/${unknownId}`,
+        new RegExp(`status 404: vault ${unknownId} not found`),
+      ],
+      [
+        "no-such-item-id",
+        `vaults/${vaultId}/items/${unknownId}`,
+        new RegExp(`status 404: item ${unknownId} not found`),
+      ],
     ] as const;
-    for (const [name, itemPath] of cases) await t.apply({ apiVersion: "onepassword.com/v1", kind: "OnePasswordItem", metadata: { namespace: relayNamespace, name }, spec: { itemPath } }, { fieldManager: "test" });
+    for (const [name, itemPath] of cases)
+      await t.apply(
+        {
+          apiVersion: "onepassword.com/v1",
+          kind: "OnePasswordItem",
+          metadata: { namespace: relayNamespace, name },
+          spec: { itemPath },
+        },
+        { fieldManager: "test" },
+      );
     for (const [name, , message] of cases) {
-      expect(await waitFor(`OnePasswordItem ${name} to be not Ready`, 30_000, () => readyMessage(name))).toMatch(message);
+      expect(await waitFor(`OnePasswordItem ${name} to be not Ready`, 30_000, () => readyMessage(name))).toMatch(
+        message,
+      );
       expect(await secret(name)).toBeUndefined();
     }
   });
 
   it("reads the token create-1password-secret writes: Connect refuses another with its 401, and serves again once the flow has run", async () => {
     const name = instances[0]!.credentialsSecret;
-    await t.apply({ apiVersion: "v1", kind: "Secret", metadata: { namespace: onePassword.namespace, name: onePassword.tokenSecret.name }, data: { [onePassword.tokenSecret.key]: Buffer.from("not-the-issued-token").toString("base64") } }, { fieldManager: "test" });
+    await t.apply(
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { namespace: onePassword.namespace, name: onePassword.tokenSecret.name },
+        data: { [onePassword.tokenSecret.key]: Buffer.from("not-the-issued-token").toString("base64") },
+      },
+      { fieldManager: "test" },
+    );
     await chain.stopOperator();
     await chain.startOperator();
-    expect(await waitFor("the item to fail with Connect's 401", 30_000, () => readyMessage(name))).toMatch(/status 401: Invalid token signature/);
+    expect(await waitFor("the item to fail with Connect's 401", 30_000, () => readyMessage(name))).toMatch(
+      /status 401: Invalid token signature/,
+    );
     const again = await createSecrets();
     expect(again.code, again.all).toBe(0);
     expect(again.stdout).toMatch(/Secret 1password\/1password-operator-token configured/);
     await chain.stopOperator();
     await chain.startOperator();
-    await waitFor("the item to be Ready again", 30_000, async () => ((await item(name))?.status?.conditions?.find((c) => c.type === "Ready")?.status === "True" ? true : undefined));
+    await waitFor("the item to be Ready again", 30_000, async () =>
+      (await item(name))?.status?.conditions?.find((c) => c.type === "Ready")?.status === "True" ? true : undefined,
+    );
   });
 
   // Upstream behaviour worth knowing in production (runbook, 1Password): the item reconcile
@@ -189,6 +352,7 @@ describe("the real 1Password operator with the played Connect", () => {
     const routes = chain.connect()!.requests.map((r) => r.route);
     expect(new Set(routes)).toEqual(new Set(servedRoutes));
     // The operator's log names items and Secrets, never a value.
-    for (const values of Object.values(s3)) for (const v of Object.values(values)) expect(chain.operatorLog()).not.toContain(v);
+    for (const values of Object.values(s3))
+      for (const v of Object.values(values)) expect(chain.operatorLog()).not.toContain(v);
   });
 });

@@ -46,11 +46,21 @@ async function helmOf(flow: ChildProcess): Promise<number> {
 
 /** relay-family deployed at a revision (`installed`), or not installed at all, whatever an earlier test left. */
 async function familyRelease(installed: boolean): Promise<void> {
-  await runTool("helm", ["uninstall", "relay-family", "--namespace", relayNamespace, "--ignore-not-found", "--kubeconfig", server.kubeconfigPath]);
-  if (installed) expect((await runFlow("relay-helm", ["upgrade", "--instance", "family", "--no-wait", ...onTenant()])).code).toBe(0);
+  await runTool("helm", [
+    "uninstall",
+    "relay-family",
+    "--namespace",
+    relayNamespace,
+    "--ignore-not-found",
+    "--kubeconfig",
+    server.kubeconfigPath,
+  ]);
+  if (installed)
+    expect((await runFlow("relay-helm", ["upgrade", "--instance", "family", "--no-wait", ...onTenant()])).code).toBe(0);
 }
 
-const pendingNow = async (release: string) => (((await releaseHistory(client(server), release))[0]?.status ?? "").startsWith("pending-") ? true : undefined);
+const pendingNow = async (release: string) =>
+  ((await releaseHistory(client(server), release))[0]?.status ?? "").startsWith("pending-") ? true : undefined;
 
 /** Resolves once the flow's stderr has a line matching `pattern`. */
 function stderrLine(flow: ChildProcess, pattern: RegExp): Promise<string> {
@@ -63,7 +73,6 @@ function stderrLine(flow: ChildProcess, pattern: RegExp): Promise<string> {
     });
   });
 }
-
 
 beforeAll(async () => {
   cp = await startApiServers([{ name: tenant.app, crds: [] }]);
@@ -86,13 +95,30 @@ describe("relay-server direct Helm deploys", () => {
   });
 
   it("changes nothing with --dry-run", async () => {
-    const result = await runFlow("relay-helm", ["upgrade", "--instance", "personal", "--no-wait", "--dry-run", ...onTenant()]);
+    const result = await runFlow("relay-helm", [
+      "upgrade",
+      "--instance",
+      "personal",
+      "--no-wait",
+      "--dry-run",
+      ...onTenant(),
+    ]);
     expect(result.code, result.all).toBe(0);
-    expect(await client(server).get({ apiVersion: "v1", kind: "Namespace", metadata: { name: relayNamespace } })).toBeUndefined();
+    expect(
+      await client(server).get({ apiVersion: "v1", kind: "Namespace", metadata: { name: relayNamespace } }),
+    ).toBeUndefined();
   });
 
   it("installs with upgrade --no-wait through moon, where the HelmRelease would, and diff then reports no change", async () => {
-    const up = await runMoon(["run", "relay-server:upgrade", "--", "--instance", "personal", "--no-wait", ...onTenant()]);
+    const up = await runMoon([
+      "run",
+      "relay-server:upgrade",
+      "--",
+      "--instance",
+      "personal",
+      "--no-wait",
+      ...onTenant(),
+    ]);
     expect(up.code, up.all).toBe(0);
     expect(up.all).toMatch(/revision 1, deployed/);
     const releases = await client(server).list("v1", "Secret", relayNamespace, "owner=helm,name=relay-personal");
@@ -105,35 +131,50 @@ describe("relay-server direct Helm deploys", () => {
   it("reports a drifted object in diff", async () => {
     const c = client(server);
     const [svc] = await c.list("v1", "Service", relayNamespace, "app.kubernetes.io/instance=relay-personal");
-    await c.request("PATCH", `/api/v1/namespaces/${relayNamespace}/services/${svc!.metadata!.name}`, { spec: { ports: [{ name: "http", port: 9999, targetPort: "http", protocol: "TCP" }] } }, "application/merge-patch+json");
+    await c.request(
+      "PATCH",
+      `/api/v1/namespaces/${relayNamespace}/services/${svc!.metadata!.name}`,
+      { spec: { ports: [{ name: "http", port: 9999, targetPort: "http", protocol: "TCP" }] } },
+      "application/merge-patch+json",
+    );
     const diff = await runFlow("relay-helm", ["diff", "--instance", "personal", ...onTenant()]);
     expect(diff.code, diff.all).toBe(1);
     expect(diff.stdout).toMatch(/Service relay\/\S+: would change/);
     expect(diff.stdout).toMatch(/-\s+port: 9999/);
   });
 
-  it.each(["SIGINT", "SIGHUP"] as const)("on %s (Ctrl-C, a closed terminal) lets helm undo the install, removes the temporary kubeconfig, says so and exits 130", async (signal) => {
-    const tmp = tempDir("relay-helm-interrupt-");
-    await familyRelease(false);
-    // helm waits for a Pod that never runs here (no controllers): the interrupt comes while it waits.
-    const flow = start(["upgrade", "--instance", "family", "--timeout", "5m", ...onTenant()], { TMPDIR: tmp });
-    const helm = await helmOf(flow.process);
-    expect(readdirSync(tmp)).toHaveLength(1);
-    await waitFor("helm to record the install as pending", 60_000, () => pendingNow("relay-family"));
-    flow.process.kill(signal);
-    const result = await flow.result;
-    expect(result.code, result.all).toBe(130);
-    const lines = result.stderr.trim().split("\n");
-    expect(lines, result.stderr).toHaveLength(2);
-    // At once: what helm does now, and for how long.
-    expect(lines[0]).toBe(`${signal}: helm stops the upgrade of relay-family and undoes it (--atomic: back to its last deployed revision, or uninstalled if this was its first install); this can take up to 5m (--timeout); waiting for it to finish. A second Ctrl-C kills helm at once, which can leave the release pending`);
-    expect(lines[1]).toMatch(new RegExp(`^✖ interrupted by ${signal} during "helm upgrade --install relay-family .*"; stopped helm and waited for it to exit \\(relay-family has no revision\\), removed the temporary kubeconfig \\S+; the rest was not done; run the same command again to complete the job$`));
-    expect(readdirSync(tmp)).toEqual([]);
-    expect(existsSync(`/proc/${helm}`)).toBe(false);
-    // helm finished its own undo before the flow exited: a re-run does not find an operation in progress.
-    const again = await runFlow("relay-helm", ["upgrade", "--instance", "family", "--no-wait", ...onTenant()]);
-    expect(again.code, again.all).toBe(0);
-  }, 180_000);
+  it.each(["SIGINT", "SIGHUP"] as const)(
+    "on %s (Ctrl-C, a closed terminal) lets helm undo the install, removes the temporary kubeconfig, says so and exits 130",
+    async (signal) => {
+      const tmp = tempDir("relay-helm-interrupt-");
+      await familyRelease(false);
+      // helm waits for a Pod that never runs here (no controllers): the interrupt comes while it waits.
+      const flow = start(["upgrade", "--instance", "family", "--timeout", "5m", ...onTenant()], { TMPDIR: tmp });
+      const helm = await helmOf(flow.process);
+      expect(readdirSync(tmp)).toHaveLength(1);
+      await waitFor("helm to record the install as pending", 60_000, () => pendingNow("relay-family"));
+      flow.process.kill(signal);
+      const result = await flow.result;
+      expect(result.code, result.all).toBe(130);
+      const lines = result.stderr.trim().split("\n");
+      expect(lines, result.stderr).toHaveLength(2);
+      // At once: what helm does now, and for how long.
+      expect(lines[0]).toBe(
+        `${signal}: helm stops the upgrade of relay-family and undoes it (--atomic: back to its last deployed revision, or uninstalled if this was its first install); this can take up to 5m (--timeout); waiting for it to finish. A second Ctrl-C kills helm at once, which can leave the release pending`,
+      );
+      expect(lines[1]).toMatch(
+        new RegExp(
+          `^✖ interrupted by ${signal} during "helm upgrade --install relay-family .*"; stopped helm and waited for it to exit \\(relay-family has no revision\\), removed the temporary kubeconfig \\S+; the rest was not done; run the same command again to complete the job$`,
+        ),
+      );
+      expect(readdirSync(tmp)).toEqual([]);
+      expect(existsSync(`/proc/${helm}`)).toBe(false);
+      // helm finished its own undo before the flow exited: a re-run does not find an operation in progress.
+      const again = await runFlow("relay-helm", ["upgrade", "--instance", "family", "--no-wait", ...onTenant()]);
+      expect(again.code, again.all).toBe(0);
+    },
+    180_000,
+  );
 
   it("on Ctrl-C says at once that helm rolls the upgrade back and lets the rollback run to its end, past a minute", async () => {
     // The rollback waits for the deployed revision's Pods, which never run here, up to --timeout.
@@ -152,7 +193,9 @@ describe("relay-server direct Helm deploys", () => {
     expect(result.stderr).not.toContain("killed");
     const [latest] = await releaseHistory(client(server), "relay-family");
     expect(latest!.status).not.toMatch(/^pending-/);
-    expect(result.stderr).toContain(`stopped helm and waited for it to exit (relay-family is at revision ${latest!.revision}, ${latest!.status})`);
+    expect(result.stderr).toContain(
+      `stopped helm and waited for it to exit (relay-family is at revision ${latest!.revision}, ${latest!.status})`,
+    );
     const again = await runFlow("relay-helm", ["upgrade", "--instance", "family", "--no-wait", ...onTenant()]);
     expect(again.code, again.all).toBe(0);
   }, 300_000);
@@ -168,7 +211,9 @@ describe("relay-server direct Helm deploys", () => {
     flow.process.kill("SIGKILL");
     await flow.result;
     // The watchdog saw the flow's end of its pipe close and removed the folder with the tenant admin token.
-    await waitFor("the watchdog to remove the temporary kubeconfig", 30_000, async () => (readdirSync(tmp).length === 0 ? true : undefined));
+    await waitFor("the watchdog to remove the temporary kubeconfig", 30_000, async () =>
+      readdirSync(tmp).length === 0 ? true : undefined,
+    );
     // helm, in a session of its own, is left to finish; killed too (as a lost machine would), it leaves the release pending.
     process.kill(helm, "SIGKILL");
     await waitFor("helm to end", 30_000, async () => (existsSync(`/proc/${helm}`) ? undefined : true));
@@ -181,9 +226,18 @@ describe("relay-server direct Helm deploys", () => {
       `✖ expected release relay-family in ${tenant.app} to have no helm operation under way; its revision ${pending!.revision} is pending-upgrade: a helm that worked on it was interrupted, or one is running now; ` +
         `once no relay-server:upgrade or helm runs against it, run the same command with --recover, which rolls relay-family back to revision ${deployed.revision}, its last deployed one (helm rollback) and then upgrades (runbook: "A release left pending")\n`,
     );
-    const recovered = await runFlow("relay-helm", ["upgrade", "--instance", "family", "--no-wait", "--recover", ...onTenant()]);
+    const recovered = await runFlow("relay-helm", [
+      "upgrade",
+      "--instance",
+      "family",
+      "--no-wait",
+      "--recover",
+      ...onTenant(),
+    ]);
     expect(recovered.code, recovered.all).toBe(0);
-    expect(recovered.stdout).toContain(`--recover: roll relay-family back to revision ${deployed.revision} (revision ${pending!.revision} is pending-upgrade)`);
+    expect(recovered.stdout).toContain(
+      `--recover: roll relay-family back to revision ${deployed.revision} (revision ${pending!.revision} is pending-upgrade)`,
+    );
     expect((await releaseHistory(client(server), "relay-family"))[0]!.status).toBe("deployed");
     const again = await runFlow("relay-helm", ["upgrade", "--instance", "family", "--no-wait", ...onTenant()]);
     expect(again.code, again.all).toBe(0);
@@ -197,7 +251,13 @@ describe("relay-server direct Helm deploys", () => {
     expect(tagged.code, tagged.all).toBe(0);
     expect(tagged.stdout).toMatch(/image: "?docker\.system3\.md\/relay-server:v9\.9\.9"?/);
     expect(tagged.stdout).toMatch(/https:\/\/family\.relay\.enigma\.vgijssel\.nl/);
-    const refused = await runFlow("relay-helm", ["template", "--instance", "family", "--values", join(dir, "two.yaml")]);
+    const refused = await runFlow("relay-helm", [
+      "template",
+      "--instance",
+      "family",
+      "--values",
+      join(dir, "two.yaml"),
+    ]);
     expect(refused.code).toBe(3);
     // helm's reason follows its "in the following chart(s):" on the same line.
     expect(refused.stderr).toMatch(/in the following chart\(s\): relay-server: .*replicaCount/);
@@ -207,6 +267,8 @@ describe("relay-server direct Helm deploys", () => {
   it("refuses an unknown instance", async () => {
     const result = await runFlow("relay-helm", ["template", "--instance", "work"]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain(`expected an instance name (personal, family); got "work"; pass --instance personal`);
+    expect(result.stderr).toContain(
+      `expected an instance name (personal, family); got "work"; pass --instance personal`,
+    );
   });
 });

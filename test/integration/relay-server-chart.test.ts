@@ -2,7 +2,13 @@
 // side in one namespace (server-side dry-run), and the Deployment's pod accepted
 // where Pod Security "restricted" is enforced.
 import { join } from "node:path";
-import { ApiException, KubernetesObjectApi, type KubernetesObject, type V1Deployment, type V1Pod } from "@kubernetes/client-node";
+import {
+  ApiException,
+  KubernetesObjectApi,
+  type KubernetesObject,
+  type V1Deployment,
+  type V1Pod,
+} from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fixturesDir, only, render, type RenderOptions } from "../support/chart.ts";
 import { type ApiServers, startApiServers } from "../platform/index.ts";
@@ -38,7 +44,10 @@ async function restrictedNamespace(): Promise<string> {
     kind: "Namespace",
     metadata: {
       name,
-      labels: { "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest" },
+      labels: {
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/enforce-version": "latest",
+      },
     },
   });
   return name;
@@ -79,7 +88,12 @@ function podFromTemplate(objects: Manifest[], namespace: string): V1Pod {
   return {
     apiVersion: "v1",
     kind: "Pod",
-    metadata: { name: `${d.metadata?.name}-pod`, namespace, labels: d.spec?.template.metadata?.labels, annotations: d.spec?.template.metadata?.annotations },
+    metadata: {
+      name: `${d.metadata?.name}-pod`,
+      namespace,
+      labels: d.spec?.template.metadata?.labels,
+      annotations: d.spec?.template.metadata?.annotations,
+    },
     spec: d.spec?.template.spec,
   };
 }

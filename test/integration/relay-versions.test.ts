@@ -29,27 +29,41 @@ const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 /** `relay serve` of `version` on loopback with a memory store, relay.toml's [logging] level `tomlLevel`, and `env`. */
-async function serve(version: string, opts: { tomlLevel?: string; env?: NodeJS.ProcessEnv; pid1?: boolean } = {}): Promise<Running> {
+async function serve(
+  version: string,
+  opts: { tomlLevel?: string; env?: NodeJS.ProcessEnv; pid1?: boolean } = {},
+): Promise<Running> {
   const { binary } = await ensureRelayServer(version);
   const dir = tempDir("relay-version-");
   dirs.push(dir);
   const [port] = await freePorts(1);
-  writeFileSync(join(dir, "relay.toml"), [
-    "[server]",
-    'host = "127.0.0.1"',
-    `port = ${port}`,
-    "[store]",
-    'type = "memory"',
-    ...(opts.tomlLevel ? ["[logging]", `level = "${opts.tomlLevel}"`] : []),
-  ].join("\n"));
+  writeFileSync(
+    join(dir, "relay.toml"),
+    [
+      "[server]",
+      'host = "127.0.0.1"',
+      `port = ${port}`,
+      "[store]",
+      'type = "memory"',
+      ...(opts.tomlLevel ? ["[logging]", `level = "${opts.tomlLevel}"`] : []),
+    ].join("\n"),
+  );
   // Without RUST_LOG unless a test sets it: the level then comes from relay.toml or the default.
   const env = { PATH: process.env.PATH, NO_COLOR: "1", ...opts.env };
   // As PID 1 of a PID namespace of its own, as in a container: the kernel then drops a signal it has no handler for.
-  const child = opts.pid1 ? spawn("unshare", ["--pid", "--fork", "--kill-child", binary, "serve"], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] }) : spawn(binary, ["serve"], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = opts.pid1
+    ? spawn("unshare", ["--pid", "--fork", "--kill-child", binary, "serve"], {
+        cwd: dir,
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+      })
+    : spawn(binary, ["serve"], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout!.on("data", (c: Buffer) => (output += c.toString()));
   child.stderr!.on("data", (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code, signal) => resolve(code ?? (signal ? -1 : null))));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code, signal) => resolve(code ?? (signal ? -1 : null))),
+  );
   return { child, url: `http://127.0.0.1:${port}`, output: () => output, exited };
 }
 
@@ -107,47 +121,60 @@ describe.each(supportedServerVersions())("the server binary %s", (version) => {
 
   // It installs a handler for SIGINT only (crates/relay/src/main.rs:964 of 0.10.0, 643 of 0.9.6): as a
   // container's PID 1 it ignores SIGTERM. Needs root for the PID namespace, as the node does.
-  it.runIf(nodeMode.node || process.env.CI === "true")("stops on SIGINT, not on SIGTERM, as a container's PID 1 (the chart's preStop hook sends SIGINT)", async () => {
-    const r = await serve(version, { pid1: true });
-    try {
-      await ready(r);
-      const server = childProcesses(r.child.pid!, binaryName)[0];
-      expect(server, "the server under unshare").toBeGreaterThan(0);
-      process.kill(server!, "SIGTERM");
-      await new Promise((resolve) => setTimeout(resolve, 2_000));
-      expect((await fetch(`${r.url}/ready`)).status, "still serving after SIGTERM").toBe(200);
-      process.kill(server!, "SIGINT");
-      await waitFor("the server to exit on SIGINT", 30_000, async () => (r.child.exitCode !== null ? true : undefined));
-    } finally {
-      await stop(r);
-    }
-  }, 120_000);
+  it.runIf(nodeMode.node || process.env.CI === "true")(
+    "stops on SIGINT, not on SIGTERM, as a container's PID 1 (the chart's preStop hook sends SIGINT)",
+    async () => {
+      const r = await serve(version, { pid1: true });
+      try {
+        await ready(r);
+        const server = childProcesses(r.child.pid!, binaryName)[0];
+        expect(server, "the server under unshare").toBeGreaterThan(0);
+        process.kill(server!, "SIGTERM");
+        await new Promise((resolve) => setTimeout(resolve, 2_000));
+        expect((await fetch(`${r.url}/ready`)).status, "still serving after SIGTERM").toBe(200);
+        process.kill(server!, "SIGINT");
+        await waitFor("the server to exit on SIGINT", 30_000, async () =>
+          r.child.exitCode !== null ? true : undefined,
+        );
+      } finally {
+        await stop(r);
+      }
+    },
+    120_000,
+  );
 });
 
 describe("log filters: the chart's schema refuses exactly what the default server refuses at start", () => {
   const [defaultVersion] = supportedServerVersions();
 
-  it.each([...validFilters.map((f) => [f, true] as const), ...invalidFilters.map((f) => [f, false] as const)])("%s: starts %s", async (filter, valid) => {
-    const r = await serve(defaultVersion!, { env: { RUST_LOG: filter } });
-    try {
-      if (valid) {
-        await ready(r);
-      } else {
-        expect(await r.exited).not.toBe(0);
-        expect(r.output()).toContain("Invalid logging.level/RUST_LOG filter");
+  it.each([...validFilters.map((f) => [f, true] as const), ...invalidFilters.map((f) => [f, false] as const)])(
+    "%s: starts %s",
+    async (filter, valid) => {
+      const r = await serve(defaultVersion!, { env: { RUST_LOG: filter } });
+      try {
+        if (valid) {
+          await ready(r);
+        } else {
+          expect(await r.exited).not.toBe(0);
+          expect(r.output()).toContain("Invalid logging.level/RUST_LOG filter");
+        }
+      } finally {
+        await stop(r);
       }
-    } finally {
-      await stop(r);
-    }
-    // A values file, as an operator writes it (helm's --set would split the filter at its commas).
-    const values = join(tempDir("relay-filter-"), "values.yaml");
-    dirs.push(join(values, ".."));
-    // JSON (which YAML reads): every filter stays a string, where plain YAML would make `off` a boolean for helm.
-    writeFileSync(values, JSON.stringify({ ...requiredValues, relay: { ...requiredValues.relay, logging: { level: filter } } }));
-    const rendered = await helm(["template", "relay", "libs/relay-server", "-f", values]);
-    expect(rendered.code, rendered.stderr).toBe(valid ? 0 : 1);
-    if (!valid) expect(rendered.stderr).toMatch(/relay\.logging\.level/);
-  }, 120_000);
+      // A values file, as an operator writes it (helm's --set would split the filter at its commas).
+      const values = join(tempDir("relay-filter-"), "values.yaml");
+      dirs.push(join(values, ".."));
+      // JSON (which YAML reads): every filter stays a string, where plain YAML would make `off` a boolean for helm.
+      writeFileSync(
+        values,
+        JSON.stringify({ ...requiredValues, relay: { ...requiredValues.relay, logging: { level: filter } } }),
+      );
+      const rendered = await helm(["template", "relay", "libs/relay-server", "-f", values]);
+      expect(rendered.code, rendered.stderr).toBe(valid ? 0 : 1);
+      if (!valid) expect(rendered.stderr).toMatch(/relay\.logging\.level/);
+    },
+    120_000,
+  );
 });
 
 describe("a server version with no source here", () => {
@@ -161,6 +188,8 @@ describe("a server version with no source here", () => {
       }
     })();
     expect(message.split("\n")).toHaveLength(1);
-    expect(message).toMatch(/^expected the source of relay-server 9\.9\.9 at \S+relay-server-9\.9\.9\.tar\.gz to build image tag v9\.9\.9; there is none \(sources here: [^)]*0\.10\.0[^)]*\)/);
+    expect(message).toMatch(
+      /^expected the source of relay-server 9\.9\.9 at \S+relay-server-9\.9\.9\.tar\.gz to build image tag v9\.9\.9; there is none \(sources here: [^)]*0\.10\.0[^)]*\)/,
+    );
   });
 });

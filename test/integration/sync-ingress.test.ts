@@ -1,7 +1,16 @@
 // sync-ingress end to end against two real local API servers: the tenant runs the
 // chart's relay Services, the management cluster holds KubeVirt CCM's mirrors
 // (played by test/platform/played/ccm.ts), and the flow runs as an operator would.
-import { copyFileSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, type IncomingMessage } from "node:http";
 import { type AddressInfo, connect, type Socket } from "node:net";
 import { join } from "node:path";
@@ -11,7 +20,17 @@ import { management, relayNamespace, tenant, type RelayInstance } from "../../sc
 import { relayInstances } from "../../scripts/lib/instances.ts";
 import type { Manifest } from "../../scripts/lib/kube.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
-import { type ApiServer, type ApiServers, client, deleteService, installRelayServices, mirrorManifest, playCcm, seedCozystack, startApiServers } from "../platform/index.ts";
+import {
+  type ApiServer,
+  type ApiServers,
+  client,
+  deleteService,
+  installRelayServices,
+  mirrorManifest,
+  playCcm,
+  seedCozystack,
+  startApiServers,
+} from "../platform/index.ts";
 import { checkIngress } from "../../scripts/lib/ingress-sync.ts";
 import { type FlowResult, runFlow, runMoon } from "../support/flows.ts";
 import { localSecretsFile, tempDir } from "../support/files.ts";
@@ -30,7 +49,9 @@ const outputs: FlowResult[] = [];
 
 const [personal, family] = instances as [RelayInstance, RelayInstance];
 // The Services the chart renders, rendered once for the whole file.
-const serviceNames = new Map(await Promise.all(instances.map(async (i) => [i.release, (await renderedService(i)).metadata.name] as const)));
+const serviceNames = new Map(
+  await Promise.all(instances.map(async (i) => [i.release, (await renderedService(i)).metadata.name] as const)),
+);
 const serviceName = (i: RelayInstance) => serviceNames.get(i.release)!;
 const mirrorOf = (i: RelayInstance) => mirrors.get(`${relayNamespace}/${serviceName(i)}`)!;
 
@@ -55,10 +76,14 @@ function syncedRepoIngress(): string {
   const original = readFileSync(join(repoRoot, repoIngress), "utf8");
   const backendNames = [...original.matchAll(/^ {16}name: (\S+)$/gm)].map((m) => m[1]!);
   expect(backendNames).toHaveLength(2);
-  return original.replace(`name: ${backendNames[0]}\n`, `name: ${mirrorOf(personal)}\n`).replace(`name: ${backendNames[1]}\n`, `name: ${mirrorOf(family)}\n`);
+  return original
+    .replace(`name: ${backendNames[0]}\n`, `name: ${mirrorOf(personal)}\n`)
+    .replace(`name: ${backendNames[1]}\n`, `name: ${mirrorOf(family)}\n`);
 }
 
-async function adminRequestsDuring(run: () => Promise<FlowResult>): Promise<{ result: FlowResult; requests: string[] }> {
+async function adminRequestsDuring(
+  run: () => Promise<FlowResult>,
+): Promise<{ result: FlowResult; requests: string[] }> {
   const settle = async () => {
     // The audit log is written as requests finish; wait until it stops growing.
     let last = -1;
@@ -72,7 +97,13 @@ async function adminRequestsDuring(run: () => Promise<FlowResult>): Promise<{ re
   const before = await settle();
   const result = await run();
   await settle();
-  return { result, requests: mgmt.adminRequests().slice(before).map((e) => `${e.verb} ${e.requestURI}`) };
+  return {
+    result,
+    requests: mgmt
+      .adminRequests()
+      .slice(before)
+      .map((e) => `${e.verb} ${e.requestURI}`),
+  };
 }
 
 beforeAll(async () => {
@@ -99,8 +130,12 @@ describe("sync-ingress", () => {
     if (process.env.SHOW_FLOW_OUTPUT) console.log(first.all);
     expect(readFileSync(file, "utf8")).toBe(syncedRepoIngress());
     expect(first.stdout).toContain(`+                name: ${mirrorOf(personal)}`);
-    expect(first.stdout).toContain(`${personal.host} → Service ${mirrorOf(personal)} port 8080 (mirror of relay/${serviceName(personal)})`);
-    expect(first.stdout).toContain(`Read Services relay/${serviceName(personal)}, relay/${serviceName(family)} in ${tenant.app}`);
+    expect(first.stdout).toContain(
+      `${personal.host} → Service ${mirrorOf(personal)} port 8080 (mirror of relay/${serviceName(personal)})`,
+    );
+    expect(first.stdout).toContain(
+      `Read Services relay/${serviceName(personal)}, relay/${serviceName(family)} in ${tenant.app}`,
+    );
     expect(first.stdout).toContain(`: updated`);
 
     const written = statSync(file);
@@ -143,7 +178,9 @@ describe("sync-ingress", () => {
     const stale = readFileSync(file, "utf8");
     const failed = await sync([...onTenant(), "--ingress-file", file, "--check"]);
     expect(failed.code, failed.all).toBe(1);
-    expect(failed.stderr).toMatch(/check\.yaml is out of date \(2 backends differ from the CCM mirrors\); run sync-ingress/);
+    expect(failed.stderr).toMatch(
+      /check\.yaml is out of date \(2 backends differ from the CCM mirrors\); run sync-ingress/,
+    );
     expect(failed.stdout).toContain(`+                name: ${mirrorOf(personal)}`);
     expect(readFileSync(file, "utf8")).toBe(stale);
 
@@ -184,24 +221,43 @@ describe("sync-ingress", () => {
     const expected = before
       .replace("name: OLD-PERSONAL-NAME   #", `name: ${mirrorOf(personal)}   #`)
       .replace("number: 1111 #", "number: 8080 #")
-      .replace('{name: "OLD-PERSONAL-NAME-2", port: {number: 2222}}', `{name: "${mirrorOf(personal)}", port: {number: 8080}}`)
+      .replace(
+        '{name: "OLD-PERSONAL-NAME-2", port: {number: 2222}}',
+        `{name: "${mirrorOf(personal)}", port: {number: 8080}}`,
+      )
       .replace("name: 'OLD-FAMILY-NAME'", `name: '${mirrorOf(family)}'`)
       .replace("name: OLD-PORT-NAME   #", "name: http   #")
       .replace("name: OLD-PERSONAL-NAME-3\n", `name: ${mirrorOf(personal)}\n`)
       .replace("number: 3333\n", "number: 8080\n");
     expect(readFileSync(file, "utf8")).toBe(expected);
-    expect(result.stdout).toContain("grafana.enigma.vgijssel.nl (Ingress relays, line 44): no relay instance has this host; left as it is");
+    expect(result.stdout).toContain(
+      "grafana.enigma.vgijssel.nl (Ingress relays, line 44): no relay instance has this host; left as it is",
+    );
   });
 
   it("reads the tenant kubeconfig from the Cozystack Secret and from 1Password, printing no credential", async () => {
     const file = copyOf(repoIngress, "via-secret.yaml");
     const viaSecret = await sync(["--ingress-file", file]);
     expect(viaSecret.code, viaSecret.all).toBe(0);
-    expect(viaSecret.stdout).toContain(`Read the tenant kubeconfig from ${tenant.kubeconfigSecret.namespace}/${tenant.kubeconfigSecret.name}`);
+    expect(viaSecret.stdout).toContain(
+      `Read the tenant kubeconfig from ${tenant.kubeconfigSecret.namespace}/${tenant.kubeconfigSecret.name}`,
+    );
     expect(readFileSync(file, "utf8")).toBe(syncedRepoIngress());
 
-    const secrets = localSecretsFile(dir, { "op://setup-docs-prod/kubeconfig.yaml/kubeconfig.yaml": readFileSync(tenantServer.kubeconfigPath, "utf8") });
-    const viaOnePassword = await sync(["--ingress-file", file, "--check", "--tenant-kubeconfig-from", "1password", "--secrets-from", "local", "--local-secrets", secrets]);
+    const secrets = localSecretsFile(dir, {
+      "op://setup-docs-prod/kubeconfig.yaml/kubeconfig.yaml": readFileSync(tenantServer.kubeconfigPath, "utf8"),
+    });
+    const viaOnePassword = await sync([
+      "--ingress-file",
+      file,
+      "--check",
+      "--tenant-kubeconfig-from",
+      "1password",
+      "--secrets-from",
+      "local",
+      "--local-secrets",
+      secrets,
+    ]);
     expect(viaOnePassword.code, viaOnePassword.all).toBe(0);
     // The server URL came from the secret item: not printed.
     expect(viaOnePassword.stdout).toContain(`${tenant.app} at the server named in the 1Password item (not shown)`);
@@ -226,13 +282,19 @@ describe("sync-ingress", () => {
         name: `unrelated-${i}`,
         namespace: "tenant-root",
         // Every tenth one looks like a mirror of another tenant cluster.
-        labels: i % 10 === 0
-          ? { "cluster.x-k8s.io/cluster-name": "kubernetes-cluster-other", "cluster.x-k8s.io/tenant-service-name": serviceName(personal), "cluster.x-k8s.io/tenant-service-namespace": relayNamespace }
-          : { app: "unrelated" },
+        labels:
+          i % 10 === 0
+            ? {
+                "cluster.x-k8s.io/cluster-name": "kubernetes-cluster-other",
+                "cluster.x-k8s.io/tenant-service-name": serviceName(personal),
+                "cluster.x-k8s.io/tenant-service-namespace": relayNamespace,
+              }
+            : { app: "unrelated" },
       },
       spec: { clusterIP: "None", ports: [{ name: "http", port: 80 + (i % 7) }] },
     }));
-    for (let i = 0; i < unrelated.length; i += 50) await Promise.all(unrelated.slice(i, i + 50).map((s) => m.apply(s, { fieldManager: "someone-else" })));
+    for (let i = 0; i < unrelated.length; i += 50)
+      await Promise.all(unrelated.slice(i, i + 50).map((s) => m.apply(s, { fieldManager: "someone-else" })));
     expect((await m.list("v1", "Service", "tenant-root")).length).toBeGreaterThanOrEqual(1000);
 
     const withMany = await adminRequestsDuring(() => sync(args));
@@ -263,7 +325,10 @@ describe("sync-ingress", () => {
     rmSync(cacheFile, { force: true });
     const first = await sync([...onTenant(), "--ingress-file", file, "--check"]);
     expect(first.code, first.all).toBe(0);
-    const cached = JSON.parse(readFileSync(cacheFile, "utf8")) as { key: string; service: { name: string; host: string } };
+    const cached = JSON.parse(readFileSync(cacheFile, "utf8")) as {
+      key: string;
+      service: { name: string; host: string };
+    };
     expect(cached.service).toMatchObject({ name: serviceName(personal) });
     try {
       // A cache entry with the current key is believed: a wrong name in it reaches the tenant lookup.
@@ -272,7 +337,10 @@ describe("sync-ingress", () => {
       expect(believed.code, believed.all).toBe(3);
       expect(believed.stderr).toContain("expected Service relay/relay-from-cache");
       // With another key (the chart or values changed since) it is not: helm renders again and the entry is replaced.
-      writeFileSync(cacheFile, JSON.stringify({ key: "0".repeat(64), service: { ...cached.service, name: "relay-from-cache" } }));
+      writeFileSync(
+        cacheFile,
+        JSON.stringify({ key: "0".repeat(64), service: { ...cached.service, name: "relay-from-cache" } }),
+      );
       const rendered = await sync([...onTenant(), "--ingress-file", file, "--check"]);
       expect(rendered.code, rendered.all).toBe(0);
       expect(JSON.parse(readFileSync(cacheFile, "utf8"))).toEqual(cached);
@@ -297,7 +365,9 @@ describe("sync-ingress", () => {
     });
     await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
     try {
-      const kubeconfig = parse(readFileSync(tenantServer.kubeconfigPath, "utf8")) as { clusters: { cluster: Record<string, unknown> }[] };
+      const kubeconfig = parse(readFileSync(tenantServer.kubeconfigPath, "utf8")) as {
+        clusters: { cluster: Record<string, unknown> }[];
+      };
       kubeconfig.clusters[0]!.cluster["proxy-url"] = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
       const viaProxy = join(dir, "proxied.kubeconfig");
       writeFileSync(viaProxy, stringify(kubeconfig), { mode: 0o600 });
@@ -328,7 +398,9 @@ describe("sync-ingress", () => {
 
   it("with its stdout closed (| head -1), still writes the file and exits with its own code, without a stack trace", async () => {
     const file = copyOf(repoIngress, "closed-stdout.yaml");
-    const { code, stderr } = await runFlowWithStdoutClosed("sync-ingress", [...onTenant(), "--ingress-file", file], { KUBECONFIG: mgmt.kubeconfigPath });
+    const { code, stderr } = await runFlowWithStdoutClosed("sync-ingress", [...onTenant(), "--ingress-file", file], {
+      KUBECONFIG: mgmt.kubeconfigPath,
+    });
     expect(stderr).toBe("");
     expect(code).toBe(0);
     expect(readFileSync(file, "utf8")).toBe(syncedRepoIngress());
@@ -370,13 +442,19 @@ describe("sync-ingress refuses bad input with a clear message and changes nothin
     return lines[0]!;
   }
 
-  const personalMirrorRef = () => ({ apiVersion: "v1", kind: "Service", metadata: { namespace: "tenant-root", name: mirrorOf(personal) } });
+  const personalMirrorRef = () => ({
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { namespace: "tenant-root", name: mirrorOf(personal) },
+  });
 
   it("zero mirrors: CCM not running, or the Service is not a LoadBalancer", async () => {
     await deleteService(client(mgmt), "tenant-root", mirrorOf(personal));
     try {
       const message = await refuses();
-      expect(message).toContain(`expected a Service ${mirrorOf(personal)} in tenant-root of ${management.cluster} labelled for relay/${serviceName(personal)}`);
+      expect(message).toContain(
+        `expected a Service ${mirrorOf(personal)} in tenant-root of ${management.cluster} labelled for relay/${serviceName(personal)}`,
+      );
       expect(message).toContain("no mirror yet: KubeVirt CCM not running, or the Service is not a LoadBalancer");
       expect(lastStdout).toContain(`✖ Find the KubeVirt CCM mirrors in tenant-root of ${management.cluster}\n`);
     } finally {
@@ -386,8 +464,14 @@ describe("sync-ingress refuses bad input with a clear message and changes nothin
 
   it("two mirrors: lists both candidates", async () => {
     const live = (await client(mgmt).get(personalMirrorRef())) as unknown as Parameters<typeof mirrorManifest>[0];
-    const tenantSvc = (await client(tenantServer).get({ apiVersion: "v1", kind: "Service", metadata: { namespace: relayNamespace, name: serviceName(personal) } })) as unknown as Parameters<typeof mirrorManifest>[0];
-    await client(mgmt).apply(mirrorManifest(tenantSvc, "a0000stale0000000000000000000000"), { fieldManager: "kubevirt-ccm" });
+    const tenantSvc = (await client(tenantServer).get({
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { namespace: relayNamespace, name: serviceName(personal) },
+    })) as unknown as Parameters<typeof mirrorManifest>[0];
+    await client(mgmt).apply(mirrorManifest(tenantSvc, "a0000stale0000000000000000000000"), {
+      fieldManager: "kubevirt-ccm",
+    });
     try {
       const message = await refuses();
       expect(message).toContain(`found 2 candidates: `);
@@ -401,12 +485,23 @@ describe("sync-ingress refuses bad input with a clear message and changes nothin
   it("a tenant Service that is not a LoadBalancer", async () => {
     const t = client(tenantServer);
     const svc = await renderedService(family);
-    await t.apply({ ...(svc as unknown as Manifest), metadata: { ...svc.metadata, namespace: relayNamespace }, spec: { ...svc.spec, type: "ClusterIP" } }, { fieldManager: "helm" });
+    await t.apply(
+      {
+        ...(svc as unknown as Manifest),
+        metadata: { ...svc.metadata, namespace: relayNamespace },
+        spec: { ...svc.spec, type: "ClusterIP" },
+      },
+      { fieldManager: "helm" },
+    );
     try {
       const message = await refuses();
-      expect(message).toContain(`expected Service relay/${serviceName(family)} in ${tenant.app} to be of type LoadBalancer (KubeVirt CCM mirrors only LoadBalancer Services); found type ClusterIP`);
+      expect(message).toContain(
+        `expected Service relay/${serviceName(family)} in ${tenant.app} to be of type LoadBalancer (KubeVirt CCM mirrors only LoadBalancer Services); found type ClusterIP`,
+      );
       // Told from the tenant alone, before the management cluster is asked.
-      expect(lastStdout).toContain(`✖ Read Services relay/${serviceName(personal)}, relay/${serviceName(family)} in ${tenant.app}\n`);
+      expect(lastStdout).toContain(
+        `✖ Read Services relay/${serviceName(personal)}, relay/${serviceName(family)} in ${tenant.app}\n`,
+      );
     } finally {
       await installRelayServices(tenantServer, [family]);
       mirrors = await playCcm(tenantServer, mgmt);
@@ -415,12 +510,21 @@ describe("sync-ingress refuses bad input with a clear message and changes nothin
 
   it("a mirror whose port differs from the tenant Service's", async () => {
     const current = (await client(mgmt).get(personalMirrorRef())) as unknown as Parameters<typeof mirrorManifest>[0];
-    const tenantSvc = (await client(tenantServer).get({ apiVersion: "v1", kind: "Service", metadata: { namespace: relayNamespace, name: serviceName(personal) } })) as unknown as Parameters<typeof mirrorManifest>[0];
-    const wrong = mirrorManifest({ ...tenantSvc, spec: { ...tenantSvc.spec, ports: [{ name: "http", port: 80, protocol: "TCP" }] } }, current.metadata.name);
+    const tenantSvc = (await client(tenantServer).get({
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { namespace: relayNamespace, name: serviceName(personal) },
+    })) as unknown as Parameters<typeof mirrorManifest>[0];
+    const wrong = mirrorManifest(
+      { ...tenantSvc, spec: { ...tenantSvc.spec, ports: [{ name: "http", port: 80, protocol: "TCP" }] } },
+      current.metadata.name,
+    );
     await client(mgmt).apply(wrong, { fieldManager: "kubevirt-ccm" });
     try {
       const message = await refuses();
-      expect(message).toContain(`expected mirror ${mirrorOf(personal)} to have the ports of relay/${serviceName(personal)} [http:8080]; found [http:80]`);
+      expect(message).toContain(
+        `expected mirror ${mirrorOf(personal)} to have the ports of relay/${serviceName(personal)} [http:8080]; found [http:80]`,
+      );
     } finally {
       mirrors = await playCcm(tenantServer, mgmt);
     }
@@ -442,21 +546,30 @@ describe("sync-ingress refuses bad input with a clear message and changes nothin
 
   it("an ingress file with a YAML syntax error: file and line", async () => {
     const message = await refuses([], "test/fixtures/ingress/syntax-error.yaml");
-    expect(message).toMatch(/^✖ expected valid YAML in \S*bad-input\.yaml; found a syntax error at \S*bad-input\.yaml:10 \(.+\); fix the file and run again, nothing was changed$/);
+    expect(message).toMatch(
+      /^✖ expected valid YAML in \S*bad-input\.yaml; found a syntax error at \S*bad-input\.yaml:10 \(.+\); fix the file and run again, nothing was changed$/,
+    );
   });
 
-  it.each([[[]], [["--check"]]])("an ingress file without the instances' rules fails naming each missing host, and writes nothing (%j)", async (args) => {
-    const file = join(dir, "foreign.yaml");
-    const text = readFileSync(join(repoRoot, "test/fixtures/ingress/comments.yaml"), "utf8").split("\n...\n")[0]!.replace(/personal\.relay|family\.relay/g, "other.app");
-    writeFileSync(file, text);
-    const result = await sync([...onTenant(), "--ingress-file", file, ...args]);
-    expect(result.code, result.all).toBe(3);
-    expect(readFileSync(file, "utf8")).toBe(text);
-    const line = result.stderr.trim().split("\n").at(-1)!;
-    expect(line).toBe(
-      `✖ expected an Ingress rule for ${personal.host} (relay instance ${personal.release}) in ${file}; found none; add a rule for the host, then run sync-ingress to fill its backend; ` +
-        `expected an Ingress rule for ${family.host} (relay instance ${family.release}) in ${file}; found none; add a rule for the host, then run sync-ingress to fill its backend`,
-    );
-    expect((await checkIngress({ tenant: client(tenantServer), management: client(mgmt), ingressFiles: [file] })).ok).toBe(false);
-  });
+  it.each([[[]], [["--check"]]])(
+    "an ingress file without the instances' rules fails naming each missing host, and writes nothing (%j)",
+    async (args) => {
+      const file = join(dir, "foreign.yaml");
+      const text = readFileSync(join(repoRoot, "test/fixtures/ingress/comments.yaml"), "utf8")
+        .split("\n...\n")[0]!
+        .replace(/personal\.relay|family\.relay/g, "other.app");
+      writeFileSync(file, text);
+      const result = await sync([...onTenant(), "--ingress-file", file, ...args]);
+      expect(result.code, result.all).toBe(3);
+      expect(readFileSync(file, "utf8")).toBe(text);
+      const line = result.stderr.trim().split("\n").at(-1)!;
+      expect(line).toBe(
+        `✖ expected an Ingress rule for ${personal.host} (relay instance ${personal.release}) in ${file}; found none; add a rule for the host, then run sync-ingress to fill its backend; ` +
+          `expected an Ingress rule for ${family.host} (relay instance ${family.release}) in ${file}; found none; add a rule for the host, then run sync-ingress to fill its backend`,
+      );
+      expect(
+        (await checkIngress({ tenant: client(tenantServer), management: client(mgmt), ingressFiles: [file] })).ok,
+      ).toBe(false);
+    },
+  );
 });

@@ -12,7 +12,15 @@ import { relayInstances } from "../../scripts/lib/instances.ts";
 import { management, relayNamespace, tenant } from "../../scripts/lib/names.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { parseManifests } from "../../scripts/lib/yaml.ts";
-import { type ApiServer, type ApiServers, client, playCcm, seedCozystack, setFluxReady, startApiServers } from "../platform/index.ts";
+import {
+  type ApiServer,
+  type ApiServers,
+  client,
+  playCcm,
+  seedCozystack,
+  setFluxReady,
+  startApiServers,
+} from "../platform/index.ts";
 import { tempDir } from "../support/files.ts";
 import { type FlowResult, runCommand } from "../support/flows.ts";
 
@@ -23,7 +31,12 @@ let copy: string;
 
 /** The repository as it is on disk (uncommitted files included), its bundles, and its installed packages and tools by link. */
 function scratchRepository(into: string): string {
-  const files = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard"], { cwd: repoRoot, encoding: "utf8" }).split("\n").filter(Boolean);
+  const files = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard"], {
+    cwd: repoRoot,
+    encoding: "utf8",
+  })
+    .split("\n")
+    .filter(Boolean);
   for (const file of files) {
     mkdirSync(dirname(join(into, file)), { recursive: true });
     try {
@@ -46,23 +59,40 @@ function addRelayWork(root: string): void {
     .replace(/bucket: \S+/, "bucket: bucket-work");
   mkdirSync(join(app, "relay-work"));
   writeFileSync(join(app, "relay-work/values.yaml"), values);
-  writeFileSync(join(app, "helmrelease-relay-work.yaml"), readFileSync(join(app, "helmrelease-relay-personal.yaml"), "utf8").replaceAll("relay-personal", "relay-work").replaceAll("personal", "work"));
+  writeFileSync(
+    join(app, "helmrelease-relay-work.yaml"),
+    readFileSync(join(app, "helmrelease-relay-personal.yaml"), "utf8")
+      .replaceAll("relay-personal", "relay-work")
+      .replaceAll("personal", "work"),
+  );
   const kustomization = parseDocument(readFileSync(join(app, "kustomization.yaml"), "utf8"));
   (kustomization.get("resources") as { add(v: string): void }).add("helmrelease-relay-work.yaml");
   writeFileSync(join(app, "kustomization.yaml"), String(kustomization));
   const secrets = parseDocument(readFileSync(join(app, "helmrelease-1password-secrets.yaml"), "utf8"));
-  (secrets.getIn(["spec", "values", "items"]) as { add(v: object): void }).add({ name: "relay-work-s3-credentials", namespace: relayNamespace, itemPath: "vaults/setup-docs-prod/items/relay-work-s3-credentials" });
+  (secrets.getIn(["spec", "values", "items"]) as { add(v: object): void }).add({
+    name: "relay-work-s3-credentials",
+    namespace: relayNamespace,
+    itemPath: "vaults/setup-docs-prod/items/relay-work-s3-credentials",
+  });
   writeFileSync(join(app, "helmrelease-1password-secrets.yaml"), String(secrets));
   // The ingress rule: relay-personal's Ingress, for the new host.
   const ingressFile = join(root, management.ingressFile);
   const text = readFileSync(ingressFile, "utf8");
   const personal = text.split(/^---$/m).find((doc) => doc.includes("name: relay-personal"))!;
-  writeFileSync(ingressFile, `${text.trimEnd()}\n---\n${personal.replaceAll("relay-personal", "relay-work").replaceAll("personal.relay", "work.relay").trim()}\n`);
+  writeFileSync(
+    ingressFile,
+    `${text.trimEnd()}\n---\n${personal.replaceAll("relay-personal", "relay-work").replaceAll("personal.relay", "work.relay").trim()}\n`,
+  );
 }
 
 /** A flow of the scratch copy: its own runner and bundles, its own manifests. */
 function flowOfCopy(flow: string, args: readonly string[]): Promise<FlowResult> {
-  return runCommand(process.execPath, [join(copy, "scripts/build/flow.mjs"), flow, ...args], { KUBECONFIG: mgmt.kubeconfigPath }, copy);
+  return runCommand(
+    process.execPath,
+    [join(copy, "scripts/build/flow.mjs"), flow, ...args],
+    { KUBECONFIG: mgmt.kubeconfigPath },
+    copy,
+  );
 }
 
 beforeAll(async () => {
@@ -98,33 +128,82 @@ describe("a third relay instance, added as manifests only", () => {
   it("relay-server:template renders it; bootstrap applies its HelmRelease; sync-ingress writes its backend; verify checks it", async () => {
     // Helm's part, played: each release's Service in the tenant (as the copy's relay-server:template renders it), then KubeVirt CCM's mirrors.
     const t = client(tenantServer);
-    await t.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: relayNamespace } }, { fieldManager: "helm" });
+    await t.apply(
+      { apiVersion: "v1", kind: "Namespace", metadata: { name: relayNamespace } },
+      { fieldManager: "helm" },
+    );
     for (const name of ["personal", "family", "work"]) {
       const template = await flowOfCopy("relay-helm", ["template", "--instance", name]);
       expect(template.code, template.all).toBe(0);
-      const service = parseManifests(template.stdout, `relay-server:template --instance ${name}`).find((o) => o.kind === "Service")!;
+      const service = parseManifests(template.stdout, `relay-server:template --instance ${name}`).find(
+        (o) => o.kind === "Service",
+      )!;
       expect(service.metadata.name).toBe(`relay-${name}-relay-server`);
-      await t.apply({ ...service, metadata: { ...service.metadata, namespace: relayNamespace } }, { fieldManager: "helm" });
+      await t.apply(
+        { ...service, metadata: { ...service.metadata, namespace: relayNamespace } },
+        { fieldManager: "helm" },
+      );
     }
     await playCcm(tenantServer, mgmt);
 
-    const bootstrap = await flowOfCopy("bootstrap", ["--app", "docs-prod", "--skip-secrets", "--no-wait", "--tenant-kubeconfig", tenantServer.kubeconfigPath]);
+    const bootstrap = await flowOfCopy("bootstrap", [
+      "--app",
+      "docs-prod",
+      "--skip-secrets",
+      "--no-wait",
+      "--tenant-kubeconfig",
+      tenantServer.kubeconfigPath,
+    ]);
     expect(bootstrap.code, bootstrap.all).toBe(0);
-    expect(await t.get({ apiVersion: "helm.toolkit.fluxcd.io/v2", kind: "HelmRelease", metadata: { namespace: tenant.fluxNamespace, name: "relay-work" } })).toBeDefined();
+    expect(
+      await t.get({
+        apiVersion: "helm.toolkit.fluxcd.io/v2",
+        kind: "HelmRelease",
+        metadata: { namespace: tenant.fluxNamespace, name: "relay-work" },
+      }),
+    ).toBeDefined();
 
     const sync = await flowOfCopy("sync-ingress", ["--tenant-kubeconfig", tenantServer.kubeconfigPath]);
     expect(sync.code, sync.all).toBe(0);
-    expect(sync.stdout).toMatch(/work\.relay\.enigma\.vgijssel\.nl → Service a[0-9a-f]{31} port 8080 \(mirror of relay\/relay-work-relay-server\)/);
-    const ingress = parseManifests(readFileSync(join(copy, management.ingressFile), "utf8"), management.ingressFile).find((o) => o.metadata.name === "relay-work")!;
+    expect(sync.stdout).toMatch(
+      /work\.relay\.enigma\.vgijssel\.nl → Service a[0-9a-f]{31} port 8080 \(mirror of relay\/relay-work-relay-server\)/,
+    );
+    const ingress = parseManifests(
+      readFileSync(join(copy, management.ingressFile), "utf8"),
+      management.ingressFile,
+    ).find((o) => o.metadata.name === "relay-work")!;
     expect(stringify(ingress)).toMatch(/name: a[0-9a-f]{31}/);
 
-    await setFluxReady(tenantServer, "HelmRelease", "helm.toolkit.fluxcd.io/v2", tenant.fluxNamespace, "relay-work", true, "Helm install succeeded (played)");
-    const verify = await flowOfCopy("verify", ["--only", "tenant", "--only", "management", "--tenant-kubeconfig", tenantServer.kubeconfigPath]);
+    await setFluxReady(
+      tenantServer,
+      "HelmRelease",
+      "helm.toolkit.fluxcd.io/v2",
+      tenant.fluxNamespace,
+      "relay-work",
+      true,
+      "Helm install succeeded (played)",
+    );
+    const verify = await flowOfCopy("verify", [
+      "--only",
+      "tenant",
+      "--only",
+      "management",
+      "--tenant-kubeconfig",
+      tenantServer.kubeconfigPath,
+    ]);
     expect(verify.stdout).toContain("✓ HelmRelease flux-system/relay-work Ready");
-    expect(verify.stdout).toMatch(/✓ mirror of Service relay\/relay-work-relay-server in tenant-root: Service a[0-9a-f]{31}/);
+    expect(verify.stdout).toMatch(
+      /✓ mirror of Service relay\/relay-work-relay-server in tenant-root: Service a[0-9a-f]{31}/,
+    );
     expect(verify.stdout).toMatch(/✓ \S*ingress-relay\.yaml backends match the mirrors: up to date/);
     // The rest of relay-work is checked as the others are (played here only as far as this test needs).
-    for (const check of ["Deployment relay/relay-work-relay-server available", "Service relay/relay-work-relay-server has a LoadBalancer address", "Secret relay/relay-work-s3-credentials (relay-work's S3 credentials) has keys accessKey, secretKey", "Ingress tenant-root/relay-work matches", "TLS Secret tenant-root/relay-work-tls for work.relay.enigma.vgijssel.nl"]) {
+    for (const check of [
+      "Deployment relay/relay-work-relay-server available",
+      "Service relay/relay-work-relay-server has a LoadBalancer address",
+      "Secret relay/relay-work-s3-credentials (relay-work's S3 credentials) has keys accessKey, secretKey",
+      "Ingress tenant-root/relay-work matches",
+      "TLS Secret tenant-root/relay-work-tls for work.relay.enigma.vgijssel.nl",
+    ]) {
       expect(verify.stdout).toContain(check);
     }
   });

@@ -67,7 +67,10 @@ function git(cwd: string, ...args: string[]): void {
 }
 
 function removeEntry(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync("node", ["scripts/build/flow.mjs", "vendir-remove-entry", ...args], { cwd: repoRoot, encoding: "utf8" });
+  return spawnSync("node", ["scripts/build/flow.mjs", "vendir-remove-entry", ...args], {
+    cwd: repoRoot,
+    encoding: "utf8",
+  });
 }
 
 /** Every file under `root` but .git, with its bytes: "nothing changed" means this is equal before and after. */
@@ -146,7 +149,9 @@ describe("vendir:remove-entry", () => {
     const before = snapshot(root);
     const result = removeEntry("relay-srever", "--dir", vendir);
     expect(result.status).not.toBe(0);
-    expect(result.stderr).toContain("expected an entry charts/relay-srever in third_party/vendir/vendir.yml; found only connect, relay-server, podinfo, cert-manager");
+    expect(result.stderr).toContain(
+      "expected an entry charts/relay-srever in third_party/vendir/vendir.yml; found only connect, relay-server, podinfo, cert-manager",
+    );
     expect(result.stderr).not.toContain("    at "); // one line for an operator mistake, no stack
     expect(snapshot(root)).toEqual(before);
   });
@@ -193,51 +198,65 @@ describe("vendir:remove-entry", () => {
     const before = snapshot(root);
     const result = removeEntry("relay-server", "--dir", vendir);
     expect(result.status).not.toBe(0);
-    expect(result.stderr).toMatch(/expected valid YAML in third_party\/vendir\/vendir\.lock\.yml; found a syntax error at third_party\/vendir\/vendir\.lock\.yml:1[1-3] /);
-    expect(snapshot(root)).toEqual(before);
-  });
-
-  it.skipIf(!canMakeImmutable)("when vendir.lock.yml cannot be replaced, puts vendir.yml back, exits 3 in one sentence, and a second run after the fix finishes", () => {
-    const { root, vendir } = scratchRepo();
-    const lock = join(vendir, "vendir.lock.yml");
-    const before = snapshot(root);
-    immutable(lock);
-    const result = removeEntry("relay-server", "--dir", vendir);
-    expect(result.status).toBe(3);
-    // The failed step's line, then the error on a line of its own: one sentence, no errno line, no stack.
-    expect(result.stderr.trim().split("\n").at(-1)).toBe(
-      `✖ expected to write ${lock}; permission denied (EPERM); put back ${join(vendir, "vendir.yml")} as it was, so nothing was changed; make ${lock} writable and run the same command again`,
+    expect(result.stderr).toMatch(
+      /expected valid YAML in third_party\/vendir\/vendir\.lock\.yml; found a syntax error at third_party\/vendir\/vendir\.lock\.yml:1[1-3] /,
     );
-    expect(result.stderr).not.toMatch(/\bE[A-Z]+: |    at /);
-    // Byte for byte: vendir.yml, the lock, the chart folder, and no temp file left behind.
     expect(snapshot(root)).toEqual(before);
-
-    mutable(lock);
-    const second = removeEntry("relay-server", "--dir", vendir);
-    expect(second.status, second.stderr).toBe(0);
-    expect(readFileSync(join(vendir, "vendir.yml"), "utf8")).toBe(expected("relay-server", "vendir.yml"));
-    expect(readFileSync(lock, "utf8")).toBe(expected("relay-server", "vendir.lock.yml"));
-    expect(existsSync(join(vendir, "charts/relay-server"))).toBe(false);
   });
 
-  it.skipIf(!canMakeImmutable)("when the chart folder cannot be deleted, exits 3 naming the file, and a second run after the fix deletes it", () => {
-    const { vendir } = scratchRepo();
-    const chart = join(vendir, "charts/relay-server/Chart.yaml");
-    immutable(chart);
-    const result = removeEntry("relay-server", "--dir", vendir);
-    expect(result.status).toBe(3);
-    const error = result.stderr.trim().split("\n").at(-1);
-    expect(error).toMatch(new RegExp(`^✖ expected to delete ${relayChart}; could not delete ${relayChart}/Chart.yaml: permission denied \\(EPERM\\); `));
-    expect(error).toContain("; vendir.yml and vendir.lock.yml no longer list charts/relay-server; make the folder deletable and run the same command again to finish");
-    expect(result.stderr).not.toMatch(/\bE[A-Z]+: |    at /);
-    expect(readFileSync(join(vendir, "vendir.yml"), "utf8")).toBe(expected("relay-server", "vendir.yml"));
+  it.skipIf(!canMakeImmutable)(
+    "when vendir.lock.yml cannot be replaced, puts vendir.yml back, exits 3 in one sentence, and a second run after the fix finishes",
+    () => {
+      const { root, vendir } = scratchRepo();
+      const lock = join(vendir, "vendir.lock.yml");
+      const before = snapshot(root);
+      immutable(lock);
+      const result = removeEntry("relay-server", "--dir", vendir);
+      expect(result.status).toBe(3);
+      // The failed step's line, then the error on a line of its own: one sentence, no errno line, no stack.
+      expect(result.stderr.trim().split("\n").at(-1)).toBe(
+        `✖ expected to write ${lock}; permission denied (EPERM); put back ${join(vendir, "vendir.yml")} as it was, so nothing was changed; make ${lock} writable and run the same command again`,
+      );
+      expect(result.stderr).not.toMatch(/\bE[A-Z]+: |    at /);
+      // Byte for byte: vendir.yml, the lock, the chart folder, and no temp file left behind.
+      expect(snapshot(root)).toEqual(before);
 
-    mutable(chart);
-    const second = removeEntry("relay-server", "--dir", vendir);
-    expect(second.status, second.stderr).toBe(0);
-    expect(existsSync(join(vendir, "charts/relay-server"))).toBe(false);
-    expect(readFileSync(join(vendir, "vendir.lock.yml"), "utf8")).toBe(expected("relay-server", "vendir.lock.yml"));
-  });
+      mutable(lock);
+      const second = removeEntry("relay-server", "--dir", vendir);
+      expect(second.status, second.stderr).toBe(0);
+      expect(readFileSync(join(vendir, "vendir.yml"), "utf8")).toBe(expected("relay-server", "vendir.yml"));
+      expect(readFileSync(lock, "utf8")).toBe(expected("relay-server", "vendir.lock.yml"));
+      expect(existsSync(join(vendir, "charts/relay-server"))).toBe(false);
+    },
+  );
+
+  it.skipIf(!canMakeImmutable)(
+    "when the chart folder cannot be deleted, exits 3 naming the file, and a second run after the fix deletes it",
+    () => {
+      const { vendir } = scratchRepo();
+      const chart = join(vendir, "charts/relay-server/Chart.yaml");
+      immutable(chart);
+      const result = removeEntry("relay-server", "--dir", vendir);
+      expect(result.status).toBe(3);
+      const error = result.stderr.trim().split("\n").at(-1);
+      expect(error).toMatch(
+        new RegExp(
+          `^✖ expected to delete ${relayChart}; could not delete ${relayChart}/Chart.yaml: permission denied \\(EPERM\\); `,
+        ),
+      );
+      expect(error).toContain(
+        "; vendir.yml and vendir.lock.yml no longer list charts/relay-server; make the folder deletable and run the same command again to finish",
+      );
+      expect(result.stderr).not.toMatch(/\bE[A-Z]+: |    at /);
+      expect(readFileSync(join(vendir, "vendir.yml"), "utf8")).toBe(expected("relay-server", "vendir.yml"));
+
+      mutable(chart);
+      const second = removeEntry("relay-server", "--dir", vendir);
+      expect(second.status, second.stderr).toBe(0);
+      expect(existsSync(join(vendir, "charts/relay-server"))).toBe(false);
+      expect(readFileSync(join(vendir, "vendir.lock.yml"), "utf8")).toBe(expected("relay-server", "vendir.lock.yml"));
+    },
+  );
 
   it("finishes the migration through moon, --dir relative to the folder it was typed in: charts/relay-server goes, the other charts stay", () => {
     // Inside this repository (the git-ignored .cache), so that the relative path means one folder from
@@ -247,7 +266,11 @@ describe("vendir:remove-entry", () => {
     delete env.CI;
     // Typed in test/fixtures; moon runs the task in third_party/vendir, yet --dir means test/fixtures/<dir>.
     const typedIn = join(repoRoot, "test/fixtures");
-    const result = spawnSync(moonBin, ["run", "vendir:remove-entry", "--", "relay-server", "--dir", relative(typedIn, vendir)], { cwd: typedIn, encoding: "utf8", env });
+    const result = spawnSync(
+      moonBin,
+      ["run", "vendir:remove-entry", "--", "relay-server", "--dir", relative(typedIn, vendir)],
+      { cwd: typedIn, encoding: "utf8", env },
+    );
     expect(result.status, `${result.stdout}\n${result.stderr}`).toBe(0);
     for (const file of ["vendir.yml", "vendir.lock.yml"]) {
       expect(readFileSync(join(vendir, file), "utf8"), file).toBe(expected("relay-server", file, "pre-migration"));
@@ -295,7 +318,9 @@ describe("vendir:remove-entry on one directory entry per chart (the layout of th
     const { vendir } = scratchRepo("pre-migration");
     const result = removeEntry(`charts/${relay}`, "--dir", vendir);
     expect(result.status, result.stderr).toBe(0);
-    expect(readFileSync(join(vendir, "vendir.yml"), "utf8")).toBe(expected("relay-server", "vendir.yml", "pre-migration"));
+    expect(readFileSync(join(vendir, "vendir.yml"), "utf8")).toBe(
+      expected("relay-server", "vendir.yml", "pre-migration"),
+    );
   });
 
   it("prints nothing to remove on a second run, exits 0 and changes nothing", () => {
@@ -316,7 +341,9 @@ describe("vendir:remove-entry on one directory entry per chart (the layout of th
     expect(removeEntry("relay-server", "--dir", vendir).stdout).toContain("nothing to remove");
     const unknown = removeEntry("relay-server-v2", "--dir", vendir);
     expect(unknown.status).not.toBe(0);
-    expect(unknown.stderr).toContain("expected an entry charts/relay-server-v2 in third_party/vendir/vendir.yml; found only 1password-connect, cert-manager,");
+    expect(unknown.stderr).toContain(
+      "expected an entry charts/relay-server-v2 in third_party/vendir/vendir.yml; found only 1password-connect, cert-manager,",
+    );
   });
 
   it("refuses an unknown name, listing the charts present, and changes nothing", () => {
@@ -337,7 +364,9 @@ describe("vendir:remove-entry on one directory entry per chart (the layout of th
     const before = snapshot(root);
     const result = removeEntry("relay-server", "--dir", vendir);
     expect(result.status).not.toBe(0);
-    expect(result.stderr).toContain(`expected no file to reference ${relayChart}; found 1: apps/docs-prod/helmrelease-relay.yaml:3; change those lines first`);
+    expect(result.stderr).toContain(
+      `expected no file to reference ${relayChart}; found 1: apps/docs-prod/helmrelease-relay.yaml:3; change those lines first`,
+    );
     expect(snapshot(root)).toEqual(before);
   });
 });
@@ -349,30 +378,41 @@ describe("vendir:remove-entry without git history", () => {
     scratchDirs.push(root);
     const vendir = join(root, "third_party/vendir");
     mkdirSync(join(vendir, "charts/relay-server"), { recursive: true });
-    for (const file of ["vendir.yml", "vendir.lock.yml"]) cpSync(join(fixtures, "pre-migration", file), join(vendir, file));
+    for (const file of ["vendir.yml", "vendir.lock.yml"])
+      cpSync(join(fixtures, "pre-migration", file), join(vendir, file));
     writeFileSync(join(vendir, "charts/relay-server/Chart.yaml"), "name: relay-server\n");
     if (withGit) git(root, "init", "-q");
     return { root, vendir };
   }
   const outsideGit = (root: string, ...args: string[]) =>
-    spawnSync("node", ["scripts/build/flow.mjs", "vendir-remove-entry", ...args], { cwd: repoRoot, encoding: "utf8", env: { ...process.env, GIT_CEILING_DIRECTORIES: dirname(root) } });
+    spawnSync("node", ["scripts/build/flow.mjs", "vendir-remove-entry", ...args], {
+      cwd: repoRoot,
+      encoding: "utf8",
+      env: { ...process.env, GIT_CEILING_DIRECTORIES: dirname(root) },
+    });
 
   it.each([
     ["outside any git repository (--force)", false, ["--force"]],
     ["in a repository before its first commit", true, []],
-  ])("gives the same answer as inside git %s: the second run prints nothing to remove and exits 0", (_where, withGit, extra) => {
-    const { root, vendir } = scratchVendir(withGit);
-    const first = outsideGit(root, "relay-server", "--dir", vendir, ...extra);
-    expect(first.status, first.stderr).toBe(0);
-    expect(readFileSync(join(vendir, "vendir.yml"), "utf8")).toBe(expected("relay-server", "vendir.yml", "pre-migration"));
-    expect(existsSync(join(vendir, "charts/relay-server"))).toBe(false);
-    const before = snapshot(root);
-    const second = outsideGit(root, "relay-server", "--dir", vendir, ...extra);
-    expect(second.stderr).toBe("");
-    expect(second.status).toBe(0);
-    // Without history a name never there looks the same, so the line lists what the files hold.
-    expect(second.stdout).toMatch(/› nothing to remove: charts\/relay-server is in neither file and \S+charts\/relay-server does not exist; without the vendir files' git history a name that was never there looks the same: \S+vendir\.yml lists only 1password-connect, cert-manager, /);
-    expect(snapshot(root)).toEqual(before);
-  });
+  ])(
+    "gives the same answer as inside git %s: the second run prints nothing to remove and exits 0",
+    (_where, withGit, extra) => {
+      const { root, vendir } = scratchVendir(withGit);
+      const first = outsideGit(root, "relay-server", "--dir", vendir, ...extra);
+      expect(first.status, first.stderr).toBe(0);
+      expect(readFileSync(join(vendir, "vendir.yml"), "utf8")).toBe(
+        expected("relay-server", "vendir.yml", "pre-migration"),
+      );
+      expect(existsSync(join(vendir, "charts/relay-server"))).toBe(false);
+      const before = snapshot(root);
+      const second = outsideGit(root, "relay-server", "--dir", vendir, ...extra);
+      expect(second.stderr).toBe("");
+      expect(second.status).toBe(0);
+      // Without history a name never there looks the same, so the line lists what the files hold.
+      expect(second.stdout).toMatch(
+        /› nothing to remove: charts\/relay-server is in neither file and \S+charts\/relay-server does not exist; without the vendir files' git history a name that was never there looks the same: \S+vendir\.yml lists only 1password-connect, cert-manager, /,
+      );
+      expect(snapshot(root)).toEqual(before);
+    },
+  );
 });
-

@@ -13,14 +13,39 @@ export { ensureRelayServer, relaySourceTarball } from "./build/relay-server.ts";
 export { ensureKubeBinary, kubeBinary } from "./build/kube-binary.ts";
 
 // Running components: real programs, started on this machine.
-export { type ApiServer, type ApiServers, type AuditEvent, client, freePorts, type ServerOptions, startApiServers } from "./components/api-server.ts";
+export {
+  type ApiServer,
+  type ApiServers,
+  type AuditEvent,
+  client,
+  freePorts,
+  type ServerOptions,
+  startApiServers,
+} from "./components/api-server.ts";
 export { type FluxRun, startFlux } from "./components/flux.ts";
 export { type GitServer, startGitServer } from "./components/git-server.ts";
-export { detectNodeMode, type LocalNode, type LocalS3, type NodeComponent, nodeComponents, nodeName, nodeProcesses, type NodeState } from "./components/node/index.ts";
+export {
+  detectNodeMode,
+  type LocalNode,
+  type LocalS3,
+  type NodeComponent,
+  nodeComponents,
+  nodeName,
+  nodeProcesses,
+  type NodeState,
+} from "./components/node/index.ts";
 export { type NodeCluster, startNodeCluster } from "./components/node-cluster.ts";
 export { type OnePassword, startOnePassword } from "./components/onepassword/operator.ts";
 export { itemTitle, newReadyPod, readyRelayPod, rotateItem } from "./components/onepassword/rotation.ts";
-export { localAuthSecret, localNofile, localPatches, localPollingSeconds, type LocalSystem, relayRoutes, startSystem } from "./components/system.ts";
+export {
+  localAuthSecret,
+  localNofile,
+  localPatches,
+  localPollingSeconds,
+  type LocalSystem,
+  relayRoutes,
+  startSystem,
+} from "./components/system.ts";
 
 // Stand-ins: what no machine here can have, played in code and named so in the output.
 export { deleteService, installRelayServices, mirrorManifest, playCcm, playedLoadBalancerIp } from "./played/ccm.ts";

@@ -76,7 +76,10 @@ export function connectClient(url: string, opts: { applyRemote: boolean; doc?: Y
     ws.send(encoding.toUint8Array(encoder));
   });
   const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`expected a client to sync within ${timeoutMs / 1000} s; it did not`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`expected a client to sync within ${timeoutMs / 1000} s; it did not`)),
+      timeoutMs,
+    );
     ws.on("open", () => {
       const encoder = encoding.createEncoder();
       encoding.writeVarUint(encoder, messageSync);
@@ -116,7 +119,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * staggered starts. The first two edits of each editor warm up and are not timed.
  * Every client leaves with a close frame, so the server can unload the documents.
  */
-export async function editLatency(target: LatencyTarget, prefix: string, load: LatencyLoad, limitMs = 120_000): Promise<LatencyResult> {
+export async function editLatency(
+  target: LatencyTarget,
+  prefix: string,
+  load: LatencyLoad,
+  limitMs = 120_000,
+): Promise<LatencyResult> {
   const deadline = Date.now() + limitMs;
   const docIds = Array.from({ length: load.documents }, (_, d) => `${prefix}-${d}`);
   const sentAt = new Map<number, number>();
@@ -141,7 +149,8 @@ export async function editLatency(target: LatencyTarget, prefix: string, load: L
         }
       });
     }
-    for (let i = 0; i < load.editors; i++) editors.push(connectClient(await target.url(docIds[i % docIds.length]!), { applyRemote: false }));
+    for (let i = 0; i < load.editors; i++)
+      editors.push(connectClient(await target.url(docIds[i % docIds.length]!), { applyRemote: false }));
     await Promise.all(editors.map((e) => e.synced));
 
     const warmup = load.editors * 2;
@@ -177,7 +186,11 @@ export async function editLatency(target: LatencyTarget, prefix: string, load: L
     while (sentAt.size > 0 && Date.now() < drain) await sleep(20);
     const timed = next - warmup;
     const lost = [...sentAt.keys()].filter((id) => id >= warmup).length;
-    return { ...percentiles(samples), lost, rate: timed > 1 && lastSent > firstTimed ? ((timed - 1) * 1000) / (lastSent - firstTimed) : 0 };
+    return {
+      ...percentiles(samples),
+      lost,
+      rate: timed > 1 && lastSent > firstTimed ? ((timed - 1) * 1000) / (lastSent - firstTimed) : 0,
+    };
   } finally {
     for (const e of editors) e.close();
     for (const o of observers) o.close();
@@ -197,7 +210,10 @@ export async function pingRoundTrips(url: string, count: number, limitMs = 60_00
     for (let i = 0; i < count && Date.now() < deadline; i++) {
       const started = performance.now();
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error("expected a pong to a WebSocket ping within 5 s; none came")), 5_000);
+        const timer = setTimeout(
+          () => reject(new Error("expected a pong to a WebSocket ping within 5 s; none came")),
+          5_000,
+        );
         ws.once("pong", () => {
           clearTimeout(timer);
           resolve();

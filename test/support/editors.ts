@@ -108,7 +108,10 @@ export async function startEditing(opts: EditingOptions): Promise<Editing> {
     const deadline = Date.now() + timeoutMs;
     const missing = () => held().map((h) => made.size - new Set(h).size);
     while (missing().some((m) => m > 0)) {
-      if (Date.now() > deadline) throw new Error(`expected every client to hold all ${made.size} edits within ${timeoutMs / 1000} s; each lacks ${missing().join(", ")} (connections: ${clients.map((c) => c.provider.status).join(", ")})`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `expected every client to hold all ${made.size} edits within ${timeoutMs / 1000} s; each lacks ${missing().join(", ")} (connections: ${clients.map((c) => c.provider.status).join(", ")})`,
+        );
       await new Promise((r) => setTimeout(r, 200));
     }
   };
@@ -119,7 +122,8 @@ export async function startEditing(opts: EditingOptions): Promise<Editing> {
     held,
     converged,
     acknowledged: async (timeoutMs = 30_000) => {
-      for (const c of clients) await waitUntil(() => !c.provider.hasLocalChanges, timeoutMs, "the server to acknowledge a client's edits");
+      for (const c of clients)
+        await waitUntil(() => !c.provider.hasLocalChanges, timeoutMs, "the server to acknowledge a client's edits");
     },
     statuses: () => clients.map((c) => c.provider.status),
     disconnects: () => disconnects,
@@ -129,7 +133,11 @@ export async function startEditing(opts: EditingOptions): Promise<Editing> {
         await c.provider.connect();
         await waitUntil(() => c.provider.status === "connected", 30_000, "a client to reconnect");
         // Its sync with the server has run once the server holds what it holds.
-        await waitUntil(() => !c.provider.hasLocalChanges, 30_000, "the server to acknowledge a reconnected client's edits");
+        await waitUntil(
+          () => !c.provider.hasLocalChanges,
+          30_000,
+          "the server to acknowledge a reconnected client's edits",
+        );
       }
     },
     close: () => {
@@ -172,7 +180,12 @@ export function losses(edits: readonly Edit[], held: readonly string[], at = Num
   const before = edits.filter((e) => e.at < at);
   const lost = before.filter((e) => !have.has(e.id));
   const reference = Number.isFinite(at) ? at : Math.max(0, ...edits.map((e) => e.at));
-  return { made: before.length, readBack: before.length - lost.length, lost, oldestLostAgeMs: lost.length ? reference - Math.min(...lost.map((e) => e.at)) : 0 };
+  return {
+    made: before.length,
+    readBack: before.length - lost.length,
+    lost,
+    oldestLostAgeMs: lost.length ? reference - Math.min(...lost.map((e) => e.at)) : 0,
+  };
 }
 
 /** The longest time an edit made in [from, to) took to reach the other client (edits never seen count until `now`). */

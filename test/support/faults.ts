@@ -67,7 +67,12 @@ interface PodJson {
     phase: string;
     podIP?: string;
     conditions?: { type: string; status: string }[];
-    containerStatuses?: { containerID?: string; restartCount: number; state?: { waiting?: { reason?: string } }; lastState?: { terminated?: { reason?: string; exitCode?: number } } }[];
+    containerStatuses?: {
+      containerID?: string;
+      restartCount: number;
+      state?: { waiting?: { reason?: string } };
+      lastState?: { terminated?: { reason?: string; exitCode?: number } };
+    }[];
   };
 }
 
@@ -96,7 +101,11 @@ export class FaultBench {
     return this.setup.instance.release;
   }
   private get deployment(): Manifest {
-    return { apiVersion: "apps/v1", kind: "Deployment", metadata: { namespace: this.ns, name: `${this.release}-relay-server` } };
+    return {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { namespace: this.ns, name: `${this.release}-relay-server` },
+    };
   }
   private get s3() {
     return this.setup.cluster.node.s3;
@@ -112,16 +121,36 @@ export class FaultBench {
   /** The namespace, the Secrets (S3, a signing key of ours), a versioned bucket, and the chart installed. */
   async prepare(): Promise<void> {
     // Where the whole system runs, the namespace and the S3 credentials are Flux's and the played operator's already.
-    await this.client.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: this.ns } }, { fieldManager: "faults" });
-    const secret = (name: string, data: Record<string, string>) => ({ apiVersion: "v1", kind: "Secret", metadata: { namespace: this.ns, name }, stringData: data });
-    const credentials = { apiVersion: "v1", kind: "Secret", metadata: { namespace: this.ns, name: this.setup.instance.credentialsSecret } };
-    if (!(await this.client.get(credentials))) await this.client.apply(secret(credentials.metadata.name, { accessKey: this.s3.accessKeyId, secretKey: this.s3.secretAccessKey }), { fieldManager: "faults" });
+    await this.client.apply(
+      { apiVersion: "v1", kind: "Namespace", metadata: { name: this.ns } },
+      { fieldManager: "faults" },
+    );
+    const secret = (name: string, data: Record<string, string>) => ({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { namespace: this.ns, name },
+      stringData: data,
+    });
+    const credentials = {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { namespace: this.ns, name: this.setup.instance.credentialsSecret },
+    };
+    if (!(await this.client.get(credentials)))
+      await this.client.apply(
+        secret(credentials.metadata.name, { accessKey: this.s3.accessKeyId, secretKey: this.s3.secretAccessKey }),
+        { fieldManager: "faults" },
+      );
     this.privateKey = await genAuth();
-    await this.client.apply(secret(`${this.release}-auth`, { privateKey: this.privateKey }), { fieldManager: "faults" });
+    await this.client.apply(secret(`${this.release}-auth`, { privateKey: this.privateKey }), {
+      fieldManager: "faults",
+    });
     // Every save kept: what the server had saved at a given moment can be read back.
     await enableVersioning(this.s3, this.setup.instance.bucket);
     await this.install();
-    const svc = JSON.parse(await this.kubectl("-n", this.ns, "get", "service", this.deployment.metadata.name, "-o", "json")) as { spec: { clusterIP: string; ports: { port: number }[] } };
+    const svc = JSON.parse(
+      await this.kubectl("-n", this.ns, "get", "service", this.deployment.metadata.name, "-o", "json"),
+    ) as { spec: { clusterIP: string; ports: { port: number }[] } };
     this.base = `http://${svc.spec.clusterIP}:${svc.spec.ports[0]!.port}`;
   }
 
@@ -129,26 +158,63 @@ export class FaultBench {
   async install(override: Record<string, unknown> = {}): Promise<void> {
     const dir = mkdtempSync(join(tmpdir(), "faults-values-"));
     try {
-      writeFileSync(join(dir, "local.yaml"), stringify({
-        storage: { s3: { endpoint: this.s3.podUrl } },
-        service: { type: "ClusterIP" },
-        // The instance's nofile may be above this machine's hard limit: the node's own here.
-        ulimits: { nofile: localNofile },
-        relay: { auth: { privateKeySecret: { name: `${this.release}-auth` } }, checkpointFreqSeconds: this.setup.checkpointSeconds, metrics: { enabled: true } },
-        // The chart wants the grace period to exceed its pause (a checkpoint and a second) by more than 10 s.
-        terminationGracePeriodSeconds: Math.max(20, this.setup.checkpointSeconds + 15),
-        preStopSleepSeconds: 0,
-      }));
+      writeFileSync(
+        join(dir, "local.yaml"),
+        stringify({
+          storage: { s3: { endpoint: this.s3.podUrl } },
+          service: { type: "ClusterIP" },
+          // The instance's nofile may be above this machine's hard limit: the node's own here.
+          ulimits: { nofile: localNofile },
+          relay: {
+            auth: { privateKeySecret: { name: `${this.release}-auth` } },
+            checkpointFreqSeconds: this.setup.checkpointSeconds,
+            metrics: { enabled: true },
+          },
+          // The chart wants the grace period to exceed its pause (a checkpoint and a second) by more than 10 s.
+          terminationGracePeriodSeconds: Math.max(20, this.setup.checkpointSeconds + 15),
+          preStopSleepSeconds: 0,
+        }),
+      );
       writeFileSync(join(dir, "override.yaml"), stringify(override));
-      const values = [join(repoRoot, this.setup.instance.valuesFile), join(dir, "local.yaml"), join(dir, "override.yaml")].flatMap((f) => ["-f", f]);
-      await runTool("helm", ["--kubeconfig", this.kubeconfig, "upgrade", "--install", this.release, join(repoRoot, "libs/relay-server"), ...values, "--namespace", this.ns, "--wait", "--timeout", "4m"]);
+      const values = [
+        join(repoRoot, this.setup.instance.valuesFile),
+        join(dir, "local.yaml"),
+        join(dir, "override.yaml"),
+      ].flatMap((f) => ["-f", f]);
+      await runTool("helm", [
+        "--kubeconfig",
+        this.kubeconfig,
+        "upgrade",
+        "--install",
+        this.release,
+        join(repoRoot, "libs/relay-server"),
+        ...values,
+        "--namespace",
+        this.ns,
+        "--wait",
+        "--timeout",
+        "4m",
+      ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   }
 
   private async pod(): Promise<PodJson | undefined> {
-    const pods = (JSON.parse(await this.kubectl("-n", this.ns, "get", "pods", "-l", `app.kubernetes.io/instance=${this.release}`, "-o", "json")) as { items: PodJson[] }).items;
+    const pods = (
+      JSON.parse(
+        await this.kubectl(
+          "-n",
+          this.ns,
+          "get",
+          "pods",
+          "-l",
+          `app.kubernetes.io/instance=${this.release}`,
+          "-o",
+          "json",
+        ),
+      ) as { items: PodJson[] }
+    ).items;
     return pods.find((p) => !p.metadata.deletionTimestamp);
   }
 
@@ -163,12 +229,21 @@ export class FaultBench {
    * restarted, kube-proxy writes the Service's rules a moment after the Pod is Ready.
    */
   private waitReady(timeoutMs = 360_000, not?: string): Promise<true> {
-    return waitFor(`the ${this.release} Pod to be Ready${not ? " with a new container" : ""} and its Service to answer`, timeoutMs, async () => {
-      const pod = await this.pod().catch(() => undefined);
-      if (not && pod?.status.containerStatuses?.[0]?.containerID === not) return undefined;
-      if (!pod?.status.conditions?.some((c) => c.type === "Ready" && c.status === "True")) return undefined;
-      return (await fetch(`${this.base}/ready`, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false)) ? true : undefined;
-    });
+    return waitFor(
+      `the ${this.release} Pod to be Ready${not ? " with a new container" : ""} and its Service to answer`,
+      timeoutMs,
+      async () => {
+        const pod = await this.pod().catch(() => undefined);
+        if (not && pod?.status.containerStatuses?.[0]?.containerID === not) return undefined;
+        if (!pod?.status.conditions?.some((c) => c.type === "Ready" && c.status === "True")) return undefined;
+        return (await fetch(`${this.base}/ready`, { signal: AbortSignal.timeout(2000) }).then(
+          (r) => r.ok,
+          () => false,
+        ))
+          ? true
+          : undefined;
+      },
+    );
   }
 
   /** The Pod's state as `kubectl get pod` tells it: phase (or why it waits), readiness, restarts and how the last run ended. */
@@ -182,7 +257,9 @@ export class FaultBench {
   }
 
   /** What verify's tenant checks of this relay say, one line each. */
-  private async verifyLines(which: ("available" | "split" | "saved")[] = ["available", "split", "saved"]): Promise<string[]> {
+  private async verifyLines(
+    which: ("available" | "split" | "saved")[] = ["available", "split", "saved"],
+  ): Promise<string[]> {
     const checks = { available: deploymentAvailable, split: noSplitDocuments, saved: documentsSaved };
     const lines: string[] = [];
     for (const w of which) {
@@ -195,7 +272,9 @@ export class FaultBench {
   /** The S3 request counts by method and outcome on the server's /metrics (0.9.7 and later). */
   private async s3Requests(): Promise<string> {
     const pod = await this.pod();
-    const res = await fetch(`http://${pod?.status.podIP}:9090/metrics`, { signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+    const res = await fetch(`http://${pod?.status.podIP}:9090/metrics`, { signal: AbortSignal.timeout(5000) }).catch(
+      () => undefined,
+    );
     if (!res?.ok) return "/metrics did not answer";
     const counts = (await res.text()).split("\n").filter((l) => l.startsWith("relay_server_s3_requests_total{"));
     return `relay_server_s3_requests_total ${counts.map((l) => l.replace(/^[^{]*\{method="(\w+)",outcome="(\w+)"\} (\d+)$/, "$1 $2: $3")).join(", ")}`;
@@ -232,19 +311,38 @@ export class FaultBench {
   }
 
   private row(fault: string, expectation: string): FaultRow {
-    return { fault, made: { before: 0, during: 0, after: 0 }, readBack: { back: 0, of: 0 }, stallMs: 0, operator: [], expectation, met: false, notes: [], facts: {} };
+    return {
+      fault,
+      made: { before: 0, during: 0, after: 0 },
+      readBack: { back: 0, of: 0 },
+      stallMs: 0,
+      operator: [],
+      expectation,
+      met: false,
+      notes: [],
+      facts: {},
+    };
   }
 
   /** Two clients editing a new document, every 200 ms each, for two checkpoints before the fault starts. */
   private async edit(name: string): Promise<Editing> {
-    const editing = await startEditing({ base: this.base, docId: `${name}-${Date.now()}`, token: this.token, intervalMs: 200 });
+    const editing = await startEditing({
+      base: this.base,
+      docId: `${name}-${Date.now()}`,
+      token: this.token,
+      intervalMs: 200,
+    });
     await sleep(2 * this.checkpointMs);
     return editing;
   }
 
   private count(editing: Editing, row: FaultRow, from: number, to: number): void {
     const edits = editing.edits();
-    row.made = { before: edits.filter((e) => e.at < from).length, during: edits.filter((e) => e.at >= from && e.at < to).length, after: edits.filter((e) => e.at >= to).length };
+    row.made = {
+      before: edits.filter((e) => e.at < from).length,
+      during: edits.filter((e) => e.at >= from && e.at < to).length,
+      after: edits.filter((e) => e.at >= to).length,
+    };
   }
 
   /**
@@ -253,7 +351,13 @@ export class FaultBench {
    * checkpoint before it writes), copied under another id. Returns that id, or
    * undefined when nothing had been saved yet.
    */
-  private async keepVersion(editing: Editing, watch: VersionWatch, at: number, graceMs: number, when: string): Promise<string | undefined> {
+  private async keepVersion(
+    editing: Editing,
+    watch: VersionWatch,
+    at: number,
+    graceMs: number,
+    when: string,
+  ): Promise<string | undefined> {
     await sleep(Math.max(0, at + graceMs - Date.now()));
     const key = `${editing.docId}/data.ysweet`;
     const version = watch.latestAt(at + graceMs);
@@ -264,7 +368,12 @@ export class FaultBench {
   }
 
   /** The kept version read back through the (running) server, against the edits made before `at`. */
-  private async readKept(editing: Editing, copy: string | undefined, at: number, when: string): Promise<NonNullable<FaultRow["inS3"]>> {
+  private async readKept(
+    editing: Editing,
+    copy: string | undefined,
+    at: number,
+    when: string,
+  ): Promise<NonNullable<FaultRow["inS3"]>> {
     const held = copy ? await readBack(this.base, copy, await this.token(copy)) : [];
     const loss = losses(editing.edits(), held, at);
     return { when, saved: loss.readBack, of: loss.made, oldestLostAgeMs: loss.oldestLostAgeMs };
@@ -285,9 +394,11 @@ export class FaultBench {
     const named = splitDocuments(await this.podLog()).split.includes(editing.docId);
     row.facts.split = true;
     row.facts.splitNamedByVerify = named;
-    row.notes.push(named
-      ? "the two clients reconnected at the same moment and got separate copies of the document (crates/relay/src/server.rs:629-646 of 0.10.0, fixed in 0.12.0); verify named it; the runbook's recovery (reconnect one at a time) merged them"
-      : `the clients had not caught up ${waitMs / 1000} s after the fault (${editing.statuses().join(", ")}); reconnected one at a time`);
+    row.notes.push(
+      named
+        ? "the two clients reconnected at the same moment and got separate copies of the document (crates/relay/src/server.rs:629-646 of 0.10.0, fixed in 0.12.0); verify named it; the runbook's recovery (reconnect one at a time) merged them"
+        : `the clients had not caught up ${waitMs / 1000} s after the fault (${editing.statuses().join(", ")}); reconnected one at a time`,
+    );
     await editing.reconnectOneByOne();
     await editing.converged(60_000);
   }
@@ -307,11 +418,20 @@ export class FaultBench {
 
   /** 1. S3 refuses the Pod's connections for `outageMs` while two clients edit; a third client edits and closes meanwhile. */
   async s3Outage(outageMs: number): Promise<FaultRow> {
-    const row = this.row(`S3 unreachable for ${seconds(outageMs)} while two clients edit`, "the server keeps serving; every edit made during the outage is in S3 two checkpoints after S3 is back; verify names the documents not saved");
+    const row = this.row(
+      `S3 unreachable for ${seconds(outageMs)} while two clients edit`,
+      "the server keeps serving; every edit made during the outage is in S3 two checkpoints after S3 is back; verify names the documents not saved",
+    );
     const editing = await this.edit("s3-outage");
     const watch = watchVersions(this.s3, this.setup.instance.bucket, `${editing.docId}/data.ysweet`);
     // A device that edits during the outage and closes: the server unloads its document two checkpoints later.
-    const leaver = await startEditing({ base: this.base, docId: `s3-outage-leaver-${Date.now()}`, token: this.token, clients: 1, intervalMs: 200 });
+    const leaver = await startEditing({
+      base: this.base,
+      docId: `s3-outage-leaver-${Date.now()}`,
+      token: this.token,
+      clients: 1,
+      intervalMs: 200,
+    });
     try {
       const from = Date.now();
       await this.setup.cluster.node.blockS3();
@@ -325,25 +445,42 @@ export class FaultBench {
       await this.setup.cluster.node.unblockS3();
       row.stallMs = longestStall(editing.edits(), from, to);
       const when = "two checkpoints after S3 was back";
-      row.inS3 = await this.readKept(editing, await this.keepVersion(editing, watch, to, 2 * this.checkpointMs + saveMarginMs, when), to, when);
+      row.inS3 = await this.readKept(
+        editing,
+        await this.keepVersion(editing, watch, to, 2 * this.checkpointMs + saveMarginMs, when),
+        to,
+        when,
+      );
       this.count(editing, row, from, to);
       const leaverDuring = leaver.edits().filter((e) => e.at >= from);
       const leaverBack = new Set(await readBack(this.base, leaver.docId, await this.token(leaver.docId)));
       const leaverLost = leaverDuring.filter((e) => !leaverBack.has(e.id)).length;
       row.facts.leaverLost = leaverLost;
       row.facts.leaverDuring = leaverDuring.length;
-      row.notes.push(`a third client that edited during the outage and closed: ${leaverLost} of its ${leaverDuring.length} edits made during the outage were not saved${leaverLost ? " (the server unloaded its document while the save failed and ended its save loop: crates/relay/src/server.rs:515-532 and 556-601 of 0.10.0; they come back only when a device that holds them reconnects)" : ""}`);
+      row.notes.push(
+        `a third client that edited during the outage and closed: ${leaverLost} of its ${leaverDuring.length} edits made during the outage were not saved${leaverLost ? " (the server unloaded its document while the save failed and ended its save loop: crates/relay/src/server.rs:515-532 and 556-601 of 0.10.0; they come back only when a device that holds them reconnects)" : ""}`,
+      );
     } finally {
       await this.setup.cluster.node.unblockS3();
       await watch.stop();
       leaver.close();
     }
-    return this.finish(editing, row, (r) => r.inS3!.saved === r.inS3!.of && this.complete(r) && r.operator.some((l) => l.startsWith("✗") && l.includes("saves documents to S3")));
+    return this.finish(
+      editing,
+      row,
+      (r) =>
+        r.inS3!.saved === r.inS3!.of &&
+        this.complete(r) &&
+        r.operator.some((l) => l.startsWith("✗") && l.includes("saves documents to S3")),
+    );
   }
 
   /** 2. S3 unreachable when the Pod starts: the server exits at start, and starts once S3 is back. */
   async s3AtStart(outageMs: number): Promise<FaultRow> {
-    const row = this.row(`S3 unreachable when the Pod starts (for ${seconds(outageMs)})`, "the Pod does not become Ready; its state and verify's line name S3; it becomes Ready by itself once S3 is back; nothing lost");
+    const row = this.row(
+      `S3 unreachable when the Pod starts (for ${seconds(outageMs)})`,
+      "the Pod does not become Ready; its state and verify's line name S3; it becomes Ready by itself once S3 is back; nothing lost",
+    );
     const editing = await this.edit("s3-at-start");
     const name = this.deployment.metadata.name;
     try {
@@ -353,7 +490,9 @@ export class FaultBench {
       const from = Date.now();
       await this.setup.cluster.node.blockS3();
       await this.kubectl("-n", this.ns, "scale", `deployment/${name}`, "--replicas=1");
-      await waitFor("the new Pod to fail its start", 120_000, async () => ((await this.pod())?.status.containerStatuses?.[0]?.lastState?.terminated ? true : undefined));
+      await waitFor("the new Pod to fail its start", 120_000, async () =>
+        (await this.pod())?.status.containerStatuses?.[0]?.lastState?.terminated ? true : undefined,
+      );
       await sleep(Math.max(0, from + outageMs - Date.now()));
       row.operator.push(...(await this.verifyLines(["available"])), await this.podState());
       const back = Date.now();
@@ -361,19 +500,31 @@ export class FaultBench {
       await this.waitReady();
       const ready = Date.now();
       row.facts.readyAfterS3BackMs = ready - back;
-      row.notes.push(`Ready ${seconds(ready - back)} after S3 was back: the kubelet's restart back-off decides (10 s, doubling up to 5 min)`);
+      row.notes.push(
+        `Ready ${seconds(ready - back)} after S3 was back: the kubelet's restart back-off decides (10 s, doubling up to 5 min)`,
+      );
       await this.settle(editing, row);
       this.count(editing, row, from, ready);
       row.stallMs = longestStall(editing.edits(), from, ready);
     } finally {
       await this.setup.cluster.node.unblockS3();
     }
-    return this.finish(editing, row, (r) => this.complete(r) && /CrashLoopBackOff|Error/.test(r.operator.join(" ")) && /S3|bucket/.test(r.operator[0] ?? ""));
+    return this.finish(
+      editing,
+      row,
+      (r) =>
+        this.complete(r) &&
+        /CrashLoopBackOff|Error/.test(r.operator.join(" ")) &&
+        /S3|bucket/.test(r.operator[0] ?? ""),
+    );
   }
 
   /** 3. The server killed with SIGKILL, as a crash kills it. */
   async sigkill(): Promise<FaultRow> {
-    const row = this.row("the server killed with SIGKILL", `every edit older than one checkpoint (${this.setup.checkpointSeconds} s) plus ${saveMarginMs / 1000} s is in S3 at the kill; the container restarts; nothing lost once the clients reconnect`);
+    const row = this.row(
+      "the server killed with SIGKILL",
+      `every edit older than one checkpoint (${this.setup.checkpointSeconds} s) plus ${saveMarginMs / 1000} s is in S3 at the kill; the container restarts; nothing lost once the clients reconnect`,
+    );
     return this.crash(row, "sigkill", async () => {
       const pid = await this.serverPid();
       process.kill(pid, "SIGKILL");
@@ -383,7 +534,10 @@ export class FaultBench {
 
   /** 4. The server OOM-killed under load: a memory limit of `limit`, and documents of 1 MB opened until the kernel kills it (at most 200). */
   async oom(limit: string): Promise<FaultRow> {
-    const row = this.row(`OOM kill under load (memory limit ${limit})`, `as SIGKILL: every edit older than one checkpoint plus ${saveMarginMs / 1000} s is in S3 at the kill; the container restarts (OOMKilled) and is Ready again; nothing lost`);
+    const row = this.row(
+      `OOM kill under load (memory limit ${limit})`,
+      `as SIGKILL: every edit older than one checkpoint plus ${saveMarginMs / 1000} s is in S3 at the kill; the container restarts (OOMKilled) and is Ready again; nothing lost`,
+    );
     await this.install({ resources: { requests: { cpu: "50m", memory: limit }, limits: { memory: limit } } });
     const loaders: DocClient[] = [];
     try {
@@ -391,12 +545,20 @@ export class FaultBench {
         const pid = await this.serverPid();
         const death = this.deathOf(pid, 120_000);
         let dead = false;
-        void death.then(() => (dead = true), () => {});
+        void death.then(
+          () => (dead = true),
+          () => {},
+        );
         const big = "x".repeat(1_000_000);
         for (let i = 0; i < 200 && !dead; i++) {
           const docId = `oom-load-${i}-${Date.now()}`;
-          const c = connectDoc(`${this.base.replace(/^http/, "ws")}/d/${docId}/ws/${docId}?token=${await this.token(docId)}`);
-          c.synced.then(() => c.doc.getText("body").insert(0, big), () => {});
+          const c = connectDoc(
+            `${this.base.replace(/^http/, "ws")}/d/${docId}/ws/${docId}?token=${await this.token(docId)}`,
+          );
+          c.synced.then(
+            () => c.doc.getText("body").insert(0, big),
+            () => {},
+          );
           loaders.push(c);
           await sleep(150);
         }
@@ -411,7 +573,10 @@ export class FaultBench {
 
   /** 6. The whole node loses power for `offMs` and boots again. */
   async powerCycle(offMs: number): Promise<FaultRow> {
-    const row = this.row(`the node stopped (every component and Pod killed) for ${seconds(offMs)} and started again`, `every edit older than one checkpoint plus ${saveMarginMs / 1000} s is in S3 at the stop; the relay is Ready again; nothing lost`);
+    const row = this.row(
+      `the node stopped (every component and Pod killed) for ${seconds(offMs)} and started again`,
+      `every edit older than one checkpoint plus ${saveMarginMs / 1000} s is in S3 at the stop; the relay is Ready again; nothing lost`,
+    );
     return this.crash(row, "power-cycle", async () => {
       const death = Date.now();
       await this.setup.cluster.node.powerOff();
@@ -449,9 +614,12 @@ export class FaultBench {
 
   /** 5. The kubelet restarted, and containerd restarted: the clients' WebSockets stay open and the Pod stays Ready. */
   async restart(component: "kubelet" | "containerd"): Promise<FaultRow> {
-    const row = this.row(`${component} restarted`, component === "kubelet"
-      ? "the clients' WebSockets stay open; nothing lost; the Pod may read not Ready until its next readiness probe (the kubelet starts each probe worker at Failure, pkg/kubelet/prober/worker.go:116 of v1.34.4)"
-      : "the clients' WebSockets stay open and the Pod stays Ready; nothing lost");
+    const row = this.row(
+      `${component} restarted`,
+      component === "kubelet"
+        ? "the clients' WebSockets stay open; nothing lost; the Pod may read not Ready until its next readiness probe (the kubelet starts each probe worker at Failure, pkg/kubelet/prober/worker.go:116 of v1.34.4)"
+        : "the clients' WebSockets stay open and the Pod stays Ready; nothing lost",
+    );
     const editing = await this.edit(`restart-${component}`);
     const drops = editing.disconnects();
     let notReady = 0;
@@ -474,12 +642,18 @@ export class FaultBench {
     const to = Date.now();
     row.facts.drops = editing.disconnects() - drops;
     row.facts.notReadySamples = notReady;
-    row.notes.push(`${component} back in ${seconds(back - from)}; WebSockets dropped: ${row.facts.drops}; Pod not Ready in ${notReady} of ${samples} samples (every 0.5 s for ${seconds(to - from)})`);
+    row.notes.push(
+      `${component} back in ${seconds(back - from)}; WebSockets dropped: ${row.facts.drops}; Pod not Ready in ${notReady} of ${samples} samples (every 0.5 s for ${seconds(to - from)})`,
+    );
     row.operator.push(...(await this.verifyLines(["available"])), await this.podState());
     await this.settle(editing, row);
     this.count(editing, row, from, to);
     row.stallMs = longestStall(editing.edits(), from, to);
-    return this.finish(editing, row, (r) => r.facts.drops === 0 && (component === "kubelet" || r.facts.notReadySamples === 0) && this.complete(r));
+    return this.finish(
+      editing,
+      row,
+      (r) => r.facts.drops === 0 && (component === "kubelet" || r.facts.notReadySamples === 0) && this.complete(r),
+    );
   }
 
   /**
@@ -491,9 +665,14 @@ export class FaultBench {
    */
   async reconnectStorm(opts: { sockets: number; docs: number; perDoc: number }): Promise<FaultRow> {
     const total = opts.sockets + opts.docs * opts.perDoc;
-    const row = this.row(`reconnect storm: ${total} clients (${opts.sockets} on one document, ${opts.docs} shared documents × ${opts.perDoc}) reconnect at once after a restart`, "every client back, none refused, no \"Too many open files\" at ulimits.nofile 16384 (relay-family's resources); verify names every split document");
+    const row = this.row(
+      `reconnect storm: ${total} clients (${opts.sockets} on one document, ${opts.docs} shared documents × ${opts.perDoc}) reconnect at once after a restart`,
+      'every client back, none refused, no "Too many open files" at ulimits.nofile 16384 (relay-family\'s resources); verify names every split document',
+    );
     // relay-family's resources: the instance meant for many devices.
-    const family = parse(readFileSync(join(repoRoot, instanceByName("family").valuesFile), "utf8")) as { resources: unknown };
+    const family = parse(readFileSync(join(repoRoot, instanceByName("family").valuesFile), "utf8")) as {
+      resources: unknown;
+    };
     await this.install({ resources: family.resources });
     const ws = this.base.replace(/^http/, "ws");
     const stormDoc = `storm-${Date.now()}`;
@@ -525,18 +704,30 @@ export class FaultBench {
     await waitFor("the new Pod to answer /ready", 300_000, async () => {
       const pod = await this.pod().catch(() => undefined);
       if (!pod || pod.metadata.name === old || pod.status.phase !== "Running") return undefined;
-      return (await fetch(`${this.base}/ready`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false)) ? true : undefined;
+      return (await fetch(`${this.base}/ready`, { signal: AbortSignal.timeout(1000) }).then(
+        (r) => r.ok,
+        () => false,
+      ))
+        ? true
+        : undefined;
     });
     const answered = Date.now();
     // Everyone at once.
     const [again, reconnected] = await Promise.all([
       openMany(stormUrl, opts.sockets, { batch: opts.sockets, perSocketMs: 30_000, totalMs: 60_000 }),
-      Promise.all(urls.flatMap((url, d) => docs[d]!.map(async (doc, i) => {
-        const c = connectDoc(url, doc, 30_000);
-        const ok = await c.synced.then(() => true, () => false);
-        if (ok) doc.getArray<string>("edits").push([`c${i}-after`]);
-        return { c, ok };
-      }))),
+      Promise.all(
+        urls.flatMap((url, d) =>
+          docs[d]!.map(async (doc, i) => {
+            const c = connectDoc(url, doc, 30_000);
+            const ok = await c.synced.then(
+              () => true,
+              () => false,
+            );
+            if (ok) doc.getArray<string>("edits").push([`c${i}-after`]);
+            return { c, ok };
+          }),
+        ),
+      ),
     ]);
     // A client whose first try failed tries again, as the plugin's does (here every 0.5 s, at most 10 times).
     const firstTry = { failed: opts.sockets - again.held, errors: again.errors };
@@ -544,7 +735,11 @@ export class FaultBench {
     const sockets = [...again.sockets];
     for (let i = 0; i < 10 && socketsBack < opts.sockets; i++) {
       await sleep(500);
-      const retry = await openMany(stormUrl, opts.sockets - socketsBack, { batch: opts.sockets, perSocketMs: 10_000, totalMs: 20_000 });
+      const retry = await openMany(stormUrl, opts.sockets - socketsBack, {
+        batch: opts.sockets,
+        perSocketMs: 10_000,
+        totalMs: 20_000,
+      });
       socketsBack += retry.held;
       sockets.push(...retry.sockets);
     }
@@ -553,7 +748,9 @@ export class FaultBench {
     const docsBack = reconnected.filter((r) => r.ok).length;
     await sleep(3000);
     // A document is split when one of its clients does not hold every client's edit made after the restart.
-    const split = docIds.filter((_, d) => docs[d]!.some((doc) => docs[d]!.some((_, i) => !doc.getArray<string>("edits").toArray().includes(`c${i}-after`))));
+    const split = docIds.filter((_, d) =>
+      docs[d]!.some((doc) => docs[d]!.some((_, i) => !doc.getArray<string>("edits").toArray().includes(`c${i}-after`))),
+    );
     row.operator.push(...(await this.verifyLines(["available", "split"])), await this.podState());
     const log = await this.podLog();
     const named = splitDocuments(log).split;
@@ -592,7 +789,12 @@ export class FaultBench {
       `${socketsBack} of ${opts.sockets} sockets and ${docsBack} of ${reconnected.length} document clients back ${seconds(allBack - answered)} after the server answered (${firstTry.failed} socket(s) needed a second try${firstTry.errors.length ? `: ${firstTry.errors.join("; ")}` : ""}); not back: ${row.facts.refused}; "Too many open files" ${row.facts.tooManyOpenFiles ? "logged" : "not logged"}`,
       `${split.length} of ${opts.docs} shared documents split into copies (verify named ${row.facts.namedByVerify}); ${lost} of ${row.made.after} edits made after the reconnect were lost when the copies were saved and their clients had gone (the later save wins: crates/relay/src/server.rs:629-646 of 0.10.0, fixed in 0.12.0); devices that kept them send them again when they reconnect one at a time`,
     );
-    row.met = socketsBack === opts.sockets && docsBack === reconnected.length && !row.facts.tooManyOpenFiles && row.facts.namedByVerify === split.length && beforeLost === 0;
+    row.met =
+      socketsBack === opts.sockets &&
+      docsBack === reconnected.length &&
+      !row.facts.tooManyOpenFiles &&
+      row.facts.namedByVerify === split.length &&
+      beforeLost === 0;
     return row;
   }
 

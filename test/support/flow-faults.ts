@@ -54,7 +54,10 @@ function watchOutput(child: ChildProcess): { until(pattern: RegExp, timeoutMs?: 
     until: async (pattern, timeoutMs = 120_000) => {
       const deadline = Date.now() + timeoutMs;
       while (!pattern.test(text)) {
-        if (Date.now() > deadline) throw new Error(`expected the flow to print ${pattern} within ${timeoutMs / 1000} s; it printed: ${text.slice(-500)}`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `expected the flow to print ${pattern} within ${timeoutMs / 1000} s; it printed: ${text.slice(-500)}`,
+          );
         await sleep(50);
       }
     },
@@ -69,7 +72,19 @@ export class FlowFaults {
 
   private bootstrapArgs(patchesFile: string, timeout: string): string[] {
     const s = this.system;
-    return ["--app", "docs-prod", "--tenant-kubeconfig", s.tenant.kubeconfigPath, "--skip-secrets", "--git-url", s.git.url, "--patches", patchesFile, "--timeout", timeout];
+    return [
+      "--app",
+      "docs-prod",
+      "--tenant-kubeconfig",
+      s.tenant.kubeconfigPath,
+      "--skip-secrets",
+      "--git-url",
+      s.git.url,
+      "--patches",
+      patchesFile,
+      "--timeout",
+      timeout,
+    ];
   }
 
   /** A patches file: the machine's own patches and `extra`. */
@@ -81,16 +96,35 @@ export class FlowFaults {
 
   /** A change for the apply to write: an annotation on the relay namespace. */
   private change(name: string): Patch {
-    return { patch: stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: relayNamespace, annotations: { [`example.com/${name}`]: String(Date.now()) } } }) };
+    return {
+      patch: stringify({
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: { name: relayNamespace, annotations: { [`example.com/${name}`]: String(Date.now()) } },
+      }),
+    };
   }
 
   private async helmRelease(name: string): Promise<Live | undefined> {
-    return (await client(this.system.tenant).get({ apiVersion: "helm.toolkit.fluxcd.io/v2", kind: "HelmRelease", metadata: { namespace: tenant.fluxNamespace, name } })) as Live | undefined;
+    return (await client(this.system.tenant).get({
+      apiVersion: "helm.toolkit.fluxcd.io/v2",
+      kind: "HelmRelease",
+      metadata: { namespace: tenant.fluxNamespace, name },
+    })) as Live | undefined;
   }
 
   /** `helm status` of a release in the tenant, in one word (deployed, pending-upgrade, failed). */
   private async helmStatus(release: string): Promise<string> {
-    const out = await runTool("helm", ["--kubeconfig", this.system.tenant.kubeconfigPath, "status", release, "-n", relayNamespace, "-o", "json"]);
+    const out = await runTool("helm", [
+      "--kubeconfig",
+      this.system.tenant.kubeconfigPath,
+      "status",
+      release,
+      "-n",
+      relayNamespace,
+      "-o",
+      "json",
+    ]);
     return (JSON.parse(out) as { info: { status: string } }).info.status;
   }
 
@@ -106,7 +140,8 @@ export class FlowFaults {
   async bootstrapThroughApiFaults(downMs: number, pauseMs: number): Promise<FlowFaultRow> {
     const row: FlowFaultRow = {
       fault: `tenant API server restarted (down ${seconds(downMs)}) as bootstrap applies, then paused ${seconds(pauseMs)} while it waits`,
-      expectation: "bootstrap waits the restart and the pause out (requests retried with backoff for up to a minute) and completes; a re-run completes",
+      expectation:
+        "bootstrap waits the restart and the pause out (requests retried with backoff for up to a minute) and completes; a re-run completes",
       outcome: "",
       rerun: "",
       operator: [],
@@ -140,7 +175,8 @@ export class FlowFaults {
   async upgradeThroughApiRestart(downMs: number): Promise<FlowFaultRow> {
     const row: FlowFaultRow = {
       fault: `tenant API server restarted (down ${seconds(downMs)}) while relay-server:upgrade waits for helm`,
-      expectation: "the upgrade completes, or fails naming the cluster and helm's error; a re-run completes and the release is deployed",
+      expectation:
+        "the upgrade completes, or fails naming the cluster and helm's error; a re-run completes and the release is deployed",
       outcome: "",
       rerun: "",
       operator: [],
@@ -152,8 +188,25 @@ export class FlowFaults {
     await t.request("PATCH", hr, { spec: { suspend: true } }, "application/merge-patch+json");
     const values = join(this.system.dir, "upgrade-values.yaml");
     const args = (stamp: string) => {
-      writeFileSync(values, stringify({ storage: { s3: { endpoint: this.system.cluster.node.s3.podUrl } }, ulimits: { nofile: localNofile }, podAnnotations: { "example.com/upgrade": stamp } }));
-      return ["upgrade", "--instance", "personal", "--values", values, "--tenant-kubeconfig", this.system.tenant.kubeconfigPath, "--timeout", "4m"];
+      writeFileSync(
+        values,
+        stringify({
+          storage: { s3: { endpoint: this.system.cluster.node.s3.podUrl } },
+          ulimits: { nofile: localNofile },
+          podAnnotations: { "example.com/upgrade": stamp },
+        }),
+      );
+      return [
+        "upgrade",
+        "--instance",
+        "personal",
+        "--values",
+        values,
+        "--tenant-kubeconfig",
+        this.system.tenant.kubeconfigPath,
+        "--timeout",
+        "4m",
+      ];
     };
     try {
       const started = Date.now();
@@ -169,7 +222,8 @@ export class FlowFaults {
       row.rerun = describe(again, 0).replace(" after 0.0 s", "");
       const status = await this.helmStatus(personal.release);
       row.operator.push(`after the re-run: helm status ${status}`);
-      row.met = again.code === 0 && status === "deployed" && (result.code === 0 || /cluster-docs-infra-prod/.test(result.all));
+      row.met =
+        again.code === 0 && status === "deployed" && (result.code === 0 || /cluster-docs-infra-prod/.test(result.all));
     } finally {
       await t.request("PATCH", hr, { spec: { suspend: false } }, "application/merge-patch+json");
     }
@@ -183,38 +237,78 @@ export class FlowFaults {
   async helmControllerKilled(downMs: number): Promise<FlowFaultRow> {
     const row: FlowFaultRow = {
       fault: `helm-controller killed during an upgrade of relay-personal and down ${seconds(downMs)}`,
-      expectation: "bootstrap's wait and verify name the HelmRelease's state while it is down; once it runs again the release does not stay pending-upgrade and bootstrap completes (the runbook's recovery)",
+      expectation:
+        "bootstrap's wait and verify name the HelmRelease's state while it is down; once it runs again the release does not stay pending-upgrade and bootstrap completes (the runbook's recovery)",
       outcome: "",
       rerun: "",
       operator: [],
       met: false,
       notes: [],
     };
-    const values: Patch = { patch: stringify({ apiVersion: "helm.toolkit.fluxcd.io/v2", kind: "HelmRelease", metadata: { name: personal.release }, spec: { values: { podAnnotations: { "example.com/helm-controller-killed": String(Date.now()) } } } }) };
+    const values: Patch = {
+      patch: stringify({
+        apiVersion: "helm.toolkit.fluxcd.io/v2",
+        kind: "HelmRelease",
+        metadata: { name: personal.release },
+        spec: { values: { podAnnotations: { "example.com/helm-controller-killed": String(Date.now()) } } },
+      }),
+    };
     const file = this.patches("helm-controller-killed", [values]);
     const applied = await runFlow("bootstrap", [...this.bootstrapArgs(file, "1m"), "--no-wait"]);
     if (applied.code !== 0) throw new Error(`expected bootstrap --no-wait to apply the change; ${applied.all}`);
     // As `flux reconcile helmrelease`: now, not at the next interval.
     const t = client(this.system.tenant);
-    await t.request("PATCH", await t.path("helm.toolkit.fluxcd.io/v2", "HelmRelease", tenant.fluxNamespace, personal.release), { metadata: { annotations: { "reconcile.fluxcd.io/requestedAt": new Date().toISOString() } } }, "application/merge-patch+json");
-    await waitFor("helm-controller to start the upgrade (release pending-upgrade)", 120_000, async () => ((await this.helmStatus(personal.release)) === "pending-upgrade" ? true : undefined));
+    await t.request(
+      "PATCH",
+      await t.path("helm.toolkit.fluxcd.io/v2", "HelmRelease", tenant.fluxNamespace, personal.release),
+      { metadata: { annotations: { "reconcile.fluxcd.io/requestedAt": new Date().toISOString() } } },
+      "application/merge-patch+json",
+    );
+    await waitFor("helm-controller to start the upgrade (release pending-upgrade)", 120_000, async () =>
+      (await this.helmStatus(personal.release)) === "pending-upgrade" ? true : undefined,
+    );
     await this.system.flux.kill("helm-controller");
     const killed = Date.now();
     row.operator.push(`helm status ${personal.release} after the kill: ${await this.helmStatus(personal.release)}`);
     const waitMs = Math.max(10_000, downMs - 10_000);
     const during = await runFlow("bootstrap", this.bootstrapArgs(file, `${Math.round(waitMs / 1000)}s`));
     row.outcome = `bootstrap while it is down: ${describe(during, waitMs)}`;
-    const verify = await runFlow("verify", ["--only", "tenant", "--tenant-kubeconfig", this.system.tenant.kubeconfigPath]);
-    row.operator.push(...verify.stdout.split("\n").filter((l) => l.includes(`HelmRelease flux-system/${personal.release}`)));
+    const verify = await runFlow("verify", [
+      "--only",
+      "tenant",
+      "--tenant-kubeconfig",
+      this.system.tenant.kubeconfigPath,
+    ]);
+    row.operator.push(
+      ...verify.stdout.split("\n").filter((l) => l.includes(`HelmRelease flux-system/${personal.release}`)),
+    );
     await sleep(Math.max(0, killed + downMs - Date.now()));
     await this.system.flux.start("helm-controller");
     const started = Date.now();
     const again = await runFlow("bootstrap", this.bootstrapArgs(file, "5m"));
     row.rerun = describe(again, Date.now() - started);
     const status = await this.helmStatus(personal.release);
-    const history = await runTool("helm", ["--kubeconfig", this.system.tenant.kubeconfigPath, "history", personal.release, "-n", relayNamespace, "--max", "3", "-o", "json"]);
-    row.operator.push(`helm status ${personal.release} after helm-controller started again: ${status}; last revisions: ${(JSON.parse(history) as { revision: number; status: string; description: string }[]).map((h) => `${h.revision} ${h.status} (${h.description})`).join("; ")}`);
-    row.met = during.code !== 0 && /HelmRelease flux-system\/relay-personal/.test(during.stderr) && again.code === 0 && status === "deployed" && readyCondition(await this.helmRelease(personal.release))?.status === "True";
+    const history = await runTool("helm", [
+      "--kubeconfig",
+      this.system.tenant.kubeconfigPath,
+      "history",
+      personal.release,
+      "-n",
+      relayNamespace,
+      "--max",
+      "3",
+      "-o",
+      "json",
+    ]);
+    row.operator.push(
+      `helm status ${personal.release} after helm-controller started again: ${status}; last revisions: ${(JSON.parse(history) as { revision: number; status: string; description: string }[]).map((h) => `${h.revision} ${h.status} (${h.description})`).join("; ")}`,
+    );
+    row.met =
+      during.code !== 0 &&
+      /HelmRelease flux-system\/relay-personal/.test(during.stderr) &&
+      again.code === 0 &&
+      status === "deployed" &&
+      readyCondition(await this.helmRelease(personal.release))?.status === "True";
     return row;
   }
 
@@ -222,7 +316,8 @@ export class FlowFaults {
   async gitServerDown(waitMs: number): Promise<FlowFaultRow> {
     const row: FlowFaultRow = {
       fault: "the Git server down while a new commit is to be reconciled",
-      expectation: "bootstrap's wait fails naming the GitRepository's own message (never Ready on the old revision); once the server is back, bootstrap completes on the new commit",
+      expectation:
+        "bootstrap's wait fails naming the GitRepository's own message (never Ready on the old revision); once the server is back, bootstrap completes on the new commit",
       outcome: "",
       rerun: "",
       operator: [],
@@ -234,9 +329,17 @@ export class FlowFaults {
     let commit = "";
     try {
       commit = await git.publish();
-      const during = await runFlow("bootstrap", this.bootstrapArgs(this.system.patchesFile, `${Math.round(waitMs / 1000)}s`));
+      const during = await runFlow(
+        "bootstrap",
+        this.bootstrapArgs(this.system.patchesFile, `${Math.round(waitMs / 1000)}s`),
+      );
       row.outcome = describe(during, waitMs);
-      row.operator.push(...during.stdout.split("\n").filter((l) => /waiting: .*GitRepository/.test(l)).slice(0, 1));
+      row.operator.push(
+        ...during.stdout
+          .split("\n")
+          .filter((l) => /waiting: .*GitRepository/.test(l))
+          .slice(0, 1),
+      );
       row.met = during.code === 3 && /GitRepository flux-system\/setup/.test(during.stderr);
     } finally {
       await git.up();
@@ -271,12 +374,20 @@ export class FlowFaults {
     row.outcome = describe(result, Date.now() - started);
     const unchanged = readFileSync(file, "utf8") === before.text && statSync(file).mtimeMs === before.mtime;
     // listr2 also echoes the failed step's title with the same message ("✖ <step> [FAILED: …]"): the error itself is the other line.
-    const errorLines = result.stderr.trim().split("\n").filter((l) => !/ \[FAILED: /.test(l));
+    const errorLines = result.stderr
+      .trim()
+      .split("\n")
+      .filter((l) => !/ \[FAILED: /.test(l));
     row.operator.push(`stderr: ${errorLines.join(" | ")}`, `ingress file ${unchanged ? "unchanged" : "CHANGED"}`);
     await down;
     const again = await runFlow("sync-ingress", args, env);
     row.rerun = describe(again, 0).replace(" after 0.0 s", "");
-    row.met = result.code === 3 && unchanged && errorLines.length === 1 && errorLines[0]!.includes(management.cluster) && again.code === 0;
+    row.met =
+      result.code === 3 &&
+      unchanged &&
+      errorLines.length === 1 &&
+      errorLines[0]!.includes(management.cluster) &&
+      again.code === 0;
     this.log(`sync-ingress with the management cluster down: ${row.outcome}`);
     return row;
   }

@@ -21,13 +21,22 @@ export function runFlow(flow: string, args: readonly string[], env: NodeJS.Proce
 export const flowRunner = join(repoRoot, "scripts/build/flow.mjs");
 
 /** A flow started in the background: its process (to signal it) and its result once it exits. */
-export function startFlow(flow: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): { process: ChildProcess; result: Promise<FlowResult> } {
+export function startFlow(
+  flow: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+): { process: ChildProcess; result: Promise<FlowResult> } {
   let child!: ChildProcess;
   const result = new Promise<FlowResult>((resolve) => {
-    child = execFile(process.execPath, [flowRunner, flow, ...args], { cwd: repoRoot, env: { ...process.env, CI: "true", ...env }, maxBuffer: 32 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr, all: stdout + stderr });
-    });
+    child = execFile(
+      process.execPath,
+      [flowRunner, flow, ...args],
+      { cwd: repoRoot, env: { ...process.env, CI: "true", ...env }, maxBuffer: 32 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr, all: stdout + stderr });
+      },
+    );
   });
   return { process: child, result };
 }
@@ -48,12 +57,22 @@ export function childProcesses(parent: number, name: string): number[] {
   return found;
 }
 
-export function runCommand(command: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, cwd = repoRoot): Promise<FlowResult> {
+export function runCommand(
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  cwd = repoRoot,
+): Promise<FlowResult> {
   return new Promise((resolve) => {
-    execFile(command, args, { cwd, env: { ...process.env, CI: "true", ...env }, maxBuffer: 32 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr, all: stdout + stderr });
-    });
+    execFile(
+      command,
+      args,
+      { cwd, env: { ...process.env, CI: "true", ...env }, maxBuffer: 32 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr, all: stdout + stderr });
+      },
+    );
   });
 }
 

@@ -22,7 +22,12 @@ export function normalize(text: string): string {
 
 /** The example blocks of the runbook: `<!-- golden: NAME -->` before a fenced block (Prettier puts a blank line between). */
 export function runbookExamples(text: string): { name: string; body: string; start: number; end: number }[] {
-  return [...text.matchAll(/<!-- golden: ([a-z0-9-]+) -->\n\n?```\n([\s\S]*?)```\n/g)].map((m) => ({ name: m[1]!, body: m[2]!, start: m.index!, end: m.index! + m[0].length }));
+  return [...text.matchAll(/<!-- golden: ([a-z0-9-]+) -->\n\n?```\n([\s\S]*?)```\n/g)].map((m) => ({
+    name: m[1]!,
+    body: m[2]!,
+    start: m.index!,
+    end: m.index! + m[0].length,
+  }));
 }
 
 export function goldenPath(name: string): string {
@@ -34,5 +39,9 @@ export function updateGolden(name: string, content: string): void {
   writeFileSync(goldenPath(name), content);
   const text = readFileSync(runbook, "utf8");
   const block = runbookExamples(text).find((b) => b.name === name);
-  if (block) writeFileSync(runbook, `${text.slice(0, block.start)}<!-- golden: ${name} -->\n\n\`\`\`\n${content}\`\`\`\n${text.slice(block.end)}`);
+  if (block)
+    writeFileSync(
+      runbook,
+      `${text.slice(0, block.start)}<!-- golden: ${name} -->\n\n\`\`\`\n${content}\`\`\`\n${text.slice(block.end)}`,
+    );
 }

@@ -20,7 +20,11 @@ export type KubeObject = Manifest;
 /** The two app folders, repository-relative. */
 export const appDirs = [tenant.appPath, management.appPath] as const;
 
-export const fluxGroups = ["source.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io", "helm.toolkit.fluxcd.io"] as const;
+export const fluxGroups = [
+  "source.toolkit.fluxcd.io",
+  "kustomize.toolkit.fluxcd.io",
+  "helm.toolkit.fluxcd.io",
+] as const;
 
 export function repoPath(relativePath: string): string {
   return join(repoRoot, relativePath);
@@ -40,11 +44,11 @@ export function readObjects(relativePath: string): KubeObject[] {
   return parseManifests(text, relativePath);
 }
 
-
 /** One YAML document as a plain value. */
 export function readYaml<T>(relativePath: string): T {
   const doc = parseDocument(readFileSync(repoPath(relativePath), "utf8"));
-  if (doc.errors.length > 0) throw new Error(`expected valid YAML in ${relativePath}; found: ${doc.errors.map((e) => e.message).join("; ")}`);
+  if (doc.errors.length > 0)
+    throw new Error(`expected valid YAML in ${relativePath}; found: ${doc.errors.map((e) => e.message).join("; ")}`);
   return doc.toJS() as T;
 }
 
@@ -85,7 +89,9 @@ export interface ChartRun {
 /** Fails with a clear message when a chart directory holds no chart (yet). */
 export function requireChart(chartDir: string): void {
   if (!existsSync(repoPath(join(chartDir, "Chart.yaml")))) {
-    throw new Error(`expected a Helm chart at ${chartDir} (a Chart.yaml); there is none; the chart has not landed or the path is wrong`);
+    throw new Error(
+      `expected a Helm chart at ${chartDir} (a Chart.yaml); there is none; the chart has not landed or the path is wrong`,
+    );
   }
 }
 
@@ -109,7 +115,11 @@ export async function helmTemplate(release: string, chartDir: string, opts: Char
 export function helmLint(chartDir: string, opts: ChartRun): string {
   requireChart(chartDir);
   return withValues(opts, (args) =>
-    run(toolPath("helm"), ["lint", "--strict", repoPath(chartDir), "--namespace", opts.namespace, ...args], `helm lint --strict ${chartDir}`),
+    run(
+      toolPath("helm"),
+      ["lint", "--strict", repoPath(chartDir), "--namespace", opts.namespace, ...args],
+      `helm lint --strict ${chartDir}`,
+    ),
   );
 }
 
@@ -184,7 +194,10 @@ export function ofKind<T extends KubeObject>(objects: readonly KubeObject[], kin
 
 export function named<T extends KubeObject>(objects: readonly T[], name: string, what: string): T {
   const found = objects.find((o) => o.metadata.name === name);
-  if (!found) throw new Error(`expected ${what} named ${name}; found ${objects.map((o) => o.metadata.name).join(", ") || "none"}`);
+  if (!found)
+    throw new Error(
+      `expected ${what} named ${name}; found ${objects.map((o) => o.metadata.name).join(", ") || "none"}`,
+    );
   return found;
 }
 
@@ -242,7 +255,9 @@ export interface Service extends KubeObject {
 export async function renderedService(instance: RelayInstance): Promise<Service> {
   const services = ofKind<Service>(await renderRelay(instance), "Service");
   if (services.length !== 1) {
-    throw new Error(`expected the chart to render exactly one Service for ${instance.release}; it rendered ${services.length}`);
+    throw new Error(
+      `expected the chart to render exactly one Service for ${instance.release}; it rendered ${services.length}`,
+    );
   }
   return services[0]!;
 }
@@ -253,7 +268,13 @@ export interface Ingress extends KubeObject {
     tls?: { hosts?: string[]; secretName?: string }[];
     rules?: {
       host?: string;
-      http?: { paths: { path?: string; pathType?: string; backend: { service?: { name: string; port: { number?: number; name?: string } } } }[] };
+      http?: {
+        paths: {
+          path?: string;
+          pathType?: string;
+          backend: { service?: { name: string; port: { number?: number; name?: string } } };
+        }[];
+      };
     }[];
   };
 }
@@ -267,7 +288,10 @@ export function ingresses(): Ingress[] {
 /** The Ingress whose rule serves an instance's host. */
 export function ingressFor(instance: RelayInstance): Ingress {
   const found = ingresses().filter((i) => i.spec.rules?.some((r) => r.host === instance.host));
-  if (found.length !== 1) throw new Error(`expected one Ingress for host ${instance.host} in ${management.ingressFile}; found ${found.length}`);
+  if (found.length !== 1)
+    throw new Error(
+      `expected one Ingress for host ${instance.host} in ${management.ingressFile}; found ${found.length}`,
+    );
   return found[0]!;
 }
 
@@ -316,12 +340,15 @@ export interface VendoredEntry {
 }
 
 export function vendoredEntries(): VendoredEntry[] {
-  return vendirConfig().directories.flatMap((d) => d.contents.map((content) => ({ dir: join(vendirDir, d.path, content.path), content })));
+  return vendirConfig().directories.flatMap((d) =>
+    d.contents.map((content) => ({ dir: join(vendirDir, d.path, content.path), content })),
+  );
 }
 
 export function vendoredHelmChart(name: string): VendoredEntry {
   const found = vendoredEntries().filter((e) => e.content.helmChart?.name === name);
-  if (found.length !== 1) throw new Error(`expected one helmChart entry named ${name} in ${vendirDir}/vendir.yml; found ${found.length}`);
+  if (found.length !== 1)
+    throw new Error(`expected one helmChart entry named ${name} in ${vendirDir}/vendir.yml; found ${found.length}`);
   return found[0]!;
 }
 

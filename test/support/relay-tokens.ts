@@ -13,7 +13,10 @@ const quiet = { ...process.env, NO_COLOR: "1", RUST_LOG: "error" };
 /** The relay binary of `version` (default: the chart's) built from the upstream source, as in the node's image. */
 export function relayBinary(version = versionOfTag(defaultServerTag())): string {
   const binary = join(repoRoot, ".cache/relay/bin", version, "relay");
-  if (!existsSync(binary)) throw new Error(`expected the relay ${version} binary at ${binary}; it is missing (the node's images build it: npx tsx test/platform/programs/build.ts)`);
+  if (!existsSync(binary))
+    throw new Error(
+      `expected the relay ${version} binary at ${binary}; it is missing (the node's images build it: npx tsx test/platform/programs/build.ts)`,
+    );
   return binary;
 }
 
@@ -40,7 +43,9 @@ async function sign(privateKey: string, input: Record<string, string>): Promise<
     let text = "";
     child.stdout!.on("data", (c: Buffer) => (text += c.toString()));
     // "close", not "exit": the output may still be in flight when the process exits.
-    child.once("close", (code) => (code === 0 ? resolve(text) : reject(new Error(`expected relay sign to exit 0; it exited ${code}`))));
+    child.once("close", (code) =>
+      code === 0 ? resolve(text) : reject(new Error(`expected relay sign to exit 0; it exited ${code}`)),
+    );
   });
   return (JSON.parse(out.slice(out.indexOf("{"))) as { token: string }).token;
 }

@@ -78,7 +78,13 @@ export interface CapacityResults {
     documents: number;
     idle: { memoryMiB: number; fds: number };
     /** Two rounds closed cleanly, then two ended without a close frame; each with what it added per socket. */
-    rounds: { memoryMiB: number; fds: number; documentsLoaded: number; addedKiBPerSocket: number; addedFdsPerSocket: number }[];
+    rounds: {
+      memoryMiB: number;
+      fds: number;
+      documentsLoaded: number;
+      addedKiBPerSocket: number;
+      addedFdsPerSocket: number;
+    }[];
     /** What the second abrupt round added per socket: the steady-state leak. */
     perSocketKiB: number;
     fdsPerSocket: number;
@@ -91,7 +97,17 @@ export interface CapacityResults {
 export function quantity(q: string): number {
   const m = /^(\d+(?:\.\d+)?)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(q);
   if (!m) throw new Error(`expected a Kubernetes quantity such as 500m or 512Mi; got "${q}"`);
-  const factor: Record<string, number> = { m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
+  const factor: Record<string, number> = {
+    m: 1e-3,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+  };
   return Number(m[1]) * (m[2] ? factor[m[2]]! : 1);
 }
 
@@ -100,7 +116,10 @@ const merge = (a: Tree, b: Tree): Tree => {
   const out: Tree = { ...a };
   for (const [k, v] of Object.entries(b)) {
     const prev = out[k];
-    out[k] = v && typeof v === "object" && !Array.isArray(v) && prev && typeof prev === "object" && !Array.isArray(prev) ? merge(prev as Tree, v as Tree) : v;
+    out[k] =
+      v && typeof v === "object" && !Array.isArray(v) && prev && typeof prev === "object" && !Array.isArray(prev)
+        ? merge(prev as Tree, v as Tree)
+        : v;
   }
   return out;
 };
@@ -108,7 +127,10 @@ const merge = (a: Tree, b: Tree): Tree => {
 /** An instance's sizing values as helm merges them: the chart's values.yaml, then the instance's file. */
 export function instanceValues(instance: RelayInstance, root = repoRoot): SizingValues {
   const read = (file: string) => (parse(readFileSync(join(root, file), "utf8")) ?? {}) as Tree;
-  const v = merge(read(join(relayChartPath, "values.yaml")), read(instance.valuesFile)) as { resources?: { requests?: Tree; limits?: Tree }; ulimits?: { nofile?: number | null } };
+  const v = merge(read(join(relayChartPath, "values.yaml")), read(instance.valuesFile)) as {
+    resources?: { requests?: Tree; limits?: Tree };
+    ulimits?: { nofile?: number | null };
+  };
   return {
     cpuRequest: String(v.resources?.requests?.cpu ?? ""),
     cpuLimit: v.resources?.limits?.cpu == null ? null : String(v.resources.limits.cpu),
@@ -123,7 +145,10 @@ const ms = (n: number) => (n < 10 ? n.toFixed(1) : n.toFixed(0));
 /** The row of `target` at `editors` × `documents`. */
 export function latencyOf(results: CapacityResults, target: string, editors: number, documents: number): LatencyRow {
   const row = results.latency.find((r) => r.target === target && r.editors === editors && r.documents === documents);
-  if (!row) throw new Error(`expected a latency row for ${target} at ${editors} editors on ${documents} documents in ${capacityResultsFile}; there is none (run npm run bench)`);
+  if (!row)
+    throw new Error(
+      `expected a latency row for ${target} at ${editors} editors on ${documents} documents in ${capacityResultsFile}; there is none (run npm run bench)`,
+    );
   return row;
 }
 
@@ -134,13 +159,21 @@ const socketsAtLimit = (i: InstanceCapacity) => Math.floor(i.connectionsAtMemory
 function advice(results: CapacityResults, i: InstanceCapacity): string {
   const m = results.memory;
   const perDevice = (results.pattern.socketsPerDrop * (m.perConnectionKiB + m.perSmallNoteKiB)) / 1024;
-  const parts = [`memory: +${perDevice.toFixed(2)} MiB per device with ${results.pattern.socketsPerDrop} notes open, +${m.perBigNoteMiB.toFixed(1)} MiB per open 1 MB note`];
+  const parts = [
+    `memory: +${perDevice.toFixed(2)} MiB per device with ${results.pattern.socketsPerDrop} notes open, +${m.perBigNoteMiB.toFixed(1)} MiB per open 1 MB note`,
+  ];
   const nofile = i.values.nofile ?? 1024;
-  parts.push(nofile >= socketsAtLimit(i) ? `ulimits.nofile ${nofile} is above the ${int(socketsAtLimit(i))} sockets the memory limit holds, so memory runs out first: raise both together` : `**raise ulimits.nofile above ${int(socketsAtLimit(i))}** (the sockets the memory limit holds), so that memory, not open files, runs out first`);
+  parts.push(
+    nofile >= socketsAtLimit(i)
+      ? `ulimits.nofile ${nofile} is above the ${int(socketsAtLimit(i))} sockets the memory limit holds, so memory runs out first: raise both together`
+      : `**raise ulimits.nofile above ${int(socketsAtLimit(i))}** (the sockets the memory limit holds), so that memory, not open files, runs out first`,
+  );
   if (i.values.cpuLimit) {
     const rows = results.latency.filter((r) => r.target === i.release);
     const throttled = rows.reduce((n, r) => n + (r.throttled?.throttled ?? 0), 0);
-    const slow = rows.filter((r) => r.p99 > 2 * latencyOf(results, "bare", r.editors, r.documents).p99 && (r.throttled?.throttled ?? 0) > 0);
+    const slow = rows.filter(
+      (r) => r.p99 > 2 * latencyOf(results, "bare", r.editors, r.documents).p99 && (r.throttled?.throttled ?? 0) > 0,
+    );
     const worst = slow.sort((a, b) => b.p99 - a.p99)[0];
     const notes = (n: number) => `${n} ${n === 1 ? "note" : "notes"}`;
     parts.push(
@@ -161,7 +194,8 @@ export function sizingTable(results: CapacityResults): string {
     "|---|---|---|---|---|---|",
     ...results.instances.map((i) => {
       const v = i.values;
-      const p = (e: number) => `${ms(latencyOf(results, i.release, e, 20).p99)} ms (${ms(latencyOf(results, "bare", e, 20).p99)} ms)`;
+      const p = (e: number) =>
+        `${ms(latencyOf(results, i.release, e, 20).p99)} ms (${ms(latencyOf(results, "bare", e, 20).p99)} ms)`;
       const nofile = v.nofile === i.nofileHere ? String(v.nofile) : `${v.nofile} (${i.nofileHere} measured here)`;
       const days = `${i.daysToMemoryLimit.toFixed(0)} / ${i.daysToNofile.toFixed(0)} days at ${int(i.leakedSocketsPerDay)} sockets a day (${results.pattern.devices[i.release]} devices)`;
       return `| \`${i.release}\` | ${v.cpuRequest} / ${v.cpuLimit ?? "none"}, ${v.memoryLimit}, ${nofile} | ${int(i.connectionsAtMemoryLimit)} / ${int(i.smallNotesAtMemoryLimit)} / ${int(i.bigNotesAtMemoryLimit)} | ${p(10)} / ${p(50)} | ${days} | ${advice(results, i)} |`;
@@ -198,12 +232,11 @@ export function sizingTable(results: CapacityResults): string {
 export function spliceSizing(readme: string, table: string): string {
   const start = readme.indexOf(sizingStart);
   const end = readme.indexOf(sizingEnd);
-  if (start < 0 || end < start) throw new Error(`expected the chart README to hold the markers ${sizingStart} … ${sizingEnd}; it does not`);
+  if (start < 0 || end < start)
+    throw new Error(`expected the chart README to hold the markers ${sizingStart} … ${sizingEnd}; it does not`);
   return `${readme.slice(0, start + sizingStart.length)}\n${table}\n${readme.slice(end)}`;
 }
 
 export function readCapacityResults(root = repoRoot): CapacityResults {
   return JSON.parse(readFileSync(join(root, capacityResultsFile), "utf8")) as CapacityResults;
 }
-
-

@@ -43,25 +43,43 @@ export function screen(output: string): string[] {
 }
 
 /** Runs a flow's bundle (through the runner, as its moon task does) in a 120-column terminal; its exit code and final screen. */
-export function runFlowInTerminal(flow: string, args: readonly string[], dir: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; screen: string[] }> {
+export function runFlowInTerminal(
+  flow: string,
+  args: readonly string[],
+  dir: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; screen: string[] }> {
   const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
   const command = [process.execPath, join(repoRoot, "scripts/build/flow.mjs"), flow, ...args].map(quote).join(" ");
   const typescript = join(dir, "typescript");
   return new Promise((resolve) => {
     // `script` writes everything the terminal got to its log file; stty gives the terminal a size, as a real one has.
-    execFile("script", ["--quiet", "--flush", "--return", "--command", `stty cols 120 rows 50; ${command}`, typescript], { cwd: repoRoot, env: { ...process.env, CI: undefined, ...env } }, (error) => {
-      const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-      const log = readFileSync(typescript, "utf8");
-      // Between the header and footer lines that script adds.
-      const body = log.slice(log.indexOf("\n") + 1, log.lastIndexOf("\nScript done"));
-      resolve({ code, screen: screen(body) });
-    });
+    execFile(
+      "script",
+      ["--quiet", "--flush", "--return", "--command", `stty cols 120 rows 50; ${command}`, typescript],
+      { cwd: repoRoot, env: { ...process.env, CI: undefined, ...env } },
+      (error) => {
+        const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+        const log = readFileSync(typescript, "utf8");
+        // Between the header and footer lines that script adds.
+        const body = log.slice(log.indexOf("\n") + 1, log.lastIndexOf("\nScript done"));
+        resolve({ code, screen: screen(body) });
+      },
+    );
   });
 }
 
 /** Runs a flow's bundle with its stdout a pipe nobody reads any more (as `… | head -0`); its exit code and stderr. */
-export async function runFlowWithStdoutClosed(flow: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [join(repoRoot, "scripts/build/flow.mjs"), flow, ...args], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CI: "true", ...env } });
+export async function runFlowWithStdoutClosed(
+  flow: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [join(repoRoot, "scripts/build/flow.mjs"), flow, ...args], {
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, CI: "true", ...env },
+  });
   // The reader is gone before the flow writes its first line.
   child.stdout.destroy();
   let stderr = "";

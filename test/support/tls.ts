@@ -16,30 +16,84 @@ export interface TestCa {
 
 export function testCa(dir: string): TestCa {
   const ssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-  ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=relay test CA");
+  ssl(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=relay test CA",
+  );
   return {
     caFile: join(dir, "ca.crt"),
     issue(names, label) {
       writeFileSync(join(dir, `${label}.ext`), `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")}\n`);
-      ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${label}.key`, "-out", `${label}.csr`, "-subj", `/CN=${names[0]}`);
-      ssl("x509", "-req", "-in", `${label}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${label}.crt`, "-days", "2", "-extfile", `${label}.ext`);
-      return { key: readFileSync(join(dir, `${label}.key`), "utf8"), cert: readFileSync(join(dir, `${label}.crt`), "utf8") };
+      ssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        `${label}.key`,
+        "-out",
+        `${label}.csr`,
+        "-subj",
+        `/CN=${names[0]}`,
+      );
+      ssl(
+        "x509",
+        "-req",
+        "-in",
+        `${label}.csr`,
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        `${label}.crt`,
+        "-days",
+        "2",
+        "-extfile",
+        `${label}.ext`,
+      );
+      return {
+        key: readFileSync(join(dir, `${label}.key`), "utf8"),
+        cert: readFileSync(join(dir, `${label}.crt`), "utf8"),
+      };
     },
   };
 }
 
 /** An HTTPS server on a free loopback port; `answer` writes each response. */
-export async function httpsServer(tls: { key: string; cert: string }, answer: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; port: number }> {
+export async function httpsServer(
+  tls: { key: string; cert: string },
+  answer: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<{ server: Server; port: number }> {
   const server = createServer(tls, answer);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   return { server, port: (server.address() as { port: number }).port };
 }
 
 /** Answers GET /ready with `status` and the relay-server-version header `version` (none when undefined); returns its port. */
-export function readyServer(tls: { key: string; cert: string }, status: () => number, version: () => string | undefined = () => versionOfTag(defaultServerTag())): Promise<{ server: Server; port: number }> {
+export function readyServer(
+  tls: { key: string; cert: string },
+  status: () => number,
+  version: () => string | undefined = () => versionOfTag(defaultServerTag()),
+): Promise<{ server: Server; port: number }> {
   return httpsServer(tls, (req, res) => {
     const reported = version();
-    res.writeHead(req.url === "/ready" ? status() : 404, { ...(reported === undefined ? {} : { "relay-server-version": reported }), "content-type": "application/json" });
+    res.writeHead(req.url === "/ready" ? status() : 404, {
+      ...(reported === undefined ? {} : { "relay-server-version": reported }),
+      "content-type": "application/json",
+    });
     res.end(JSON.stringify({ ok: status() === 200 }));
   });
 }

@@ -10,7 +10,11 @@ export function preMigrationVendir(dir: string): string {
   const repo = join(dir, "repo");
   const vendir = join(repo, "third_party/vendir");
   cpSync(join(repoRoot, "test/fixtures/vendir/pre-migration"), vendir, { recursive: true });
-  const git = (...args: string[]) => execFileSync("git", ["-c", "user.name=local", "-c", "user.email=local@localhost", ...args], { cwd: repo, stdio: "ignore" });
+  const git = (...args: string[]) =>
+    execFileSync("git", ["-c", "user.name=local", "-c", "user.email=local@localhost", ...args], {
+      cwd: repo,
+      stdio: "ignore",
+    });
   git("init", "-q");
   git("add", "-A");
   git("commit", "-qm", "pre-migration");

@@ -13,5 +13,7 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => P
     }
     await new Promise((r) => setTimeout(r, 1000));
   }
-  throw new Error(`expected ${what} within ${timeoutMs / 1000} s${last ? `; last error: ${(last as Error).message}` : ""}`);
+  throw new Error(
+    `expected ${what} within ${timeoutMs / 1000} s${last ? `; last error: ${(last as Error).message}` : ""}`,
+  );
 }

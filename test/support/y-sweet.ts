@@ -24,7 +24,11 @@ export interface OfficialClient {
  * taken off before the socket is closed.
  */
 function disconnect(provider: YSweetProvider): void {
-  const internals = provider as unknown as { websocket: { onclose: unknown; onerror: unknown; onmessage: unknown } | null; clearHeartbeat(): void; clearConnectionTimeout(): void };
+  const internals = provider as unknown as {
+    websocket: { onclose: unknown; onerror: unknown; onmessage: unknown } | null;
+    clearHeartbeat(): void;
+    clearConnectionTimeout(): void;
+  };
   if (internals.websocket) {
     internals.websocket.onclose = null;
     internals.websocket.onerror = null;
@@ -37,14 +41,23 @@ function disconnect(provider: YSweetProvider): void {
 }
 
 /** Opens `docId` on the server at `base` (http://host:port) with a document token, on `doc` (a fresh one by default). */
-export function openOfficial(base: string, docId: string, token: string, doc = new Y.Doc(), timeoutMs = 20_000): OfficialClient {
+export function openOfficial(
+  base: string,
+  docId: string,
+  token: string,
+  doc = new Y.Doc(),
+  timeoutMs = 20_000,
+): OfficialClient {
   const url = `${base.replace(/^http/, "ws")}/d/${docId}/ws`;
   const provider = createYjsProvider(doc, docId, async () => ({ url, baseUrl: `${base}/d/${docId}`, docId, token }), {
     WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
     showDebuggerLink: false,
   });
   const synced = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`expected the official client to sync ${docId} within ${timeoutMs / 1000} s; it did not`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`expected the official client to sync ${docId} within ${timeoutMs / 1000} s; it did not`)),
+      timeoutMs,
+    );
     const onSync = (isSynced: boolean) => {
       if (!isSynced) return;
       clearTimeout(timer);

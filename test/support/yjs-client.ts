@@ -31,7 +31,15 @@ export function connectDoc(url: string, doc = new Y.Doc(), timeoutMs = 15_000): 
   };
   doc.on("update", onUpdate);
   const synced = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`expected the server to sync ${url.replace(/token=.*/, "token=…")} within ${timeoutMs / 1000} s; it did not`)), timeoutMs);
+    const timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `expected the server to sync ${url.replace(/token=.*/, "token=…")} within ${timeoutMs / 1000} s; it did not`,
+          ),
+        ),
+      timeoutMs,
+    );
     ws.on("open", () => {
       const encoder = encoding.createEncoder();
       encoding.writeVarUint(encoder, messageSync);
@@ -79,7 +87,9 @@ export async function until<T>(what: string, expected: T, read: () => T, timeout
     if (last === expected) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`expected ${what} to be ${JSON.stringify(expected)} within ${timeoutMs / 1000} s; it was ${JSON.stringify(last)}`);
+  throw new Error(
+    `expected ${what} to be ${JSON.stringify(expected)} within ${timeoutMs / 1000} s; it was ${JSON.stringify(last)}`,
+  );
 }
 
 export interface HoldResult {
@@ -95,7 +105,11 @@ export interface HoldResult {
  * open, the whole run bounded by `totalMs`; returns those open and those that failed.
  * The caller closes the sockets (closeAll).
  */
-export async function openMany(url: string, count: number, opts: { batch?: number; perSocketMs?: number; totalMs?: number } = {}): Promise<HoldResult> {
+export async function openMany(
+  url: string,
+  count: number,
+  opts: { batch?: number; perSocketMs?: number; totalMs?: number } = {},
+): Promise<HoldResult> {
   const batch = opts.batch ?? 100;
   const perSocketMs = opts.perSocketMs ?? 5_000;
   const deadline = Date.now() + (opts.totalMs ?? 120_000);
@@ -106,20 +120,22 @@ export async function openMany(url: string, count: number, opts: { batch?: numbe
   for (let i = 0; i < count && Date.now() < deadline; i += batch) {
     const n = Math.min(batch, count - i);
     const results = await Promise.all(
-      Array.from({ length: n }, () =>
-        new Promise<boolean>((resolve) => {
-          const ws = new WebSocket(url, { handshakeTimeout: perSocketMs });
-          sockets.push(ws);
-          ws.once("open", () => resolve(true));
-          ws.once("error", (error) => {
-            if (errors.size < 5) errors.add(error.message);
-            resolve(false);
-          });
-          ws.once("close", (code) => {
-            if (errors.size < 5) errors.add(`closed with code ${code}`);
-            resolve(false);
-          });
-        }),
+      Array.from(
+        { length: n },
+        () =>
+          new Promise<boolean>((resolve) => {
+            const ws = new WebSocket(url, { handshakeTimeout: perSocketMs });
+            sockets.push(ws);
+            ws.once("open", () => resolve(true));
+            ws.once("error", (error) => {
+              if (errors.size < 5) errors.add(error.message);
+              resolve(false);
+            });
+            ws.once("close", (code) => {
+              if (errors.size < 5) errors.add(`closed with code ${code}`);
+              resolve(false);
+            });
+          }),
       ),
     );
     for (const ok of results) ok ? held++ : refused++;
@@ -147,6 +163,8 @@ export function upgradeStatus(url: string, timeoutMs = 10_000): Promise<number> 
       res.resume();
       ws.terminate();
     });
-    ws.once("error", (error) => reject(new Error(`expected an HTTP answer to the WebSocket upgrade ${url}; got ${error.message}`)));
+    ws.once("error", (error) =>
+      reject(new Error(`expected an HTTP answer to the WebSocket upgrade ${url}; got ${error.message}`)),
+    );
   });
 }

@@ -12,19 +12,25 @@ import { repoRoot } from "../../scripts/lib/paths.ts";
 const scripts = join(repoRoot, "scripts");
 
 function files(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : /\.(ts|mjs)$/.test(e.name) ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? files(join(dir, e.name)) : /\.(ts|mjs)$/.test(e.name) ? [join(dir, e.name)] : [],
+  );
 }
 
 /** The relative imports of a file, resolved to repository paths. */
 function imports(file: string): string[] {
   const text = readFileSync(file, "utf8");
-  return [...text.matchAll(/(?:from|import)\s*\(?\s*"(\.{1,2}\/[^"]+)"/g)].map((m) => relative(repoRoot, resolve(dirname(file), m[1]!)));
+  return [...text.matchAll(/(?:from|import)\s*\(?\s*"(\.{1,2}\/[^"]+)"/g)].map((m) =>
+    relative(repoRoot, resolve(dirname(file), m[1]!)),
+  );
 }
 
 /** What loading a file loads with it: its import statements, without `import type` and `import()`; bare names are packages. */
 function staticImports(file: string): string[] {
   const text = readFileSync(file, "utf8");
-  return [...text.matchAll(/^import\s+(?!type\b)(?:[^;]*?\sfrom\s+)?"([^"]+)"/gm)].map((m) => (m[1]!.startsWith(".") ? relative(repoRoot, resolve(dirname(file), m[1]!)) : m[1]!));
+  return [...text.matchAll(/^import\s+(?!type\b)(?:[^;]*?\sfrom\s+)?"([^"]+)"/gm)].map((m) =>
+    m[1]!.startsWith(".") ? relative(repoRoot, resolve(dirname(file), m[1]!)) : m[1]!,
+  );
 }
 
 function closure(start: string, next = imports): Set<string> {
@@ -38,7 +44,9 @@ function closure(start: string, next = imports): Set<string> {
   return seen;
 }
 
-const commands = readdirSync(join(scripts, "flows")).filter((f) => f.endsWith(".ts")).map((f) => f.slice(0, -3));
+const commands = readdirSync(join(scripts, "flows"))
+  .filter((f) => f.endsWith(".ts"))
+  .map((f) => f.slice(0, -3));
 
 describe("the code's layout", () => {
   it("a flow imports only the engine and its own steps, never another flow", () => {
@@ -47,19 +55,28 @@ describe("the code's layout", () => {
     for (const flow of commands) {
       const own = [`scripts/flows/run/${flow}.ts`, `scripts/flows/${flow}.ts`];
       for (const file of own) {
-        for (const target of imports(join(repoRoot, file))) expect(target, `${file} imports ${target}`).toMatch(new RegExp(`^(scripts/lib/|${own.join("|")}$)`));
+        for (const target of imports(join(repoRoot, file)))
+          expect(target, `${file} imports ${target}`).toMatch(new RegExp(`^(scripts/lib/|${own.join("|")}$)`));
       }
     }
   });
 
-  it.each(commands)("the steps of %s never import their command, not even for a type: no cycle between the two", (flow) => {
-    const command = `scripts/flows/${flow}.ts`;
-    const steps = `scripts/flows/run/${flow}.ts`;
-    const reached = closure(steps);
-    expect([...reached].filter((p) => p === command || (p.startsWith("scripts/flows/") && !p.startsWith("scripts/flows/run/"))), `${steps} reaches back to a command`).toEqual([]);
-    // The command fills in the options type its steps own.
-    expect(imports(join(repoRoot, command))).toContain(steps);
-  });
+  it.each(commands)(
+    "the steps of %s never import their command, not even for a type: no cycle between the two",
+    (flow) => {
+      const command = `scripts/flows/${flow}.ts`;
+      const steps = `scripts/flows/run/${flow}.ts`;
+      const reached = closure(steps);
+      expect(
+        [...reached].filter(
+          (p) => p === command || (p.startsWith("scripts/flows/") && !p.startsWith("scripts/flows/run/")),
+        ),
+        `${steps} reaches back to a command`,
+      ).toEqual([]);
+      // The command fills in the options type its steps own.
+      expect(imports(join(repoRoot, command))).toContain(steps);
+    },
+  );
 
   it("finds no import cycle anywhere under scripts/", () => {
     const cycles: string[] = [];
@@ -78,28 +95,47 @@ describe("the code's layout", () => {
     expect(cycles).toEqual([]);
   });
 
-  it.each(commands)("the command %s loads no more than the CLI layer, the names and the option checks before its command line is parsed", (flow) => {
-    const loaded = [...closure(`scripts/flows/${flow}.ts`, staticImports)].filter((p) => !p.startsWith("node:")).sort();
-    const light = ["scripts/lib/cli.ts", "scripts/lib/errors.ts", "scripts/lib/interrupt.ts", "scripts/lib/names.ts", "scripts/lib/onepassword.ts", "scripts/lib/paths.ts", "scripts/lib/connect-secrets.ts", "scripts/lib/verify/checks.ts"];
-    expect(loaded.filter((p) => p !== `scripts/flows/${flow}.ts` && !light.includes(p))).toEqual([]);
-    expect(readFileSync(join(scripts, `flows/${flow}.ts`), "utf8")).toContain(`await import("./run/${flow}.ts")`);
-  });
+  it.each(commands)(
+    "the command %s loads no more than the CLI layer, the names and the option checks before its command line is parsed",
+    (flow) => {
+      const loaded = [...closure(`scripts/flows/${flow}.ts`, staticImports)]
+        .filter((p) => !p.startsWith("node:"))
+        .sort();
+      const light = [
+        "scripts/lib/cli.ts",
+        "scripts/lib/errors.ts",
+        "scripts/lib/interrupt.ts",
+        "scripts/lib/names.ts",
+        "scripts/lib/onepassword.ts",
+        "scripts/lib/paths.ts",
+        "scripts/lib/connect-secrets.ts",
+        "scripts/lib/verify/checks.ts",
+      ];
+      expect(loaded.filter((p) => p !== `scripts/flows/${flow}.ts` && !light.includes(p))).toEqual([]);
+      expect(readFileSync(join(scripts, `flows/${flow}.ts`), "utf8")).toContain(`await import("./run/${flow}.ts")`);
+    },
+  );
 
   it("nothing under scripts/ imports from test/", () => {
     for (const file of files(scripts)) {
-      for (const target of imports(file)) expect(target, `${relative(repoRoot, file)} imports ${target}`).not.toMatch(/^test\//);
+      for (const target of imports(file))
+        expect(target, `${relative(repoRoot, file)} imports ${target}`).not.toMatch(/^test\//);
     }
   });
 
   it("no flow decides by its file name whether it runs: the runner calls main", () => {
-    for (const file of files(scripts)) expect(readFileSync(file, "utf8"), relative(repoRoot, file)).not.toMatch(/isEntryPoint|process\.argv\[1\]/);
+    for (const file of files(scripts))
+      expect(readFileSync(file, "utf8"), relative(repoRoot, file)).not.toMatch(/isEntryPoint|process\.argv\[1\]/);
   });
 
-  it.each(["ingress.ts", "vendir.ts", "mirrors.ts", "ingress-sync.ts", "errors.ts", "yaml.ts", "onepassword.ts"])("the pure module %s does not reach the CLI layer", (module) => {
-    const reached = closure(`scripts/lib/${module}`);
-    expect([...reached].filter((p) => p === "scripts/lib/cli.ts" || p === "scripts/lib/steps.ts")).toEqual([]);
-    for (const path of reached) expect(readFileSync(join(repoRoot, path), "utf8"), path).not.toMatch(/from "listr2"/);
-  });
+  it.each(["ingress.ts", "vendir.ts", "mirrors.ts", "ingress-sync.ts", "errors.ts", "yaml.ts", "onepassword.ts"])(
+    "the pure module %s does not reach the CLI layer",
+    (module) => {
+      const reached = closure(`scripts/lib/${module}`);
+      expect([...reached].filter((p) => p === "scripts/lib/cli.ts" || p === "scripts/lib/steps.ts")).toEqual([]);
+      for (const path of reached) expect(readFileSync(join(repoRoot, path), "utf8"), path).not.toMatch(/from "listr2"/);
+    },
+  );
 });
 
 const platform = "test/platform";
@@ -123,7 +159,9 @@ describe("the local platform's layout", () => {
   it("is reached by its programs only through its front door (or another program)", () => {
     for (const file of files(join(repoRoot, platform, "programs"))) {
       for (const target of imports(file).filter((t) => t.startsWith(`${platform}/`))) {
-        expect(target, `${relative(repoRoot, file)} imports ${target}`).toMatch(new RegExp(`^(${frontDoor}|${platform}/programs/.*)$`));
+        expect(target, `${relative(repoRoot, file)} imports ${target}`).toMatch(
+          new RegExp(`^(${frontDoor}|${platform}/programs/.*)$`),
+        );
       }
     }
   });
@@ -133,7 +171,8 @@ describe("the local platform's layout", () => {
       for (const target of imports(file)) {
         const where = `${relative(repoRoot, file)} imports ${target}`;
         expect(target, where).not.toMatch(/^test\/(unit|chart|integration)\/|\.test\.ts$/);
-        if (relative(repoRoot, file).startsWith(`${platform}/build/`)) expect(target, where).not.toMatch(new RegExp(`^${platform}/(components|played|programs)/`));
+        if (relative(repoRoot, file).startsWith(`${platform}/build/`))
+          expect(target, where).not.toMatch(new RegExp(`^${platform}/(components|played|programs)/`));
       }
     }
   });

@@ -7,11 +7,27 @@ import { parse as parseYaml } from "yaml";
 import { parseDuration } from "../../scripts/lib/cli.ts";
 import { checkCredentials, connectSecrets } from "../../scripts/lib/connect-secrets.ts";
 import { clusterOptionSpecs, parseFlowArgs } from "../../scripts/lib/cli.ts";
-import { describeFsError, fsRemedy, OperatorError, redact, redactError, registerSecret } from "../../scripts/lib/errors.ts";
+import {
+  describeFsError,
+  fsRemedy,
+  OperatorError,
+  redact,
+  redactError,
+  registerSecret,
+} from "../../scripts/lib/errors.ts";
 import { privateTempDir, writeAllOrNone, writeIfChanged } from "../../scripts/lib/files.ts";
 import { readCaFile } from "../../scripts/lib/verify/network.ts";
 import { execFileSync } from "node:child_process";
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { managementClient, parseKubeconfig, untrustedKubeconfig, writeKubeconfig } from "../../scripts/lib/clusters.ts";
 import { certificateProblem, KubeClient } from "../../scripts/lib/kube.ts";
@@ -29,12 +45,21 @@ afterEach(() => {
 describe("flow options", () => {
   it("gives every flow the same common options with their defaults", () => {
     const { common } = parseFlowArgs(["--dry-run", "--management-context", "enigma"], clusterOptionSpecs);
-    expect(common).toEqual({ managementContext: "enigma", tenantKubeconfig: undefined, tenantKubeconfigFrom: "secret", tenantKubeconfigKey: "super-admin.conf", dryRun: true, verbose: false });
+    expect(common).toEqual({
+      managementContext: "enigma",
+      tenantKubeconfig: undefined,
+      tenantKubeconfigFrom: "secret",
+      tenantKubeconfigKey: "super-admin.conf",
+      dryRun: true,
+      verbose: false,
+    });
   });
 
   it("refuses an unknown option and an unknown kubeconfig source", () => {
     expect(() => parseFlowArgs(["--dryrun"], {})).toThrow(/Unknown option '--dryrun'; see --help/);
-    expect(() => parseFlowArgs(["--tenant-kubeconfig-from", "vault"], clusterOptionSpecs)).toThrow(/expected --tenant-kubeconfig-from secret or 1password; got "vault"/);
+    expect(() => parseFlowArgs(["--tenant-kubeconfig-from", "vault"], clusterOptionSpecs)).toThrow(
+      /expected --tenant-kubeconfig-from secret or 1password; got "vault"/,
+    );
   });
 });
 
@@ -48,19 +73,27 @@ describe("redaction", () => {
 describe("1Password", () => {
   it("renders an op inject template from the local source, every reference resolved", async () => {
     const file = localSecretsFile(tempDir("op-"), { "op://v/item one/field": "A", "op://v/i/f": "B" });
-    const out = await injectSecrets("a: {{ op://v/item one/field }}\nb: {{op://v/i/f}}\nc: {{ op://v/i/f }}\n", new LocalSecretSource(file));
+    const out = await injectSecrets(
+      "a: {{ op://v/item one/field }}\nb: {{op://v/i/f}}\nc: {{ op://v/i/f }}\n",
+      new LocalSecretSource(file),
+    );
     expect(out).toBe("a: A\nb: B\nc: B\n");
   });
 
   it("names the missing reference, not a value", async () => {
     const file = localSecretsFile(tempDir("op-"), { "op://v/i/f": "hidden-value" });
-    await expect(new LocalSecretSource(file).resolve("op://v/i/other")).rejects.toThrow(/op:\/\/v\/i\/other; no item matched/);
+    await expect(new LocalSecretSource(file).resolve("op://v/i/other")).rejects.toThrow(
+      /op:\/\/v\/i\/other; no item matched/,
+    );
   });
 
   it("never quotes a secrets file that is not valid JSON, and names a JSON value that is not an object", async () => {
     const dir = tempDir("op-");
     const cases: [string, RegExp][] = [
-      ['ZQXCANARY9", "op://v/i/f": "x"}', /it is not valid JSON; fix the file \(its content is not shown: it holds secrets\)$/],
+      [
+        'ZQXCANARY9", "op://v/i/f": "x"}',
+        /it is not valid JSON; fix the file \(its content is not shown: it holds secrets\)$/,
+      ],
       ["null", /found null; write it as/],
       ['["ZQXCANARY9"]', /found an array; write it as/],
       ["42", /found a number; write it as/],
@@ -82,34 +115,54 @@ describe("1Password", () => {
   });
 
   it("refuses a malformed reference before asking anyone", async () => {
-    await expect(new LocalSecretSource(localSecretsFile(tempDir("op-"), {})).resolve("vault/item")).rejects.toThrow(/expected a secret reference like op:\/\/vault\/item\/field; got "vault\/item"/);
+    await expect(new LocalSecretSource(localSecretsFile(tempDir("op-"), {})).resolve("vault/item")).rejects.toThrow(
+      /expected a secret reference like op:\/\/vault\/item\/field; got "vault\/item"/,
+    );
   });
 
-  it.each(["ops_not-a-real-service-account-token", "not-even-ops-prefixed"])("says that a malformed OP_SERVICE_ACCOUNT_TOKEN (%s) is malformed, never the token itself", async (token) => {
-    const error = await new OnePasswordSdkSource(token).resolve("op://setup-docs-prod/x/y").catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(OperatorError);
-    expect((error as Error).message).toMatch(/^expected OP_SERVICE_ACCOUNT_TOKEN to hold a 1Password service account token; it is malformed \(1Password's SDK: ".+"\); export the token exactly as 1Password shows it/);
-    expect((error as Error).message).not.toMatch(/vault, item and field/);
-    expect(redact((error as Error).message)).not.toContain(token);
-  }, 60_000);
+  it.each(["ops_not-a-real-service-account-token", "not-even-ops-prefixed"])(
+    "says that a malformed OP_SERVICE_ACCOUNT_TOKEN (%s) is malformed, never the token itself",
+    async (token) => {
+      const error = await new OnePasswordSdkSource(token).resolve("op://setup-docs-prod/x/y").catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(OperatorError);
+      expect((error as Error).message).toMatch(
+        /^expected OP_SERVICE_ACCOUNT_TOKEN to hold a 1Password service account token; it is malformed \(1Password's SDK: ".+"\); export the token exactly as 1Password shows it/,
+      );
+      expect((error as Error).message).not.toMatch(/vault, item and field/);
+      expect(redact((error as Error).message)).not.toContain(token);
+    },
+    60_000,
+  );
 
   it("asks for OP_SERVICE_ACCOUNT_TOKEN when it is not set", async () => {
-    await expect(new OnePasswordSdkSource("").resolve("op://v/i/f")).rejects.toThrow(/expected OP_SERVICE_ACCOUNT_TOKEN/);
+    await expect(new OnePasswordSdkSource("").resolve("op://v/i/f")).rejects.toThrow(
+      /expected OP_SERVICE_ACCOUNT_TOKEN/,
+    );
   });
 });
 
 describe("Connect credentials", () => {
   it("accepts a credentials file with the fields Connect reads", () => {
-    expect(() => checkCredentials(JSON.stringify({ verifier: {}, encCredentials: {}, version: "2", deviceUuid: "d", uniqueKey: {} }), "op://r")).not.toThrow();
+    expect(() =>
+      checkCredentials(
+        JSON.stringify({ verifier: {}, encCredentials: {}, version: "2", deviceUuid: "d", uniqueKey: {} }),
+        "op://r",
+      ),
+    ).not.toThrow();
   });
 
   it("names the missing fields of an incomplete file", () => {
-    expect(() => checkCredentials(JSON.stringify({ verifier: {}, version: "2" }), "op://r")).toThrow(/missing encCredentials, deviceUuid, uniqueKey/);
+    expect(() => checkCredentials(JSON.stringify({ verifier: {}, version: "2" }), "op://r")).toThrow(
+      /missing encCredentials, deviceUuid, uniqueKey/,
+    );
   });
 
   it("stores the base64 of the JSON as the Secret's value", () => {
     const [, creds, token] = connectSecrets('{"a":1}', "tok");
-    const value = Buffer.from((creds!.data as Record<string, string>)["1password-credentials.json"]!, "base64").toString();
+    const value = Buffer.from(
+      (creds!.data as Record<string, string>)["1password-credentials.json"]!,
+      "base64",
+    ).toString();
     expect(Buffer.from(value, "base64").toString()).toBe('{"a":1}');
     expect(Buffer.from((token!.data as Record<string, string>).token!, "base64").toString()).toBe("tok");
   });
@@ -117,8 +170,18 @@ describe("Connect credentials", () => {
 
 describe("bootstrap", () => {
   const objects = [
-    { apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository", metadata: { name: "setup" }, spec: { url: "u", ref: { branch: "main" } } },
-    { apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization", metadata: { name: "docs-prod" }, spec: { path: "./apps/docs-prod", patches: [{ patch: "own" }] } },
+    {
+      apiVersion: "source.toolkit.fluxcd.io/v1",
+      kind: "GitRepository",
+      metadata: { name: "setup" },
+      spec: { url: "u", ref: { branch: "main" } },
+    },
+    {
+      apiVersion: "kustomize.toolkit.fluxcd.io/v1",
+      kind: "Kustomization",
+      metadata: { name: "docs-prod" },
+      spec: { path: "./apps/docs-prod", patches: [{ patch: "own" }] },
+    },
     { apiVersion: "v1", kind: "Namespace", metadata: { name: "relay" } },
   ] as Manifest[];
 
@@ -140,54 +203,83 @@ describe("bootstrap", () => {
   });
 
   it("reads durations as Go writes them and refuses anything else", () => {
-    expect(["250ms", "90s", "5m", "1h", "1m30s", "2h45m", "1.5h", "0"].map((d) => parseDuration(d))).toEqual([250, 90_000, 300_000, 3_600_000, 90_000, 9_900_000, 5_400_000, 0]);
+    expect(["250ms", "90s", "5m", "1h", "1m30s", "2h45m", "1.5h", "0"].map((d) => parseDuration(d))).toEqual([
+      250, 90_000, 300_000, 3_600_000, 90_000, 9_900_000, 5_400_000, 0,
+    ]);
     for (const bad of ["soon", "banana", "30", "", "5 m", "1m30", "-5s", "5d"]) {
-      expect(() => parseDuration(bad), bad).toThrow(/expected --timeout to be a duration like 500ms, 90s, 1m30s or 2h; got/);
+      expect(() => parseDuration(bad), bad).toThrow(
+        /expected --timeout to be a duration like 500ms, 90s, 1m30s or 2h; got/,
+      );
     }
   });
 
   it("refuses a kubeconfig without a current context", async () => {
-    await expect(parseKubeconfig("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n", "file.yaml")).rejects.toThrow(/expected a kubeconfig with a current context in file.yaml/);
+    await expect(
+      parseKubeconfig("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n", "file.yaml"),
+    ).rejects.toThrow(/expected a kubeconfig with a current context in file.yaml/);
   });
 });
 
 describe("kubeconfig files", () => {
   it("writes a kubeconfig readable by its owner only", async () => {
     const path = join(tempDir("kc-"), "tenant.kubeconfig");
-    const kc = await parseKubeconfig("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: https://127.0.0.1:1}}]\nusers: [{name: u, user: {token: t0k3n-value}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n", "inline");
+    const kc = await parseKubeconfig(
+      "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: https://127.0.0.1:1}}]\nusers: [{name: u, user: {token: t0k3n-value}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n",
+      "inline",
+    );
     writeKubeconfig(kc, path);
     expect(statSync(path).mode & 0o777).toBe(0o600);
-    expect((await parseKubeconfig(readFileSync(path, "utf8"), path)).getCurrentCluster()?.server).toBe("https://127.0.0.1:1");
+    expect((await parseKubeconfig(readFileSync(path, "utf8"), path)).getCurrentCluster()?.server).toBe(
+      "https://127.0.0.1:1",
+    );
   });
 
   it("is git-ignored under the names the flows use", () => {
     for (const name of ["tenant.kubeconfig", "apps/docs-prod/kubeconfig.yaml"]) {
-      expect(execFileSync("git", ["check-ignore", "--no-index", name], { cwd: repoRoot, encoding: "utf8" }).trim()).toBe(name);
+      expect(
+        execFileSync("git", ["check-ignore", "--no-index", name], { cwd: repoRoot, encoding: "utf8" }).trim(),
+      ).toBe(name);
     }
   });
 });
 
 describe("operator messages", () => {
   it("puts a multi-line error on one line", () => {
-    expect(redactError(new OperatorError("expected a; found b:\n  line one\n\n  line two\n")).message).toBe("expected a; found b: line one; line two");
+    expect(redactError(new OperatorError("expected a; found b:\n  line one\n\n  line two\n")).message).toBe(
+      "expected a; found b: line one; line two",
+    );
   });
 
   it("turns a file that cannot be written into a sentence that names it, not a raw errno", () => {
     const dir = tempDir("write-");
     writeFileSync(join(dir, "not-a-folder"), "");
     const path = join(dir, "not-a-folder", "ingress.yaml");
-    expect(() => writeIfChanged(path, "x")).toThrow(new OperatorError(`expected to write ${path}; a part of the path is not a folder (ENOTDIR); make its folder writable or pass a file you can write; the file was left as it was`));
+    expect(() => writeIfChanged(path, "x")).toThrow(
+      new OperatorError(
+        `expected to write ${path}; a part of the path is not a folder (ENOTDIR); make its folder writable or pass a file you can write; the file was left as it was`,
+      ),
+    );
   });
 
   it("writes several files all or none: a failed write puts back the files written before it, and says so", () => {
     const dir = tempDir("write-all-");
     writeFileSync(join(dir, "not-a-folder"), "");
-    const [first, created, broken] = [join(dir, "first.yml"), join(dir, "created.yml"), join(dir, "not-a-folder", "second.yml")];
+    const [first, created, broken] = [
+      join(dir, "first.yml"),
+      join(dir, "created.yml"),
+      join(dir, "not-a-folder", "second.yml"),
+    ];
     writeFileSync(first, "old\n");
-    const files = [{ path: first, content: "new\n" }, { path: created, content: "new\n" }, { path: broken, content: "new\n" }];
-    expect(() => writeAllOrNone(files)).toThrow(new OperatorError(
-      `expected to write ${broken}; a part of the path is not a folder (ENOTDIR); put back ${first} and ${created} as they were, so nothing was changed; make ${broken} writable and run the same command again`,
-    ));
+    const files = [
+      { path: first, content: "new\n" },
+      { path: created, content: "new\n" },
+      { path: broken, content: "new\n" },
+    ];
+    expect(() => writeAllOrNone(files)).toThrow(
+      new OperatorError(
+        `expected to write ${broken}; a part of the path is not a folder (ENOTDIR); put back ${first} and ${created} as they were, so nothing was changed; make ${broken} writable and run the same command again`,
+      ),
+    );
     expect(readFileSync(first, "utf8")).toBe("old\n");
     expect(existsSync(created)).toBe(false);
     expect(() => writeAllOrNone(files.slice(2))).toThrow(/; nothing was changed; /);
@@ -196,7 +288,11 @@ describe("operator messages", () => {
   });
 
   it("names a missing --ca-file in a sentence", () => {
-    expect(() => readCaFile("/nonexistent/ca.pem")).toThrow(new OperatorError("expected a CA bundle (PEM) at /nonexistent/ca.pem for --ca-file; it does not exist (ENOENT); pass an existing, readable file"));
+    expect(() => readCaFile("/nonexistent/ca.pem")).toThrow(
+      new OperatorError(
+        "expected a CA bundle (PEM) at /nonexistent/ca.pem for --ca-file; it does not exist (ENOENT); pass an existing, readable file",
+      ),
+    );
   });
 });
 
@@ -208,22 +304,62 @@ describe("a kubeconfig read from a cluster Secret or 1Password", () => {
 
   it("is used when it holds only a server, its CA and a token or client certificate (as Cozystack writes it)", async () => {
     const withToken = await untrustedKubeconfig(kubeconfig(server, "    token: t0k3n-from-secret"), origin, true);
-    expect(withToken.getCurrentCluster()).toMatchObject({ server: "https://10.0.0.1:6443", caData: "Q0E=", skipTLSVerify: false });
+    expect(withToken.getCurrentCluster()).toMatchObject({
+      server: "https://10.0.0.1:6443",
+      caData: "Q0E=",
+      skipTLSVerify: false,
+    });
     expect(withToken.getCurrentUser()).toMatchObject({ token: "t0k3n-from-secret" });
-    const withCert = await untrustedKubeconfig(kubeconfig(server, "    client-certificate-data: Q0VSVA==\n    client-key-data: S0VZ"), origin, true);
+    const withCert = await untrustedKubeconfig(
+      kubeconfig(server, "    client-certificate-data: Q0VSVA==\n    client-key-data: S0VZ"),
+      origin,
+      true,
+    );
     expect(withCert.getCurrentUser()).toMatchObject({ certData: "Q0VSVA==", keyData: "S0VZ" });
     // What client-node's own export writes (the test clusters' Secret holds that): harmless extras.
     const exported = JSON.parse(withToken.exportConfig()) as unknown;
-    expect((await untrustedKubeconfig(JSON.stringify(exported), origin, true)).getCurrentUser()?.token).toBe("t0k3n-from-secret");
+    expect((await untrustedKubeconfig(JSON.stringify(exported), origin, true)).getCurrentUser()?.token).toBe(
+      "t0k3n-from-secret",
+    );
   });
 
   it.each([
-    ["an exec credential plugin", server, "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/sh\n      args: [-c, touch /tmp/owned]", "users[0].user.exec (a credential plugin: a program this machine would run)"],
-    ["an auth provider", server, "    auth-provider:\n      name: oidc", "users[0].user.auth-provider (an auth provider plugin)"],
-    ["TLS checks turned off", "    server: https://10.0.0.1:6443\n    insecure-skip-tls-verify: true", "    token: t", "clusters[0].cluster.insecure-skip-tls-verify (it turns TLS verification off)"],
-    ["a token read from a file here", server, "    token-file: /root/.ssh/id_ed25519", "users[0].user.token-file (a file on this machine read as the token)"],
-    ["a proxy", `${server}\n    proxy-url: http://attacker.example:3128`, "    token: t", "clusters[0].cluster.proxy-url (a proxy the requests would go through)"],
-    ["a merge key hiding a field", server, "    <<: {exec: {command: /bin/sh}}", "users[0].user.<< (a field not allowed here)"],
+    [
+      "an exec credential plugin",
+      server,
+      "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/sh\n      args: [-c, touch /tmp/owned]",
+      "users[0].user.exec (a credential plugin: a program this machine would run)",
+    ],
+    [
+      "an auth provider",
+      server,
+      "    auth-provider:\n      name: oidc",
+      "users[0].user.auth-provider (an auth provider plugin)",
+    ],
+    [
+      "TLS checks turned off",
+      "    server: https://10.0.0.1:6443\n    insecure-skip-tls-verify: true",
+      "    token: t",
+      "clusters[0].cluster.insecure-skip-tls-verify (it turns TLS verification off)",
+    ],
+    [
+      "a token read from a file here",
+      server,
+      "    token-file: /root/.ssh/id_ed25519",
+      "users[0].user.token-file (a file on this machine read as the token)",
+    ],
+    [
+      "a proxy",
+      `${server}\n    proxy-url: http://attacker.example:3128`,
+      "    token: t",
+      "clusters[0].cluster.proxy-url (a proxy the requests would go through)",
+    ],
+    [
+      "a merge key hiding a field",
+      server,
+      "    <<: {exec: {command: /bin/sh}}",
+      "users[0].user.<< (a field not allowed here)",
+    ],
   ])("is refused when it carries %s, in one line naming the Secret and key", async (_what, cluster, user, found) => {
     const error = await untrustedKubeconfig(kubeconfig(cluster, user), origin, true).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OperatorError);
@@ -233,12 +369,27 @@ describe("a kubeconfig read from a cluster Secret or 1Password", () => {
   });
 
   it("is refused with a server that is not https, and does not print a server URL that came from 1Password", async () => {
-    await expect(untrustedKubeconfig(kubeconfig("    server: http://10.0.0.1:8080", "    token: t"), origin, true)).rejects.toThrow(`expected cluster "c" in the kubeconfig in ${origin} to have an https:// server URL; found "http://10.0.0.1:8080"; fix it there`);
-    const fromOnePassword = "apps/docs-prod/kubeconfig.yaml.op.tpl (rendered from 1Password (OP_SERVICE_ACCOUNT_TOKEN))";
-    const error = (await untrustedKubeconfig(kubeconfig("    server: not a url at all", "    token: t"), fromOnePassword, false).catch((e: unknown) => e)) as Error;
-    expect(error.message).toBe(`expected cluster "c" in the kubeconfig in ${fromOnePassword} to have an https:// server URL; found another value (not shown: it comes from the secret); fix it there`);
+    await expect(
+      untrustedKubeconfig(kubeconfig("    server: http://10.0.0.1:8080", "    token: t"), origin, true),
+    ).rejects.toThrow(
+      `expected cluster "c" in the kubeconfig in ${origin} to have an https:// server URL; found "http://10.0.0.1:8080"; fix it there`,
+    );
+    const fromOnePassword =
+      "apps/docs-prod/kubeconfig.yaml.op.tpl (rendered from 1Password (OP_SERVICE_ACCOUNT_TOKEN))";
+    const error = (await untrustedKubeconfig(
+      kubeconfig("    server: not a url at all", "    token: t"),
+      fromOnePassword,
+      false,
+    ).catch((e: unknown) => e)) as Error;
+    expect(error.message).toBe(
+      `expected cluster "c" in the kubeconfig in ${fromOnePassword} to have an https:// server URL; found another value (not shown: it comes from the secret); fix it there`,
+    );
     // A server URL from 1Password is a secret: redacted wherever it would be printed.
-    await untrustedKubeconfig(kubeconfig("    server: https://hidden-api.example.com:6443", "    token: t"), fromOnePassword, false);
+    await untrustedKubeconfig(
+      kubeconfig("    server: https://hidden-api.example.com:6443", "    token: t"),
+      fromOnePassword,
+      false,
+    );
     expect(redact("at https://hidden-api.example.com:6443")).toBe("at [redacted]");
   });
 });
@@ -254,22 +405,33 @@ describe("messages that name the cause", () => {
     );
     writeFileSync(join(home, "empty"), "\n");
     vi.stubEnv("KUBECONFIG", join(home, "empty"));
-    await expect(managementClient({})).rejects.toThrow(`expected a kubeconfig for the management cluster in ${join(home, "empty")} (KUBECONFIG); it is empty; fix KUBECONFIG or the file`);
+    await expect(managementClient({})).rejects.toThrow(
+      `expected a kubeconfig for the management cluster in ${join(home, "empty")} (KUBECONFIG); it is empty; fix KUBECONFIG or the file`,
+    );
     vi.stubEnv("KUBECONFIG", join(home, "missing"));
-    await expect(managementClient({})).rejects.toThrow(`expected the kubeconfig KUBECONFIG names at ${join(home, "missing")}; it does not exist (ENOENT); fix KUBECONFIG or the file`);
+    await expect(managementClient({})).rejects.toThrow(
+      `expected the kubeconfig KUBECONFIG names at ${join(home, "missing")}; it does not exist (ENOENT); fix KUBECONFIG or the file`,
+    );
   });
 
   it("says that a kubeconfig file is empty, and that a server URL is not one, instead of a TypeError", async () => {
-    await expect(parseKubeconfig("", "t.kubeconfig")).rejects.toThrow("expected a kubeconfig in t.kubeconfig; it is empty; fix or replace it");
-    const badUrl = "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://exa mple:6443'}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n";
-    await expect(parseKubeconfig(badUrl, "t.kubeconfig")).rejects.toThrow('expected cluster "c" in t.kubeconfig to have a server URL such as https://api.example.com:6443; found "https://exa mple:6443"; fix the kubeconfig');
+    await expect(parseKubeconfig("", "t.kubeconfig")).rejects.toThrow(
+      "expected a kubeconfig in t.kubeconfig; it is empty; fix or replace it",
+    );
+    const badUrl =
+      "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://exa mple:6443'}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n";
+    await expect(parseKubeconfig(badUrl, "t.kubeconfig")).rejects.toThrow(
+      'expected cluster "c" in t.kubeconfig to have a server URL such as https://api.example.com:6443; found "https://exa mple:6443"; fix the kubeconfig',
+    );
   });
 
   it("names a full disk as such, with what to do about it", () => {
     const full = Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
     expect(describeFsError(full)).toBe("the disk is full (ENOSPC)");
     expect(fsRemedy(full, "make its folder writable")).toBe("free space on that disk");
-    expect(fsRemedy(Object.assign(new Error("x"), { code: "EACCES" }), "make its folder writable")).toBe("make its folder writable");
+    expect(fsRemedy(Object.assign(new Error("x"), { code: "EACCES" }), "make its folder writable")).toBe(
+      "make its folder writable",
+    );
   });
 
   it("names a temporary folder that does not exist, and TMPDIR", () => {
@@ -282,11 +444,17 @@ describe("messages that name the cause", () => {
   it("names file and line of a YAML error in --patches, not the parser's code alone", () => {
     const file = join(tempDir("patches-"), "patches.yaml");
     writeFileSync(file, "- patch: |\n    x\n  target:\n kind: Deployment\n");
-    expect(() => readPatches(file)).toThrow(new RegExp(`^expected valid YAML in ${file}; found a syntax error at ${file}:\\d+ \\(.+\\); fix the file and run again, nothing was changed$`));
-    expect(() => readPatches(join(file, "..", "missing.yaml"))).toThrow(/--patches\); it does not exist \(ENOENT\); pass an existing, readable file$/);
+    expect(() => readPatches(file)).toThrow(
+      new RegExp(
+        `^expected valid YAML in ${file}; found a syntax error at ${file}:\\d+ \\(.+\\); fix the file and run again, nothing was changed$`,
+      ),
+    );
+    expect(() => readPatches(join(file, "..", "missing.yaml"))).toThrow(
+      /--patches\); it does not exist \(ENOENT\); pass an existing, readable file$/,
+    );
   });
 
-  it("names a TLS failure and the CA in use, not \"check that the cluster is up\"", () => {
+  it('names a TLS failure and the CA in use, not "check that the cluster is up"', () => {
     expect(certificateProblem("CERT_HAS_EXPIRED")).toBe("its certificate has expired");
     expect(certificateProblem("UNABLE_TO_VERIFY_LEAF_SIGNATURE")).toBe("its certificate is not signed by a trusted CA");
     expect(certificateProblem("ECONNREFUSED")).toBeUndefined();
@@ -300,13 +468,18 @@ describe("the API client's deadline", () => {
     await new Promise<void>((r) => hung.listen(0, "127.0.0.1", r));
     const port = (hung.address() as { port: number }).port;
     try {
-      const kc = await parseKubeconfig(`apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:${port}"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`, "hung");
+      const kc = await parseKubeconfig(
+        `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:${port}"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`,
+        "hung",
+      );
       // Fake timers move the client's own deadline, not the sockets' idle timers: the request must end on the first.
       vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
       const request = new KubeClient(kc, "hung-cluster", 2000).request("GET", "/version").catch((e: unknown) => e);
       await vi.advanceTimersByTimeAsync(2000);
       const error = await Promise.race([request, new Promise((r) => setImmediate(() => r("still waiting")))]);
-      expect((error as Error).message).toBe(`expected the Kubernetes API of hung-cluster at https://127.0.0.1:${port} to answer within 2 s; it accepted the connection but sent no answer; check that the cluster is up (not overloaded) and the kubeconfig points at it`);
+      expect((error as Error).message).toBe(
+        `expected the Kubernetes API of hung-cluster at https://127.0.0.1:${port} to answer within 2 s; it accepted the connection but sent no answer; check that the cluster is up (not overloaded) and the kubeconfig points at it`,
+      );
     } finally {
       vi.useRealTimers();
       hung.close();
@@ -316,11 +489,31 @@ describe("the API client's deadline", () => {
 
 describe("a release left pending by an interrupted helm", () => {
   it("is rolled back to its last deployed revision, or uninstalled when it never had one", () => {
-    expect(recoveryFor([{ revision: 3, status: "deployed" }, { revision: 2, status: "superseded" }])).toEqual({ kind: "none" });
+    expect(
+      recoveryFor([
+        { revision: 3, status: "deployed" },
+        { revision: 2, status: "superseded" },
+      ]),
+    ).toEqual({ kind: "none" });
     expect(recoveryFor([])).toEqual({ kind: "none" });
-    expect(recoveryFor([{ revision: 3, status: "pending-rollback" }, { revision: 2, status: "failed" }, { revision: 1, status: "deployed" }])).toEqual({ kind: "rollback", pending: { revision: 3, status: "pending-rollback" }, to: 1 });
-    expect(recoveryFor([{ revision: 4, status: "pending-upgrade" }, { revision: 3, status: "superseded" }, { revision: 2, status: "failed" }])).toEqual({ kind: "rollback", pending: { revision: 4, status: "pending-upgrade" }, to: 3 });
-    expect(recoveryFor([{ revision: 1, status: "pending-install" }])).toEqual({ kind: "uninstall", pending: { revision: 1, status: "pending-install" } });
+    expect(
+      recoveryFor([
+        { revision: 3, status: "pending-rollback" },
+        { revision: 2, status: "failed" },
+        { revision: 1, status: "deployed" },
+      ]),
+    ).toEqual({ kind: "rollback", pending: { revision: 3, status: "pending-rollback" }, to: 1 });
+    expect(
+      recoveryFor([
+        { revision: 4, status: "pending-upgrade" },
+        { revision: 3, status: "superseded" },
+        { revision: 2, status: "failed" },
+      ]),
+    ).toEqual({ kind: "rollback", pending: { revision: 4, status: "pending-upgrade" }, to: 3 });
+    expect(recoveryFor([{ revision: 1, status: "pending-install" }])).toEqual({
+      kind: "uninstall",
+      pending: { revision: 1, status: "pending-install" },
+    });
   });
 });
 

@@ -4,7 +4,16 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { isMap, isPair, isScalar, isSeq, parseAllDocuments, parseDocument, type Document, type Node } from "yaml";
-import { git, management, onePassword, relayChartPath, relayNamespace, s3, s3CredentialKeys, tenant } from "../../scripts/lib/names.ts";
+import {
+  git,
+  management,
+  onePassword,
+  relayChartPath,
+  relayNamespace,
+  s3,
+  s3CredentialKeys,
+  tenant,
+} from "../../scripts/lib/names.ts";
 import { relayInstances } from "../../scripts/lib/instances.ts";
 import {
   appDirs,
@@ -76,7 +85,7 @@ function commentAbove(doc: Document, path: (string | number)[]): string {
   if (isMap(parent)) {
     index = parent.items.findIndex((p) => isPair(p) && isScalar(p.key) && p.key.value === key);
     const pairKey = parent.items[index]?.key;
-    own = isScalar(pairKey) ? pairKey.commentBefore ?? undefined : undefined;
+    own = isScalar(pairKey) ? (pairKey.commentBefore ?? undefined) : undefined;
   } else if (isSeq(parent) && typeof key === "number") {
     index = key;
     own = (parent.items[key] as Node | undefined)?.commentBefore ?? undefined;
@@ -84,7 +93,7 @@ function commentAbove(doc: Document, path: (string | number)[]): string {
     return "";
   }
   if (index < 0) return "";
-  return own ?? (index === 0 ? parent.commentBefore ?? "" : "");
+  return own ?? (index === 0 ? (parent.commentBefore ?? "") : "");
 }
 
 describe("kustomization.yaml files", () => {
@@ -109,25 +118,28 @@ describe("the tenant's Flux namespace", () => {
   });
 
   it("is not contradicted by any Flux object, sourceRef or dependsOn in apps/docs-prod", () => {
-    const pinned = tenantObjects
-      .filter(isFluxObject)
-      .flatMap((o) => {
-        const spec = (o as HelmRelease).spec as Record<string, unknown>;
-        const refs: (string | undefined)[] = [
-          o.metadata.namespace,
-          (spec.sourceRef as { namespace?: string } | undefined)?.namespace,
-          (o as HelmRelease).spec.chart?.spec.sourceRef.namespace,
-          ...((o as HelmRelease).spec.dependsOn ?? []).map((d) => d.namespace),
-        ];
-        return refs.filter((ns): ns is string => ns !== undefined && ns !== tenant.fluxNamespace).map((ns) => `${o.kind}/${o.metadata.name}: ${ns}`);
-      });
+    const pinned = tenantObjects.filter(isFluxObject).flatMap((o) => {
+      const spec = (o as HelmRelease).spec as Record<string, unknown>;
+      const refs: (string | undefined)[] = [
+        o.metadata.namespace,
+        (spec.sourceRef as { namespace?: string } | undefined)?.namespace,
+        (o as HelmRelease).spec.chart?.spec.sourceRef.namespace,
+        ...((o as HelmRelease).spec.dependsOn ?? []).map((d) => d.namespace),
+      ];
+      return refs
+        .filter((ns): ns is string => ns !== undefined && ns !== tenant.fluxNamespace)
+        .map((ns) => `${o.kind}/${o.metadata.name}: ${ns}`);
+    });
     expect(pinned).toEqual([]);
   });
 
   it("namespace-flux-system.yaml declares flux-system, which Flux never prunes", () => {
     const [ns, ...rest] = readObjects(join(tenant.appPath, "namespace-flux-system.yaml"));
     expect(rest).toEqual([]);
-    expect(ns).toMatchObject({ kind: "Namespace", metadata: { name: "flux-system", annotations: { "kustomize.toolkit.fluxcd.io/prune": "disabled" } } });
+    expect(ns).toMatchObject({
+      kind: "Namespace",
+      metadata: { name: "flux-system", annotations: { "kustomize.toolkit.fluxcd.io/prune": "disabled" } },
+    });
   });
 });
 
@@ -146,7 +158,11 @@ describe("apps/docs-prod agrees with names.ts", () => {
   });
 
   it("Kustomization docs-prod applies ./apps/docs-prod from GitRepository setup with prune and wait", () => {
-    const ks = named(ofKind<FluxKustomization>(tenantObjects, "Kustomization"), tenant.kustomization, "a Flux Kustomization");
+    const ks = named(
+      ofKind<FluxKustomization>(tenantObjects, "Kustomization"),
+      tenant.kustomization,
+      "a Flux Kustomization",
+    );
     expect(ks.apiVersion).toBe("kustomize.toolkit.fluxcd.io/v1");
     expect(ks.spec.path).toBe(`./${tenant.appPath}`);
     expect(ks.spec.sourceRef).toEqual({ kind: "GitRepository", name: tenant.gitRepository });
@@ -172,29 +188,36 @@ describe("apps/docs-prod agrees with names.ts", () => {
     }
   });
 
-  it.each(instances)("HelmRelease $release runs ./libs/relay-server at every Git revision with the chart's defaults and its own values file in namespace relay", (instance) => {
-    const hr = relayRelease(instance.release);
-    expect(hr.spec.releaseName).toBe(instance.release);
-    expect(hr.spec.targetNamespace).toBe(relayNamespace);
-    expect(hr.spec.storageNamespace).toBe(relayNamespace);
-    expect(hr.spec.chart.spec).toMatchObject({
-      chart: `./${relayChartPath}`,
-      reconcileStrategy: "Revision",
-      sourceRef: { kind: "GitRepository", name: tenant.gitRepository },
-      // Flux uses valuesFiles instead of the chart's values.yaml, not on top of it: without the chart's own
-      // file first, every default (the test image, the probes) is missing and the install fails.
-      valuesFiles: [`${relayChartPath}/values.yaml`, instance.valuesFile],
-    });
-  });
+  it.each(instances)(
+    "HelmRelease $release runs ./libs/relay-server at every Git revision with the chart's defaults and its own values file in namespace relay",
+    (instance) => {
+      const hr = relayRelease(instance.release);
+      expect(hr.spec.releaseName).toBe(instance.release);
+      expect(hr.spec.targetNamespace).toBe(relayNamespace);
+      expect(hr.spec.storageNamespace).toBe(relayNamespace);
+      expect(hr.spec.chart.spec).toMatchObject({
+        chart: `./${relayChartPath}`,
+        reconcileStrategy: "Revision",
+        sourceRef: { kind: "GitRepository", name: tenant.gitRepository },
+        // Flux uses valuesFiles instead of the chart's values.yaml, not on top of it: without the chart's own
+        // file first, every default (the test image, the probes) is missing and the install fails.
+        valuesFiles: [`${relayChartPath}/values.yaml`, instance.valuesFile],
+      });
+    },
+  );
 
-  it.each(instances)("HelmRelease $release runs the chart's helm test after each install and upgrade, and a failed test fails the release", (instance) => {
-    const hr = relayRelease(instance.release);
-    expect(hr.spec.test?.enable).toBe(true);
-    expect(hr.spec.test?.ignoreFailures ?? false).toBe(false);
-  });
+  it.each(instances)(
+    "HelmRelease $release runs the chart's helm test after each install and upgrade, and a failed test fails the release",
+    (instance) => {
+      const hr = relayRelease(instance.release);
+      expect(hr.spec.test?.enable).toBe(true);
+      expect(hr.spec.test?.ignoreFailures ?? false).toBe(false);
+    },
+  );
 
   it("the relay releases wait for 1password-secrets, which waits for 1password-operator", () => {
-    for (const instance of instances) expect(relayRelease(instance.release).spec.dependsOn).toEqual([{ name: "1password-secrets" }]);
+    for (const instance of instances)
+      expect(relayRelease(instance.release).spec.dependsOn).toEqual([{ name: "1password-secrets" }]);
     expect(releaseNamed("1password-secrets").spec.dependsOn).toEqual([{ name: "1password-operator" }]);
     expect(releaseNamed("1password-operator").spec.dependsOn ?? []).toEqual([]);
   });
@@ -215,21 +238,34 @@ describe("cross-references inside each app", () => {
   });
 
   it("every valuesFiles entry exists in this repository", () => {
-    const missing = tenantReleases.flatMap((hr) => hr.spec.chart.spec.valuesFiles ?? []).filter((f) => !existsSync(repoPath(f)));
+    const missing = tenantReleases
+      .flatMap((hr) => hr.spec.chart.spec.valuesFiles ?? [])
+      .filter((f) => !existsSync(repoPath(f)));
     expect(missing).toEqual([]);
   });
 
   it("every dependsOn names a HelmRelease of apps/docs-prod", () => {
     const names = new Set(tenantReleases.map((hr) => hr.metadata.name));
-    const dangling = tenantReleases.flatMap((hr) => (hr.spec.dependsOn ?? []).filter((d) => !names.has(d.name)).map((d) => `${hr.metadata.name} -> ${d.name}`));
+    const dangling = tenantReleases.flatMap((hr) =>
+      (hr.spec.dependsOn ?? []).filter((d) => !names.has(d.name)).map((d) => `${hr.metadata.name} -> ${d.name}`),
+    );
     expect(dangling).toEqual([]);
   });
 
   it.each(appDirs)("every sourceRef in %s names a source declared in the same folder", (appDir) => {
     const objects = appDir === tenant.appPath ? tenantObjects : managementObjects;
-    const declared = new Set(objects.filter((o) => groupOf(o) === "source.toolkit.fluxcd.io").map((o) => `${o.kind}/${o.metadata.name}`));
+    const declared = new Set(
+      objects.filter((o) => groupOf(o) === "source.toolkit.fluxcd.io").map((o) => `${o.kind}/${o.metadata.name}`),
+    );
     const refs = objects.flatMap((o): { from: string; kind: string; name: string }[] => {
-      const spec = (o as KubeObject & { spec?: { sourceRef?: { kind: string; name: string }; chart?: { spec: { sourceRef: { kind: string; name: string } } } } }).spec;
+      const spec = (
+        o as KubeObject & {
+          spec?: {
+            sourceRef?: { kind: string; name: string };
+            chart?: { spec: { sourceRef: { kind: string; name: string } } };
+          };
+        }
+      ).spec;
       const ref = spec?.sourceRef ?? spec?.chart?.spec.sourceRef;
       return ref ? [{ from: `${o.kind}/${o.metadata.name}`, kind: ref.kind, name: ref.name }] : [];
     });
@@ -244,7 +280,11 @@ describe("1Password", () => {
   it("the Connect chart comes from its Helm repository at exactly the version vendir.yml pins", () => {
     const pin = vendoredHelmChart(onePassword.chart.name).content.helmChart!;
     const chart = operator().spec.chart.spec;
-    const repo = named(ofKind<HelmRepository>(tenantObjects, "HelmRepository"), chart.sourceRef.name, "a HelmRepository");
+    const repo = named(
+      ofKind<HelmRepository>(tenantObjects, "HelmRepository"),
+      chart.sourceRef.name,
+      "a HelmRepository",
+    );
     expect(chart.sourceRef.kind).toBe("HelmRepository");
     expect(chart.chart).toBe(pin.name);
     expect(chart.version).toBe(pin.version);
@@ -258,25 +298,38 @@ describe("1Password", () => {
     expect(hr.spec.install?.crds).toBe("CreateReplace");
     expect(hr.spec.upgrade?.crds).toBe("CreateReplace");
     expect(hr.spec.values).toEqual({
-      connect: { credentialsName: onePassword.credentialsSecret.name, credentialsKey: onePassword.credentialsSecret.key },
+      connect: {
+        credentialsName: onePassword.credentialsSecret.name,
+        credentialsKey: onePassword.credentialsSecret.key,
+      },
       operator: { create: true, token: { name: onePassword.tokenSecret.name, key: onePassword.tokenSecret.key } },
     });
   });
 
   it("1password-secrets renders libs/1password-secrets with one item per relay instance, as names.ts names them", () => {
     const hr = releaseNamed("1password-secrets");
-    expect(hr.spec.chart.spec).toMatchObject({ chart: "./libs/1password-secrets", reconcileStrategy: "Revision", sourceRef: { kind: "GitRepository", name: tenant.gitRepository } });
+    expect(hr.spec.chart.spec).toMatchObject({
+      chart: "./libs/1password-secrets",
+      reconcileStrategy: "Revision",
+      sourceRef: { kind: "GitRepository", name: tenant.gitRepository },
+    });
     expect(hr.spec.values).toEqual({
       items: instances.map((i) => ({ name: i.credentialsSecret, namespace: relayNamespace, itemPath: i.itemPath })),
     });
   });
 
-  it.each(instances)("$release's existingSecret is an OnePasswordItem in the namespace the release runs in", (instance) => {
-    const items = (releaseNamed("1password-secrets").spec.values as { items: { name: string; namespace?: string }[] }).items;
-    const values = relayValues(instance);
-    const ns = relayRelease(instance.release).spec.targetNamespace;
-    expect(items).toContainEqual(expect.objectContaining({ name: values.storage?.s3?.existingSecret, namespace: ns }));
-  });
+  it.each(instances)(
+    "$release's existingSecret is an OnePasswordItem in the namespace the release runs in",
+    (instance) => {
+      const items = (releaseNamed("1password-secrets").spec.values as { items: { name: string; namespace?: string }[] })
+        .items;
+      const values = relayValues(instance);
+      const ns = relayRelease(instance.release).spec.targetNamespace;
+      expect(items).toContainEqual(
+        expect.objectContaining({ name: values.storage?.s3?.existingSecret, namespace: ns }),
+      );
+    },
+  );
 });
 
 describe("relay instance values", () => {
@@ -305,7 +358,9 @@ describe("relay instance values", () => {
   function leafKeys(value: unknown, prefix = ""): string[] {
     if (prefix === "resources") return [prefix];
     if (value === null || typeof value !== "object" || Array.isArray(value)) return [prefix];
-    return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) => leafKeys(v, prefix ? `${prefix}.${k}` : k));
+    return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) =>
+      leafKeys(v, prefix ? `${prefix}.${k}` : k),
+    );
   }
 
   it.each(instances)("$release uses only keys of the chart's values contract", (instance) => {
@@ -322,7 +377,10 @@ describe("relay instance values", () => {
       endpoint: s3.endpoint,
       pathStyle: s3.pathStyle,
       existingSecret: instance.credentialsSecret,
-      existingSecretKeys: { accessKeyId: s3CredentialKeys.accessKeyId, secretAccessKey: s3CredentialKeys.secretAccessKey },
+      existingSecretKeys: {
+        accessKeyId: s3CredentialKeys.accessKeyId,
+        secretAccessKey: s3CredentialKeys.secretAccessKey,
+      },
     });
     expect(v.onePassword?.autoRestart).toBe(true);
     expect(v.service?.type).toBe("LoadBalancer");
@@ -345,13 +403,16 @@ describe("relay instance values", () => {
     expect(quantity(family?.requests?.cpu)).toBeLessThanOrEqual(quantity(family?.limits?.cpu));
   });
 
-  it.each(instances)("$release raises nofile above the runtime's soft 1024, below its hard 524288, and says why", (instance) => {
-    const nofile = relayValues(instance).ulimits?.nofile;
-    expect(nofile).toBeGreaterThan(1024);
-    expect(nofile).toBeLessThanOrEqual(524288);
-    const doc = parseDocument(readFileSync(repoPath(instance.valuesFile), "utf8"));
-    expect(commentAbove(doc, ["ulimits", "nofile"]).length, "a comment above ulimits.nofile").toBeGreaterThan(40);
-  });
+  it.each(instances)(
+    "$release raises nofile above the runtime's soft 1024, below its hard 524288, and says why",
+    (instance) => {
+      const nofile = relayValues(instance).ulimits?.nofile;
+      expect(nofile).toBeGreaterThan(1024);
+      expect(nofile).toBeLessThanOrEqual(524288);
+      const doc = parseDocument(readFileSync(repoPath(instance.valuesFile), "utf8"));
+      expect(commentAbove(doc, ["ulimits", "nofile"]).length, "a comment above ulimits.nofile").toBeGreaterThan(40);
+    },
+  );
 
   it.each(instances)("$release runs the chart's default server (its appVersion): no image of its own", (instance) => {
     expect(relayValues(instance).image).toBeUndefined();
@@ -362,15 +423,25 @@ describe("relay instance values", () => {
   });
 
   it("family gets a higher nofile than personal", () => {
-    const [personal, family] = ["personal", "family"].map((n) => relayValues(instances.find((i) => i.name === n)!).ulimits?.nofile ?? 0);
+    const [personal, family] = ["personal", "family"].map(
+      (n) => relayValues(instances.find((i) => i.name === n)!).ulimits?.nofile ?? 0,
+    );
     expect(family).toBeGreaterThan(personal!);
   });
 });
 
 describe("apps/docs-infra-prod", () => {
   it("GitRepository and Kustomization docs-infra-prod apply ./apps/docs-infra-prod in the management Flux namespace", () => {
-    const repo = named(ofKind<GitRepository>(managementObjects, "GitRepository"), management.gitRepository, "a GitRepository");
-    const ks = named(ofKind<FluxKustomization>(managementObjects, "Kustomization"), management.kustomization, "a Flux Kustomization");
+    const repo = named(
+      ofKind<GitRepository>(managementObjects, "GitRepository"),
+      management.gitRepository,
+      "a GitRepository",
+    );
+    const ks = named(
+      ofKind<FluxKustomization>(managementObjects, "Kustomization"),
+      management.kustomization,
+      "a Flux Kustomization",
+    );
     expect(repo.metadata.namespace).toBe(management.fluxNamespace);
     expect(repo.spec.url).toBe(git.url);
     expect(repo.spec.ref?.branch).toBe(git.branch);
@@ -397,26 +468,35 @@ describe("apps/docs-infra-prod", () => {
     expect(ing.spec.tls?.every((t) => t.secretName)).toBe(true);
   });
 
-  it.each(instances)("the $release Ingress gets a letsencrypt-prod certificate and WebSocket-friendly nginx settings", (instance) => {
-    expect(ingressFor(instance).metadata.annotations).toMatchObject({
-      "cert-manager.io/cluster-issuer": "letsencrypt-prod",
-      "nginx.ingress.kubernetes.io/proxy-read-timeout": "3600",
-      "nginx.ingress.kubernetes.io/proxy-send-timeout": "3600",
-      "nginx.ingress.kubernetes.io/proxy-buffering": "off",
-    });
-  });
+  it.each(instances)(
+    "the $release Ingress gets a letsencrypt-prod certificate and WebSocket-friendly nginx settings",
+    (instance) => {
+      expect(ingressFor(instance).metadata.annotations).toMatchObject({
+        "cert-manager.io/cluster-issuer": "letsencrypt-prod",
+        "nginx.ingress.kubernetes.io/proxy-read-timeout": "3600",
+        "nginx.ingress.kubernetes.io/proxy-send-timeout": "3600",
+        "nginx.ingress.kubernetes.io/proxy-buffering": "off",
+      });
+    },
+  );
 
-  it.each(instances)("the $release Ingress lets attachment uploads through up to the server's 250 MB limit (ingress-nginx defaults to 1m)", (instance) => {
-    const size = ingressFor(instance).metadata.annotations?.["nginx.ingress.kubernetes.io/proxy-body-size"];
-    expect(size, "nginx.ingress.kubernetes.io/proxy-body-size").toBeDefined();
-    expect(nginxSizeBytes(size)).toBeGreaterThanOrEqual(serverUploadLimitBytes);
-  });
+  it.each(instances)(
+    "the $release Ingress lets attachment uploads through up to the server's 250 MB limit (ingress-nginx defaults to 1m)",
+    (instance) => {
+      const size = ingressFor(instance).metadata.annotations?.["nginx.ingress.kubernetes.io/proxy-body-size"];
+      expect(size, "nginx.ingress.kubernetes.io/proxy-body-size").toBeDefined();
+      expect(nginxSizeBytes(size)).toBeGreaterThanOrEqual(serverUploadLimitBytes);
+    },
+  );
 
-  it.each(instances)("the $release backend is a marked placeholder or a KubeVirt CCM mirror name, on the values file's service.port", (instance) => {
-    const backend = ingressFor(instance).spec.rules?.[0]?.http?.paths[0]?.backend.service;
-    expect(backend?.name).toMatch(new RegExp(`^(${instance.release}-mirror-unset|a[0-9a-f]{31})$`));
-    expect(backend?.port.number).toBe(relayValues(instance).service?.port);
-  });
+  it.each(instances)(
+    "the $release backend is a marked placeholder or a KubeVirt CCM mirror name, on the values file's service.port",
+    (instance) => {
+      const backend = ingressFor(instance).spec.rules?.[0]?.http?.paths[0]?.backend.service;
+      expect(backend?.name).toMatch(new RegExp(`^(${instance.release}-mirror-unset|a[0-9a-f]{31})$`));
+      expect(backend?.port.number).toBe(relayValues(instance).service?.port);
+    },
+  );
 
   it("each placeholder backend carries a comment saying sync-ingress fills it in", () => {
     const docs = parseAllDocuments(readFileSync(repoPath(management.ingressFile), "utf8")) as Document[];
@@ -449,7 +529,10 @@ describe("third_party/vendir", () => {
   it("declares one directory per chart, charts/<name>, with the chart at its root, as the repository this one continues does", () => {
     for (const dir of config.directories) {
       expect(dir.path).toMatch(/^charts\/[a-z0-9][a-z0-9.-]*$/);
-      expect(dir.contents.map((c) => c.path), dir.path).toEqual(["."]);
+      expect(
+        dir.contents.map((c) => c.path),
+        dir.path,
+      ).toEqual(["."]);
     }
     expect(config.directories.map((d) => d.path)).toContain("charts/1password-connect");
   });
@@ -462,7 +545,9 @@ describe("third_party/vendir", () => {
   });
 
   it("the pre-migration copy (for the demo) pins the old chart at a commit, only its guides/kubernetes folder", () => {
-    const before = parseDocument(readFileSync(repoPath("test/fixtures/vendir/pre-migration/vendir.yml"), "utf8")).toJS() as typeof config;
+    const before = parseDocument(
+      readFileSync(repoPath("test/fixtures/vendir/pre-migration/vendir.yml"), "utf8"),
+    ).toJS() as typeof config;
     const entries = before.directories.flatMap((d) => d.contents).filter((c) => c.git);
     const relay = entries.find((c) => c.git?.url === "https://github.com/No-Instructions/relay-server-template");
     expect(relay?.git?.ref).toMatch(/^[0-9a-f]{40}$/);
@@ -490,9 +575,15 @@ describe("third_party/vendir", () => {
   });
 
   it("keeps vendored contents out of git", () => {
-    const ignore = readFileSync(repoPath(join(vendirDir, ".gitignore")), "utf8").split("\n").map((l) => l.trim());
+    const ignore = readFileSync(repoPath(join(vendirDir, ".gitignore")), "utf8")
+      .split("\n")
+      .map((l) => l.trim());
     // A folder pattern ("charts/") covers every chart under it.
-    for (const dir of config.directories) expect(ignore.some((l) => l.endsWith("/") && `${dir.path}/`.startsWith(l)), dir.path).toBe(true);
+    for (const dir of config.directories)
+      expect(
+        ignore.some((l) => l.endsWith("/") && `${dir.path}/`.startsWith(l)),
+        dir.path,
+      ).toBe(true);
   });
 });
 
@@ -503,24 +594,37 @@ describe("moon tasks of the apps", () => {
 
   it("apps/docs-prod offers bootstrap and create-1password-secret, which take the 1Password references from names.ts alone", () => {
     const tasks = readYaml<MoonFile>(join(tenant.appPath, "moon.yml")).tasks ?? {};
-    expect(tasks.bootstrap?.command).toBe("$workspaceRoot/scripts/build/node $workspaceRoot/scripts/build/flow.mjs bootstrap --app docs-prod");
-    expect(tasks["create-1password-secret"]?.command).toBe("$workspaceRoot/scripts/build/node $workspaceRoot/scripts/build/flow.mjs create-1password-secret");
+    expect(tasks.bootstrap?.command).toBe(
+      "$workspaceRoot/scripts/build/node $workspaceRoot/scripts/build/flow.mjs bootstrap --app docs-prod",
+    );
+    expect(tasks["create-1password-secret"]?.command).toBe(
+      "$workspaceRoot/scripts/build/node $workspaceRoot/scripts/build/flow.mjs create-1password-secret",
+    );
     // One place for the references: no moon.yml repeats an op:// reference of names.ts.
     const moonText = readFileSync(repoPath(join(tenant.appPath, "moon.yml")), "utf8");
-    for (const reference of [onePassword.credentialsReference, onePassword.tokenReference]) expect(moonText).not.toContain(reference);
+    for (const reference of [onePassword.credentialsReference, onePassword.tokenReference])
+      expect(moonText).not.toContain(reference);
     expect(moonText).not.toContain("op://");
   });
 
   it("apps/docs-infra-prod offers bootstrap and sync-ingress", () => {
     const tasks = readYaml<MoonFile>(join(management.appPath, "moon.yml")).tasks ?? {};
-    expect(tasks.bootstrap?.command).toBe("$workspaceRoot/scripts/build/node $workspaceRoot/scripts/build/flow.mjs bootstrap --app docs-infra-prod");
-    expect(tasks["sync-ingress"]?.command).toBe("$workspaceRoot/scripts/build/node $workspaceRoot/scripts/build/flow.mjs sync-ingress");
+    expect(tasks.bootstrap?.command).toBe(
+      "$workspaceRoot/scripts/build/node $workspaceRoot/scripts/build/flow.mjs bootstrap --app docs-infra-prod",
+    );
+    expect(tasks["sync-ingress"]?.command).toBe(
+      "$workspaceRoot/scripts/build/node $workspaceRoot/scripts/build/flow.mjs sync-ingress",
+    );
   });
 
   it("every moon task that runs a flow names one that is bundled", async () => {
     const { flows } = await import("../../scripts/build/bundles.mjs");
     const files = [...appDirs, "libs/relay-server", "third_party/vendir"].map((d) => join(d, "moon.yml"));
-    const named = files.flatMap((f) => Object.values(readYaml<MoonFile>(f).tasks ?? {}).flatMap((t) => /scripts\/build\/flow\.mjs (\S+)/.exec(t.command)?.[1] ?? []));
+    const named = files.flatMap((f) =>
+      Object.values(readYaml<MoonFile>(f).tasks ?? {}).flatMap(
+        (t) => /scripts\/build\/flow\.mjs (\S+)/.exec(t.command)?.[1] ?? [],
+      ),
+    );
     expect(named.length).toBeGreaterThanOrEqual(8);
     for (const flow of named) expect(flows).toContain(flow);
   });

@@ -9,24 +9,41 @@ import { repoRoot } from "../../scripts/lib/paths.ts";
 
 const pointer = /(?<![\w./-])((?:scripts|test|apps|libs|third_party|docs)\/[\w./<>*{}|-]*[\w>*}])/g;
 /** Placeholders (`<instance>`, `NAME`, globs, `a|b`) and what vendir writes but git does not keep. */
-const notAPath = (p: string) => /[<>*{}|]/.test(p) || /(^|\/)[A-Z]+(\.|\/|$)/.test(p) || p.startsWith("third_party/vendir/charts");
+const notAPath = (p: string) =>
+  /[<>*{}|]/.test(p) || /(^|\/)[A-Z]+(\.|\/|$)/.test(p) || p.startsWith("third_party/vendir/charts");
 /** Lines that are prose: comments in code and configuration, every line of a document. */
 const commentLine = /^\s*(\/\/|#|\*|\/\*|\{\{-?\s*\/\*)/;
 
 function trackedFiles(): string[] {
-  const out = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard"], { cwd: repoRoot, encoding: "utf8" });
-  return out.split("\n").filter((f) => /\.(ts|mjs|yml|yaml|tpl|md)$/.test(f) && !f.startsWith("third_party/vendir/charts/") && existsSync(join(repoRoot, f)));
+  const out = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard"], {
+    cwd: repoRoot,
+    encoding: "utf8",
+  });
+  return out
+    .split("\n")
+    .filter(
+      (f) =>
+        /\.(ts|mjs|yml|yaml|tpl|md)$/.test(f) &&
+        !f.startsWith("third_party/vendir/charts/") &&
+        existsSync(join(repoRoot, f)),
+    );
 }
 
 function pointers(file: string): string[] {
   const lines = readFileSync(join(repoRoot, file), "utf8").split("\n");
   const prose = file.endsWith(".md") ? lines : lines.filter((l) => commentLine.test(l));
-  return prose.flatMap((line) => [...line.matchAll(pointer)].map((m) => m[1]!.replace(/\.$/, ""))).filter((p) => !notAPath(p));
+  return prose
+    .flatMap((line) => [...line.matchAll(pointer)].map((m) => m[1]!.replace(/\.$/, "")))
+    .filter((p) => !notAPath(p));
 }
 
 describe("pointers to files in comments and documents", () => {
   it("name files and folders that exist", () => {
-    const stale = trackedFiles().flatMap((file) => pointers(file).filter((p) => !existsSync(join(repoRoot, p))).map((p) => `${file}: ${p}`));
+    const stale = trackedFiles().flatMap((file) =>
+      pointers(file)
+        .filter((p) => !existsSync(join(repoRoot, p)))
+        .map((p) => `${file}: ${p}`),
+    );
     expect(stale).toEqual([]);
   });
 });

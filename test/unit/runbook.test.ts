@@ -8,7 +8,10 @@ describe("the runbook's examples", () => {
   const examples = runbookExamples(readFileSync(runbook, "utf8"));
 
   it("show every golden file once", () => {
-    const goldens = readdirSync(goldenDir).filter((f) => f.endsWith(".golden")).map((f) => f.replace(/\.golden$/, "")).sort();
+    const goldens = readdirSync(goldenDir)
+      .filter((f) => f.endsWith(".golden"))
+      .map((f) => f.replace(/\.golden$/, ""))
+      .sort();
     expect(goldens.length).toBeGreaterThanOrEqual(6);
     expect(examples.map((e) => e.name).sort()).toEqual(goldens);
   });

@@ -14,8 +14,10 @@ const run = (...args: string[]) => spawnSync(process.execPath, [runner(), ...arg
 
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), "runner-"));
-  for (const dir of ["scripts/build", "scripts/flows", "scripts/lib", "dist/flows"]) mkdirSync(join(root, dir), { recursive: true });
-  for (const file of ["flow.mjs", "bundles.mjs", "toolchain.mjs"]) copyFileSync(join(repoRoot, "scripts/build", file), join(root, "scripts/build", file));
+  for (const dir of ["scripts/build", "scripts/flows", "scripts/lib", "dist/flows"])
+    mkdirSync(join(root, dir), { recursive: true });
+  for (const file of ["flow.mjs", "bundles.mjs", "toolchain.mjs"])
+    copyFileSync(join(repoRoot, "scripts/build", file), join(root, "scripts/build", file));
   writeFileSync(join(root, "scripts/flows/verify.ts"), "export async function main() {}\n");
   writeFileSync(join(root, "scripts/lib/cli.ts"), "export {};\n");
 });
@@ -23,7 +25,10 @@ beforeEach(() => {
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
 function writeBundles(ageSeconds: number): void {
-  writeFileSync(join(root, "dist/flows/verify.mjs"), 'export async function main(argv) { console.log("main got " + argv.join(" ")); }\n');
+  writeFileSync(
+    join(root, "dist/flows/verify.mjs"),
+    'export async function main(argv) { console.log("main got " + argv.join(" ")); }\n',
+  );
   writeFileSync(join(root, "dist/flows/cli.mjs"), "export async function runMain(main) { await main(); return 0; }\n");
   const when = new Date(Date.now() + ageSeconds * 1000);
   for (const f of ["verify.mjs", "cli.mjs"]) utimesSync(join(root, "dist/flows", f), when, when);
@@ -40,7 +45,9 @@ describe("the flow runner", () => {
     writeBundles(-3600);
     const result = run("verify", "--only", "tenant");
     expect(result.status).toBe(2);
-    expect(result.stderr).toMatch(/verify\.mjs is older than scripts\/flows or scripts\/lib; build the bundles with `npm run build`/);
+    expect(result.stderr).toMatch(
+      /verify\.mjs is older than scripts\/flows or scripts\/lib; build the bundles with `npm run build`/,
+    );
     expect(result.stdout).not.toContain("main got");
   });
 
@@ -61,7 +68,10 @@ describe("the flow runner", () => {
       expect(result.stdout).toMatch(/Flows: bootstrap, /);
       expect(result.stdout).toMatch(/\nExamples:\n  scripts\/build\/node scripts\/build\/flow\.mjs /);
     }
-    expect(run("--version")).toMatchObject({ status: 0, stdout: `setup-docs-relay 9.9.9 (no bundles built yet: npm run build, node ${process.version})\n` });
+    expect(run("--version")).toMatchObject({
+      status: 0,
+      stdout: `setup-docs-relay 9.9.9 (no bundles built yet: npm run build, node ${process.version})\n`,
+    });
   });
 
   it("refuses an unknown flow name", () => {
@@ -81,11 +91,15 @@ describe("the stand-ins for client-node's rarely used packages", () => {
       // Resolved as client-node resolves them, and as the bundles' require() does from the repository.
       const real = (await import(createRequire(clientNode).resolve(pkg))) as Record<string, unknown>;
       for (const [name, how] of Object.entries(lazyPackages[pkg]!)) {
-        const value = name === "default" ? (real.default as Record<string, unknown>)?.default ?? real.default : real[name];
+        const value =
+          name === "default" ? ((real.default as Record<string, unknown>)?.default ?? real.default) : real[name];
         expect(typeof value, `${pkg} ${name}`).toBe("function");
-        if (how === "new") expect((value as { prototype?: object }).prototype, `${pkg} ${name} is a class`).toBeTypeOf("object");
+        if (how === "new")
+          expect((value as { prototype?: object }).prototype, `${pkg} ${name} is a class`).toBeTypeOf("object");
       }
-      expect(createRequire(clientNode).resolve(pkg)).toBe(createRequire(join(repoRoot, "dist/flows/chunks/x.mjs")).resolve(pkg));
+      expect(createRequire(clientNode).resolve(pkg)).toBe(
+        createRequire(join(repoRoot, "dist/flows/chunks/x.mjs")).resolve(pkg),
+      );
     }
   });
 });

@@ -1,12 +1,21 @@
 // What a live server's version header tells verify, and where the default version
 // is written (the chart's appVersion, read by everything else).
 import { describe, expect, it } from "vitest";
-import { anonymousAccess, compareVersions, defaultServerTag, releaseOf, supportedServerVersions, versionOfTag } from "../../scripts/lib/server-versions.ts";
+import {
+  anonymousAccess,
+  compareVersions,
+  defaultServerTag,
+  releaseOf,
+  supportedServerVersions,
+  versionOfTag,
+} from "../../scripts/lib/server-versions.ts";
 
 describe("server versions", () => {
   it("reads the default from the chart's appVersion and refuses a tag that is not v<x.y.z>", () => {
     expect(defaultServerTag('appVersion: "v0.10.0"\n')).toBe("v0.10.0");
-    expect(() => defaultServerTag('appVersion: "latest"\n')).toThrow(/appVersion to an image tag v<major>.<minor>.<patch>/);
+    expect(() => defaultServerTag('appVersion: "latest"\n')).toThrow(
+      /appVersion to an image tag v<major>.<minor>.<patch>/,
+    );
     expect(versionOfTag("v0.9.6")).toBe("0.9.6");
     expect(() => versionOfTag("0.9.6")).toThrow(/expected an image tag v<major>/);
   });

@@ -32,7 +32,9 @@ describe("capacity figures", () => {
 
   it("replaces only the text between the sizing markers, and names them when they are missing", () => {
     const readme = `# chart\n\nbefore\n${sizingStart}\nold table\n${sizingEnd}\nafter\n`;
-    expect(spliceSizing(readme, "new table")).toBe(`# chart\n\nbefore\n${sizingStart}\nnew table\n${sizingEnd}\nafter\n`);
+    expect(spliceSizing(readme, "new table")).toBe(
+      `# chart\n\nbefore\n${sizingStart}\nnew table\n${sizingEnd}\nafter\n`,
+    );
     expect(spliceSizing(spliceSizing(readme, "new table"), "new table")).toBe(spliceSizing(readme, "new table"));
     expect(() => spliceSizing("# chart\n", "t")).toThrow(/expected the chart README to hold the markers/);
   });

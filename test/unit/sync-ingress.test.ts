@@ -7,7 +7,12 @@ import { ccmLabels, tenant } from "../../scripts/lib/names.ts";
 import { instanceByName } from "../../scripts/lib/instances.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { renderInputsHash, serviceFromRendered, type RelayService } from "../../scripts/lib/relay-services.ts";
-import { defaultIngressFile, matchInstances, planIngressFiles, tenantServiceProblems } from "../../scripts/lib/ingress-sync.ts";
+import {
+  defaultIngressFile,
+  matchInstances,
+  planIngressFiles,
+  tenantServiceProblems,
+} from "../../scripts/lib/ingress-sync.ts";
 import { clusterOptionSpecs, ingressFilesOption, parseFlowArgs } from "../../scripts/lib/cli.ts";
 import { displayPath } from "../../scripts/lib/paths.ts";
 import type { ServiceObject } from "../../scripts/lib/mirrors.ts";
@@ -34,25 +39,57 @@ spec:
 ${ports}`;
 
 function relayService(instance = personal, name = `${instance.release}-relay-server`): RelayService {
-  return { instance, name, namespace: "relay", type: "LoadBalancer", ports: [{ name: "http", port: 8080 }], port: { name: "http", port: 8080 }, host: instance.host };
+  return {
+    instance,
+    name,
+    namespace: "relay",
+    type: "LoadBalancer",
+    ports: [{ name: "http", port: 8080 }],
+    port: { name: "http", port: 8080 },
+    host: instance.host,
+  };
 }
 
 describe("serviceFromRendered", () => {
   it("takes the one Service's name and its http port", () => {
-    const svc = serviceFromRendered(rendered("relay-personal-relay-server", "    - name: http\n      port: 8080\n    - name: metrics\n      port: 9090\n"), personal);
-    expect(svc).toMatchObject({ name: "relay-personal-relay-server", namespace: "relay", type: "LoadBalancer", port: { name: "http", port: 8080 } });
+    const svc = serviceFromRendered(
+      rendered(
+        "relay-personal-relay-server",
+        "    - name: http\n      port: 8080\n    - name: metrics\n      port: 9090\n",
+      ),
+      personal,
+    );
+    expect(svc).toMatchObject({
+      name: "relay-personal-relay-server",
+      namespace: "relay",
+      type: "LoadBalancer",
+      port: { name: "http", port: 8080 },
+    });
     expect(svc.ports).toHaveLength(2);
   });
 
   it("refuses output with no Service or with two", () => {
-    expect(() => serviceFromRendered("kind: ConfigMap\nmetadata: {name: x}\n", personal)).toThrow(/exactly one Service for relay-personal .* it rendered 0/);
+    expect(() => serviceFromRendered("kind: ConfigMap\nmetadata: {name: x}\n", personal)).toThrow(
+      /exactly one Service for relay-personal .* it rendered 0/,
+    );
     expect(() => serviceFromRendered(rendered("a") + rendered("b"), personal)).toThrow(/it rendered 2/);
   });
 });
 
-const live = (name: string, uid: string, type = "LoadBalancer"): ServiceObject => ({ metadata: { name, namespace: "relay", uid }, spec: { type, ports: [{ name: "http", port: 8080 }] } });
+const live = (name: string, uid: string, type = "LoadBalancer"): ServiceObject => ({
+  metadata: { name, namespace: "relay", uid },
+  spec: { type, ports: [{ name: "http", port: 8080 }] },
+});
 const mirrorOf = (svc: ServiceObject, name: string): ServiceObject => ({
-  metadata: { name, namespace: "tenant-root", labels: { [ccmLabels.serviceName]: svc.metadata.name, [ccmLabels.serviceNamespace]: "relay", [ccmLabels.clusterName]: tenant.release } },
+  metadata: {
+    name,
+    namespace: "tenant-root",
+    labels: {
+      [ccmLabels.serviceName]: svc.metadata.name,
+      [ccmLabels.serviceNamespace]: "relay",
+      [ccmLabels.clusterName]: tenant.release,
+    },
+  },
   spec: { ports: [{ name: "http", port: 8080 }] },
 });
 
@@ -62,7 +99,11 @@ describe("matchInstances", () => {
   const f = live("relay-family-relay-server", "66666666-7777-8888-9999-000000000000");
 
   it("gives each instance its mirror as the backend", () => {
-    const results = matchInstances(services, [p, f], [mirrorOf(p, "a1111111122223333444455555555555"), mirrorOf(f, "a6666666677778888999900000000000")]);
+    const results = matchInstances(
+      services,
+      [p, f],
+      [mirrorOf(p, "a1111111122223333444455555555555"), mirrorOf(f, "a6666666677778888999900000000000")],
+    );
     expect(results.map((r) => [r.host, r.backend?.service, r.problem])).toEqual([
       [personal.host, "a1111111122223333444455555555555", undefined],
       [family.host, "a6666666677778888999900000000000", undefined],
@@ -71,10 +112,15 @@ describe("matchInstances", () => {
 
   it("tells what the tenant alone shows to be wrong (missing, not a LoadBalancer) without looking at mirrors, and nothing else", () => {
     expect(tenantServiceProblems(services, [p, f])).toEqual([]);
-    const problems = tenantServiceProblems(services, [undefined, live("relay-family-relay-server", "66666666-7777-8888-9999-000000000000", "ClusterIP")]);
+    const problems = tenantServiceProblems(services, [
+      undefined,
+      live("relay-family-relay-server", "66666666-7777-8888-9999-000000000000", "ClusterIP"),
+    ]);
     expect(problems).toEqual([
       "expected Service relay/relay-personal-relay-server in cluster-docs-infra-prod (libs/relay-server renders it for relay-personal); it does not exist; check that Flux installed HelmRelease relay-personal",
-      expect.stringMatching(/^expected Service relay\/relay-family-relay-server in cluster-docs-infra-prod to be of type LoadBalancer .*found type ClusterIP/),
+      expect.stringMatching(
+        /^expected Service relay\/relay-family-relay-server in cluster-docs-infra-prod to be of type LoadBalancer .*found type ClusterIP/,
+      ),
     ]);
   });
 
@@ -114,13 +160,21 @@ describe("planIngressFiles", () => {
 
 describe("--ingress-file", () => {
   it("defaults to the repository's file and resolves a given path against where the command was typed", () => {
-    const files = (argv: string[]) => ingressFilesOption(parseFlowArgs(argv, { ...clusterOptionSpecs, "ingress-file": { type: "string", multiple: true } }).values["ingress-file"]);
+    const files = (argv: string[]) =>
+      ingressFilesOption(
+        parseFlowArgs(argv, { ...clusterOptionSpecs, "ingress-file": { type: "string", multiple: true } }).values[
+          "ingress-file"
+        ],
+      );
     expect(files([])).toEqual([defaultIngressFile]);
     expect(displayPath(defaultIngressFile)).toBe("apps/docs-infra-prod/ingress-relay.yaml");
     const saved = process.env.MOON_WORKING_DIR;
     try {
       process.env.MOON_WORKING_DIR = "/somewhere";
-      expect(files(["--ingress-file", "a.yaml", "--ingress-file", "/abs/b.yaml"])).toEqual(["/somewhere/a.yaml", "/abs/b.yaml"]);
+      expect(files(["--ingress-file", "a.yaml", "--ingress-file", "/abs/b.yaml"])).toEqual([
+        "/somewhere/a.yaml",
+        "/abs/b.yaml",
+      ]);
       delete process.env.MOON_WORKING_DIR;
       expect(files(["--ingress-file", "a.yaml"])).toEqual([join(process.cwd(), "a.yaml")]);
     } finally {
@@ -153,7 +207,9 @@ describe("the render cache's key", () => {
       return changed;
     };
     expect(edit(join(chart, "templates/service.yaml"), (t) => `${t}\n# edited\n`)).not.toBe(original);
-    expect(edit(join(chart, "templates/_helpers.tpl"), (t) => t.replace("relay-server", "relay-srv"))).not.toBe(original);
+    expect(edit(join(chart, "templates/_helpers.tpl"), (t) => t.replace("relay-server", "relay-srv"))).not.toBe(
+      original,
+    );
     expect(edit(values, (t) => `${t}\n# edited\n`)).not.toBe(original);
     writeFileSync(join(chart, "templates/extra.yaml"), "kind: ConfigMap\n");
     expect(key()).not.toBe(original);

@@ -50,16 +50,30 @@ describe("removing a charts entry from vendir files full of comments", () => {
   });
 
   it("reports the entry's own lines, not its comment block's", () => {
-    expect(findEntry(read("several/vendir.yml"), "relay-server", "vendir.yml")).toMatchObject({ firstLine: 23, lastLine: 30 });
+    expect(findEntry(read("several/vendir.yml"), "relay-server", "vendir.yml")).toMatchObject({
+      firstLine: 23,
+      lastLine: 30,
+    });
   });
 
   it("lists the names under charts only", () => {
-    expect(chartNames(parseVendir(read("several/vendir.yml"), "vendir.yml"))).toEqual(["connect", "relay-server", "podinfo", "cert-manager"]);
-    expect(chartNames(parseVendir(read("several/vendir.lock.yml"), "vendir.lock.yml"))).toEqual(["connect", "relay-server", "podinfo", "cert-manager"]);
+    expect(chartNames(parseVendir(read("several/vendir.yml"), "vendir.yml"))).toEqual([
+      "connect",
+      "relay-server",
+      "podinfo",
+      "cert-manager",
+    ]);
+    expect(chartNames(parseVendir(read("several/vendir.lock.yml"), "vendir.lock.yml"))).toEqual([
+      "connect",
+      "relay-server",
+      "podinfo",
+      "cert-manager",
+    ]);
   });
 
   it("leaves an empty list, not a null, when the last entry goes", () => {
-    const text = "directories:\n- path: charts\n  contents:  # the charts\n  # only\n  - path: a\n    helmChart: {name: a}\n";
+    const text =
+      "directories:\n- path: charts\n  contents:  # the charts\n  # only\n  - path: a\n    helmChart: {name: a}\n";
     const after = removeEntry(text, "a", "vendir.yml").text;
     expect(after).toBe("directories:\n- path: charts\n  contents: []  # the charts\n");
     expect(parse(after).directories[0].contents).toEqual([]);
@@ -67,7 +81,9 @@ describe("removing a charts entry from vendir files full of comments", () => {
 
   it("does not leave two blank lines where an entry between blank lines went", () => {
     const text = "directories:\n- path: charts\n  contents:\n  - path: a\n\n  # b\n  - path: b\n\n  - path: c\n";
-    expect(removeEntry(text, "b", "vendir.yml").text).toBe("directories:\n- path: charts\n  contents:\n  - path: a\n\n  - path: c\n");
+    expect(removeEntry(text, "b", "vendir.yml").text).toBe(
+      "directories:\n- path: charts\n  contents:\n  - path: a\n\n  - path: c\n",
+    );
   });
 
   it("does not leave a blank line at the end when the last entry goes", () => {
@@ -77,7 +93,9 @@ describe("removing a charts entry from vendir files full of comments", () => {
 
   it("refuses a flow list it cannot cut without re-serializing", () => {
     const text = "directories:\n- path: charts\n  contents: [{path: a}, {path: b}]\n";
-    expect(() => removeEntry(text, "a", "vendir.yml")).toThrow(/expected the contents of charts\/ in vendir.yml as a block list/);
+    expect(() => removeEntry(text, "a", "vendir.yml")).toThrow(
+      /expected the contents of charts\/ in vendir.yml as a block list/,
+    );
   });
 
   it("refuses a duplicated entry, naming both lines", () => {
@@ -89,8 +107,18 @@ describe("removing a charts entry from vendir files full of comments", () => {
 describe("removing a chart's directory entry (one directory per chart, as in the pre-migration repository)", () => {
   type Directory = { path: string };
   const preMigrationCharts = [
-    "1password-connect", "cert-manager", "external-dns", "ingress-nginx", "kube-prometheus-stack", "loki",
-    "relay-server", "minio", "podinfo", "reloader", "sealed-secrets", "velero",
+    "1password-connect",
+    "cert-manager",
+    "external-dns",
+    "ingress-nginx",
+    "kube-prometheus-stack",
+    "loki",
+    "relay-server",
+    "minio",
+    "podinfo",
+    "reloader",
+    "sealed-secrets",
+    "velero",
   ];
 
   // The first, a middle one, one under a comment that is not directly above it, and the last.
@@ -104,7 +132,8 @@ describe("removing a chart's directory entry (one directory per chart, as in the
   }
 
   it("lists the charts of both files in file order, by the name after charts/", () => {
-    for (const file of files) expect(chartNames(parseVendir(read(`pre-migration/${file}`), file)), file).toEqual(preMigrationCharts);
+    for (const file of files)
+      expect(chartNames(parseVendir(read(`pre-migration/${file}`), file)), file).toEqual(preMigrationCharts);
   });
 
   for (const name of ["ingress-nginx", "kube-prometheus-stack", "loki", "cert-manager"]) {
@@ -126,32 +155,48 @@ describe("removing a chart's directory entry (one directory per chart, as in the
   });
 
   it("reports the directory entry's own lines, not its comment block's", () => {
-    expect(findEntry(read("pre-migration/vendir.yml"), "relay-server", "vendir.yml")).toMatchObject({ firstLine: 74, lastLine: 82 });
-    expect(findEntry(read("pre-migration/vendir.lock.yml"), "relay-server", "vendir.lock.yml")).toMatchObject({ firstLine: 41, lastLine: 46 });
+    expect(findEntry(read("pre-migration/vendir.yml"), "relay-server", "vendir.yml")).toMatchObject({
+      firstLine: 74,
+      lastLine: 82,
+    });
+    expect(findEntry(read("pre-migration/vendir.lock.yml"), "relay-server", "vendir.lock.yml")).toMatchObject({
+      firstLine: 41,
+      lastLine: 46,
+    });
   });
 
   it("leaves an empty directories list, not a null, when the last chart goes", () => {
-    const text = "kind: Config\ndirectories:\n  # a\n  - path: charts/a\n    contents:\n      - path: .\n        helmChart: {name: a}\n";
+    const text =
+      "kind: Config\ndirectories:\n  # a\n  - path: charts/a\n    contents:\n      - path: .\n        helmChart: {name: a}\n";
     const after = removeEntry(text, "a", "vendir.yml").text;
     expect(after).toBe("kind: Config\ndirectories: []\n");
     expect(parse(after).directories).toEqual([]);
   });
 
   it("finds charts of both layouts in one file and leaves the other layout's entries alone", () => {
-    const text = "directories:\n- path: charts/a\n  contents:\n  - path: .\n- path: charts\n  contents:\n  - path: b\n- path: charts/a/extra\n  contents: []\n- path: tools/b\n  contents: []\n";
+    const text =
+      "directories:\n- path: charts/a\n  contents:\n  - path: .\n- path: charts\n  contents:\n  - path: b\n- path: charts/a/extra\n  contents: []\n- path: tools/b\n  contents: []\n";
     expect(chartNames(parseVendir(text, "vendir.yml"))).toEqual(["a", "b"]);
-    expect(removeEntry(text, "a", "vendir.yml").text).toBe(text.replace("- path: charts/a\n  contents:\n  - path: .\n", ""));
-    expect(removeEntry(text, "b", "vendir.yml").text).toBe(text.replace("  contents:\n  - path: b\n", "  contents: []\n"));
+    expect(removeEntry(text, "a", "vendir.yml").text).toBe(
+      text.replace("- path: charts/a\n  contents:\n  - path: .\n", ""),
+    );
+    expect(removeEntry(text, "b", "vendir.yml").text).toBe(
+      text.replace("  contents:\n  - path: b\n", "  contents: []\n"),
+    );
   });
 
   it("refuses a flow list of directories it cannot cut without re-serializing", () => {
     const text = "directories: [{path: charts/a, contents: [{path: .}]}]\n";
-    expect(() => removeEntry(text, "a", "vendir.yml")).toThrow(/^expected the directories in vendir.yml as a block list \("- path: charts\/a"\); found a flow list at line 1; /);
+    expect(() => removeEntry(text, "a", "vendir.yml")).toThrow(
+      /^expected the directories in vendir.yml as a block list \("- path: charts\/a"\); found a flow list at line 1; /,
+    );
   });
 
   it("refuses a duplicated directory entry, naming both lines", () => {
     const text = "directories:\n- path: charts/a\n  contents: []\n- path: charts/a\n  contents: []\n";
-    expect(() => removeEntry(text, "a", "vendir.lock.yml")).toThrow("expected one entry charts/a in vendir.lock.yml; found 2 (lines 2 and 4)");
+    expect(() => removeEntry(text, "a", "vendir.lock.yml")).toThrow(
+      "expected one entry charts/a in vendir.lock.yml; found 2 (lines 2 and 4)",
+    );
   });
 });
 
@@ -160,7 +205,9 @@ describe("reading a malformed vendir file", () => {
     const broken = read("several/vendir.yml").replace("        git:\n", "        git: [\n");
     const attempt = () => removeEntry(broken, "relay-server", "third_party/vendir/vendir.yml");
     expect(attempt).toThrow(OperatorError);
-    expect(attempt).toThrow(/^expected valid YAML in third_party\/vendir\/vendir.yml; found a syntax error at third_party\/vendir\/vendir.yml:\d+ /);
+    expect(attempt).toThrow(
+      /^expected valid YAML in third_party\/vendir\/vendir.yml; found a syntax error at third_party\/vendir\/vendir.yml:\d+ /,
+    );
   });
 
   it("points at the line where the error is", () => {
@@ -192,17 +239,26 @@ describe("references to a vendored chart", () => {
 describe("telling a second run from an unknown name", () => {
   it("sees an entry that git history added or removed", () => {
     expect(historyHasEntry("@@ -1,3 +1,1 @@\n-      - path: relay-server\n-        git:\n", "relay-server")).toBe(true);
-    expect(historyHasEntry("+  - path: \"relay-server\"  # old chart\n", "relay-server")).toBe(true);
+    expect(historyHasEntry('+  - path: "relay-server"  # old chart\n', "relay-server")).toBe(true);
     expect(historyHasEntry("-  - git:\n-      sha: 397c\n-    path: relay-server\n", "relay-server")).toBe(true);
   });
 
   it("sees a chart's directory entry that git history added or removed", () => {
-    expect(historyHasEntry("@@ -70,14 +69,0 @@\n-  - path: charts/relay-server\n-    contents:\n", "relay-server")).toBe(true);
-    expect(historyHasEntry("+- contents:\n+  - git:\n+    path: .\n+  path: charts/relay-server\n", "relay-server")).toBe(true);
+    expect(
+      historyHasEntry("@@ -70,14 +69,0 @@\n-  - path: charts/relay-server\n-    contents:\n", "relay-server"),
+    ).toBe(true);
+    expect(
+      historyHasEntry("+- contents:\n+  - git:\n+    path: .\n+  path: charts/relay-server\n", "relay-server"),
+    ).toBe(true);
   });
 
   it("does not count a directory of another folder or a longer name", () => {
-    expect(historyHasEntry("+  - path: tools/relay-server\n+  - path: charts/relay-server-v2\n+  path: charts/relay-server/sub\n", "relay-server")).toBe(false);
+    expect(
+      historyHasEntry(
+        "+  - path: tools/relay-server\n+  - path: charts/relay-server-v2\n+  path: charts/relay-server/sub\n",
+        "relay-server",
+      ),
+    ).toBe(false);
   });
 
   it("does not count a mere mention or a longer name", () => {

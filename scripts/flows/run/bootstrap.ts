@@ -39,7 +39,11 @@ export async function run(opts: BootstrapOptions): Promise<void> {
     const plain = await buildApp(app.path);
     const fromSource = sourcePatches(plain, opts.source);
     const patches = [...fromSource, ...(opts.patchesFile ? readPatches(opts.patchesFile) : [])];
-    const built = withPatchesKept(patches.length ? await buildApp(app.path, patches) : plain, app.kustomization, patches);
+    const built = withPatchesKept(
+      patches.length ? await buildApp(app.path, patches) : plain,
+      app.kustomization,
+      patches,
+    );
     const { url, branch } = opts.source;
     if (url || branch) task.say(`GitRepository at ${[url, branch && `branch ${branch}`].filter(Boolean).join(", ")}`);
     if (opts.patchesFile) task.say(`${patches.length - fromSource.length} patch(es) from ${opts.patchesFile}`);
@@ -54,7 +58,9 @@ export async function run(opts: BootstrapOptions): Promise<void> {
   if (opts.connectSecrets) await writeConnectSecrets(steps, client, opts.connectSecrets, secrets, cluster.dryRun);
 
   const applied = await steps.run(`Apply the objects to ${app.cluster}`, async (task) => {
-    const results = await applyAll(client, objects, { dryRun: cluster.dryRun }, (a) => task.say(`${a.ref} ${a.action}${a.note ? ` (${a.note})` : ""}`));
+    const results = await applyAll(client, objects, { dryRun: cluster.dryRun }, (a) =>
+      task.say(`${a.ref} ${a.action}${a.note ? ` (${a.note})` : ""}`),
+    );
     task.title = `Apply ${results.length} objects to ${app.cluster}: ${summary(results, cluster.dryRun)}`;
     return results;
   });
@@ -71,35 +77,45 @@ export async function run(opts: BootstrapOptions): Promise<void> {
           await requestReconcile(client, hr, forcedAt!, true);
           recordApplied(`${refOf(hr)} forced reconcile requested`);
         }
-        task.say(`wrote reconcile.fluxcd.io/requestedAt and forceAt=${forcedAt} on ${releases.map((r) => r.metadata.name).join(", ")} (what flux reconcile helmrelease --force writes)`);
+        task.say(
+          `wrote reconcile.fluxcd.io/requestedAt and forceAt=${forcedAt} on ${releases.map((r) => r.metadata.name).join(", ")} (what flux reconcile helmrelease --force writes)`,
+        );
       });
   }
 
   const waitTitle = `Wait for Kustomization ${app.kustomization} to be Ready`;
   const waitMs = opts.waitMs;
-  const waited = cluster.dryRun || waitMs === undefined
-    ? await steps.skip(waitTitle, cluster.dryRun ? "dry run" : "--no-wait").then(() => ({ status: "not waited" as const, reconcileRequested: [] as string[] }))
-    : await steps.run(waitTitle, async (task) => {
-        const root = objects.find((o) => o.kind === "Kustomization" && o.metadata.name === app.kustomization);
-        if (!root) throw new OperatorError(`expected Kustomization ${app.kustomization} in ${app.path}; it is not there; restore ${app.path}/kustomization-root.yaml`);
-        // As `flux reconcile kustomization --with-source`: fetch the source (a commit pushed since) and apply now, not
-        // at the next interval. The request is a write to both objects, so the step says so: the apply's counts are the apply's.
-        const at = new Date().toISOString();
-        const reconcileRequested: string[] = [];
-        for (const obj of objects.filter((o) => o.kind === "GitRepository" || o === root)) {
-          await requestReconcile(client, obj, at);
-          reconcileRequested.push(refOf(obj));
-          recordApplied(`${refOf(obj)} reconcile requested`);
-        }
-        task.say(`asked Flux to reconcile ${reconcileRequested.join(" and ")} now: wrote the annotation reconcile.fluxcd.io/requestedAt=${at} on each`);
-        const deadline = Date.now() + waitMs;
-        await waitReady(client, root, waitMs, (line) => task.say(line), releases);
-        if (forcedAt) {
-          await waitForceHandled(client, releases, forcedAt, deadline, (line) => task.say(line));
-          reconcileRequested.push(...releases.map(refOf));
-        }
-        return { status: "ready" as const, reconcileRequested };
-      });
+  const waited =
+    cluster.dryRun || waitMs === undefined
+      ? await steps
+          .skip(waitTitle, cluster.dryRun ? "dry run" : "--no-wait")
+          .then(() => ({ status: "not waited" as const, reconcileRequested: [] as string[] }))
+      : await steps.run(waitTitle, async (task) => {
+          const root = objects.find((o) => o.kind === "Kustomization" && o.metadata.name === app.kustomization);
+          if (!root)
+            throw new OperatorError(
+              `expected Kustomization ${app.kustomization} in ${app.path}; it is not there; restore ${app.path}/kustomization-root.yaml`,
+            );
+          // As `flux reconcile kustomization --with-source`: fetch the source (a commit pushed since) and apply now, not
+          // at the next interval. The request is a write to both objects, so the step says so: the apply's counts are the apply's.
+          const at = new Date().toISOString();
+          const reconcileRequested: string[] = [];
+          for (const obj of objects.filter((o) => o.kind === "GitRepository" || o === root)) {
+            await requestReconcile(client, obj, at);
+            reconcileRequested.push(refOf(obj));
+            recordApplied(`${refOf(obj)} reconcile requested`);
+          }
+          task.say(
+            `asked Flux to reconcile ${reconcileRequested.join(" and ")} now: wrote the annotation reconcile.fluxcd.io/requestedAt=${at} on each`,
+          );
+          const deadline = Date.now() + waitMs;
+          await waitReady(client, root, waitMs, (line) => task.say(line), releases);
+          if (forcedAt) {
+            await waitForceHandled(client, releases, forcedAt, deadline, (line) => task.say(line));
+            reconcileRequested.push(...releases.map(refOf));
+          }
+          return { status: "ready" as const, reconcileRequested };
+        });
 
   if (opts.json) {
     const report = {

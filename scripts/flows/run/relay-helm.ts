@@ -44,37 +44,53 @@ export async function run(opts: RelayHelmOptions): Promise<number> {
   const steps = newSteps();
   const tenantClient = await readTenant(steps, cluster, lazySecretSource(opts.secrets));
   if (opts.command === "diff") {
-    const changed = await steps.run(`Compare ${instance.release} rendered from ${relayChartPath} with ${tenant.app}`, async (task) => {
-      const changes = await diffInstance(tenantClient, instance, extraValues);
-      for (const c of changes) task.say(c.diff === undefined ? `${c.ref}: would be created` : `${c.ref}: would change\n${c.diff}`);
-      task.title = `Compare ${instance.release} with ${tenant.app}: ${changes.length === 0 ? "no change" : `${changes.length} object${changes.length === 1 ? "" : "s"} would change`}`;
-      return changes.length;
-    });
+    const changed = await steps.run(
+      `Compare ${instance.release} rendered from ${relayChartPath} with ${tenant.app}`,
+      async (task) => {
+        const changes = await diffInstance(tenantClient, instance, extraValues);
+        for (const c of changes)
+          task.say(c.diff === undefined ? `${c.ref}: would be created` : `${c.ref}: would change\n${c.diff}`);
+        task.title = `Compare ${instance.release} with ${tenant.app}: ${changes.length === 0 ? "no change" : `${changes.length} object${changes.length === 1 ? "" : "s"} would change`}`;
+        return changes.length;
+      },
+    );
     return changed > 0 ? exitCodes.changes : exitCodes.ok;
   }
   await recoverPending(opts, steps, tenantClient);
-  await steps.run(`helm upgrade --install ${instance.release} into ${tenant.app} namespace ${relayNamespace}`, async (task) => {
-    const wait = opts.wait;
-    const args = upgradeArgs(instance, { wait: !!wait, timeout: wait?.timeout ?? "", dryRun: cluster.dryRun, extraValues });
-    // Stopped by Ctrl-C, helm --atomic undoes the upgrade (a rollback that waits up to --timeout): told at once, and let finish.
-    const interrupt: ToolOptions = wait && !cluster.dryRun
-      ? {
-          onInterrupt: {
-            notice: `helm stops the upgrade of ${instance.release} and undoes it (--atomic: back to its last deployed revision, or uninstalled if this was its first install); this can take up to ${wait.shown} (--timeout); waiting for it to finish. A second Ctrl-C kills helm at once, which can leave the release pending`,
-            signal: true,
-            graceMs: wait.ms + 60_000,
-            killed: `helm was killed before it finished: ${instance.release} may be left pending-upgrade or pending-rollback; the next relay-server:upgrade names its state, and --recover undoes it`,
-          },
-          settled: () => releaseState(tenantClient, instance.release),
-        }
-      : {};
-    const helm = () => withKubeconfigFile(tenantClient, (kubeconfig) => runTool("helm", [...args, "--kubeconfig", kubeconfig], interrupt));
-    const out = wait && !cluster.dryRun ? await withPodWatch(tenantClient, instance, helm) : await helm();
-    const status = /STATUS: (\S+)/.exec(out)?.[1] ?? "unknown";
-    const revision = /REVISION: (\d+)/.exec(out)?.[1] ?? "?";
-    task.title = `helm upgrade --install ${instance.release} into ${tenant.app}: revision ${revision}, ${status}${cluster.dryRun ? " (dry run)" : ""}`;
-    if (!wait) task.say("--no-wait: Helm did not wait for the Pod to be ready");
-  });
+  await steps.run(
+    `helm upgrade --install ${instance.release} into ${tenant.app} namespace ${relayNamespace}`,
+    async (task) => {
+      const wait = opts.wait;
+      const args = upgradeArgs(instance, {
+        wait: !!wait,
+        timeout: wait?.timeout ?? "",
+        dryRun: cluster.dryRun,
+        extraValues,
+      });
+      // Stopped by Ctrl-C, helm --atomic undoes the upgrade (a rollback that waits up to --timeout): told at once, and let finish.
+      const interrupt: ToolOptions =
+        wait && !cluster.dryRun
+          ? {
+              onInterrupt: {
+                notice: `helm stops the upgrade of ${instance.release} and undoes it (--atomic: back to its last deployed revision, or uninstalled if this was its first install); this can take up to ${wait.shown} (--timeout); waiting for it to finish. A second Ctrl-C kills helm at once, which can leave the release pending`,
+                signal: true,
+                graceMs: wait.ms + 60_000,
+                killed: `helm was killed before it finished: ${instance.release} may be left pending-upgrade or pending-rollback; the next relay-server:upgrade names its state, and --recover undoes it`,
+              },
+              settled: () => releaseState(tenantClient, instance.release),
+            }
+          : {};
+      const helm = () =>
+        withKubeconfigFile(tenantClient, (kubeconfig) =>
+          runTool("helm", [...args, "--kubeconfig", kubeconfig], interrupt),
+        );
+      const out = wait && !cluster.dryRun ? await withPodWatch(tenantClient, instance, helm) : await helm();
+      const status = /STATUS: (\S+)/.exec(out)?.[1] ?? "unknown";
+      const revision = /REVISION: (\d+)/.exec(out)?.[1] ?? "?";
+      task.title = `helm upgrade --install ${instance.release} into ${tenant.app}: revision ${revision}, ${status}${cluster.dryRun ? " (dry run)" : ""}`;
+      if (!wait) task.say("--no-wait: Helm did not wait for the Pod to be ready");
+    },
+  );
   return exitCodes.ok;
 }
 
@@ -95,7 +111,10 @@ async function recoverPending(opts: RelayHelmOptions, steps: Steps, tenantClient
     return found;
   });
   if (recovery.kind === "none") return;
-  const helmArgs = recovery.kind === "rollback" ? rollbackArgs(instance, recovery.to, { wait: !!wait, timeout: wait?.timeout ?? "" }) : uninstallArgs(instance, { wait: !!wait, timeout: wait?.timeout ?? "" });
+  const helmArgs =
+    recovery.kind === "rollback"
+      ? rollbackArgs(instance, recovery.to, { wait: !!wait, timeout: wait?.timeout ?? "" })
+      : uninstallArgs(instance, { wait: !!wait, timeout: wait?.timeout ?? "" });
   const title = `--recover: ${recovery.kind === "rollback" ? `roll ${release} back to revision ${recovery.to}` : `uninstall ${release}`} (revision ${recovery.pending.revision} is ${recovery.pending.status})`;
   if (cluster.dryRun) return steps.skip(title, `dry run: would run helm ${helmArgs.join(" ")}`);
   await steps.run(title, async (task) => {
@@ -109,7 +128,9 @@ async function recoverPending(opts: RelayHelmOptions, steps: Steps, tenantClient
       },
       settled: () => releaseState(tenantClient, release),
     };
-    await withKubeconfigFile(tenantClient, (kubeconfig) => runTool("helm", [...helmArgs, "--kubeconfig", kubeconfig], interrupt));
+    await withKubeconfigFile(tenantClient, (kubeconfig) =>
+      runTool("helm", [...helmArgs, "--kubeconfig", kubeconfig], interrupt),
+    );
     task.say(`${describeRecovery(release, recovery)}: ${await releaseState(tenantClient, release)}`);
   });
 }

@@ -3,7 +3,16 @@ import { type CommonOptions, exitCodes, newSteps } from "../../lib/cli.ts";
 import { managementClient } from "../../lib/clusters.ts";
 import { OperatorError } from "../../lib/errors.ts";
 import { writeIfChanged } from "../../lib/files.ts";
-import { describeFile, hostsWithoutRule, listMirrors, matchInstances, missingRuleProblem, planIngressFiles, readTenantServices, tenantServiceProblems } from "../../lib/ingress-sync.ts";
+import {
+  describeFile,
+  hostsWithoutRule,
+  listMirrors,
+  matchInstances,
+  missingRuleProblem,
+  planIngressFiles,
+  readTenantServices,
+  tenantServiceProblems,
+} from "../../lib/ingress-sync.ts";
 import { management, relayChartPath, tenant } from "../../lib/names.ts";
 import { lazySecretSource, type SecretSourceOptions } from "../../lib/onepassword.ts";
 import { displayPath } from "../../lib/paths.ts";
@@ -39,7 +48,14 @@ export async function run(opts: SyncIngressOptions): Promise<number> {
   const tenantClient = await readTenant(steps, cluster, lazySecretSource(opts.secrets));
   const services = await steps.run(`Derive the relay Services from ${relayChartPath}`, async (task) => {
     const derived = await rendering;
-    task.say(derived.map((s) => `${s.instance.release}: Service ${s.namespace}/${s.name} port ${s.port.name ? `${s.port.name} ` : ""}${s.port.port}, host ${s.host}`).join("\n"));
+    task.say(
+      derived
+        .map(
+          (s) =>
+            `${s.instance.release}: Service ${s.namespace}/${s.name} port ${s.port.name ? `${s.port.name} ` : ""}${s.port.port}, host ${s.host}`,
+        )
+        .join("\n"),
+    );
     return derived;
   });
   const live = await steps.run(`Read the relay Services in ${tenant.app}`, async (task) => {
@@ -47,34 +63,53 @@ export async function run(opts: SyncIngressOptions): Promise<number> {
     const found = await readTenantServices(tenantClient, services);
     // What can be told from the tenant alone fails here, before the management cluster's answer is looked at.
     failWith(tenantServiceProblems(services, found));
-    task.say(found.map((s, i) => `${services[i]?.name}: ${s ? `type ${s.spec?.type ?? "ClusterIP"}, UID ${s.metadata.uid}` : "not found"}`).join("\n"));
+    task.say(
+      found
+        .map(
+          (s, i) =>
+            `${services[i]?.name}: ${s ? `type ${s.spec?.type ?? "ClusterIP"}, UID ${s.metadata.uid}` : "not found"}`,
+        )
+        .join("\n"),
+    );
     return found;
   });
   await readManagement(steps, cluster);
-  const instances = await steps.run(`Find the KubeVirt CCM mirrors in ${management.tenantNamespace} of ${management.cluster}`, async (task) => {
-    const matched = matchInstances(services, live, await mirrorsEarly);
-    failWith(matched.flatMap((i) => (i.problem ? [i.problem] : [])));
-    task.say(matched.map((i) => `${i.host} → Service ${i.mirror} port ${i.backend?.port.number} (mirror of ${i.service})`).join("\n"));
-    return matched;
-  });
+  const instances = await steps.run(
+    `Find the KubeVirt CCM mirrors in ${management.tenantNamespace} of ${management.cluster}`,
+    async (task) => {
+      const matched = matchInstances(services, live, await mirrorsEarly);
+      failWith(matched.flatMap((i) => (i.problem ? [i.problem] : [])));
+      task.say(
+        matched
+          .map((i) => `${i.host} → Service ${i.mirror} port ${i.backend?.port.number} (mirror of ${i.service})`)
+          .join("\n"),
+      );
+      return matched;
+    },
+  );
   const fileTitle = opts.ingressFiles.map((f) => displayPath(f)).join(", ");
-  const planned = await steps.run(`${check ? "Check" : "Update"} ${fileTitle}${cluster.dryRun && !check ? " (dry run)" : ""}`, (task) => {
-    const files = planIngressFiles(opts.ingressFiles, instances);
-    failWith(files.flatMap((f) => (f.problem ? [f.problem] : [])));
-    // Every instance must have its rule: a missing one fails before anything is written.
-    const missing = hostsWithoutRule(instances, files);
-    failWith(instances.filter((i) => missing.includes(i.host)).map((i) => missingRuleProblem(i.host, i.release, files)));
-    const output: string[] = [];
-    for (const f of files) {
-      if (f.upToDate) output.push(`${f.display}: up to date`);
-      else if (check || cluster.dryRun) output.push(f.diff.trimEnd(), `${f.display}: would change`);
-      else output.push(writeIfChanged(f.path, f.content).diff.trimEnd(), `${f.display}: updated`);
-      const detail = describeFile(f);
-      if (detail) output.push(detail);
-    }
-    task.say(output.join("\n"));
-    return files;
-  });
+  const planned = await steps.run(
+    `${check ? "Check" : "Update"} ${fileTitle}${cluster.dryRun && !check ? " (dry run)" : ""}`,
+    (task) => {
+      const files = planIngressFiles(opts.ingressFiles, instances);
+      failWith(files.flatMap((f) => (f.problem ? [f.problem] : [])));
+      // Every instance must have its rule: a missing one fails before anything is written.
+      const missing = hostsWithoutRule(instances, files);
+      failWith(
+        instances.filter((i) => missing.includes(i.host)).map((i) => missingRuleProblem(i.host, i.release, files)),
+      );
+      const output: string[] = [];
+      for (const f of files) {
+        if (f.upToDate) output.push(`${f.display}: up to date`);
+        else if (check || cluster.dryRun) output.push(f.diff.trimEnd(), `${f.display}: would change`);
+        else output.push(writeIfChanged(f.path, f.content).diff.trimEnd(), `${f.display}: updated`);
+        const detail = describeFile(f);
+        if (detail) output.push(detail);
+      }
+      task.say(output.join("\n"));
+      return files;
+    },
+  );
 
   const stale = planned.filter((f) => !f.upToDate);
   const outOfDate = check && stale.length > 0;
@@ -83,14 +118,26 @@ export async function run(opts: SyncIngressOptions): Promise<number> {
       ok: !outOfDate,
       check,
       dryRun: cluster.dryRun,
-      files: planned.map((f) => ({ file: f.display, upToDate: f.upToDate, changes: f.changes, foreignHosts: f.foreignHosts })),
-      instances: instances.map((i) => ({ host: i.host, service: i.service, mirror: i.mirror, port: i.backend?.port.number })),
+      files: planned.map((f) => ({
+        file: f.display,
+        upToDate: f.upToDate,
+        changes: f.changes,
+        foreignHosts: f.foreignHosts,
+      })),
+      instances: instances.map((i) => ({
+        host: i.host,
+        service: i.service,
+        mirror: i.mirror,
+        port: i.backend?.port.number,
+      })),
     };
     console.log(JSON.stringify(report, null, 2));
   }
   if (!outOfDate) return exitCodes.ok;
   for (const f of stale) {
-    process.stderr.write(`✖ ${f.display} is out of date (${f.changes.length === 1 ? "1 backend differs" : `${f.changes.length} backends differ`} from the CCM mirrors); run sync-ingress (moon run docs-infra-prod:sync-ingress)\n`);
+    process.stderr.write(
+      `✖ ${f.display} is out of date (${f.changes.length === 1 ? "1 backend differs" : `${f.changes.length} backends differ`} from the CCM mirrors); run sync-ingress (moon run docs-infra-prod:sync-ingress)\n`,
+    );
   }
   return exitCodes.changes;
 }

@@ -31,8 +31,12 @@ export async function run(opts: RemoveEntryOptions): Promise<void> {
     const config = readVendirFile(join(dir, "vendir.yml"), show, name, true);
     const lock = readVendirFile(join(dir, "vendir.lock.yml"), show, name, false);
     const folderPresent = existsSync(folder);
-    for (const file of [config, lock]) if (file?.lines) task.say(`${file.shown}: charts/${name} at lines ${file.lines[0]}-${file.lines[1]}`);
-    if (!config) throw new OperatorError(`expected ${show(join(dir, "vendir.yml"))}; found no such file; pass --dir with the folder that holds vendir.yml`);
+    for (const file of [config, lock])
+      if (file?.lines) task.say(`${file.shown}: charts/${name} at lines ${file.lines[0]}-${file.lines[1]}`);
+    if (!config)
+      throw new OperatorError(
+        `expected ${show(join(dir, "vendir.yml"))}; found no such file; pass --dir with the folder that holds vendir.yml`,
+      );
     const nothingToRemove = !config.lines && !lock?.lines && !folderPresent;
     if (nothingToRemove) {
       const names = chartNames(parseVendir(config.before, config.shown));
@@ -41,9 +45,13 @@ export async function run(opts: RemoveEntryOptions): Promise<void> {
       // elsewhere (no repository, no commit yet) the two look the same, and a second run must still end as the first did.
       const known = !!repo && historyKnows(repo, dir);
       if (known && !wasEverAnEntry(repo, dir, name)) {
-        throw new OperatorError(`expected an entry charts/${name} in ${config.shown}; found ${listed}; pass one of those names`);
+        throw new OperatorError(
+          `expected an entry charts/${name} in ${config.shown}; found ${listed}; pass one of those names`,
+        );
       }
-      const unsure = known ? "" : `; without the vendir files' git history a name that was never there looks the same: ${config.shown} lists ${listed}`;
+      const unsure = known
+        ? ""
+        : `; without the vendir files' git history a name that was never there looks the same: ${config.shown} lists ${listed}`;
       task.say(`nothing to remove: charts/${name} is in neither file and ${show(folder)} does not exist${unsure}`);
     }
     return { config, lock, folderPresent, nothingToRemove };
@@ -61,21 +69,34 @@ export async function run(opts: RemoveEntryOptions): Promise<void> {
 
   await steps.run(titles.references, (task) => {
     if (!repo && !opts.force) {
-      throw new OperatorError(`expected ${show(dir)} inside a git repository, to look for references; found none; pass --repo-root PATH, or --force to skip the check`);
+      throw new OperatorError(
+        `expected ${show(dir)} inside a git repository, to look for references; found none; pass --repo-root PATH, or --force to skip the check`,
+      );
     }
     if (!repo) return task.say(`--force: ${show(dir)} is in no git repository, not looking for references`);
     const references = findReferences(repo, dir, name);
     if (references.length === 0) return task.say(`no file in ${repo} references it`);
     const list = references.map((r) => `  ${r}`).join("\n");
-    if (opts.force) return task.say(`--force: removing although ${references.length} line(s) still reference it:\n${list}`);
-    throw new OperatorError(`expected no file to reference ${show(dir)}/${chartsDir}/${name}; found ${references.length}:\n${list}\nchange those lines first, or pass --force to remove it anyway`);
+    if (opts.force)
+      return task.say(`--force: removing although ${references.length} line(s) still reference it:\n${list}`);
+    throw new OperatorError(
+      `expected no file to reference ${show(dir)}/${chartsDir}/${name}; found ${references.length}:\n${list}\nchange those lines first, or pass --force to remove it anyway`,
+    );
   });
 
   await steps.run(titles.remove, (task) => {
     // Both texts were made when the files were read; a failed write leaves both files as they were.
-    const files = [found.config, found.lock].flatMap((file) => (file ? [{ path: file.path, content: file.after }] : []));
-    const diffs = writeAllOrNone(files, { dryRun }).filter((change) => change.changed).map((change) => change.diff);
-    task.say(diffs.length ? `${dryRun ? "--dry-run: would write\n" : ""}${diffs.join("\n")}` : `neither file has charts/${name}`);
+    const files = [found.config, found.lock].flatMap((file) =>
+      file ? [{ path: file.path, content: file.after }] : [],
+    );
+    const diffs = writeAllOrNone(files, { dryRun })
+      .filter((change) => change.changed)
+      .map((change) => change.diff);
+    task.say(
+      diffs.length
+        ? `${dryRun ? "--dry-run: would write\n" : ""}${diffs.join("\n")}`
+        : `neither file has charts/${name}`,
+    );
   });
 
   await steps.run(titles.delete, (task) => {

@@ -37,13 +37,21 @@ async function reachTenant(opts: VerifyOptions): Promise<{ client?: KubeClient; 
 async function runChecks(opts: VerifyOptions): Promise<Check[]> {
   const wants = (scope: Scope) => opts.scopes.includes(scope);
   // Read before any cluster is asked: a CA file that cannot be read ends the run (exit 3).
-  const https = wants("network") ? { ca: readCaFile(opts.https.caFile), timeoutMs: opts.https.timeoutMs, connectTo: opts.https.connectTo } : undefined;
+  const https = wants("network")
+    ? { ca: readCaFile(opts.https.caFile), timeoutMs: opts.https.timeoutMs, connectTo: opts.https.connectTo }
+    : undefined;
   // The management checks compare the tenant's Services with their mirrors: they need the tenant too.
   const reached = wants("tenant") || wants("management") ? await reachTenant(opts) : { checks: [] };
   const checks = [...reached.checks];
   const tenantAccess = reached.client;
-  if (wants("tenant") && tenantAccess) checks.push(...(await inScope("tenant", `${tenant.app} checks`, () => tenantChecks(tenantAccess))));
-  if (wants("management")) checks.push(...(await inScope("management", `${management.cluster} checks`, async () => managementChecks(tenantAccess, await managementClient(opts.cluster), opts.ingressFiles))));
+  if (wants("tenant") && tenantAccess)
+    checks.push(...(await inScope("tenant", `${tenant.app} checks`, () => tenantChecks(tenantAccess))));
+  if (wants("management"))
+    checks.push(
+      ...(await inScope("management", `${management.cluster} checks`, async () =>
+        managementChecks(tenantAccess, await managementClient(opts.cluster), opts.ingressFiles),
+      )),
+    );
   if (https) checks.push(...(await inScope("network", "public hosts", () => networkChecks(https))));
   return checks;
 }
@@ -51,7 +59,9 @@ async function runChecks(opts: VerifyOptions): Promise<Check[]> {
 /** Exit code 1 when any check fails. */
 export async function run(opts: VerifyOptions): Promise<number> {
   const checks = await runChecks(opts);
-  console.log(redact(opts.json ? JSON.stringify({ ok: checks.every((c) => c.ok), checks }, null, 2) : formatChecks(checks)));
+  console.log(
+    redact(opts.json ? JSON.stringify({ ok: checks.every((c) => c.ok), checks }, null, 2) : formatChecks(checks)),
+  );
   const failed = checks.filter((c) => !c.ok).length;
   if (failed > 0) {
     if (!opts.json) console.log(`${failed} of ${checks.length} checks failed`);

@@ -29,12 +29,20 @@ export const fail = (name: string, detail: string, next: string): Result => ({ n
 export const skip = (name: string, detail: string): Result => ({ name, ok: true, skipped: true, detail });
 
 export function formatChecks(checks: readonly Check[]): string {
-  return checks.map((c) => `${c.skipped ? "-" : c.ok ? "✓" : "✗"} ${c.name}: ${c.detail}${!c.ok && c.next ? `\n    next: ${c.next}` : ""}`).join("\n");
+  return checks
+    .map(
+      (c) =>
+        `${c.skipped ? "-" : c.ok ? "✓" : "✗"} ${c.name}: ${c.detail}${!c.ok && c.next ? `\n    next: ${c.next}` : ""}`,
+    )
+    .join("\n");
 }
 
 /** A scope that could not run, as one failed check: an operator error says its own next step, anything else is the cluster's access. */
 export function scopeFailure(scope: Scope, name: string, error: unknown): Check {
-  const next = error instanceof OperatorError ? "do what the reason says, then run verify again" : "fix access to the cluster, then run verify again";
+  const next =
+    error instanceof OperatorError
+      ? "do what the reason says, then run verify again"
+      : "fix access to the cluster, then run verify again";
   return { scope, name, ok: false, detail: redact((error as Error).message), next };
 }
 

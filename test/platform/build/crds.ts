@@ -5,7 +5,6 @@ import { join } from "node:path";
 import { parseManifests } from "../../../scripts/lib/yaml.ts";
 import { goModuleDir } from "./shell.ts";
 
-
 /** Flux 2.7's controllers and the 1Password operator, pinned. */
 const modules = {
   source: "github.com/fluxcd/source-controller@v1.7.3",
@@ -24,7 +23,13 @@ const crdFiles = {
 } as const;
 
 export type CrdName = keyof typeof crdFiles;
-export const fluxCrds: readonly CrdName[] = ["GitRepository", "HelmRepository", "HelmChart", "Kustomization", "HelmRelease"];
+export const fluxCrds: readonly CrdName[] = [
+  "GitRepository",
+  "HelmRepository",
+  "HelmChart",
+  "Kustomization",
+  "HelmRelease",
+];
 export const allCrds: readonly CrdName[] = [...fluxCrds, "OnePasswordItem"];
 
 export interface CrdObject {
@@ -39,14 +44,17 @@ async function moduleDir(module: string): Promise<string> {
   try {
     return await goModuleDir(module);
   } catch (error) {
-    throw new Error(`expected \`go mod download ${module}\` to fetch the CRDs' module; it failed: ${(error as Error).message}`);
+    throw new Error(
+      `expected \`go mod download ${module}\` to fetch the CRDs' module; it failed: ${(error as Error).message}`,
+    );
   }
 }
 
 export async function readCrd(name: CrdName): Promise<CrdObject> {
   const [module, file] = crdFiles[name];
   const path = join(await moduleDir(module), "config/crd/bases", file);
-  const crd = parseManifests(readFileSync(path, "utf8"), path).find((d) => d.kind === "CustomResourceDefinition") as CrdObject | undefined;
+  const crd = parseManifests(readFileSync(path, "utf8"), path).find((d) => d.kind === "CustomResourceDefinition") as
+    CrdObject | undefined;
   if (!crd) throw new Error(`expected a CustomResourceDefinition in ${path}; found none`);
   return crd;
 }

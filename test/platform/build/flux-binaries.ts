@@ -8,7 +8,6 @@ import { join } from "node:path";
 import { repoRoot } from "../../../scripts/lib/paths.ts";
 import { ensureGoBinary, goVersion } from "./shell.ts";
 
-
 export const fluxControllers = ["source-controller", "kustomize-controller", "helm-controller"] as const;
 export type FluxController = (typeof fluxControllers)[number];
 
@@ -20,7 +19,8 @@ export const fluxBinary = (c: FluxController) => join(outDir(c), c);
 export function fluxControllerVersion(c: FluxController): string {
   const goMod = readFileSync(join(moduleDir(c), "go.mod"), "utf8");
   const match = new RegExp(`^require github\\.com/fluxcd/${c} (v\\S+)$`, "m").exec(goMod);
-  if (!match?.[1]) throw new Error(`expected a \`require github.com/fluxcd/${c}\` line in ${moduleDir(c)}/go.mod; found none`);
+  if (!match?.[1])
+    throw new Error(`expected a \`require github.com/fluxcd/${c}\` line in ${moduleDir(c)}/go.mod; found none`);
   return match[1];
 }
 
@@ -38,13 +38,25 @@ export interface BuiltController {
 }
 
 /** Returns a binary built from the current module files, building it if needed. */
-export async function ensureFluxBinary(c: FluxController, log: (line: string) => void = () => {}): Promise<BuiltController> {
-  const built = await ensureGoBinary({ what: `Flux ${c} ${fluxControllerVersion(c)}`, moduleDir: moduleDir(c), binary: fluxBinary(c), stamp: stamp(c, await goVersion()), args: ["-ldflags", "-s -w", `github.com/fluxcd/${c}`], log });
+export async function ensureFluxBinary(
+  c: FluxController,
+  log: (line: string) => void = () => {},
+): Promise<BuiltController> {
+  const built = await ensureGoBinary({
+    what: `Flux ${c} ${fluxControllerVersion(c)}`,
+    moduleDir: moduleDir(c),
+    binary: fluxBinary(c),
+    stamp: stamp(c, await goVersion()),
+    args: ["-ldflags", "-s -w", `github.com/fluxcd/${c}`],
+    log,
+  });
   return { controller: c, ...built };
 }
 
 /** Builds the three controllers one after another (each build uses every core). */
-export async function ensureFluxBinaries(log: (line: string) => void = () => {}): Promise<Record<FluxController, string>> {
+export async function ensureFluxBinaries(
+  log: (line: string) => void = () => {},
+): Promise<Record<FluxController, string>> {
   const out = {} as Record<FluxController, string>;
   for (const c of fluxControllers) out[c] = (await ensureFluxBinary(c, log)).binary;
   return out;

@@ -8,7 +8,6 @@ import { join } from "node:path";
 import { repoRoot } from "../../../scripts/lib/paths.ts";
 import { ensureGoBinary, goVersion } from "./shell.ts";
 
-
 interface GoTool {
   /** The folder of our module under test/platform/build/go, and the binary's name. */
   dir: string;
@@ -66,9 +65,20 @@ function stamp(name: GoToolName, go: string): string {
 }
 
 /** The binary built from the current module files, building it first if needed. */
-export async function ensureGoTool(name: GoToolName, log: (line: string) => void = () => {}): Promise<{ binary: string; buildSeconds?: number }> {
+export async function ensureGoTool(
+  name: GoToolName,
+  log: (line: string) => void = () => {},
+): Promise<{ binary: string; buildSeconds?: number }> {
   const { pkg, versionFlags } = goTools[name];
   const version = goToolVersion(name);
   const ldflags = ["-s", "-w", ...versionFlags(version)].join(" ");
-  return ensureGoBinary({ what: `${pkg} ${version}`, moduleDir: moduleDir(name), binary: goToolBinary(name), stamp: stamp(name, await goVersion()), args: ["-trimpath", "-ldflags", ldflags, pkg], env: { CGO_ENABLED: "0" }, log });
+  return ensureGoBinary({
+    what: `${pkg} ${version}`,
+    moduleDir: moduleDir(name),
+    binary: goToolBinary(name),
+    stamp: stamp(name, await goVersion()),
+    args: ["-trimpath", "-ldflags", ldflags, pkg],
+    env: { CGO_ENABLED: "0" },
+    log,
+  });
 }

@@ -31,7 +31,6 @@ export interface ImageArchive {
 
 type Log = (line: string) => void;
 
-
 function sha256(...parts: (string | Buffer)[]): string {
   const hash = createHash("sha256");
   for (const part of parts) hash.update(part).update("\0");
@@ -50,11 +49,19 @@ export function qualify(repository: string): string {
 export async function chartImages(valuesFile: string): Promise<{ server: string; test: string }> {
   let server: string | undefined;
   let test: string | undefined;
-  for (const obj of (await renderChart({ release: "relay", chart: join(repoRoot, "libs/relay-server"), namespace: "relay", valuesFiles: [valuesFile] })) as ({ spec?: { template?: { spec?: PodSpec } } & PodSpec } & Manifest)[]) {
+  for (const obj of (await renderChart({
+    release: "relay",
+    chart: join(repoRoot, "libs/relay-server"),
+    namespace: "relay",
+    valuesFiles: [valuesFile],
+  })) as ({ spec?: { template?: { spec?: PodSpec } } & PodSpec } & Manifest)[]) {
     if (obj.kind === "Deployment") server = obj.spec?.template?.spec?.containers?.[0]?.image;
     if (obj.kind === "Pod") test = obj.spec?.containers?.[0]?.image;
   }
-  if (!server || !test) throw new Error(`expected helm template of libs/relay-server with ${valuesFile} to render a Deployment and a test Pod with images; found server=${server}, test=${test}`);
+  if (!server || !test)
+    throw new Error(
+      `expected helm template of libs/relay-server with ${valuesFile} to render a Deployment and a test Pod with images; found server=${server}, test=${test}`,
+    );
   return { server: withTag(server), test: withTag(test) };
 }
 
@@ -63,9 +70,13 @@ interface PodSpec {
 }
 
 function withTag(image: string): string {
-  if (image.includes("@")) throw new Error(`expected a tagged image to import locally; the chart renders a digest (${image}), which a local build cannot match`);
+  if (image.includes("@"))
+    throw new Error(
+      `expected a tagged image to import locally; the chart renders a digest (${image}), which a local build cannot match`,
+    );
   const colon = image.lastIndexOf(":");
-  if (colon <= image.lastIndexOf("/")) throw new Error(`expected the chart to render an image with a tag; found ${image}`);
+  if (colon <= image.lastIndexOf("/"))
+    throw new Error(`expected the chart to render an image with a tag; found ${image}`);
   return `${qualify(image.slice(0, colon))}${image.slice(colon)}`;
 }
 
@@ -83,7 +94,12 @@ function splitReference(reference: string): [string, string] {
  * Writes an OCI archive from layer tarballs with umoci: the layout's tag is the
  * reference's tag, and `ctr images import --base-name <repository>` names it.
  */
-async function buildArchive(reference: string, key: string, layers: readonly string[], config: readonly string[]): Promise<ImageArchive> {
+async function buildArchive(
+  reference: string,
+  key: string,
+  layers: readonly string[],
+  config: readonly string[],
+): Promise<ImageArchive> {
   const archive = archivePath(reference, key);
   if (existsSync(archive)) return { reference, archive };
   const tag = splitReference(reference)[1];
@@ -103,7 +119,10 @@ async function buildArchive(reference: string, key: string, layers: readonly str
 }
 
 /** A tar of `files` (path in the image → source or content), owned by root. */
-async function layerFrom(name: string, files: Record<string, { from?: string; mode: number; link?: string }>): Promise<string> {
+async function layerFrom(
+  name: string,
+  files: Record<string, { from?: string; mode: number; link?: string }>,
+): Promise<string> {
   const stage = join(cacheDir, `stage-${name}-${process.pid}`);
   rmSync(stage, { recursive: true, force: true });
   for (const [target, spec] of Object.entries(files)) {
@@ -146,7 +165,10 @@ export async function ensurePauseImage(log: Log = () => {}): Promise<ImageArchiv
 export async function ensureTestImage(reference: string, log: Log = () => {}): Promise<ImageArchive> {
   mkdirSync(cacheDir, { recursive: true });
   const busybox = "/bin/busybox";
-  if (!existsSync(busybox)) throw new Error("expected /bin/busybox (Debian package busybox-static) for the helm test image; it is missing; apt-get install busybox-static");
+  if (!existsSync(busybox))
+    throw new Error(
+      "expected /bin/busybox (Debian package busybox-static) for the helm test image; it is missing; apt-get install busybox-static",
+    );
   const key = sha256(readFileSync(busybox));
   const archive = archivePath(reference, key);
   if (existsSync(archive)) return { reference, archive };
@@ -170,7 +192,14 @@ export async function ensureRootfs(log: Log = () => {}): Promise<string> {
   const rootfs = join(cacheDir, `rootfs-${debianSuite}-minbase.tar`);
   if (existsSync(rootfs)) return rootfs;
   log(`building a Debian ${debianSuite} root filesystem with mmdebstrap (about a minute)`);
-  await sh("mmdebstrap", ["--quiet", "--variant=minbase", "--include=ca-certificates", "--format=tar", debianSuite, `${rootfs}.tmp`]);
+  await sh("mmdebstrap", [
+    "--quiet",
+    "--variant=minbase",
+    "--include=ca-certificates",
+    "--format=tar",
+    debianSuite,
+    `${rootfs}.tmp`,
+  ]);
   renameSync(`${rootfs}.tmp`, rootfs);
   return rootfs;
 }
@@ -186,14 +215,24 @@ export async function ensureRelayImage(version: string, log: Log = () => {}): Pr
     "app/relay.toml": { from: join(crates, "relay.toml"), mode: 0o644 },
     "app/data": { mode: 0o755 },
   };
-  const key = sha256(readFileSync(binary), readFileSync(rootfs), readFileSync(join(crates, "run.sh")), readFileSync(join(crates, "relay.toml")));
+  const key = sha256(
+    readFileSync(binary),
+    readFileSync(rootfs),
+    readFileSync(join(crates, "run.sh")),
+    readFileSync(join(crates, "relay.toml")),
+  );
   const archive = archivePath(reference, key);
   if (existsSync(archive)) return { reference, archive };
   log(`building ${reference} (Debian ${debianSuite} + the relay binary)`);
   const layer = await layerFrom(`relay-${version}`, files);
   try {
     // Upstream: WORKDIR /app, ENTRYPOINT ["./run.sh"], no CMD, no USER (root).
-    return await buildArchive(reference, key, [rootfs, layer], ["--config.workingdir", "/app", "--config.entrypoint", "./run.sh"]);
+    return await buildArchive(
+      reference,
+      key,
+      [rootfs, layer],
+      ["--config.workingdir", "/app", "--config.entrypoint", "./run.sh"],
+    );
   } finally {
     rmSync(layer, { force: true });
   }
@@ -203,11 +242,24 @@ export async function ensureRelayImage(version: string, log: Log = () => {}): Pr
 export async function importImages(containerdAddress: string, images: readonly ImageArchive[]): Promise<void> {
   for (const image of images) {
     const [repository] = splitReference(image.reference);
-    await sh("ctr", ["--address", containerdAddress, "-n", "k8s.io", "images", "import", "--base-name", repository, image.archive]);
+    await sh("ctr", [
+      "--address",
+      containerdAddress,
+      "-n",
+      "k8s.io",
+      "images",
+      "import",
+      "--base-name",
+      repository,
+      image.archive,
+    ]);
   }
   const listed = (await sh("ctr", ["--address", containerdAddress, "-n", "k8s.io", "images", "ls", "-q"])).split("\n");
   const missing = images.filter((i) => !listed.includes(i.reference));
-  if (missing.length > 0) throw new Error(`expected containerd to list ${missing.map((i) => i.reference).join(", ")} after import; it lists: ${listed.filter(Boolean).join(", ")}`);
+  if (missing.length > 0)
+    throw new Error(
+      `expected containerd to list ${missing.map((i) => i.reference).join(", ")} after import; it lists: ${listed.filter(Boolean).join(", ")}`,
+    );
 }
 
 /**
@@ -215,13 +267,19 @@ export async function importImages(containerdAddress: string, images: readonly I
  * renders, and the Relay server of every supported version (the default, which the
  * instances render, and the older ones the version tests install).
  */
-export async function nodeImages(log: (line: string) => void = () => {}): Promise<{ images: ImageArchive[]; pauseImage: string }> {
+export async function nodeImages(
+  log: (line: string) => void = () => {},
+): Promise<{ images: ImageArchive[]; pauseImage: string }> {
   const pause = await ensurePauseImage(log);
   const images = new Map<string, ImageArchive>([[pause.reference, pause]]);
   for (const instance of instances) {
     const { server, test } = await chartImages(join(repoRoot, instance.valuesFile));
-    if (!server.startsWith(`${qualify(relayRepository)}:`)) throw new Error(`expected ${instance.valuesFile} to render the server image ${relayRepository}:<tag>; it renders ${server}`);
-    if (!images.has(server)) images.set(server, await ensureRelayImage(versionOfTag(server.slice(server.lastIndexOf(":") + 1)), log));
+    if (!server.startsWith(`${qualify(relayRepository)}:`))
+      throw new Error(
+        `expected ${instance.valuesFile} to render the server image ${relayRepository}:<tag>; it renders ${server}`,
+      );
+    if (!images.has(server))
+      images.set(server, await ensureRelayImage(versionOfTag(server.slice(server.lastIndexOf(":") + 1)), log));
     if (!images.has(test)) images.set(test, await ensureTestImage(test, log));
   }
   for (const version of supportedServerVersions()) {

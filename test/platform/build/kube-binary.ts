@@ -20,7 +20,9 @@ export function kubernetesVersion(): string {
 
 async function sourceStamp(): Promise<string> {
   const hash = createHash("sha256").update(await goVersion());
-  const files = readdirSync(moduleDir).filter((f) => f === "go.mod" || f === "go.sum" || f.endsWith(".go")).sort();
+  const files = readdirSync(moduleDir)
+    .filter((f) => f === "go.mod" || f === "go.sum" || f.endsWith(".go"))
+    .sort();
   for (const file of files) hash.update(file).update(readFileSync(join(moduleDir, file)));
   return hash.digest("hex");
 }
@@ -31,6 +33,13 @@ export async function ensureKubeBinary(log: (line: string) => void = () => {}): 
   const [major, minor] = version.slice(1).split(".");
   const pkg = "k8s.io/component-base/version";
   const ldflags = `-s -w -X ${pkg}.gitVersion=${version} -X ${pkg}.gitMajor=${major} -X ${pkg}.gitMinor=${minor}`;
-  const built = await ensureGoBinary({ what: `the local Kubernetes ${version} program`, moduleDir, binary: kubeBinary, stamp: await sourceStamp(), args: ["-ldflags", ldflags, "."], log });
+  const built = await ensureGoBinary({
+    what: `the local Kubernetes ${version} program`,
+    moduleDir,
+    binary: kubeBinary,
+    stamp: await sourceStamp(),
+    args: ["-ldflags", ldflags, "."],
+    log,
+  });
   return built.binary;
 }

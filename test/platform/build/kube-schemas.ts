@@ -11,7 +11,6 @@ import { allCrds, readCrd } from "./crds.ts";
 import { kubernetesVersion } from "./kube-binary.ts";
 import { goModuleDir } from "./shell.ts";
 
-
 type Schema = Record<string, unknown>;
 export interface Gvk {
   group: string;

@@ -4,7 +4,16 @@
 // dir (their lockfiles differ in two crates), so a second version builds in a minute.
 // Each binary reports its real release in the relay-server-version header.
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "../../../scripts/lib/paths.ts";
 import { sh } from "./shell.ts";
@@ -23,13 +32,16 @@ export interface RelayBuild {
 
 type Log = (line: string) => void;
 
-
 /** The source tarball of a release; a version with none there fails in one line that says so. */
 export function relaySourceTarball(version: string): string {
   const tarball = join(upstreamDir, `relay-server-${version}.tar.gz`);
   if (existsSync(tarball)) return tarball;
-  const have = existsSync(upstreamDir) ? readdirSync(upstreamDir).flatMap((f) => /^relay-server-(.+)\.tar\.gz$/.exec(f)?.[1] ?? []) : [];
-  throw new Error(`expected the source of relay-server ${version} at ${tarball} to build image tag v${version}; there is none (sources here: ${have.join(", ") || "none"}; set RELAY_UPSTREAM_DIR to the folder that holds them)`);
+  const have = existsSync(upstreamDir)
+    ? readdirSync(upstreamDir).flatMap((f) => /^relay-server-(.+)\.tar\.gz$/.exec(f)?.[1] ?? [])
+    : [];
+  throw new Error(
+    `expected the source of relay-server ${version} at ${tarball} to build image tag v${version}; there is none (sources here: ${have.join(", ") || "none"}; set RELAY_UPSTREAM_DIR to the folder that holds them)`,
+  );
 }
 
 function sha256(...parts: (string | Buffer)[]): string {
@@ -55,10 +67,14 @@ async function unpack(version: string, tarball: string): Promise<string> {
   for (const manifest of ["crates/Cargo.toml", "crates/y-sweet-core/Cargo.toml"]) {
     const file = join(root, manifest);
     const text = readFileSync(file, "utf8");
-    if (!text.includes(gitDependency)) throw new Error(`expected ${file} to depend on rusty-s3 from GitHub; it does not (a different upstream layout?)`);
+    if (!text.includes(gitDependency))
+      throw new Error(`expected ${file} to depend on rusty-s3 from GitHub; it does not (a different upstream layout?)`);
     writeFileSync(file, text.replace(gitDependency, `rusty-s3 = { path = "${rustyS3}" }`));
   }
-  const git = (...args: string[]) => sh("git", ["-c", "user.name=local", "-c", "user.email=local@localhost", "-c", "commit.gpgsign=false", ...args], { cwd: root });
+  const git = (...args: string[]) =>
+    sh("git", ["-c", "user.name=local", "-c", "user.email=local@localhost", "-c", "commit.gpgsign=false", ...args], {
+      cwd: root,
+    });
   await git("init", "-q");
   await git("add", "-A");
   await git("commit", "-qm", `relay-server ${version}`);
@@ -69,14 +85,20 @@ async function unpack(version: string, tarball: string): Promise<string> {
 /** Returns the server binary of `version`, building it if its sources or cargo changed. */
 export async function ensureRelayServer(version: string, log: Log = () => {}): Promise<RelayBuild> {
   const tarball = relaySourceTarball(version);
-  if (!existsSync(rustyS3Tarball)) throw new Error(`expected the upstream source ${rustyS3Tarball}; it is missing; set RELAY_UPSTREAM_DIR to the folder that holds it`);
+  if (!existsSync(rustyS3Tarball))
+    throw new Error(
+      `expected the upstream source ${rustyS3Tarball}; it is missing; set RELAY_UPSTREAM_DIR to the folder that holds it`,
+    );
   const crates = join(relayDir, "src", `relay-server-${version}`, "crates");
   const binary = join(relayDir, "bin", version, "relay");
   const stampFile = join(relayDir, "bin", version, "stamp");
   const stamp = `${sha256(readFileSync(tarball), readFileSync(rustyS3Tarball))} ${(await sh("cargo", ["--version"])).trim()}`;
-  if (existsSync(binary) && existsSync(crates) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp) return { version, binary, crates };
+  if (existsSync(binary) && existsSync(crates) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp)
+    return { version, binary, crates };
   await unpack(version, tarball);
-  log(`building the Relay server ${version} with cargo (a first build takes about 6 minutes on 2 cores; a second version about 1)`);
+  log(
+    `building the Relay server ${version} with cargo (a first build takes about 6 minutes on 2 cores; a second version about 1)`,
+  );
   const started = Date.now();
   const target = join(relayDir, "target");
   await sh("cargo", ["build", "--release", "-p", "relay"], {

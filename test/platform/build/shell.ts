@@ -9,12 +9,17 @@ import { dirname, join } from "node:path";
 import { $, ProcessOutput } from "zx";
 
 /** Runs `command args…` and returns its stdout; a failure names the command, its exit code and its last stderr lines. */
-export async function sh(command: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+export async function sh(
+  command: string,
+  args: readonly string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<string> {
   try {
     return (await $({ cwd: opts.cwd, env: { ...process.env, ...opts.env }, quiet: true })`${command} ${args}`).stdout;
   } catch (error) {
     if (!(error instanceof ProcessOutput)) throw error;
-    if (error.exitCode === 127) throw new Error(`expected \`${command}\` on PATH; it is missing (see .ci/run for what installs it)`);
+    if (error.exitCode === 127)
+      throw new Error(`expected \`${command}\` on PATH; it is missing (see .ci/run for what installs it)`);
     const tail = (error.stderr || error.stdout).trim().split("\n").slice(-20).join("\n");
     throw new Error(`expected \`${command} ${args.join(" ")}\` to succeed; it exited ${error.exitCode}:\n${tail}`);
   }
@@ -25,7 +30,9 @@ export async function goVersion(): Promise<string> {
   try {
     return (await sh("go", ["version"])).trim();
   } catch {
-    throw new Error("expected Go (1.25 or newer) on PATH to build the local platform's programs; it was not found; install Go, then run again");
+    throw new Error(
+      "expected Go (1.25 or newer) on PATH to build the local platform's programs; it was not found; install Go, then run again",
+    );
   }
 }
 
@@ -35,7 +42,9 @@ const moduleDirs = new Map<string, Promise<string>>();
 export function goModuleDir(module: string): Promise<string> {
   let dir = moduleDirs.get(module);
   if (!dir) {
-    dir = sh("go", ["mod", "download", "-json", module], { cwd: tmpdir() }).then((out) => (JSON.parse(out) as { Dir: string }).Dir);
+    dir = sh("go", ["mod", "download", "-json", module], { cwd: tmpdir() }).then(
+      (out) => (JSON.parse(out) as { Dir: string }).Dir,
+    );
     dir.catch(() => moduleDirs.delete(module));
     moduleDirs.set(module, dir);
   }
@@ -59,7 +68,8 @@ export interface GoBinary {
 /** Builds a Go program into `binary` unless the stamp beside it matches; the new binary replaces the old one at once. */
 export async function ensureGoBinary(o: GoBinary): Promise<{ binary: string; buildSeconds?: number }> {
   const stampFile = join(dirname(o.binary), "stamp");
-  if (existsSync(o.binary) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === o.stamp) return { binary: o.binary };
+  if (existsSync(o.binary) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === o.stamp)
+    return { binary: o.binary };
   mkdirSync(dirname(o.binary), { recursive: true });
   const tmp = `${o.binary}.tmp-${process.pid}`;
   o.log?.(`building ${o.what} with Go (a first build takes minutes)`);

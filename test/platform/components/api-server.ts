@@ -83,7 +83,9 @@ export async function startApiServers(options: readonly ServerOptions[]): Promis
     exitHookInstalled = true;
   }
   const ports = await freePorts(options.length * 3);
-  const started = await Promise.allSettled(options.map((opts, i) => startServer(binary, opts, ports.slice(i * 3, i * 3 + 3))));
+  const started = await Promise.allSettled(
+    options.map((opts, i) => startServer(binary, opts, ports.slice(i * 3, i * 3 + 3))),
+  );
   const servers = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
   const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
   const stop = async () => void (await Promise.all(servers.map((s) => s.stop())));
@@ -94,7 +96,11 @@ export async function startApiServers(options: readonly ServerOptions[]): Promis
   return { servers, stop };
 }
 
-async function startServer(binary: string, opts: ServerOptions, [securePort, etcdPort, peerPort]: number[]): Promise<ApiServer> {
+async function startServer(
+  binary: string,
+  opts: ServerOptions,
+  [securePort, etcdPort, peerPort]: number[],
+): Promise<ApiServer> {
   const dir = mkdtempSync(join(tmpdir(), `kube-${opts.name}-`));
   const token = randomBytes(24).toString("hex");
   const keys = generateKeyPairSync("rsa", {
@@ -129,12 +135,15 @@ async function startServer(binary: string, opts: ServerOptions, [securePort, etc
   ];
   const auditLog = join(dir, "audit.log");
   if (opts.audit) {
-    writeFileSync(join(dir, "audit-policy.yaml"), stringify({
-      apiVersion: "audit.k8s.io/v1",
-      kind: "Policy",
-      omitStages: ["RequestReceived"],
-      rules: [{ level: "Metadata" }],
-    }));
+    writeFileSync(
+      join(dir, "audit-policy.yaml"),
+      stringify({
+        apiVersion: "audit.k8s.io/v1",
+        kind: "Policy",
+        omitStages: ["RequestReceived"],
+        rules: [{ level: "Metadata" }],
+      }),
+    );
     args.push(`--audit-policy-file=${join(dir, "audit-policy.yaml")}`, `--audit-log-path=${auditLog}`);
   }
   const logFile = join(dir, "apiserver.log");
@@ -184,14 +193,25 @@ async function startServer(binary: string, opts: ServerOptions, [securePort, etc
     const kubeconfigYaml = stringify({
       apiVersion: "v1",
       kind: "Config",
-      clusters: [{ name: opts.name, cluster: { server: url, "certificate-authority-data": readFileSync(join(dir, "certs", "apiserver.crt")).toString("base64") } }],
+      clusters: [
+        {
+          name: opts.name,
+          cluster: {
+            server: url,
+            "certificate-authority-data": readFileSync(join(dir, "certs", "apiserver.crt")).toString("base64"),
+          },
+        },
+      ],
       users: [{ name: `${opts.name}-admin`, user: { token } }],
       contexts: [{ name: opts.name, context: { cluster: opts.name, user: `${opts.name}-admin` } }],
       "current-context": opts.name,
     });
     writeFileSync(kubeconfigPath, kubeconfigYaml, { mode: 0o600 });
     kubeConfig.loadFromString(kubeconfigYaml);
-    await installCrds(kubeConfig, [...(await Promise.all((opts.crds ?? allCrds).map(readCrd))), ...(opts.extraCrds ?? [])]);
+    await installCrds(kubeConfig, [
+      ...(await Promise.all((opts.crds ?? allCrds).map(readCrd))),
+      ...(opts.extraCrds ?? []),
+    ]);
   } catch (error) {
     await stop();
     throw error;
@@ -213,7 +233,8 @@ async function startServer(binary: string, opts: ServerOptions, [securePort, etc
 }
 
 function readAudit(path: string, enabled: boolean | undefined): AuditEvent[] {
-  if (!enabled) throw new Error("expected a server started with `audit: true` to count requests; this one has no audit log");
+  if (!enabled)
+    throw new Error("expected a server started with `audit: true` to count requests; this one has no audit log");
   if (!existsSync(path)) return [];
   return readFileSync(path, "utf8")
     .split("\n")
@@ -231,7 +252,8 @@ async function waitReady(url: string, token: string, exited: Promise<number | nu
       const tail = readFileSync(logFile, "utf8").split("\n").slice(-15).join("\n");
       throw new Error(`expected the local kube-apiserver to start; it exited with code ${code}:\n${tail}`);
     }
-    if ((await get(`${url}/readyz`, token)) === 200 && (await get(`${url}/api/v1/namespaces/default`, token)) === 200) return;
+    if ((await get(`${url}/readyz`, token)) === 200 && (await get(`${url}/api/v1/namespaces/default`, token)) === 200)
+      return;
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`expected ${url}/readyz to answer 200 within 120 s; it did not (log: ${logFile})`);
@@ -239,10 +261,14 @@ async function waitReady(url: string, token: string, exited: Promise<number | nu
 
 function get(url: string, token: string): Promise<number> {
   return new Promise((resolve) => {
-    const req = request(url, { rejectUnauthorized: false, headers: { authorization: `Bearer ${token}` }, timeout: 2000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
+    const req = request(
+      url,
+      { rejectUnauthorized: false, headers: { authorization: `Bearer ${token}` }, timeout: 2000 },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
     req.on("error", () => resolve(0));
     req.on("timeout", () => req.destroy());
     req.end();
@@ -251,13 +277,18 @@ function get(url: string, token: string): Promise<number> {
 
 async function installCrds(kc: KubeConfig, crds: readonly CrdObject[]): Promise<void> {
   const client = new KubeClient(kc, "local control plane");
-  await Promise.all(crds.map((crd) => client.apply(crd as unknown as Manifest, { fieldManager: "local-control-plane" })));
+  await Promise.all(
+    crds.map((crd) => client.apply(crd as unknown as Manifest, { fieldManager: "local-control-plane" })),
+  );
   for (const crd of crds) {
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const live = (await client.get(crd as unknown as Manifest)) as { status?: { conditions?: { type: string; status: string }[] } };
+      const live = (await client.get(crd as unknown as Manifest)) as {
+        status?: { conditions?: { type: string; status: string }[] };
+      };
       if (live.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) break;
-      if (Date.now() > deadline) throw new Error(`expected CRD ${crd.metadata.name} to be Established within 30 s; it was not`);
+      if (Date.now() > deadline)
+        throw new Error(`expected CRD ${crd.metadata.name} to be Established within 30 s; it was not`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -267,11 +298,15 @@ async function installCrds(kc: KubeConfig, crds: readonly CrdObject[]): Promise<
 export async function freePorts(count: number): Promise<number[]> {
   // Hold every port until all are chosen, so one call never returns a port twice.
   const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-      const server = createServer();
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve(server));
-    })),
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const server = createServer();
+          server.once("error", reject);
+          server.listen(0, "127.0.0.1", () => resolve(server));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as { port: number }).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));

@@ -7,7 +7,12 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type CrdObject, freePorts, type ApiServer } from "./api-server.ts";
-import { ensureFluxBinaries, type FluxController, fluxControllers, fluxControllerVersion } from "../build/flux-binaries.ts";
+import {
+  ensureFluxBinaries,
+  type FluxController,
+  fluxControllers,
+  fluxControllerVersion,
+} from "../build/flux-binaries.ts";
 import { goModuleDir } from "../build/shell.ts";
 import { parseManifests } from "../../../scripts/lib/yaml.ts";
 
@@ -77,7 +82,9 @@ export async function fluxControllerCrds(): Promise<CrdObject[]> {
     try {
       dir = await goModuleDir(module);
     } catch (error) {
-      throw new Error(`expected \`go mod download ${module}\` to fetch the controller's CRDs; it failed: ${(error as Error).message}`);
+      throw new Error(
+        `expected \`go mod download ${module}\` to fetch the controller's CRDs; it failed: ${(error as Error).message}`,
+      );
     }
     const bases = join(dir, "config/crd/bases");
     for (const file of readdirSync(bases).filter((f) => f.endsWith(".yaml"))) {
@@ -94,7 +101,10 @@ export async function fluxControllerCrds(): Promise<CrdObject[]> {
  * endpoint. With `installCrds` (a ApiServer has it) it first installs every CRD
  * the controllers watch.
  */
-export async function startFlux(server: Pick<ApiServer, "kubeconfigPath"> & Partial<Pick<ApiServer, "installCrds">>, log: (line: string) => void = () => {}): Promise<FluxRun> {
+export async function startFlux(
+  server: Pick<ApiServer, "kubeconfigPath"> & Partial<Pick<ApiServer, "installCrds">>,
+  log: (line: string) => void = () => {},
+): Promise<FluxRun> {
   const binaries = await ensureFluxBinaries(log);
   if (server.installCrds) await server.installCrds(await fluxControllerCrds());
   const [storagePort, ...healthPorts] = await freePorts(1 + fluxControllers.length);
@@ -107,7 +117,10 @@ export async function startFlux(server: Pick<ApiServer, "kubeconfigPath"> & Part
     "--log-level=info",
     "--log-encoding=json",
   ];
-  const dirs = Object.fromEntries(fluxControllers.map((c) => [c, mkdtempSync(join(tmpdir(), `flux-${c}-`))])) as Record<FluxController, string>;
+  const dirs = Object.fromEntries(fluxControllers.map((c) => [c, mkdtempSync(join(tmpdir(), `flux-${c}-`))])) as Record<
+    FluxController,
+    string
+  >;
   const storage = join(dirs["source-controller"], "storage");
   mkdirSync(storage); // source-controller refuses a storage path that does not exist
   const args: Record<FluxController, string[]> = {
@@ -123,13 +136,17 @@ export async function startFlux(server: Pick<ApiServer, "kubeconfigPath"> & Part
   };
 
   const running = new Map<FluxController, Running>();
-  const outputs = Object.fromEntries(fluxControllers.map((c) => [c, { text: "" }])) as Record<FluxController, { text: string }>;
+  const outputs = Object.fromEntries(fluxControllers.map((c) => [c, { text: "" }])) as Record<
+    FluxController,
+    { text: string }
+  >;
   const stop = async () => {
     await Promise.all([...running.values()].map((r) => stopOne(r)));
     running.clear();
   };
   try {
-    for (const c of fluxControllers) running.set(c, spawnController(c, binaries[c], args[c], dirs[c], server.kubeconfigPath, outputs[c]));
+    for (const c of fluxControllers)
+      running.set(c, spawnController(c, binaries[c], args[c], dirs[c], server.kubeconfigPath, outputs[c]));
     await Promise.all(fluxControllers.map((c, i) => waitHealthy(`Flux ${c}`, healthPorts[i]!, running.get(c)!)));
   } catch (error) {
     await stop();
@@ -139,8 +156,14 @@ export async function startFlux(server: Pick<ApiServer, "kubeconfigPath"> & Part
   return {
     storageUrl,
     args,
-    rss: () => Object.fromEntries(fluxControllers.map((c) => [c, controllerStatus(running.get(c)?.child.pid)?.rss ?? 0])) as Record<FluxController, number>,
-    pids: () => Object.fromEntries(fluxControllers.map((c) => [c, controllerStatus(running.get(c)?.child.pid)?.pid ?? 0])) as Record<FluxController, number>,
+    rss: () =>
+      Object.fromEntries(
+        fluxControllers.map((c) => [c, controllerStatus(running.get(c)?.child.pid)?.rss ?? 0]),
+      ) as Record<FluxController, number>,
+    pids: () =>
+      Object.fromEntries(
+        fluxControllers.map((c) => [c, controllerStatus(running.get(c)?.child.pid)?.pid ?? 0]),
+      ) as Record<FluxController, number>,
     stateDirs: Object.values(dirs),
     log: (c) => outputs[c].text,
     kill: async (c) => {
@@ -162,7 +185,14 @@ export async function startFlux(server: Pick<ApiServer, "kubeconfigPath"> & Part
   };
 }
 
-function spawnController(c: FluxController, binary: string, args: string[], dir: string, kubeconfig: string, output: { text: string }): Running {
+function spawnController(
+  c: FluxController,
+  binary: string,
+  args: string[],
+  dir: string,
+  kubeconfig: string,
+  output: { text: string },
+): Running {
   // Everything a controller might write outside its flags goes to its temp dir too.
   const env = {
     PATH: process.env.PATH,
@@ -178,12 +208,22 @@ function spawnController(c: FluxController, binary: string, args: string[], dir:
 }
 
 /** Starts `command` under the watchdog: it stops when this process dies, and its temp `dir` goes when it exits. */
-export function spawnWatched(name: string, command: string[], dir: string, env: NodeJS.ProcessEnv, output: { text: string }): Running {
+export function spawnWatched(
+  name: string,
+  command: string[],
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  output: { text: string },
+): Running {
   if (!exitHookInstalled) {
     process.once("exit", () => live.forEach((child) => child.pid && killGroup(child.pid, "SIGKILL")));
     exitHookInstalled = true;
   }
-  const child = spawn("/bin/sh", ["-c", watchdog, name, dir, ...command], { stdio: ["pipe", "pipe", "pipe"], env, detached: true });
+  const child = spawn("/bin/sh", ["-c", watchdog, name, dir, ...command], {
+    stdio: ["pipe", "pipe", "pipe"],
+    env,
+    detached: true,
+  });
   const keep = (chunk: Buffer) => {
     output.text += chunk.toString();
     if (output.text.length > keepOutput) output.text = output.text.slice(-keepOutput);
@@ -191,10 +231,12 @@ export function spawnWatched(name: string, command: string[], dir: string, env: 
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);
   live.add(child);
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => {
-    live.delete(child);
-    resolve(code);
-  }));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => {
+      live.delete(child);
+      resolve(code);
+    }),
+  );
   return { child, dir, exited, output };
 }
 
@@ -227,7 +269,9 @@ export async function waitHealthy(what: string, port: number, r: Running): Promi
     if ((await httpStatus(`http://127.0.0.1:${port}/readyz`)) === 200) return;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  throw new Error(`expected ${what} to answer 200 on http://127.0.0.1:${port}/readyz within 60 s; it did not:\n${r.output.text.split("\n").slice(-15).join("\n")}`);
+  throw new Error(
+    `expected ${what} to answer 200 on http://127.0.0.1:${port}/readyz within 60 s; it did not:\n${r.output.text.split("\n").slice(-15).join("\n")}`,
+  );
 }
 
 function httpStatus(url: string): Promise<number> {
@@ -261,4 +305,3 @@ function controllerStatus(shellPid: number | undefined): { pid: number; rss: num
   }
   return undefined;
 }
-

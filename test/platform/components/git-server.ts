@@ -38,10 +38,20 @@ const identity = {
 
 function git(args: readonly string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; input?: string }): Promise<string> {
   return new Promise((resolvePromise, reject) => {
-    const child = execFile("git", args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`expected \`git ${args.join(" ")}\` in ${opts.cwd} to succeed; it failed: ${stderr.trim() || error.message}`));
-      else resolvePromise(stdout.trim());
-    });
+    const child = execFile(
+      "git",
+      args,
+      { cwd: opts.cwd, env: { ...process.env, ...opts.env }, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error)
+          reject(
+            new Error(
+              `expected \`git ${args.join(" ")}\` in ${opts.cwd} to succeed; it failed: ${stderr.trim() || error.message}`,
+            ),
+          );
+        else resolvePromise(stdout.trim());
+      },
+    );
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }
@@ -61,7 +71,12 @@ export async function startGitServer(options: GitServerOptions = {}): Promise<Gi
     writeFileSync(join(bare, "objects/info/alternates"), `${sourceObjects}\n`);
     // Starting from the source's index lets `git add` skip files whose stat is unchanged.
     sourceIndex = resolveGitPath(source, await git(["rev-parse", "--git-path", "index"], { cwd: source }));
-    env = { ...identity, GIT_INDEX_FILE: index, GIT_OBJECT_DIRECTORY: join(bare, "objects"), GIT_ALTERNATE_OBJECT_DIRECTORIES: sourceObjects };
+    env = {
+      ...identity,
+      GIT_INDEX_FILE: index,
+      GIT_OBJECT_DIRECTORY: join(bare, "objects"),
+      GIT_ALTERNATE_OBJECT_DIRECTORIES: sourceObjects,
+    };
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     throw error;
@@ -78,7 +93,10 @@ export async function startGitServer(options: GitServerOptions = {}): Promise<Gi
       await git(["update-index", "--add", "--cacheinfo", `100644,${blob},${path}`], { cwd: source, env });
     }
     const tree = await git(["write-tree"], { cwd: source, env });
-    const commit = await git(["commit-tree", tree, ...(parent ? ["-p", parent] : []), "-m", "working tree as published for local Flux"], { cwd: source, env });
+    const commit = await git(
+      ["commit-tree", tree, ...(parent ? ["-p", parent] : []), "-m", "working tree as published for local Flux"],
+      { cwd: source, env },
+    );
     await git(["update-ref", "refs/heads/main", commit], { cwd: bare, env: { ...identity } });
     parent = commit;
     return commit;

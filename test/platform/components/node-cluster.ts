@@ -34,7 +34,10 @@ function processMemory(dir: string): number {
   return bytes;
 }
 
-export async function startNodeCluster(log: (line: string) => void = () => {}, options: Omit<ServerOptions, "node"> = { name: "tenant", crds: [] }): Promise<NodeCluster> {
+export async function startNodeCluster(
+  log: (line: string) => void = () => {},
+  options: Omit<ServerOptions, "node"> = { name: "tenant", crds: [] },
+): Promise<NodeCluster> {
   const { images, pauseImage } = await nodeImages(log);
   const apiServers = await startApiServers([{ ...options, node: true }]);
   const server = apiServers.servers[0]!;

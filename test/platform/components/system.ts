@@ -62,14 +62,32 @@ export interface LocalSystem {
  * plane signs them in production).
  */
 export function localPatches(s3Endpoint: string): Patch[] {
-  const remove = (apiVersion: string, kind: string, name: string): Patch => ({ patch: stringify({ $patch: "delete", apiVersion, kind, metadata: { name } }) });
-  const values = (i: RelayInstance, v: Record<string, unknown>): Patch => ({ patch: stringify({ apiVersion: "helm.toolkit.fluxcd.io/v2", kind: "HelmRelease", metadata: { name: i.release }, spec: { values: v } }) });
+  const remove = (apiVersion: string, kind: string, name: string): Patch => ({
+    patch: stringify({ $patch: "delete", apiVersion, kind, metadata: { name } }),
+  });
+  const values = (i: RelayInstance, v: Record<string, unknown>): Patch => ({
+    patch: stringify({
+      apiVersion: "helm.toolkit.fluxcd.io/v2",
+      kind: "HelmRelease",
+      metadata: { name: i.release },
+      spec: { values: v },
+    }),
+  });
   return [
     remove("helm.toolkit.fluxcd.io/v2", "HelmRelease", "1password-operator"),
     remove("source.toolkit.fluxcd.io/v1", "HelmRepository", "1password"),
-    { target: { kind: "HelmRelease", name: "1password-secrets" }, patch: stringify([{ op: "remove", path: "/spec/dependsOn" }]) },
+    {
+      target: { kind: "HelmRelease", name: "1password-secrets" },
+      patch: stringify([{ op: "remove", path: "/spec/dependsOn" }]),
+    },
     // A Pod is never sent to the production S3 endpoint.
-    ...instances.map((i) => values(i, { storage: { s3: { endpoint: s3Endpoint } }, ulimits: { nofile: localNofile }, relay: { auth: { privateKeySecret: { name: localAuthSecret } } } })),
+    ...instances.map((i) =>
+      values(i, {
+        storage: { s3: { endpoint: s3Endpoint } },
+        ulimits: { nofile: localNofile },
+        relay: { auth: { privateKeySecret: { name: localAuthSecret } } },
+      }),
+    ),
   ];
 }
 
@@ -84,19 +102,40 @@ export async function startSystem(log: (line: string) => void = () => {}): Promi
       startApiServers([{ name: management.cluster }]) as Promise<ApiServers>,
       startNodeCluster(log, { name: tenant.app }),
     ]);
-    stops.push(() => mgmtPlanes.stop(), () => cluster.stop());
+    stops.push(
+      () => mgmtPlanes.stop(),
+      () => cluster.stop(),
+    );
     const mgmt = mgmtPlanes.servers[0]!;
     const tenantServer = cluster.server;
     await seedCozystack(mgmt, tenantServer);
-    await client(mgmt).apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: management.fluxNamespace } }, { fieldManager: "flux-install" });
+    await client(mgmt).apply(
+      { apiVersion: "v1", kind: "Namespace", metadata: { name: management.fluxNamespace } },
+      { fieldManager: "flux-install" },
+    );
 
     const { s3 } = cluster.node;
     const secretsFile = join(dir, "local-secrets.json");
-    writeFileSync(secretsFile, JSON.stringify({
-      [onePassword.credentialsReference]: JSON.stringify({ verifier: { salt: "local", localHash: "local" }, encCredentials: { kid: "local", enc: "A256GCM", cty: "b5+jwk+json", iv: "local", data: "local" }, version: "2", deviceUuid: "local-device", uniqueKey: { alg: "A256GCM", k: "local" } }),
-      [onePassword.tokenReference]: "local-operator-token",
-      ...Object.fromEntries(instances.flatMap((i) => [[`op://${onePassword.vault}/${i.credentialsSecret}/accessKey`, s3.accessKeyId], [`op://${onePassword.vault}/${i.credentialsSecret}/secretKey`, s3.secretAccessKey]])),
-    }), { mode: 0o600 });
+    writeFileSync(
+      secretsFile,
+      JSON.stringify({
+        [onePassword.credentialsReference]: JSON.stringify({
+          verifier: { salt: "local", localHash: "local" },
+          encCredentials: { kid: "local", enc: "A256GCM", cty: "b5+jwk+json", iv: "local", data: "local" },
+          version: "2",
+          deviceUuid: "local-device",
+          uniqueKey: { alg: "A256GCM", k: "local" },
+        }),
+        [onePassword.tokenReference]: "local-operator-token",
+        ...Object.fromEntries(
+          instances.flatMap((i) => [
+            [`op://${onePassword.vault}/${i.credentialsSecret}/accessKey`, s3.accessKeyId],
+            [`op://${onePassword.vault}/${i.credentialsSecret}/secretKey`, s3.secretAccessKey],
+          ]),
+        ),
+      }),
+      { mode: 0o600 },
+    );
     const patchesFile = join(dir, "local-patches.yaml");
     writeFileSync(patchesFile, stringify(localPatches(s3.podUrl)));
 
@@ -110,8 +149,20 @@ export async function startSystem(log: (line: string) => void = () => {}): Promi
     stops.push(() => chain.stop());
     const relayKey = await genAuth();
     const t = client(tenantServer);
-    await t.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: relayNamespace } }, { fieldManager: "local-system" });
-    await t.apply({ apiVersion: "v1", kind: "Secret", type: "Opaque", metadata: { namespace: relayNamespace, name: localAuthSecret }, data: { privateKey: Buffer.from(relayKey).toString("base64") } }, { fieldManager: "local-system" });
+    await t.apply(
+      { apiVersion: "v1", kind: "Namespace", metadata: { name: relayNamespace } },
+      { fieldManager: "local-system" },
+    );
+    await t.apply(
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        type: "Opaque",
+        metadata: { namespace: relayNamespace, name: localAuthSecret },
+        data: { privateKey: Buffer.from(relayKey).toString("base64") },
+      },
+      { fieldManager: "local-system" },
+    );
     const ccm = playCcmLoop(tenantServer, mgmt);
     stops.push(() => ccm.stop());
     for (const i of instances) log(`bucket ${i.bucket} for ${i.release} on the node's S3 (${s3.podUrl})`);

@@ -31,12 +31,18 @@ export function ccmName(uid: string): string {
 }
 
 /** Applies the Service the chart renders for each instance (Helm's part; no Pods run here). */
-export async function installRelayServices(tenantServer: ApiServer, only: readonly RelayInstance[] = instances): Promise<void> {
+export async function installRelayServices(
+  tenantServer: ApiServer,
+  only: readonly RelayInstance[] = instances,
+): Promise<void> {
   const c = client(tenantServer);
   await c.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: relayNamespace } }, { fieldManager: "helm" });
   for (const instance of only) {
     const svc = await renderedService(instance);
-    await c.apply({ ...(svc as unknown as Manifest), metadata: { ...svc.metadata, namespace: relayNamespace } }, { fieldManager: "helm" });
+    await c.apply(
+      { ...(svc as unknown as Manifest), metadata: { ...svc.metadata, namespace: relayNamespace } },
+      { fieldManager: "helm" },
+    );
   }
 }
 
@@ -52,9 +58,21 @@ export function mirrorManifest(svc: LiveService, name = ccmName(svc.metadata.uid
     metadata: {
       name,
       namespace: ccm.namespace,
-      labels: { [ccm.serviceName]: svc.metadata.name, [ccm.serviceNamespace]: svc.metadata.namespace, [ccm.clusterName]: tenant.release },
+      labels: {
+        [ccm.serviceName]: svc.metadata.name,
+        [ccm.serviceNamespace]: svc.metadata.namespace,
+        [ccm.clusterName]: tenant.release,
+      },
     },
-    spec: { type: "ClusterIP", ports: (svc.spec.ports ?? []).map((p) => ({ ...(p.name ? { name: p.name } : {}), port: p.port, targetPort: p.port, protocol: p.protocol ?? "TCP" })) },
+    spec: {
+      type: "ClusterIP",
+      ports: (svc.spec.ports ?? []).map((p) => ({
+        ...(p.name ? { name: p.name } : {}),
+        port: p.port,
+        targetPort: p.port,
+        protocol: p.protocol ?? "TCP",
+      })),
+    },
   };
 }
 
@@ -66,7 +84,10 @@ export function mirrorManifest(svc: LiveService, name = ccmName(svc.metadata.uid
 export async function playCcm(tenantServer: ApiServer, mgmt: ApiServer): Promise<Map<string, string>> {
   const t = client(tenantServer);
   const m = client(mgmt);
-  await m.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: ccm.namespace } }, { fieldManager: ccm.fieldManager });
+  await m.apply(
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: ccm.namespace } },
+    { fieldManager: ccm.fieldManager },
+  );
   const all = (await t.request<{ items: LiveService[] }>("GET", "/api/v1/services")).items;
   const wanted = new Map<string, string>();
   for (const svc of all.filter((s) => s.spec.type === "LoadBalancer")) {
@@ -76,7 +97,8 @@ export async function playCcm(tenantServer: ApiServer, mgmt: ApiServer): Promise
   }
   const existing = await m.list<LiveService>("v1", "Service", ccm.namespace, `${ccm.clusterName}=${tenant.release}`);
   const keep = new Set(wanted.values());
-  for (const mirror of existing) if (!keep.has(mirror.metadata.name)) await deleteService(m, ccm.namespace, mirror.metadata.name);
+  for (const mirror of existing)
+    if (!keep.has(mirror.metadata.name)) await deleteService(m, ccm.namespace, mirror.metadata.name);
   return wanted;
 }
 
@@ -90,9 +112,20 @@ export function playCcmLoop(tenantServer: ApiServer, mgmt: ApiServer): { stop():
   const loop = (async () => {
     while (!stopped) {
       try {
-        const { items } = await t.request<{ items: { metadata: { namespace: string; name: string }; spec: { type?: string }; status?: { loadBalancer?: { ingress?: unknown[] } } }[] }>("GET", "/api/v1/services");
-        for (const svc of items.filter((s) => s.spec.type === "LoadBalancer" && !s.status?.loadBalancer?.ingress?.length)) {
-          await t.patchStatus({ apiVersion: "v1", kind: "Service", metadata: svc.metadata }, { loadBalancer: { ingress: [{ ip: playedLoadBalancerIp }] } });
+        const { items } = await t.request<{
+          items: {
+            metadata: { namespace: string; name: string };
+            spec: { type?: string };
+            status?: { loadBalancer?: { ingress?: unknown[] } };
+          }[];
+        }>("GET", "/api/v1/services");
+        for (const svc of items.filter(
+          (s) => s.spec.type === "LoadBalancer" && !s.status?.loadBalancer?.ingress?.length,
+        )) {
+          await t.patchStatus(
+            { apiVersion: "v1", kind: "Service", metadata: svc.metadata },
+            { loadBalancer: { ingress: [{ ip: playedLoadBalancerIp }] } },
+          );
         }
         await playCcm(tenantServer, mgmt);
       } catch {

@@ -95,7 +95,8 @@ export function readSource(file: string): Record<string, string> {
     // Not the parser's message: it quotes the text, which holds the secrets.
     throw new Error(`expected a JSON object of op:// references in ${file}; it does not parse`);
   }
-  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error(`expected a JSON object of op:// references in ${file}; it is not one`);
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed))
+    throw new Error(`expected a JSON object of op:// references in ${file}; it is not one`);
   return parsed as Record<string, string>;
 }
 
@@ -104,7 +105,12 @@ export function readSource(file: string): Record<string, string> {
  * field label gets its value, null removes the field. Written atomically, so Connect
  * never reads half a file.
  */
-export function changeItem(secretsFile: string, vault: string, item: string, fields: Record<string, string | null>): void {
+export function changeItem(
+  secretsFile: string,
+  vault: string,
+  item: string,
+  fields: Record<string, string | null>,
+): void {
   const source = readSource(secretsFile);
   for (const [label, value] of Object.entries(fields)) {
     const reference = `op://${vault}/${item}/${label}`;
@@ -136,17 +142,37 @@ export async function startLocalConnect(secretsFile: string, token: string): Pro
     const digest = createHash("sha256").update(JSON.stringify(item.fields)).digest("hex");
     const known = versions.get(item.id);
     if (!known) versions.set(item.id, { digest, version: 1, updatedAt: started });
-    else if (known.digest !== digest) versions.set(item.id, { digest, version: known.version + 1, updatedAt: new Date().toISOString() });
+    else if (known.digest !== digest)
+      versions.set(item.id, { digest, version: known.version + 1, updatedAt: new Date().toISOString() });
     return versions.get(item.id)!;
   };
-  const vaultJson = (name: string) => ({ id: connectId(name), name, type: "USER_CREATED", createdAt: started, updatedAt: started });
+  const vaultJson = (name: string) => ({
+    id: connectId(name),
+    name,
+    type: "USER_CREATED",
+    createdAt: started,
+    updatedAt: started,
+  });
   const summary = (item: Item) => {
     const v = versionOf(item);
-    return { id: item.id, title: item.title, vault: { id: connectId(item.vault) }, category: "API_CREDENTIAL", version: v.version, createdAt: started, updatedAt: v.updatedAt };
+    return {
+      id: item.id,
+      title: item.title,
+      vault: { id: connectId(item.vault) },
+      category: "API_CREDENTIAL",
+      version: v.version,
+      createdAt: started,
+      updatedAt: v.updatedAt,
+    };
   };
   const full = (item: Item) => ({
     ...summary(item),
-    fields: item.fields.map((f) => ({ id: connectId(item.id, f.label), type: "CONCEALED", label: f.label, value: f.value })),
+    fields: item.fields.map((f) => ({
+      id: connectId(item.id, f.label),
+      type: "CONCEALED",
+      label: f.label,
+      value: f.value,
+    })),
   });
 
   const notServed = "not served by the local Connect (it plays only the calls the operator makes)";
@@ -161,13 +187,17 @@ export async function startLocalConnect(secretsFile: string, token: string): Pro
     const itemPath = /^\/v1\/vaults\/([^/]+)\/items\/([^/]+)$/.exec(path);
     const get = req.method === "GET";
     const route =
-      get && vaultsPath && byTitle ? servedRoutes[0]
-      : get && itemsPath && byTitle ? servedRoutes[1]
-      : get && itemPath && filter === null ? servedRoutes[2]
-      : `${req.method} ${path.replace(/\/[a-z0-9]{26}(?=\/|$)/g, "/{id}")}${filter === null ? "" : "?filter=…"}`;
+      get && vaultsPath && byTitle
+        ? servedRoutes[0]
+        : get && itemsPath && byTitle
+          ? servedRoutes[1]
+          : get && itemPath && filter === null
+            ? servedRoutes[2]
+            : `${req.method} ${path.replace(/\/[a-z0-9]{26}(?=\/|$)/g, "/{id}")}${filter === null ? "" : "?filter=…"}`;
     const error = (status: number, message: string) => ({ route, status, body: { status, message } });
     const auth = req.headers.authorization ?? "";
-    if (!auth.startsWith("Bearer ") || !sameSecret(auth.slice("Bearer ".length), token)) return error(401, "Invalid token signature");
+    if (!auth.startsWith("Bearer ") || !sameSecret(auth.slice("Bearer ".length), token))
+      return error(401, "Invalid token signature");
     if (!(servedRoutes as readonly string[]).includes(route)) return error(404, notServed);
     const items = current();
     const vaults = [...new Set(items.map((i) => i.vault))];
@@ -176,7 +206,8 @@ export async function startLocalConnect(secretsFile: string, token: string): Pro
     const [, vaultId, itemId] = (itemsPath ?? itemPath)!;
     const vault = vaultById(vaultId!);
     if (!vault) return error(404, `vault ${vaultId} not found`);
-    if (itemsPath) return { route, status: 200, body: items.filter((i) => i.vault === vault && i.title === title).map(summary) };
+    if (itemsPath)
+      return { route, status: 200, body: items.filter((i) => i.vault === vault && i.title === title).map(summary) };
     const item = items.find((i) => i.vault === vault && i.id === itemId);
     if (!item) return error(404, `item ${itemId} not found`);
     return { route, status: 200, body: full(item) };
@@ -188,7 +219,11 @@ export async function startLocalConnect(secretsFile: string, token: string): Pro
       result = answer(req);
     } catch (error) {
       // The source file mid-edit or broken: Connect's own shape, and nothing from the file.
-      result = { route: `${req.method} (source unreadable)`, status: 500, body: { status: 500, message: (error as Error).message } };
+      result = {
+        route: `${req.method} (source unreadable)`,
+        status: 500,
+        body: { status: 500, message: (error as Error).message },
+      };
     }
     requests.push({ method: req.method ?? "", route: result.route, status: result.status });
     // The Connect version the chart 2.0.5 runs (its appVersion), in the header connect-sdk-go reads (connect/version.go:15).

@@ -6,7 +6,20 @@ import { copyFileSync, readFileSync, realpathSync, rmSync, writeFileSync } from 
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
-import { type ApiServer, client, detectNodeMode, installRelayServices, newReadyPod, nodeImages, playCcm, readyRelayPod, rotateItem, startApiServers, startNodeCluster, startSystem } from "../index.ts";
+import {
+  type ApiServer,
+  client,
+  detectNodeMode,
+  installRelayServices,
+  newReadyPod,
+  nodeImages,
+  playCcm,
+  readyRelayPod,
+  rotateItem,
+  startApiServers,
+  startNodeCluster,
+  startSystem,
+} from "../index.ts";
 import { flowRunner } from "../../support/flows.ts";
 import { tempDir } from "../../support/files.ts";
 import { management, relayChartPath, relayNamespace, tenant } from "../../../scripts/lib/names.ts";
@@ -29,7 +42,8 @@ const instances = relayInstances();
 const run = promisify(execFile);
 const flow = flowRunner;
 // Prints the process's peak resident memory (KiB) on exit, for the start-up row.
-const rssProbe = 'data:text/javascript,process.on("exit",()=>process.stderr.write("\\nmaxrss:"+process.resourceUsage().maxRSS))';
+const rssProbe =
+  'data:text/javascript,process.on("exit",()=>process.stderr.write("\\nmaxrss:"+process.resourceUsage().maxRSS))';
 
 interface Sample {
   ms: number;
@@ -39,7 +53,11 @@ interface Sample {
 async function time(command: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Sample> {
   const started = performance.now();
   // Every timed command must succeed: a failing run would be a fast, meaningless figure.
-  const { stderr } = await run(command, args, { cwd: repoRoot, env: { ...process.env, CI: "true", ...env }, maxBuffer: 64 * 1024 * 1024 });
+  const { stderr } = await run(command, args, {
+    cwd: repoRoot,
+    env: { ...process.env, CI: "true", ...env },
+    maxBuffer: 64 * 1024 * 1024,
+  });
   const ms = performance.now() - started;
   const rss = /maxrss:(\d+)/.exec(stderr)?.[1];
   return { ms, maxRssKiB: rss ? Number(rss) : undefined };
@@ -70,9 +88,23 @@ interface Row {
   met: boolean;
 }
 const rows: Row[] = [];
-function compare(what: string, ours: Sample[], baseline: Sample[], limit: number, baselineName: string, extra = ""): void {
+function compare(
+  what: string,
+  ours: Sample[],
+  baseline: Sample[],
+  limit: number,
+  baselineName: string,
+  extra = "",
+): void {
   const ratio = median(ours.map((s) => s.ms)) / median(baseline.map((s) => s.ms));
-  rows.push({ what, ours: `${fmt(ours)}${extra}`, baseline: `${baselineName}: ${fmt(baseline)}`, ratio: `${ratio.toFixed(2)}×`, target: `≤ ${limit}×`, met: ratio <= limit });
+  rows.push({
+    what,
+    ours: `${fmt(ours)}${extra}`,
+    baseline: `${baselineName}: ${fmt(baseline)}`,
+    ratio: `${ratio.toFixed(2)}×`,
+    target: `≤ ${limit}×`,
+    met: ratio <= limit,
+  });
 }
 
 const N = Number(process.env.BENCH_RUNS ?? 7);
@@ -102,50 +134,108 @@ const extraCa = process.env.NODE_EXTRA_CA_CERTS;
 const withoutExtraCa = { NODE_EXTRA_CA_CERTS: undefined };
 const extraCaNote = (env: NodeJS.ProcessEnv) => (env === withoutExtraCa ? ", NODE_EXTRA_CA_CERTS unset" : "");
 // The machine's Node.js, which starts npm (npm names it), beside the pinned one that runs the flows.
-const machineNode = process.env.npm_node_execpath && realpathSync(process.env.npm_node_execpath) !== realpathSync(process.execPath) ? process.env.npm_node_execpath : undefined;
+const machineNode =
+  process.env.npm_node_execpath && realpathSync(process.env.npm_node_execpath) !== realpathSync(process.execPath)
+    ? process.env.npm_node_execpath
+    : undefined;
 
 // 1. Start-up of a flow, as moon runs it.
 {
   for (const env of extraCa ? [{}, withoutExtraCa] : [{}]) {
-    const ours = await repeat(N, () => time(process.execPath, ["--import", rssProbe, flow, "sync-ingress", "--help"], env));
+    const ours = await repeat(N, () =>
+      time(process.execPath, ["--import", rssProbe, flow, "sync-ingress", "--help"], env),
+    );
     const base = await repeat(N, () => time(kubectl, ["version", "--client"], env));
     const peakMiB = Math.max(...ours.map((s) => s.maxRssKiB ?? 0)) / 1024;
-    compare(`flow start-up (\`sync-ingress --help\`${extraCaNote(env)})`, ours, base, 1.5, "`kubectl version --client`", `, peak ${peakMiB.toFixed(0)} MiB`);
-    if (env !== withoutExtraCa) rows.push({ what: "flow start-up peak memory", ours: `${peakMiB.toFixed(0)} MiB`, baseline: "", ratio: "", target: "< 80 MiB", met: peakMiB < 80 });
+    compare(
+      `flow start-up (\`sync-ingress --help\`${extraCaNote(env)})`,
+      ours,
+      base,
+      1.5,
+      "`kubectl version --client`",
+      `, peak ${peakMiB.toFixed(0)} MiB`,
+    );
+    if (env !== withoutExtraCa)
+      rows.push({
+        what: "flow start-up peak memory",
+        ours: `${peakMiB.toFixed(0)} MiB`,
+        baseline: "",
+        ratio: "",
+        target: "< 80 MiB",
+        met: peakMiB < 80,
+      });
     if (env !== withoutExtraCa && machineNode) {
       const theirs = await repeat(N, () => time(machineNode, [flow, "sync-ingress", "--help"], env));
-      compare(`the same on the machine's Node.js ${execFileSync(machineNode, ["--version"], { encoding: "utf8" }).trim()}, not the pinned one`, theirs, base, Infinity, "`kubectl version --client`");
+      compare(
+        `the same on the machine's Node.js ${execFileSync(machineNode, ["--version"], { encoding: "utf8" }).trim()}, not the pinned one`,
+        theirs,
+        base,
+        Infinity,
+        "`kubectl version --client`",
+      );
     }
   }
   if (extraCa) {
     const bare = await repeat(N, () => time(process.execPath, ["-e", "0"]));
     const bareClean = await repeat(N, () => time(process.execPath, ["-e", "0"], withoutExtraCa));
-    compare(`Node's own start (\`node -e 0\`) with this machine's NODE_EXTRA_CA_CERTS=${extraCa}`, bare, bareClean, Infinity, "the same with it unset");
+    compare(
+      `Node's own start (\`node -e 0\`) with this machine's NODE_EXTRA_CA_CERTS=${extraCa}`,
+      bare,
+      bareClean,
+      Infinity,
+      "the same with it unset",
+    );
   }
   // What moon adds on top of the runner: the same --help through `npx moon run` (without CI=true: operator tasks do not run in CI).
   const direct = await repeat(N, () => time(process.execPath, [flow, "sync-ingress", "--help"]));
-  const viaMoon = await repeat(N, () => time("npx", ["moon", "run", "docs-infra-prod:sync-ingress", "--", "--help"], { CI: undefined }));
+  const viaMoon = await repeat(N, () =>
+    time("npx", ["moon", "run", "docs-infra-prod:sync-ingress", "--", "--help"], { CI: undefined }),
+  );
   const moonAdds = median(viaMoon.map((s) => s.ms)) - median(direct.map((s) => s.ms));
-  compare("the same through `npx moon run docs-infra-prod:sync-ingress -- --help`", viaMoon, direct, Infinity, "`node scripts/build/flow.mjs sync-ingress --help`", `, moon adds ${moonAdds.toFixed(0)} ms`);
+  compare(
+    "the same through `npx moon run docs-infra-prod:sync-ingress -- --help`",
+    viaMoon,
+    direct,
+    Infinity,
+    "`node scripts/build/flow.mjs sync-ingress --help`",
+    `, moon adds ${moonAdds.toFixed(0)} ms`,
+  );
 }
 
 // 2. Chart: lint + render of both instances, against one bare `helm template`.
 {
   const lintRender = async () => {
     const started = performance.now();
-    await Promise.all(instances.map(async (i) => {
-      await run(helm, ["lint", "--strict", relayChartPath, "-f", i.valuesFile], { cwd: repoRoot });
-      await run(helm, ["template", i.release, relayChartPath, "-f", i.valuesFile, "--namespace", relayNamespace], { cwd: repoRoot });
-    }));
+    await Promise.all(
+      instances.map(async (i) => {
+        await run(helm, ["lint", "--strict", relayChartPath, "-f", i.valuesFile], { cwd: repoRoot });
+        await run(helm, ["template", i.release, relayChartPath, "-f", i.valuesFile, "--namespace", relayNamespace], {
+          cwd: repoRoot,
+        });
+      }),
+    );
     return { ms: performance.now() - started };
   };
   const ours = await repeat(N, lintRender);
-  const base = await repeat(N, () => time(helm, ["template", "relay", relayChartPath, "--set", "relay.url=https://relay.example.com", "--set", "storage.s3.bucket=b"]));
+  const base = await repeat(N, () =>
+    time(helm, [
+      "template",
+      "relay",
+      relayChartPath,
+      "--set",
+      "relay.url=https://relay.example.com",
+      "--set",
+      "storage.s3.bucket=b",
+    ]),
+  );
   compare("chart lint + render of both instances", ours, base, Infinity, "bare `helm template`");
 }
 
 // 3 and 4 need clusters: the local management and tenant servers, with an audit log to count requests.
-const cp = await startApiServers([{ name: management.cluster, audit: true }, { name: tenant.app, audit: true }]);
+const cp = await startApiServers([
+  { name: management.cluster, audit: true },
+  { name: tenant.app, audit: true },
+]);
 const [mgmt, tenantServer] = cp.servers as [ApiServer, ApiServer];
 const dir = tempDir("bench-");
 try {
@@ -154,7 +244,19 @@ try {
   await playCcm(tenantServer, mgmt);
   const m = client(mgmt);
   for (let i = 0; i < 1000; i += 50) {
-    await Promise.all(Array.from({ length: 50 }, (_, j) => m.apply({ apiVersion: "v1", kind: "Service", metadata: { name: `unrelated-${i + j}`, namespace: management.tenantNamespace }, spec: { ports: [{ port: 80 }] } }, { fieldManager: "bench" })));
+    await Promise.all(
+      Array.from({ length: 50 }, (_, j) =>
+        m.apply(
+          {
+            apiVersion: "v1",
+            kind: "Service",
+            metadata: { name: `unrelated-${i + j}`, namespace: management.tenantNamespace },
+            spec: { ports: [{ port: 80 }] },
+          },
+          { fieldManager: "bench" },
+        ),
+      ),
+    );
   }
   const ingressFile = join(dir, "ingress-relay.yaml");
   copyFileSync(join(repoRoot, management.ingressFile), ingressFile);
@@ -165,11 +267,38 @@ try {
   const before = requests(mgmt) + requests(tenantServer);
   await time(process.execPath, [flow, ...syncArgs, "--check"], env);
   const ourRequests = requests(mgmt) + requests(tenantServer) - before;
-  const serviceNames = (await Promise.all(instances.map((i) => client(tenantServer).list("v1", "Service", relayNamespace, `app.kubernetes.io/instance=${i.release}`)))).map((l) => l[0]!.metadata!.name!);
+  const serviceNames = (
+    await Promise.all(
+      instances.map((i) =>
+        client(tenantServer).list("v1", "Service", relayNamespace, `app.kubernetes.io/instance=${i.release}`),
+      ),
+    )
+  ).map((l) => l[0]!.metadata!.name!);
   const kubectlLookups = async () => {
     const started = performance.now();
-    await run(kubectl, ["--kubeconfig", tenantServer.kubeconfigPath, "get", "svc", "-n", relayNamespace, ...serviceNames, "-o", "json"]);
-    await run(kubectl, ["--kubeconfig", mgmt.kubeconfigPath, "get", "svc", "-n", management.tenantNamespace, "-l", mirrorSelector, "-o", "json"]);
+    await run(kubectl, [
+      "--kubeconfig",
+      tenantServer.kubeconfigPath,
+      "get",
+      "svc",
+      "-n",
+      relayNamespace,
+      ...serviceNames,
+      "-o",
+      "json",
+    ]);
+    await run(kubectl, [
+      "--kubeconfig",
+      mgmt.kubeconfigPath,
+      "get",
+      "svc",
+      "-n",
+      management.tenantNamespace,
+      "-l",
+      mirrorSelector,
+      "-o",
+      "json",
+    ]);
     return { ms: performance.now() - started };
   };
   const kBefore = requests(mgmt) + requests(tenantServer);
@@ -178,7 +307,14 @@ try {
   const base = await repeat(N, kubectlLookups);
   for (const extra of extraCa ? [{}, withoutExtraCa] : [{}]) {
     const ours = await repeat(N, () => time(process.execPath, [flow, ...syncArgs, "--check"], { ...env, ...extra }));
-    compare(`\`sync-ingress --check\`, 2 relays + 1000 unrelated Services${extraCaNote(extra)}`, ours, base, 1.5, "the same lookups with kubectl", `, ${ourRequests} API requests (kubectl: ${kubectlRequests})`);
+    compare(
+      `\`sync-ingress --check\`, 2 relays + 1000 unrelated Services${extraCaNote(extra)}`,
+      ours,
+      base,
+      1.5,
+      "the same lookups with kubectl",
+      `, ${ourRequests} API requests (kubectl: ${kubectlRequests})`,
+    );
   }
   // The first run after a change to the chart or a values file renders both instances with helm.
   const renderCache = join(repoRoot, ".cache/relay-services");
@@ -186,14 +322,46 @@ try {
     rmSync(renderCache, { recursive: true, force: true });
     return time(process.execPath, [flow, ...syncArgs, "--check"], env);
   });
-  compare("the same with the render cache empty (first run after a chart or values change)", cold, base, Infinity, "the same lookups with kubectl");
+  compare(
+    "the same with the render cache empty (first run after a chart or values change)",
+    cold,
+    base,
+    Infinity,
+    "the same lookups with kubectl",
+  );
 
   // 4. bootstrap's apply of apps/docs-prod, steady state, against kubectl's server-side apply.
-  const bootArgs = ["bootstrap", "--app", "docs-prod", "--tenant-kubeconfig", tenantServer.kubeconfigPath, "--skip-secrets", "--no-wait"];
-  const baseBoot = await repeat(N, () => time(kubectl, ["--kubeconfig", tenantServer.kubeconfigPath, "apply", "--server-side", "--field-manager", "bench-kubectl", "--force-conflicts", "-k", tenant.appPath]));
+  const bootArgs = [
+    "bootstrap",
+    "--app",
+    "docs-prod",
+    "--tenant-kubeconfig",
+    tenantServer.kubeconfigPath,
+    "--skip-secrets",
+    "--no-wait",
+  ];
+  const baseBoot = await repeat(N, () =>
+    time(kubectl, [
+      "--kubeconfig",
+      tenantServer.kubeconfigPath,
+      "apply",
+      "--server-side",
+      "--field-manager",
+      "bench-kubectl",
+      "--force-conflicts",
+      "-k",
+      tenant.appPath,
+    ]),
+  );
   for (const extra of extraCa ? [{}, withoutExtraCa] : [{}]) {
     const oursBoot = await repeat(N, () => time(process.execPath, [flow, ...bootArgs], { ...env, ...extra }));
-    compare(`bootstrap apply of apps/docs-prod (no change${extraCaNote(extra)})`, oursBoot, baseBoot, 1.2, "`kubectl apply --server-side -k`");
+    compare(
+      `bootstrap apply of apps/docs-prod (no change${extraCaNote(extra)})`,
+      oursBoot,
+      baseBoot,
+      1.2,
+      "`kubectl apply --server-side -k`",
+    );
   }
 } finally {
   await cp.stop();
@@ -202,7 +370,14 @@ try {
 // 5. The repo-wide static check task.
 {
   const checks = await repeat(Math.min(N, 3), () => time("npm", ["run", "--silent", "check"]));
-  rows.push({ what: "repo-wide check (`moon run root:check`: tsc, unit and chart tiers)", ours: fmt(checks), baseline: "", ratio: "", target: "", met: true });
+  rows.push({
+    what: "repo-wide check (`moon run root:check`: tsc, unit and chart tiers)",
+    ours: fmt(checks),
+    baseline: "",
+    ratio: "",
+    target: "",
+    met: true,
+  });
 }
 
 // 6. On a real node (skipped with the harness's reason in API-only mode).
@@ -230,45 +405,148 @@ if (!mode.node) {
   const kc = cluster.server.kubeconfigPath;
   const k = (...args: string[]) => run(kubectl, ["--kubeconfig", kc, ...args]);
   try {
-    nodeRows.push({ what: "node start to Ready, warm (API server, controllers, containerd, kubelet, kube-proxy, S3)", ours: secs(nodeMs), baseline: `API server alone: ${secs(apiMs)}`, ratio: `${(nodeMs / apiMs).toFixed(2)}×`, target: "≤ 20 s", met: nodeMs <= 20_000 });
+    nodeRows.push({
+      what: "node start to Ready, warm (API server, controllers, containerd, kubelet, kube-proxy, S3)",
+      ours: secs(nodeMs),
+      baseline: `API server alone: ${secs(apiMs)}`,
+      ratio: `${(nodeMs / apiMs).toFixed(2)}×`,
+      target: "≤ 20 s",
+      met: nodeMs <= 20_000,
+    });
     await k("create", "namespace", relayNamespace);
     const { s3 } = cluster.node;
     const key = await genAuth();
-    await k("-n", relayNamespace, "create", "secret", "generic", "relay-bench-auth", `--from-literal=privateKey=${key}`);
+    await k(
+      "-n",
+      relayNamespace,
+      "create",
+      "secret",
+      "generic",
+      "relay-bench-auth",
+      `--from-literal=privateKey=${key}`,
+    );
     const local = join(dir, "node-local.yaml");
     // relay-family asks nofile 65536, above this machine's hard limit (20000): 16384 here.
-    writeFileSync(local, stringify({ storage: { s3: { endpoint: s3.podUrl } }, service: { type: "ClusterIP" }, ulimits: { nofile: 16384 }, relay: { auth: { privateKeySecret: { name: "relay-bench-auth" } }, checkpointFreqSeconds: 1 }, terminationGracePeriodSeconds: 15, preStopSleepSeconds: 0 }));
+    writeFileSync(
+      local,
+      stringify({
+        storage: { s3: { endpoint: s3.podUrl } },
+        service: { type: "ClusterIP" },
+        ulimits: { nofile: 16384 },
+        relay: { auth: { privateKeySecret: { name: "relay-bench-auth" } }, checkpointFreqSeconds: 1 },
+        terminationGracePeriodSeconds: 15,
+        preStopSleepSeconds: 0,
+      }),
+    );
     const installAll = async (wait: boolean) => {
       const started = performance.now();
-      await Promise.all(instances.map(async (i) => {
-        await k("-n", relayNamespace, "create", "secret", "generic", `${i.release}-s3-credentials`, `--from-literal=accessKey=${s3.accessKeyId}`, `--from-literal=secretKey=${s3.secretAccessKey}`).catch(() => "");
-        await run(helm, ["--kubeconfig", kc, "upgrade", "--install", i.release, relayChartPath, "-f", i.valuesFile, "-f", local, "--namespace", relayNamespace, ...(wait ? ["--wait", "--timeout", "5m"] : [])], { cwd: repoRoot });
-      }));
+      await Promise.all(
+        instances.map(async (i) => {
+          await k(
+            "-n",
+            relayNamespace,
+            "create",
+            "secret",
+            "generic",
+            `${i.release}-s3-credentials`,
+            `--from-literal=accessKey=${s3.accessKeyId}`,
+            `--from-literal=secretKey=${s3.secretAccessKey}`,
+          ).catch(() => "");
+          await run(
+            helm,
+            [
+              "--kubeconfig",
+              kc,
+              "upgrade",
+              "--install",
+              i.release,
+              relayChartPath,
+              "-f",
+              i.valuesFile,
+              "-f",
+              local,
+              "--namespace",
+              relayNamespace,
+              ...(wait ? ["--wait", "--timeout", "5m"] : []),
+            ],
+            { cwd: repoRoot },
+          );
+        }),
+      );
       return performance.now() - started;
     };
     const installMs = await installAll(true);
     // The anchor: the same upgrade with nothing to wait for (render, diff, apply).
     const applyMs = await installAll(false);
     directInstallMs = installMs;
-    nodeRows.push({ what: "install of both relays until Ready (nofile 16384 for both)", ours: secs(installMs), baseline: `the same upgrade without --wait: ${secs(applyMs)}`, ratio: `${(installMs / applyMs).toFixed(2)}×`, target: "≤ 30 s", met: installMs <= 30_000 });
+    nodeRows.push({
+      what: "install of both relays until Ready (nofile 16384 for both)",
+      ours: secs(installMs),
+      baseline: `the same upgrade without --wait: ${secs(applyMs)}`,
+      ratio: `${(installMs / applyMs).toFixed(2)}×`,
+      target: "≤ 30 s",
+      met: installMs <= 30_000,
+    });
 
     // Connections held by one Pod: the chart's wrapper at 16384 against the runtime default, one run.
     const personal = instances.find((i) => i.release === "relay-personal")!;
     const load = join(dir, "node-load.yaml");
     /** The one Ready Pod of a release: its name and IP. */
     const readyPod = async (release: string) => {
-      const pods = JSON.parse((await k("-n", relayNamespace, "get", "pods", "-l", `app.kubernetes.io/instance=${release}`, "-o", "json")).stdout) as { items: { metadata: { name: string; deletionTimestamp?: string }; status: { podIP: string; conditions?: { type: string; status: string }[] } }[] };
-      const pod = pods.items.find((p) => !p.metadata.deletionTimestamp && p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+      const pods = JSON.parse(
+        (await k("-n", relayNamespace, "get", "pods", "-l", `app.kubernetes.io/instance=${release}`, "-o", "json"))
+          .stdout,
+      ) as {
+        items: {
+          metadata: { name: string; deletionTimestamp?: string };
+          status: { podIP: string; conditions?: { type: string; status: string }[] };
+        }[];
+      };
+      const pod = pods.items.find(
+        (p) =>
+          !p.metadata.deletionTimestamp && p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+      );
       if (!pod) throw new Error(`expected a Ready Pod of ${release}; found none`);
       return { name: pod.metadata.name, podIP: pod.status.podIP };
     };
     const held = async (nofile: number | null, count: number) => {
-      writeFileSync(load, stringify({ ulimits: { nofile }, resources: { requests: { cpu: "50m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } } }));
-      await run(helm, ["--kubeconfig", kc, "upgrade", personal.release, relayChartPath, "-f", personal.valuesFile, "-f", local, "-f", load, "--namespace", relayNamespace, "--wait", "--timeout", "5m"], { cwd: repoRoot });
+      writeFileSync(
+        load,
+        stringify({
+          ulimits: { nofile },
+          resources: { requests: { cpu: "50m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } },
+        }),
+      );
+      await run(
+        helm,
+        [
+          "--kubeconfig",
+          kc,
+          "upgrade",
+          personal.release,
+          relayChartPath,
+          "-f",
+          personal.valuesFile,
+          "-f",
+          local,
+          "-f",
+          load,
+          "--namespace",
+          relayNamespace,
+          "--wait",
+          "--timeout",
+          "5m",
+        ],
+        { cwd: repoRoot },
+      );
       const pod = await readyPod(personal.release);
       const token = await signDocument(key, "bench");
       const started = performance.now();
-      const result = await openMany(`ws://${pod.podIP}:8080/d/bench/ws/bench?token=${token}`, count, { batch: 200, perSocketMs: 10_000, totalMs: 300_000 });
+      const result = await openMany(`ws://${pod.podIP}:8080/d/bench/ws/bench?token=${token}`, count, {
+        batch: 200,
+        perSocketMs: 10_000,
+        totalMs: 300_000,
+      });
       const ms = performance.now() - started;
       closeAll(result.sockets);
       return { ...result, ms };
@@ -280,8 +558,37 @@ if (!mode.node) {
     const versions = supportedServerVersions();
     const perVersion: Record<string, { rssMiB: number; split: number; kept: string[] }> = {};
     for (const version of versions) {
-      writeFileSync(load, stringify({ image: { tag: `v${version}` }, ulimits: { nofile: 16384 }, resources: { requests: { cpu: "50m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } }, relay: { logging: { level: "info" } } }));
-      await run(helm, ["--kubeconfig", kc, "upgrade", personal.release, relayChartPath, "-f", personal.valuesFile, "-f", local, "-f", load, "--namespace", relayNamespace, "--wait", "--timeout", "5m"], { cwd: repoRoot });
+      writeFileSync(
+        load,
+        stringify({
+          image: { tag: `v${version}` },
+          ulimits: { nofile: 16384 },
+          resources: { requests: { cpu: "50m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } },
+          relay: { logging: { level: "info" } },
+        }),
+      );
+      await run(
+        helm,
+        [
+          "--kubeconfig",
+          kc,
+          "upgrade",
+          personal.release,
+          relayChartPath,
+          "-f",
+          personal.valuesFile,
+          "-f",
+          local,
+          "-f",
+          load,
+          "--namespace",
+          relayNamespace,
+          "--wait",
+          "--timeout",
+          "5m",
+        ],
+        { cwd: repoRoot },
+      );
       const pod = await readyPod(personal.release);
       const base = `http://${pod.podIP}:8080`;
       // 2,000 sockets on 100 documents, each document with one edit.
@@ -292,7 +599,11 @@ if (!mode.node) {
         await c.synced;
         c.doc.getText("body").insert(0, `document ${d}`);
         c.close();
-        const rest = await openMany(`ws://${pod.podIP}:8080/d/${docId}/ws/${docId}?token=${await signDocument(key, docId)}`, 20, { batch: 20, perSocketMs: 10_000, totalMs: 60_000 });
+        const rest = await openMany(
+          `ws://${pod.podIP}:8080/d/${docId}/ws/${docId}?token=${await signDocument(key, docId)}`,
+          20,
+          { batch: 20, perSocketMs: 10_000, totalMs: 60_000 },
+        );
         sockets.push(...rest.sockets);
       }
       await new Promise((r) => setTimeout(r, 3_000));
@@ -337,7 +648,14 @@ if (!mode.node) {
     }
     for (const version of versions) {
       const v = perVersion[version]!;
-      nodeRows.push({ what: `server ${version}: documents split when two official y-sweet clients (@y-sweet/client 0.9.1) open a new one at the same moment`, ours: `${v.split} of 10`, baseline: `what the store kept of the two edits "A" and "B" once both copies were saved: ${v.kept.join(", ") || "–"}`, ratio: "", target: "", met: true });
+      nodeRows.push({
+        what: `server ${version}: documents split when two official y-sweet clients (@y-sweet/client 0.9.1) open a new one at the same moment`,
+        ours: `${v.split} of 10`,
+        baseline: `what the store kept of the two edits "A" and "B" once both copies were saved: ${v.kept.join(", ") || "–"}`,
+        ratio: "",
+        target: "",
+        met: true,
+      });
     }
     nodeRows.push({
       what: "WebSockets held by one relay Pod (ulimits.nofile 16384, 8,000 opened)",
@@ -348,7 +666,14 @@ if (!mode.node) {
       met: high.held >= 8000 && high.refused === 0,
     });
     sample();
-    nodeRows.push({ what: "peak memory of the whole local cluster (API server, node components, Pods)", ours: `${(peak / 2 ** 20).toFixed(0)} MiB`, baseline: "", ratio: "", target: "", met: true });
+    nodeRows.push({
+      what: "peak memory of the whole local cluster (API server, node components, Pods)",
+      ours: `${(peak / 2 ** 20).toFixed(0)} MiB`,
+      baseline: "",
+      ratio: "",
+      target: "",
+      met: true,
+    });
   } finally {
     clearInterval(sampler);
     await cluster.stop();
@@ -359,22 +684,68 @@ if (!mode.node) {
 if (mode.node) {
   const system = await startSystem();
   try {
-    await time(process.execPath, [flow, "create-1password-secret", "--tenant-kubeconfig", system.tenant.kubeconfigPath, "--secrets-from", "local", "--local-secrets", system.secretsFile]);
+    await time(process.execPath, [
+      flow,
+      "create-1password-secret",
+      "--tenant-kubeconfig",
+      system.tenant.kubeconfigPath,
+      "--secrets-from",
+      "local",
+      "--local-secrets",
+      system.secretsFile,
+    ]);
     await system.onePassword.ready;
-    const args = ["bootstrap", "--app", "docs-prod", "--tenant-kubeconfig", system.tenant.kubeconfigPath, "--skip-secrets", "--git-url", system.git.url, "--patches", system.patchesFile, "--timeout", "5m"];
+    const args = [
+      "bootstrap",
+      "--app",
+      "docs-prod",
+      "--tenant-kubeconfig",
+      system.tenant.kubeconfigPath,
+      "--skip-secrets",
+      "--git-url",
+      system.git.url,
+      "--patches",
+      system.patchesFile,
+      "--timeout",
+      "5m",
+    ];
     const { ms } = await time(process.execPath, [flow, ...args]);
-    nodeRows.push({ what: "bootstrap of apps/docs-prod until the root Kustomization and every HelmRelease are Ready (real Flux, warm caches)", ours: secs(ms), baseline: `both relays installed directly with helm --wait: ${secs(directInstallMs)}`, ratio: `${(ms / directInstallMs).toFixed(2)}×`, target: "≤ 60 s", met: ms <= 60_000 });
+    nodeRows.push({
+      what: "bootstrap of apps/docs-prod until the root Kustomization and every HelmRelease are Ready (real Flux, warm caches)",
+      ours: secs(ms),
+      baseline: `both relays installed directly with helm --wait: ${secs(directInstallMs)}`,
+      ratio: `${(ms / directInstallMs).toFixed(2)}×`,
+      target: "≤ 60 s",
+      met: ms <= 60_000,
+    });
     const rss = system.flux.rss();
     const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
     const total = Object.values(rss).reduce((a, b) => a + b, 0);
-    nodeRows.push({ what: "Flux controllers' memory after that bootstrap (RSS)", ours: `${mib(total)} (${Object.entries(rss).map(([c, b]) => `${c} ${mib(b)}`).join(", ")})`, baseline: "", ratio: "", target: "", met: true });
+    nodeRows.push({
+      what: "Flux controllers' memory after that bootstrap (RSS)",
+      ours: `${mib(total)} (${Object.entries(rss)
+        .map(([c, b]) => `${c} ${mib(b)}`)
+        .join(", ")})`,
+      baseline: "",
+      ratio: "",
+      target: "",
+      met: true,
+    });
     // 8. An S3 credential rotated in 1Password until the relay's new Pod is Ready, beside a plain restart of the same Deployment.
     const personal = instances.find((i) => i.name === "personal")!;
     const k = client(system.tenant);
     const deployment = (await renderInstance(personal)).find((o) => o.kind === "Deployment")!.metadata.name;
     const before = await readyRelayPod(k, personal);
     const restartStarted = Date.now();
-    await run(kubectl, ["--kubeconfig", system.tenant.kubeconfigPath, "-n", relayNamespace, "rollout", "restart", `deployment/${deployment}`]);
+    await run(kubectl, [
+      "--kubeconfig",
+      system.tenant.kubeconfigPath,
+      "-n",
+      relayNamespace,
+      "rollout",
+      "restart",
+      `deployment/${deployment}`,
+    ]);
     const restart = await newReadyPod(k, personal, before, restartStarted);
     const rotation = await rotateItem(k, system.secretsFile, personal, { accessKey: `bench-${Date.now()}` });
     const { pollingSeconds, productionPollingSeconds } = system.onePassword.settings;
@@ -386,7 +757,9 @@ if (mode.node) {
       target: "",
       met: true,
     });
-    nodeNotes.push(`The rotation row: the operator ${system.onePassword.settings.version} (built from source) notices a changed item only on its poll, every POLLING_INTERVAL seconds (its cmd/main.go:210-227), then updates the Secret and stamps the Deployment, which the chart marks operator.1password.io/auto-restart; the rest is the same Recreate restart as the anchor. So a rotation takes the restart plus up to one polling interval: ${pollingSeconds} s here, ${productionPollingSeconds} s in production (the chart's operator.pollingInterval; apps/docs-prod's HelmRelease does not set it).`);
+    nodeNotes.push(
+      `The rotation row: the operator ${system.onePassword.settings.version} (built from source) notices a changed item only on its poll, every POLLING_INTERVAL seconds (its cmd/main.go:210-227), then updates the Secret and stamps the Deployment, which the chart marks operator.1password.io/auto-restart; the rest is the same Recreate restart as the anchor. So a rotation takes the restart plus up to one polling interval: ${pollingSeconds} s here, ${productionPollingSeconds} s in production (the chart's operator.pollingInterval; apps/docs-prod's HelmRelease does not set it).`,
+    );
   } finally {
     await system.stop();
   }
@@ -395,7 +768,10 @@ if (mode.node) {
 const table = [
   "| what | ours: median (min–max) | baseline | ratio | target | met |",
   "|---|---|---|---|---|---|",
-  ...rows.map((r) => `| ${r.what} | ${r.ours} | ${r.baseline} | ${r.ratio} | ${r.target === "≤ Infinity×" ? "reported" : r.target} | ${r.target === "≤ Infinity×" || r.target === "" ? "–" : r.met ? "yes" : "**no**"} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.what} | ${r.ours} | ${r.baseline} | ${r.ratio} | ${r.target === "≤ Infinity×" ? "reported" : r.target} | ${r.target === "≤ Infinity×" || r.target === "" ? "–" : r.met ? "yes" : "**no**"} |`,
+  ),
 ].join("\n");
 const notes = `## What the rows measure
 
@@ -411,7 +787,10 @@ const notes = `## What the rows measure
 const nodeTable = [
   "| what | ours | anchor (same run) | ratio | target | met |",
   "|---|---|---|---|---|---|",
-  ...nodeRows.map((r) => `| ${r.what} | ${r.ours} | ${r.baseline} | ${r.ratio} | ${r.target || "reported"} | ${r.target === "" ? "–" : r.met ? "yes" : "**no**"} |`),
+  ...nodeRows.map(
+    (r) =>
+      `| ${r.what} | ${r.ours} | ${r.baseline} | ${r.ratio} | ${r.target || "reported"} | ${r.target === "" ? "–" : r.met ? "yes" : "**no**"} |`,
+  ),
 ].join("\n");
 const nodeSection = `## On a real node\n\n${nodeRows.length > 0 ? `${nodeTable}\n\n` : ""}${[
   ...nodeNotes,
@@ -419,7 +798,9 @@ const nodeSection = `## On a real node\n\n${nodeRows.length > 0 ? `${nodeTable}\
   "The relays save every second and get a 2 s preStop pause here (the chart's default is 11 s: endpoints drain and one 10 s checkpoint passes before the hook's SIGINT).",
   "relay-family's values ask ulimits.nofile 65536, above this machine's hard limit of 20000 (even root cannot raise it): both instances are installed with 16384 here.",
   "The connection rows give the Pod one CPU (limits.cpu 1, memory 1Gi) so that accepting sockets measures the open-files limit, not the 100m CPU quota of the values; sockets are opened 200 at a time from the host to the Pod IP on the bridge, each with 10 s to open, at most 300 s in all, then all closed. A socket counts as held when it is still open at the end.",
-].map((l) => `- ${l}`).join("\n")}\n`;
+]
+  .map((l) => `- ${l}`)
+  .join("\n")}\n`;
 // 8. Capacity and edit latency of the instances at their own values (./capacity.ts).
 const capacitySection = mode.node ? `\n${(await runCapacity()).markdown}` : "";
 const report = `# Benchmarks\n\nMade by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)} (${N} runs per row after a warm-up; Node ${process.version}; 2 cores). Re-run it to refresh this file (\`BENCH_ONLY=capacity npm run bench\` re-runs the capacity section alone).\n\n${table}\n\n${notes}\n${nodeSection}${capacitySection}`;

@@ -3,7 +3,18 @@
 // come from and, where a real node can run, build its images (pause, the Relay server
 // from source, the helm test image), so tests start without waiting. `--flux` builds
 // only the Flux controllers; `--go-tools` only helm 4 and kubeconform (build/go-tools.ts).
-import { crdSources, detectNodeMode, ensureFluxBinary, ensureGoTool, ensureKubeBinary, ensureOperatorBinary, fluxControllers, type GoToolName, goTools, nodeImages } from "../index.ts";
+import {
+  crdSources,
+  detectNodeMode,
+  ensureFluxBinary,
+  ensureGoTool,
+  ensureKubeBinary,
+  ensureOperatorBinary,
+  fluxControllers,
+  type GoToolName,
+  goTools,
+  nodeImages,
+} from "../index.ts";
 
 const timed = async <T>(what: string, step: () => Promise<T>): Promise<T> => {
   const started = Date.now();
@@ -16,7 +27,9 @@ const fluxOnly = process.argv.includes("--flux");
 if (!fluxOnly) {
   for (const name of Object.keys(goTools) as GoToolName[]) {
     const built = await ensureGoTool(name, (line) => console.log(line));
-    console.log(`${name}: ${built.binary}${built.buildSeconds === undefined ? " (up to date)" : ` (built in ${built.buildSeconds} s)`}`);
+    console.log(
+      `${name}: ${built.binary}${built.buildSeconds === undefined ? " (up to date)" : ` (built in ${built.buildSeconds} s)`}`,
+    );
   }
   if (process.argv.includes("--go-tools")) process.exit(0);
 }
@@ -27,11 +40,15 @@ if (!fluxOnly) {
 }
 for (const c of fluxControllers) {
   const built = await ensureFluxBinary(c, (line) => console.log(line));
-  console.log(`${c}: ${built.binary}${built.buildSeconds === undefined ? " (up to date)" : ` (built in ${built.buildSeconds} s)`}`);
+  console.log(
+    `${c}: ${built.binary}${built.buildSeconds === undefined ? " (up to date)" : ` (built in ${built.buildSeconds} s)`}`,
+  );
 }
 if (!fluxOnly) {
   const built = await ensureOperatorBinary((line) => console.log(line));
-  console.log(`1Password operator ${built.version}: ${built.binary}${built.buildSeconds === undefined ? " (up to date)" : ` (built in ${built.buildSeconds} s)`}`);
+  console.log(
+    `1Password operator ${built.version}: ${built.binary}${built.buildSeconds === undefined ? " (up to date)" : ` (built in ${built.buildSeconds} s)`}`,
+  );
 }
 const mode = detectNodeMode();
 console.log(mode.reason);

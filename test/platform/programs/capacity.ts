@@ -18,10 +18,25 @@ import { relayInstances } from "../../../scripts/lib/instances.ts";
 import { repoRoot } from "../../../scripts/lib/paths.ts";
 import { defaultServerTag, versionOfTag } from "../../../scripts/lib/server-versions.ts";
 import { toolPath } from "../../../scripts/lib/tools.ts";
-import { editLatency, type LatencyLoad, pingRoundTrips, connectClient, type Client } from "../../support/edit-latency.ts";
+import {
+  editLatency,
+  type LatencyLoad,
+  pingRoundTrips,
+  connectClient,
+  type Client,
+} from "../../support/edit-latency.ts";
 import { tempDir } from "../../support/files.ts";
 import { genAuth, relayBinary, signDocument } from "../../support/relay-tokens.ts";
-import { type CapacityResults, capacityResultsFile, type InstanceCapacity, instanceValues, type LatencyRow, quantity, sizingTable, spliceSizing } from "../../support/sizing.ts";
+import {
+  type CapacityResults,
+  capacityResultsFile,
+  type InstanceCapacity,
+  instanceValues,
+  type LatencyRow,
+  quantity,
+  sizingTable,
+  spliceSizing,
+} from "../../support/sizing.ts";
 import { waitFor } from "../../support/wait.ts";
 
 /** The relay instances apps/docs-prod deploys (read from its manifests). */
@@ -49,7 +64,12 @@ const idleSockets = 2000;
 const smallNotes = 200;
 const smallNote = "# Groceries\n\n- milk\n- bread\n- apples\n\nAsk about the weekend plans before Friday.\n".repeat(4); // about 300 bytes
 const bigNotes = 20;
-const bigNote = Array.from({ length: 20_000 }, (_, i) => `Line ${String(i).padStart(5, "0")} of a long note, written once and kept.\n`).join("").slice(0, 1_000_000);
+const bigNote = Array.from(
+  { length: 20_000 },
+  (_, i) => `Line ${String(i).padStart(5, "0")} of a long note, written once and kept.\n`,
+)
+  .join("")
+  .slice(0, 1_000_000);
 
 // Abrupt disconnects: sockets that end without a close frame, spread over documents
 // as devices reopen the same notes; the anchor closes the same number cleanly.
@@ -58,7 +78,11 @@ const abruptDocuments = 20;
 // The usage pattern the projection states: every device drops off without a close
 // frame (a laptop sleeping, a phone changing networks) this often, holding this many
 // sockets (a shared folder or two and the notes open in it).
-const pattern = { devices: { "relay-personal": 4, "relay-family": 12 } as Record<string, number>, dropsPerDevicePerDay: 10, socketsPerDrop: 4 };
+const pattern = {
+  devices: { "relay-personal": 4, "relay-family": 12 } as Record<string, number>,
+  dropsPerDevicePerDay: 10,
+  socketsPerDrop: 4,
+};
 
 const familyNoCpuLimit = "relay-family-nocpulimit";
 
@@ -90,8 +114,10 @@ export async function runCapacity(log: (line: string) => void = console.log): Pr
   const dir = tempDir("bench-capacity-");
   const cluster = await startNodeCluster();
   const kc = cluster.server.kubeconfigPath;
-  const k = async (...args: string[]) => (await run(toolPath("kubectl"), ["--kubeconfig", kc, ...args], { maxBuffer: 64 * MiB })).stdout;
-  const helm = (...args: string[]) => run(toolPath("helm"), ["--kubeconfig", kc, ...args], { cwd: repoRoot, maxBuffer: 64 * MiB });
+  const k = async (...args: string[]) =>
+    (await run(toolPath("kubectl"), ["--kubeconfig", kc, ...args], { maxBuffer: 64 * MiB })).stdout;
+  const helm = (...args: string[]) =>
+    run(toolPath("helm"), ["--kubeconfig", kc, ...args], { cwd: repoRoot, maxBuffer: 64 * MiB });
   let bare: ChildProcess | undefined;
   try {
     const key = await genAuth();
@@ -99,8 +125,26 @@ export async function runCapacity(log: (line: string) => void = console.log): Pr
     const token = (docId: string) => tokens.get(docId) ?? tokens.set(docId, signDocument(key, docId)).get(docId)!;
     const { s3 } = cluster.node;
     await k("create", "namespace", relayNamespace);
-    await k("-n", relayNamespace, "create", "secret", "generic", "relay-bench-auth", `--from-literal=privateKey=${key}`);
-    for (const i of instances) await k("-n", relayNamespace, "create", "secret", "generic", i.credentialsSecret, `--from-literal=accessKey=${s3.accessKeyId}`, `--from-literal=secretKey=${s3.secretAccessKey}`);
+    await k(
+      "-n",
+      relayNamespace,
+      "create",
+      "secret",
+      "generic",
+      "relay-bench-auth",
+      `--from-literal=privateKey=${key}`,
+    );
+    for (const i of instances)
+      await k(
+        "-n",
+        relayNamespace,
+        "create",
+        "secret",
+        "generic",
+        i.credentialsSecret,
+        `--from-literal=accessKey=${s3.accessKeyId}`,
+        `--from-literal=secretKey=${s3.secretAccessKey}`,
+      );
 
     // The instances at their own values; only S3 (the node's), the Service type (no load
     // balancer here), our signing key and the open-files limit (capped here) are local.
@@ -112,19 +156,63 @@ export async function runCapacity(log: (line: string) => void = console.log): Pr
       writeFileSync(path, stringify(values));
       return path;
     };
-    const localBase = { storage: { s3: { endpoint: s3.podUrl } }, service: { type: "ClusterIP" }, relay: { auth: { privateKeySecret: { name: "relay-bench-auth" } } } };
+    const localBase = {
+      storage: { s3: { endpoint: s3.podUrl } },
+      service: { type: "ClusterIP" },
+      relay: { auth: { privateKeySecret: { name: "relay-bench-auth" } } },
+    };
     const releases = [
-      { release: personal.release, valuesFile: personal.valuesFile, extra: { ulimits: { nofile: nofileHere(instanceValues(personal).nofile) } } },
-      { release: family.release, valuesFile: family.valuesFile, extra: { ulimits: { nofile: nofileHere(instanceValues(family).nofile) } } },
+      {
+        release: personal.release,
+        valuesFile: personal.valuesFile,
+        extra: { ulimits: { nofile: nofileHere(instanceValues(personal).nofile) } },
+      },
+      {
+        release: family.release,
+        valuesFile: family.valuesFile,
+        extra: { ulimits: { nofile: nofileHere(instanceValues(family).nofile) } },
+      },
       // Family without its CPU limit (its values file less that one key: helm's schema check refuses a null), on its own prefix of the same bucket.
-      { release: familyNoCpuLimit, valuesFile: withoutCpuLimit(family.valuesFile, join(dir, "family-without-cpu-limit.yaml")), extra: { ulimits: { nofile: nofileHere(instanceValues(family).nofile) }, storage: { s3: { prefix: "nocpulimit/" } } } },
+      {
+        release: familyNoCpuLimit,
+        valuesFile: withoutCpuLimit(family.valuesFile, join(dir, "family-without-cpu-limit.yaml")),
+        extra: {
+          ulimits: { nofile: nofileHere(instanceValues(family).nofile) },
+          storage: { s3: { prefix: "nocpulimit/" } },
+        },
+      },
     ];
     log("capacity: installing relay-personal, relay-family and relay-family without its CPU limit");
-    await Promise.all(releases.map((r) => helm("upgrade", "--install", r.release, relayChartPath, "-f", r.valuesFile, "-f", local(`${r.release}-local.yaml`, localBase), "-f", local(`${r.release}-extra.yaml`, r.extra), "--namespace", relayNamespace, "--wait", "--timeout", "5m")));
+    await Promise.all(
+      releases.map((r) =>
+        helm(
+          "upgrade",
+          "--install",
+          r.release,
+          relayChartPath,
+          "-f",
+          r.valuesFile,
+          "-f",
+          local(`${r.release}-local.yaml`, localBase),
+          "-f",
+          local(`${r.release}-extra.yaml`, r.extra),
+          "--namespace",
+          relayNamespace,
+          "--wait",
+          "--timeout",
+          "5m",
+        ),
+      ),
+    );
 
     const podOf = async (release: string) => {
-      const pods = JSON.parse(await k("-n", relayNamespace, "get", "pods", "-l", `app.kubernetes.io/instance=${release}`, "-o", "json")) as { items: PodJson[] };
-      const pod = pods.items.find((p) => !p.metadata.deletionTimestamp && p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+      const pods = JSON.parse(
+        await k("-n", relayNamespace, "get", "pods", "-l", `app.kubernetes.io/instance=${release}`, "-o", "json"),
+      ) as { items: PodJson[] };
+      const pod = pods.items.find(
+        (p) =>
+          !p.metadata.deletionTimestamp && p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+      );
       if (!pod) throw new Error(`expected a Ready Pod of ${release}; found none`);
       return pod;
     };
@@ -135,8 +223,10 @@ export async function runCapacity(log: (line: string) => void = console.log): Pr
         name: release,
         host,
         url: async (docId) => `ws://${host}/d/${docId}/ws/${docId}?token=${await token(docId)}`,
-        memory: async () => parseMemory(await k("-n", relayNamespace, "exec", pod.metadata.name, "--", "sh", "-c", memoryScript)),
-        cpu: async () => cpuStat(await k("-n", relayNamespace, "exec", pod.metadata.name, "--", "cat", "/sys/fs/cgroup/cpu/cpu.stat")),
+        memory: async () =>
+          parseMemory(await k("-n", relayNamespace, "exec", pod.metadata.name, "--", "sh", "-c", memoryScript)),
+        cpu: async () =>
+          cpuStat(await k("-n", relayNamespace, "exec", pod.metadata.name, "--", "cat", "/sys/fs/cgroup/cpu/cpu.stat")),
       };
     };
     const restart = async (release: string) => {
@@ -149,27 +239,40 @@ export async function runCapacity(log: (line: string) => void = console.log): Pr
     // The bare server: the same binary on the host, no Kubernetes and no limits, with an
     // S3 store (the node's S3 on loopback, family's bucket under its own prefix).
     const [port] = await freePorts(1);
-    writeFileSync(join(dir, "relay.toml"), [
-      "[server]",
-      'host = "127.0.0.1"',
-      `port = ${port}`,
-      `url = "http://127.0.0.1:${port}"`,
-      "checkpoint_freq_seconds = 10",
-      "[store]",
-      'type = "s3"',
-      `bucket = "${family.bucket}"`,
-      'region = "us-east-1"',
-      `endpoint = "${s3.hostUrl}"`,
-      "path_style = true",
-      'prefix = "bare/"',
-    ].join("\n"));
+    writeFileSync(
+      join(dir, "relay.toml"),
+      [
+        "[server]",
+        'host = "127.0.0.1"',
+        `port = ${port}`,
+        `url = "http://127.0.0.1:${port}"`,
+        "checkpoint_freq_seconds = 10",
+        "[store]",
+        'type = "s3"',
+        `bucket = "${family.bucket}"`,
+        'region = "us-east-1"',
+        `endpoint = "${s3.hostUrl}"`,
+        "path_style = true",
+        'prefix = "bare/"',
+      ].join("\n"),
+    );
     bare = spawn("sh", ["-c", 'ulimit -n 16384 && exec "$0" serve', relayBinary(version)], {
       cwd: dir,
-      env: { PATH: process.env.PATH, NO_COLOR: "1", RUST_LOG: "info", RELAY_SERVER_AUTH: key, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region },
+      env: {
+        PATH: process.env.PATH,
+        NO_COLOR: "1",
+        RUST_LOG: "info",
+        RELAY_SERVER_AUTH: key,
+        AWS_ACCESS_KEY_ID: s3.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+        AWS_REGION: s3.region,
+      },
       stdio: ["ignore", "ignore", "ignore"],
     });
     const barePid = bare.pid!;
-    await waitFor("the bare server to answer /ready", 30_000, async () => ((await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.ok ? true : undefined));
+    await waitFor("the bare server to answer /ready", 30_000, async () =>
+      (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.ok ? true : undefined,
+    );
     const bareTarget: Target = {
       name: "bare",
       host: `127.0.0.1:${port}`,
@@ -177,12 +280,21 @@ export async function runCapacity(log: (line: string) => void = console.log): Pr
       memory: async () => {
         const status = readFileSync(`/proc/${barePid}/status`, "utf8");
         const rss = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
-        return { bytes: rss, rss, fds: Number(execFileSync("sh", ["-c", `ls /proc/${barePid}/fd | wc -l`], { encoding: "utf8" }).trim()) };
+        return {
+          bytes: rss,
+          rss,
+          fds: Number(execFileSync("sh", ["-c", `ls /proc/${barePid}/fd | wc -l`], { encoding: "utf8" }).trim()),
+        };
       },
     };
 
     // 1 and 2. Edit latency, every target in turn for each row, and the ping floor.
-    const targets = [bareTarget, await podTarget(family.release), await podTarget(familyNoCpuLimit), await podTarget(personal.release)];
+    const targets = [
+      bareTarget,
+      await podTarget(family.release),
+      await podTarget(familyNoCpuLimit),
+      await podTarget(personal.release),
+    ];
     const ping: CapacityResults["ping"] = {};
     for (const t of targets) {
       const p = await pingRoundTrips(await t.url("ping"), pings);
@@ -195,11 +307,20 @@ export async function runCapacity(log: (line: string) => void = console.log): Pr
       for (const t of [...targets.slice(row % targets.length), ...targets.slice(0, row % targets.length)]) {
         const started = performance.now();
         const before = await t.cpu?.();
-        const r = await editLatency(t, `lat-${runId}-${editors}x${documents}-${t.name}`, { editors, documents, ...load } satisfies LatencyLoad);
+        const r = await editLatency(t, `lat-${runId}-${editors}x${documents}-${t.name}`, {
+          editors,
+          documents,
+          ...load,
+        } satisfies LatencyLoad);
         const after = await t.cpu?.();
-        const throttled = before && after ? { periods: after.periods - before.periods, throttled: after.throttled - before.throttled } : undefined;
+        const throttled =
+          before && after
+            ? { periods: after.periods - before.periods, throttled: after.throttled - before.throttled }
+            : undefined;
         latency.push({ target: t.name, editors, documents, ...r, ...(throttled ? { throttled } : {}) });
-        log(`capacity: ${t.name}, ${editors} editors on ${documents} documents: p50 ${r.median.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, ${r.lost} lost${throttled ? `, throttled ${throttled.throttled} of ${throttled.periods} periods` : ""} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+        log(
+          `capacity: ${t.name}, ${editors} editors on ${documents} documents: p50 ${r.median.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, ${r.lost} lost${throttled ? `, throttled ${throttled.throttled} of ${throttled.periods} periods` : ""} (${((performance.now() - started) / 1000).toFixed(0)} s)`,
+        );
       }
     }
     bare.kill("SIGKILL");
@@ -251,7 +372,12 @@ export async function runCapacity(log: (line: string) => void = console.log): Pr
       await sleep(35_000); // three 10 s checkpoints: the server unloads a note two checkpoints after its last client left
       return { prefix, memory: await fam.memory() };
     };
-    const rounds = [await round("clean", 1), await round("clean", 2), await round("abrupt", 1), await round("abrupt", 2)] as const;
+    const rounds = [
+      await round("clean", 1),
+      await round("clean", 2),
+      await round("abrupt", 1),
+      await round("abrupt", 2),
+    ] as const;
     const logText = await k("-n", relayNamespace, "logs", (await podOf(family.release)).metadata.name);
     const roundResult = (r: (typeof rounds)[number], prev: Memory) => ({
       memoryMiB: r.memory.bytes / MiB,
@@ -265,7 +391,12 @@ export async function runCapacity(log: (line: string) => void = console.log): Pr
       socketsPerRound: abruptSockets,
       documents: abruptDocuments,
       idle: { memoryMiB: abruptIdle.bytes / MiB, fds: abruptIdle.fds },
-      rounds: [roundResult(rounds[0], abruptIdle), roundResult(rounds[1], rounds[0].memory), roundResult(rounds[2], rounds[1].memory), roundResult(rounds[3], rounds[2].memory)],
+      rounds: [
+        roundResult(rounds[0], abruptIdle),
+        roundResult(rounds[1], rounds[0].memory),
+        roundResult(rounds[2], rounds[1].memory),
+        roundResult(rounds[3], rounds[2].memory),
+      ],
       perSocketKiB: (rounds[3].memory.bytes - rounds[2].memory.bytes) / abruptSockets / 1024,
       fdsPerSocket: (rounds[3].memory.fds - rounds[2].memory.fds) / abruptSockets,
     };
@@ -277,7 +408,13 @@ export async function runCapacity(log: (line: string) => void = console.log): Pr
     const persIdle = await pers.memory();
     const persLimit = quantity(instanceValues(personal).memoryLimit);
     const projected = Math.floor((persLimit - persIdle.bytes) / (memory.perBigNoteMiB * MiB + perConnection));
-    const oom = await untilKilled(pers, k, await podOf(personal.release), `oom-${runId}`, Math.ceil(projected * 2) + 10);
+    const oom = await untilKilled(
+      pers,
+      k,
+      await podOf(personal.release),
+      `oom-${runId}`,
+      Math.ceil(projected * 2) + 10,
+    );
     for (const c of oom.clients) c.drop();
 
     const instanceCapacity = (release: string, idleBytes: number): InstanceCapacity => {
@@ -304,12 +441,21 @@ export async function runCapacity(log: (line: string) => void = console.log): Pr
     const results: CapacityResults = {
       date: new Date().toISOString().slice(0, 10),
       server: version,
-      machineLoad: { before: machineBefore.map((l) => Number(l.toFixed(2))), after: loadavg().map((l) => Number(l.toFixed(2))) },
+      machineLoad: {
+        before: machineBefore.map((l) => Number(l.toFixed(2))),
+        after: loadavg().map((l) => Number(l.toFixed(2))),
+      },
       load,
       latency,
       ping,
       memory,
-      oom: { release: personal.release, limit: instanceValues(personal).memoryLimit, projectedBigNotes: projected, bigNotesWhenKilled: oom.killedAt, reason: oom.reason },
+      oom: {
+        release: personal.release,
+        limit: instanceValues(personal).memoryLimit,
+        projectedBigNotes: projected,
+        bigNotesWhenKilled: oom.killedAt,
+        reason: oom.reason,
+      },
       abrupt,
       pattern,
       instances: [instanceCapacity(personal.release, persIdle.bytes), instanceCapacity(family.release, idle.bytes)],
@@ -328,7 +474,8 @@ export async function runCapacity(log: (line: string) => void = console.log): Pr
 /** A copy of a values file without resources.limits.cpu; returns its path. */
 function withoutCpuLimit(valuesFile: string, path: string): string {
   const doc = parseDocument(readFileSync(join(repoRoot, valuesFile), "utf8"));
-  if (!doc.hasIn(["resources", "limits", "cpu"])) throw new Error(`expected ${valuesFile} to set resources.limits.cpu; it does not`);
+  if (!doc.hasIn(["resources", "limits", "cpu"]))
+    throw new Error(`expected ${valuesFile} to set resources.limits.cpu; it does not`);
   doc.deleteIn(["resources", "limits", "cpu"]);
   writeFileSync(path, String(doc));
   return path;
@@ -356,7 +503,11 @@ function writeIfChanged(file: string, text: string): void {
 
 interface PodJson {
   metadata: { name: string; deletionTimestamp?: string };
-  status: { podIP: string; conditions?: { type: string; status: string }[]; containerStatuses?: { restartCount: number; lastState?: { terminated?: { reason?: string } } }[] };
+  status: {
+    podIP: string;
+    conditions?: { type: string; status: string }[];
+    containerStatuses?: { restartCount: number; lastState?: { terminated?: { reason?: string } } }[];
+  };
 }
 
 // What the Pod's memory limit counts (cgroup v1 as on this node: usage less inactive file
@@ -396,12 +547,18 @@ async function openSockets(url: string, count: number): Promise<WebSocket[]> {
   const sockets: WebSocket[] = [];
   const deadline = Date.now() + 120_000;
   for (let i = 0; i < count && Date.now() < deadline; i += 200) {
-    await Promise.all(Array.from({ length: Math.min(200, count - i) }, () => new Promise<void>((resolve) => {
-      const ws = new WebSocket(url, { handshakeTimeout: 10_000 });
-      sockets.push(ws);
-      ws.once("open", () => resolve());
-      ws.once("error", () => resolve());
-    })));
+    await Promise.all(
+      Array.from(
+        { length: Math.min(200, count - i) },
+        () =>
+          new Promise<void>((resolve) => {
+            const ws = new WebSocket(url, { handshakeTimeout: 10_000 });
+            sockets.push(ws);
+            ws.once("open", () => resolve());
+            ws.once("error", () => resolve());
+          }),
+      ),
+    );
   }
   const open = sockets.filter((s) => s.readyState === WebSocket.OPEN).length;
   if (open < count) throw new Error(`expected ${count} WebSockets to open for the memory figure; ${open} did`);
@@ -423,7 +580,8 @@ async function openNotes(target: Target, prefix: string, count: number, text: st
     clients.push(c);
     await c.synced;
   }
-  if (clients.length < count) throw new Error(`expected ${count} notes open within 180 s for the memory figure; ${clients.length} were`);
+  if (clients.length < count)
+    throw new Error(`expected ${count} notes open within 180 s for the memory figure; ${clients.length} were`);
   return clients;
 }
 
@@ -438,7 +596,9 @@ async function syncedClients(target: Target, prefix: string, count: number, docu
   }
   const deadline = Date.now() + 180_000;
   for (let i = documents; i < count && Date.now() < deadline; i += 200) {
-    const batch = Array.from({ length: Math.min(200, count - i) }, (_, j) => target.url(`${prefix}-${(i + j) % documents}`).then((url) => connectClient(url, { applyRemote: false })));
+    const batch = Array.from({ length: Math.min(200, count - i) }, (_, j) =>
+      target.url(`${prefix}-${(i + j) % documents}`).then((url) => connectClient(url, { applyRemote: false })),
+    );
     const opened = await Promise.all(batch);
     await Promise.all(opened.map((c) => c.synced));
     clients.push(...opened);
@@ -448,13 +608,21 @@ async function syncedClients(target: Target, prefix: string, count: number, docu
 }
 
 /** Opens 1 MB notes one after another until the Pod's container restarts (or `max` notes); returns how many were sent and why it stopped. */
-async function untilKilled(target: Target, k: (...a: string[]) => Promise<string>, pod: PodJson, prefix: string, max: number): Promise<{ killedAt: number | null; reason: string; clients: Client[] }> {
+async function untilKilled(
+  target: Target,
+  k: (...a: string[]) => Promise<string>,
+  pod: PodJson,
+  prefix: string,
+  max: number,
+): Promise<{ killedAt: number | null; reason: string; clients: Client[] }> {
   const clients: Client[] = [];
   const deadline = Date.now() + 240_000;
-  const state = async () => ((JSON.parse(await k("-n", relayNamespace, "get", "pod", pod.metadata.name, "-o", "json")) as PodJson).status.containerStatuses ?? [])[0];
+  const state = async () =>
+    ((JSON.parse(await k("-n", relayNamespace, "get", "pod", pod.metadata.name, "-o", "json")) as PodJson).status
+      .containerStatuses ?? [])[0];
   const killed = async () => {
     const s = await state();
-    return (s?.restartCount ?? 0) > 0 ? s?.lastState?.terminated?.reason ?? "restarted" : undefined;
+    return (s?.restartCount ?? 0) > 0 ? (s?.lastState?.terminated?.reason ?? "restarted") : undefined;
   };
   while (clients.length < max && Date.now() < deadline) {
     const doc = new Y.Doc();
@@ -466,8 +634,14 @@ async function untilKilled(target: Target, k: (...a: string[]) => Promise<string
     const reason = await killed();
     if (reason) return { killedAt: clients.length, reason, clients };
   }
-  const reason = await waitFor("the container's state after the last note", 30_000, async () => (await killed()) ?? ((await state()) ? "" : undefined));
-  return reason ? { killedAt: clients.length, reason, clients } : { killedAt: null, reason: `not killed after ${clients.length} notes`, clients };
+  const reason = await waitFor(
+    "the container's state after the last note",
+    30_000,
+    async () => (await killed()) ?? ((await state()) ? "" : undefined),
+  );
+  return reason
+    ? { killedAt: clients.length, reason, clients }
+    : { killedAt: null, reason: `not killed after ${clients.length} notes`, clients };
 }
 
 export const sectionHeading = "## Capacity and edit latency";
@@ -490,19 +664,26 @@ const labels: Record<string, string> = {
 
 /** The bench section: every figure beside its anchor from the same run. */
 function section(r: CapacityResults): string {
-  const bareRow = (e: number, d: number) => r.latency.find((x) => x.target === "bare" && x.editors === e && x.documents === d)!;
+  const bareRow = (e: number, d: number) =>
+    r.latency.find((x) => x.target === "bare" && x.editors === e && x.documents === d)!;
   const latencyRows = r.latency
     .filter((x) => x.target !== "bare")
     .map((x) => {
       const b = bareRow(x.editors, x.documents);
       const ratio = x.p99 / b.p99;
       const targeted = x.target === "relay-family";
-      const throttled = x.throttled && x.throttled.periods ? `, throttled ${x.throttled.throttled} of ${x.throttled.periods} periods` : "";
+      const throttled =
+        x.throttled && x.throttled.periods
+          ? `, throttled ${x.throttled.throttled} of ${x.throttled.periods} periods`
+          : "";
       return `| ${x.editors} × ${x.documents} | ${labels[x.target] ?? x.target} | ${f(x.median)} / ${f(x.p95)} / ${f(x.p99)} ms${x.lost ? `, **${x.lost} lost**` : ""} (${x.rate.toFixed(0)} edits/s${throttled}) | ${f(b.median)} / ${f(b.p95)} / ${f(b.p99)} ms (${b.rate.toFixed(0)} edits/s) | ${ratio.toFixed(2)}× | ${targeted ? "≤ 2×" : "reported"} | ${targeted ? (ratio <= 2 && x.lost === 0 ? "yes" : "**no**") : "–"} |`;
     });
   const pingRows = Object.entries(r.ping)
     .filter(([t]) => t !== "bare")
-    .map(([t, p]) => `| ping | WebSocket ping to ${labels[t] ?? t} (the floor) | ${f(p.median)} / ${f(p.p95)} / ${f(p.p99)} ms | to the bare server on loopback: ${f(r.ping.bare!.median)} / ${f(r.ping.bare!.p95)} / ${f(r.ping.bare!.p99)} ms | ${(p.p99 / r.ping.bare!.p99).toFixed(2)}× | reported | – |`);
+    .map(
+      ([t, p]) =>
+        `| ping | WebSocket ping to ${labels[t] ?? t} (the floor) | ${f(p.median)} / ${f(p.p95)} / ${f(p.p99)} ms | to the bare server on loopback: ${f(r.ping.bare!.median)} / ${f(r.ping.bare!.p95)} / ${f(r.ping.bare!.p99)} ms | ${(p.p99 / r.ping.bare!.p99).toFixed(2)}× | reported | – |`,
+    );
   const m = r.memory;
   const a = r.abrupt;
   const memoryRows = [
@@ -515,7 +696,10 @@ function section(r: CapacityResults): string {
       const kind = n < 2 ? "closed with a close frame (the anchor)" : "ended without a close frame";
       return `| round ${n + 1}: ${a.socketsPerRound.toLocaleString("en-US")} synced clients on ${a.documents} notes, ${kind}, three checkpoints later | ${x.memoryMiB.toFixed(1)} MiB, ${x.fds} open files, ${x.documentsLoaded} of ${a.documents} notes still loaded | ${n === 0 ? `fresh Pod: ${a.idle.memoryMiB.toFixed(1)} MiB, ${a.idle.fds} open files` : `round ${n}`} | ${x.addedKiBPerSocket >= 0 ? "+" : ""}${x.addedKiBPerSocket.toFixed(1)} KiB and ${x.addedFdsPerSocket >= 0 ? "+" : ""}${x.addedFdsPerSocket.toFixed(2)} open files per socket |`;
     }),
-    ...r.instances.map((i) => `| ${i.release} (memory limit ${i.values.memoryLimit}, nofile ${i.nofileHere} here): running time until a limit with ${r.pattern.devices[i.release]} devices each dropping ${r.pattern.dropsPerDevicePerDay}× a day with ${r.pattern.socketsPerDrop} sockets open | memory limit in ${i.daysToMemoryLimit.toFixed(0)} days, open files in ${i.daysToNofile.toFixed(0)} days | (${i.leakedSocketsPerDay} sockets leaked a day) | |`),
+    ...r.instances.map(
+      (i) =>
+        `| ${i.release} (memory limit ${i.values.memoryLimit}, nofile ${i.nofileHere} here): running time until a limit with ${r.pattern.devices[i.release]} devices each dropping ${r.pattern.dropsPerDevicePerDay}× a day with ${r.pattern.socketsPerDrop} sockets open | memory limit in ${i.daysToMemoryLimit.toFixed(0)} days, open files in ${i.daysToNofile.toFixed(0)} days | (${i.leakedSocketsPerDay} sockets leaked a day) | |`,
+    ),
   ];
   return `${sectionHeading}
 

@@ -15,5 +15,6 @@ export function flow(label: string, name: string, argv: string[]): Promise<numbe
 
 /** Runs a flow that must succeed. */
 export async function run(label: string, name: string, argv: string[]): Promise<void> {
-  if ((await flow(label, name, argv)) !== 0) throw new Error(`the demo expected ${label} to succeed; it failed (see above)`);
+  if ((await flow(label, name, argv)) !== 0)
+    throw new Error(`the demo expected ${label} to succeed; it failed (see above)`);
 }

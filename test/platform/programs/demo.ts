@@ -25,7 +25,9 @@ if (!mode.node) {
   await import("./demo-api-only.ts");
 } else {
   const { values } = parseArgs({ options: { keep: { type: "boolean", default: false } } });
-  heading(`Start ${management.cluster} (API server) and ${tenant.app} (API server and a real node), real Flux, and what is played`);
+  heading(
+    `Start ${management.cluster} (API server) and ${tenant.app} (API server and a real node), real Flux, and what is played`,
+  );
   const system = await startSystem((line) => note(line));
   const { mgmt, tenant: tenantServer, dir } = system;
   process.env.KUBECONFIG = mgmt.kubeconfigPath;
@@ -39,10 +41,25 @@ if (!mode.node) {
     heading("create-1password-secret (local secret source instead of 1Password)");
     await run("create-1password-secret", "create-1password-secret", local);
 
-    heading(`bootstrap docs-prod: Flux clones this working tree, builds apps/docs-prod and installs both relays from libs/relay-server`);
-    await run("bootstrap", "bootstrap", ["--app", "docs-prod", "--skip-secrets", "--git-url", system.git.url, "--patches", system.patchesFile, "--timeout", "10m", ...local]);
+    heading(
+      `bootstrap docs-prod: Flux clones this working tree, builds apps/docs-prod and installs both relays from libs/relay-server`,
+    );
+    await run("bootstrap", "bootstrap", [
+      "--app",
+      "docs-prod",
+      "--skip-secrets",
+      "--git-url",
+      system.git.url,
+      "--patches",
+      system.patchesFile,
+      "--timeout",
+      "10m",
+      ...local,
+    ]);
 
-    heading(`bootstrap docs-infra-prod into ${management.cluster} (its Flux is played: the demo applies the Ingresses below)`);
+    heading(
+      `bootstrap docs-infra-prod into ${management.cluster} (its Flux is played: the demo applies the Ingresses below)`,
+    );
     await run("bootstrap", "bootstrap", ["--app", "docs-infra-prod", "--no-wait"]);
 
     heading("sync-ingress against a scratch copy of apps/docs-infra-prod");
@@ -54,13 +71,30 @@ if (!mode.node) {
 
     // What the management cluster's Flux and cert-manager would do: apply the file, issue each host's TLS Secret.
     const ca = testCa(dir);
-    const tls = ca.issue(instances.map((i) => i.host), "relay-hosts");
+    const tls = ca.issue(
+      instances.map((i) => i.host),
+      "relay-hosts",
+    );
     const s3Hosts = s3EndpointHosts();
     const m = client(mgmt);
-    for (const ing of parseManifests(readFileSync(ingressFile, "utf8"), ingressFile) as (Manifest & { spec: { tls: { secretName: string }[] } })[]) {
+    for (const ing of parseManifests(readFileSync(ingressFile, "utf8"), ingressFile) as (Manifest & {
+      spec: { tls: { secretName: string }[] };
+    })[]) {
       await m.apply(ing as never, { fieldManager: "kustomize-controller" });
       for (const t of ing.spec.tls) {
-        await m.apply({ apiVersion: "v1", kind: "Secret", type: "kubernetes.io/tls", metadata: { namespace: ing.metadata.namespace, name: t.secretName }, data: { "tls.crt": Buffer.from(tls.cert).toString("base64"), "tls.key": Buffer.from(tls.key).toString("base64") } }, { fieldManager: "cert-manager" });
+        await m.apply(
+          {
+            apiVersion: "v1",
+            kind: "Secret",
+            type: "kubernetes.io/tls",
+            metadata: { namespace: ing.metadata.namespace, name: t.secretName },
+            data: {
+              "tls.crt": Buffer.from(tls.cert).toString("base64"),
+              "tls.key": Buffer.from(tls.key).toString("base64"),
+            },
+          },
+          { fieldManager: "cert-manager" },
+        );
       }
     }
     note("Flux of the management cluster (played): the Ingresses applied in tenant-root");
@@ -71,19 +105,44 @@ if (!mode.node) {
     await run("vendir:remove-entry", "vendir-remove-entry", ["relay-server", "--dir", vendir]);
     await run("vendir:remove-entry (again)", "vendir-remove-entry", ["relay-server", "--dir", vendir]);
 
-    heading("verify: both clusters, /ready over HTTPS through a local TLS endpoint that plays the ingress controller, and the S3 endpoint over TLS");
+    heading(
+      "verify: both clusters, /ready over HTTPS through a local TLS endpoint that plays the ingress controller, and the S3 endpoint over TLS",
+    );
     ingress = await startIngress(client(tenantServer), tls, await relayRoutes());
-    note(`ingress controller (played): https://127.0.0.1:${ingress.port}, routing each public host to its relay's Pod; the public hosts are never contacted`);
+    note(
+      `ingress controller (played): https://127.0.0.1:${ingress.port}, routing each public host to its relay's Pod; the public hosts are never contacted`,
+    );
     const moto = new URL(system.cluster.node.s3.hostUrl);
-    s3Tls = await startIngress(client(tenantServer), ca.issue(s3Hosts, "s3-endpoint"), new Map(s3Hosts.map((h) => [h, { host: moto.hostname, port: Number(moto.port) }])));
-    note(`S3 endpoint ${s3Hosts.join(", ")} (played): https://127.0.0.1:${s3Tls.port}, TLS from the test CA in front of the node's moto (${moto.origin}); the production endpoint is never contacted`);
-    const connectTo = [...instances.map((i) => `${i.host}=127.0.0.1:${ingress!.port}`), ...s3Hosts.map((h) => `${h}=127.0.0.1:${s3Tls!.port}`)].flatMap((c) => ["--connect-to", c]);
-    const code = await flow("verify", "verify", [...onTenant, "--ingress-file", ingressFile, "--ca-file", ca.caFile, ...connectTo]);
-    if (code !== 0) throw new Error("the demo expected every verify check to pass or be skipped with its reason; one failed (see above)");
+    s3Tls = await startIngress(
+      client(tenantServer),
+      ca.issue(s3Hosts, "s3-endpoint"),
+      new Map(s3Hosts.map((h) => [h, { host: moto.hostname, port: Number(moto.port) }])),
+    );
+    note(
+      `S3 endpoint ${s3Hosts.join(", ")} (played): https://127.0.0.1:${s3Tls.port}, TLS from the test CA in front of the node's moto (${moto.origin}); the production endpoint is never contacted`,
+    );
+    const connectTo = [
+      ...instances.map((i) => `${i.host}=127.0.0.1:${ingress!.port}`),
+      ...s3Hosts.map((h) => `${h}=127.0.0.1:${s3Tls!.port}`),
+    ].flatMap((c) => ["--connect-to", c]);
+    const code = await flow("verify", "verify", [
+      ...onTenant,
+      "--ingress-file",
+      ingressFile,
+      "--ca-file",
+      ca.caFile,
+      ...connectTo,
+    ]);
+    if (code !== 0)
+      throw new Error(
+        "the demo expected every verify check to pass or be skipped with its reason; one failed (see above)",
+      );
     ok = true;
 
     heading("Done");
-    note(`the relays run in namespace ${relayNamespace} of ${tenant.app}, installed by Flux's helm-controller from libs/relay-server`);
+    note(
+      `the relays run in namespace ${relayNamespace} of ${tenant.app}, installed by Flux's helm-controller from libs/relay-server`,
+    );
     if (values.keep) {
       note("--keep: everything runs until you press Ctrl-C. Point kubectl at it:");
       note(`kubectl --kubeconfig ${tenantServer.kubeconfigPath} get all -A   # ${tenant.app}`);
@@ -98,7 +157,9 @@ if (!mode.node) {
     await s3Tls?.stop();
     await system.stop();
     rmSync(dir, { recursive: true, force: true });
-    note("stopped the clusters, Flux and everything played, and removed the scratch files; nothing tracked in the repo changed");
+    note(
+      "stopped the clusters, Flux and everything played, and removed the scratch files; nothing tracked in the repo changed",
+    );
     if (!ok) process.exitCode = 1;
   }
 }

@@ -25,8 +25,26 @@ const log = (line: string) => console.log(`[faults ${((Date.now() - started) / 1
 // The production checkpoint (the chart's default) for the figures; the test's 1 s with --short.
 const checkpointSeconds = short ? 1 : 10;
 const lengths = short
-  ? { outageMs: 10_000, atStartMs: 15_000, offMs: 5_000, storm: { sockets: 250, docs: 25, perDoc: 4 }, downMs: 3_000, pauseMs: 10_000, helmDownMs: 20_000, gitWaitMs: 15_000 }
-  : { outageMs: 60_000, atStartMs: 60_000, offMs: 30_000, storm: { sockets: 1600, docs: 100, perDoc: 4 }, downMs: 10_000, pauseMs: 20_000, helmDownMs: 60_000, gitWaitMs: 60_000 };
+  ? {
+      outageMs: 10_000,
+      atStartMs: 15_000,
+      offMs: 5_000,
+      storm: { sockets: 250, docs: 25, perDoc: 4 },
+      downMs: 3_000,
+      pauseMs: 10_000,
+      helmDownMs: 20_000,
+      gitWaitMs: 15_000,
+    }
+  : {
+      outageMs: 60_000,
+      atStartMs: 60_000,
+      offMs: 30_000,
+      storm: { sockets: 1600, docs: 100, perDoc: 4 },
+      downMs: 10_000,
+      pauseMs: 20_000,
+      helmDownMs: 60_000,
+      gitWaitMs: 60_000,
+    };
 
 // The y-sweet client warns on every reconnect attempt; the figures say what happened.
 const warn = console.warn;
@@ -50,7 +68,13 @@ try {
   const flowFaults = new FlowFaults(system, log);
   const first = await flowFaults.bootstrap();
   if (first.code !== 0) throw new Error(`expected the first bootstrap to complete; ${first.all}`);
-  const bench = new FaultBench({ cluster: system.cluster, namespace: relayNamespace, instance: { ...instanceByName("personal"), release: "relay-faults" }, checkpointSeconds, log });
+  const bench = new FaultBench({
+    cluster: system.cluster,
+    namespace: relayNamespace,
+    instance: { ...instanceByName("personal"), release: "relay-faults" },
+    checkpointSeconds,
+    log,
+  });
   await bench.prepare();
   await attempt("S3 outage", () => bench.s3Outage(lengths.outageMs), data);
   // The crash-loop of "S3 at start" last: the kubelet's restart back-off would delay the next crash's restart.
@@ -62,8 +86,16 @@ try {
   await attempt("S3 at start", () => bench.s3AtStart(lengths.atStartMs), data);
   await bench.readBackAfterRestart();
   await attempt("reconnect storm", () => bench.reconnectStorm(lengths.storm), data);
-  await attempt("API server during bootstrap", () => flowFaults.bootstrapThroughApiFaults(lengths.downMs, lengths.pauseMs), flows);
-  await attempt("API server during relay-server:upgrade", () => flowFaults.upgradeThroughApiRestart(lengths.downMs), flows);
+  await attempt(
+    "API server during bootstrap",
+    () => flowFaults.bootstrapThroughApiFaults(lengths.downMs, lengths.pauseMs),
+    flows,
+  );
+  await attempt(
+    "API server during relay-server:upgrade",
+    () => flowFaults.upgradeThroughApiRestart(lengths.downMs),
+    flows,
+  );
   await attempt("helm-controller killed", () => flowFaults.helmControllerKilled(lengths.helmDownMs), flows);
   await attempt("Git server down", () => flowFaults.gitServerDown(lengths.gitWaitMs), flows);
   await attempt("management cluster unreachable", () => flowFaults.managementUnreachable(), flows);
@@ -85,7 +117,10 @@ const lines = [
   "",
   "| fault | edits made before / during / after | in S3 at the fault | read back after a restart | without service | what the operator saw | expectation | met |",
   "|---|---|---|---|---|---|---|---|",
-  ...data.map((r) => `| ${cell(r.fault)} | ${r.made.before} / ${r.made.during} / ${r.made.after} | ${r.inS3 ? `${r.inS3.saved} of ${r.inS3.of} (${r.inS3.when}${r.inS3.saved < r.inS3.of ? `; oldest missing ${ms(r.inS3.oldestLostAgeMs)} old` : ""})` : "–"} | ${r.readBack.back} of ${r.readBack.of} | ${ms(r.stallMs)} | ${cell(r.operator.join("; "))} | ${cell(r.expectation)} | ${yes(r.met)} |`),
+  ...data.map(
+    (r) =>
+      `| ${cell(r.fault)} | ${r.made.before} / ${r.made.during} / ${r.made.after} | ${r.inS3 ? `${r.inS3.saved} of ${r.inS3.of} (${r.inS3.when}${r.inS3.saved < r.inS3.of ? `; oldest missing ${ms(r.inS3.oldestLostAgeMs)} old` : ""})` : "–"} | ${r.readBack.back} of ${r.readBack.of} | ${ms(r.stallMs)} | ${cell(r.operator.join("; "))} | ${cell(r.expectation)} | ${yes(r.met)} |`,
+  ),
   "",
   ...data.flatMap((r) => (r.notes.length ? [`- **${r.fault}**: ${r.notes.join("; ")}.`] : [])),
   "",
@@ -93,7 +128,10 @@ const lines = [
   "",
   "| fault | the flow under the fault | re-run | what the operator saw | expectation | met |",
   "|---|---|---|---|---|---|",
-  ...flows.map((r) => `| ${cell(r.fault)} | ${cell(r.outcome)} | ${cell(r.rerun)} | ${cell(r.operator.join("; "))} | ${cell(r.expectation)} | ${yes(r.met)} |`),
+  ...flows.map(
+    (r) =>
+      `| ${cell(r.fault)} | ${cell(r.outcome)} | ${cell(r.rerun)} | ${cell(r.operator.join("; "))} | ${cell(r.expectation)} | ${yes(r.met)} |`,
+  ),
   "",
   ...flows.flatMap((r) => (r.notes.length ? [`- **${r.fault}**: ${r.notes.join("; ")}.`] : [])),
   ...(failed.length ? ["", "## Scenarios that did not finish", "", ...failed.map((f) => `- ${cell(f)}`)] : []),

@@ -7,7 +7,17 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { importImages } from "../../build/images.ts";
 import { baseRuntimeSpec, cniConfig, containerdConfig, kubeletConfig } from "./config.ts";
-import { exec, forward, type NodeContext, nodeName, nodeReady, startProcess, status, waitFor, waitGuardReady } from "./context.ts";
+import {
+  exec,
+  forward,
+  type NodeContext,
+  nodeName,
+  nodeReady,
+  startProcess,
+  status,
+  waitFor,
+  waitGuardReady,
+} from "./context.ts";
 
 export interface NodeAction {
   name: string;
@@ -17,7 +27,14 @@ export interface NodeAction {
 /** The flags every control-plane component shares: the admin kubeconfig, no leader election, no serving port. */
 function controlPlaneFlags(ctx: NodeContext): string[] {
   const kubeconfig = ctx.server.kubeconfigPath;
-  return [`--kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`, "--leader-elect=false", "--bind-address=127.0.0.1", "--secure-port=0"];
+  return [
+    `--kubeconfig=${kubeconfig}`,
+    `--authentication-kubeconfig=${kubeconfig}`,
+    `--authorization-kubeconfig=${kubeconfig}`,
+    "--leader-elect=false",
+    "--bind-address=127.0.0.1",
+    "--secure-port=0",
+  ];
 }
 
 /** The node's long-running components, in the order they start. */
@@ -36,7 +53,11 @@ function componentCommand(ctx: NodeContext, component: NodeComponent): Component
   const { dir } = ctx;
   switch (component) {
     case "moto":
-      return { command: "python3", args: ["-m", "moto.server", "-H", ctx.subnet.gateway, "-p", String(ctx.ports.s3)], inNamespace: false };
+      return {
+        command: "python3",
+        args: ["-m", "moto.server", "-H", ctx.subnet.gateway, "-p", String(ctx.ports.s3)],
+        inNamespace: false,
+      };
     case "controller-manager":
       return {
         command: ctx.kube,
@@ -110,8 +131,22 @@ export async function startComponent(ctx: NodeContext, component: NodeComponent)
       }
     });
   }
-  if (component === "kubelet") await waitFor("the kubelet to answer on /healthz", 60_000, child, ctx.dir, async () => (await status(`http://127.0.0.1:${ctx.ports.kubeletHealthz}/healthz`)) === 200);
-  if (component === "moto") await waitFor("moto's S3 server to answer", 60_000, child, ctx.dir, async () => (await status(`${ctx.s3.hostUrl}/`)) === 200);
+  if (component === "kubelet")
+    await waitFor(
+      "the kubelet to answer on /healthz",
+      60_000,
+      child,
+      ctx.dir,
+      async () => (await status(`http://127.0.0.1:${ctx.ports.kubeletHealthz}/healthz`)) === 200,
+    );
+  if (component === "moto")
+    await waitFor(
+      "moto's S3 server to answer",
+      60_000,
+      child,
+      ctx.dir,
+      async () => (await status(`${ctx.s3.hostUrl}/`)) === 200,
+    );
 }
 
 export const nodeActions: readonly NodeAction[] = [
@@ -156,8 +191,14 @@ export const nodeActions: readonly NodeAction[] = [
     run: async (ctx) => {
       const { dir, state } = ctx;
       writeFileSync(join(dir, "containerd/base-spec.json"), await baseRuntimeSpec());
-      writeFileSync(join(dir, "containerd/config.toml"), containerdConfig(dir, state.containerdAddress, ctx.opts.pauseImage));
-      writeFileSync(join(dir, "cni/net.d/10-local.conflist"), JSON.stringify(cniConfig(state.bridge, ctx.subnet.cidr, join(dir, "cni/ipam")), null, 2));
+      writeFileSync(
+        join(dir, "containerd/config.toml"),
+        containerdConfig(dir, state.containerdAddress, ctx.opts.pauseImage),
+      );
+      writeFileSync(
+        join(dir, "cni/net.d/10-local.conflist"),
+        JSON.stringify(cniConfig(state.bridge, ctx.subnet.cidr, join(dir, "cni/ipam")), null, 2),
+      );
       await startComponent(ctx, "containerd");
       const importStarted = Date.now();
       await importImages(state.containerdAddress, ctx.opts.images);
@@ -172,7 +213,10 @@ export const nodeActions: readonly NodeAction[] = [
         // The kubelet refuses a cgroup root that does not exist in every hierarchy.
         mkdirSync(join("/sys/fs/cgroup", controller, state.cgroup), { recursive: true });
       }
-      writeFileSync(join(dir, "kubelet/config.yaml"), stringify(kubeletConfig(dir, state, ctx.subnet.gateway, ctx.ports.kubelet, ctx.ports.kubeletHealthz)));
+      writeFileSync(
+        join(dir, "kubelet/config.yaml"),
+        stringify(kubeletConfig(dir, state, ctx.subnet.gateway, ctx.ports.kubelet, ctx.ports.kubeletHealthz)),
+      );
       // Waited for by the action "node Ready".
       launch(ctx, "kubelet");
     },
@@ -181,10 +225,17 @@ export const nodeActions: readonly NodeAction[] = [
     name: "S3 on loopback and the buckets",
     run: async (ctx) => {
       ctx.servers.push(await forward(ctx.ports.hostS3, ctx.subnet.gateway, ctx.ports.s3));
-      await waitFor("moto's S3 server to answer", 60_000, undefined, ctx.dir, async () => (await status(`${ctx.s3.hostUrl}/`)) === 200);
+      await waitFor(
+        "moto's S3 server to answer",
+        60_000,
+        undefined,
+        ctx.dir,
+        async () => (await status(`${ctx.s3.hostUrl}/`)) === 200,
+      );
       for (const bucket of ctx.opts.buckets) {
         const code = await status(`${ctx.s3.hostUrl}/${bucket}`, "PUT");
-        if (code !== 200) throw new Error(`expected the local S3 server to create bucket ${bucket}; it answered ${code}`);
+        if (code !== 200)
+          throw new Error(`expected the local S3 server to create bucket ${bucket}; it answered ${code}`);
       }
     },
   },
@@ -193,7 +244,9 @@ export const nodeActions: readonly NodeAction[] = [
     run: async (ctx) => {
       const nodeUrl = `${ctx.server.url}/api/v1/nodes/${nodeName}`;
       const token = ctx.server.kubeConfig.getCurrentUser()?.token ?? "";
-      await waitFor(`node ${nodeName} to be Ready`, 180_000, ctx.processes.get("kubelet"), ctx.dir, async () => nodeReady(nodeUrl, token));
+      await waitFor(`node ${nodeName} to be Ready`, 180_000, ctx.processes.get("kubelet"), ctx.dir, async () =>
+        nodeReady(nodeUrl, token),
+      );
     },
   },
 ];

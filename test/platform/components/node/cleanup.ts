@@ -60,7 +60,9 @@ function waitGone(pids: number[], ms: number): void {
 }
 
 function recordedPid(state: NodeState, name: string): number | undefined {
-  const [pid, start] = safeRead(join(state.dir, "pids", name)).trim().split(" ");
+  const [pid, start] = safeRead(join(state.dir, "pids", name))
+    .trim()
+    .split(" ");
   if (!pid || !alive(Number(pid)) || processStartTime(Number(pid)) !== start) return undefined;
   return Number(pid);
 }
@@ -69,7 +71,8 @@ function cgroupPids(path: string, out: number[], depth = 0): void {
   if (depth > 12 || !existsSync(path)) return;
   for (const line of safeRead(join(path, "cgroup.procs")).split("\n")) if (line) out.push(Number(line));
   try {
-    for (const e of readdirSync(path, { withFileTypes: true })) if (e.isDirectory()) cgroupPids(join(path, e.name), out, depth + 1);
+    for (const e of readdirSync(path, { withFileTypes: true }))
+      if (e.isDirectory()) cgroupPids(join(path, e.name), out, depth + 1);
   } catch {
     // Removed meanwhile.
   }
@@ -78,7 +81,8 @@ function cgroupPids(path: string, out: number[], depth = 0): void {
 function removeCgroupTree(path: string, depth = 0): void {
   if (depth > 12 || !existsSync(path)) return;
   try {
-    for (const e of readdirSync(path, { withFileTypes: true })) if (e.isDirectory()) removeCgroupTree(join(path, e.name), depth + 1);
+    for (const e of readdirSync(path, { withFileTypes: true }))
+      if (e.isDirectory()) removeCgroupTree(join(path, e.name), depth + 1);
     rmdirSync(path);
   } catch {
     // Still busy: the caller retries.
@@ -98,12 +102,20 @@ function run(command: string, args: string[]): void {
  * firewall). They are the same for every kubelet: remove them unless another one runs.
  */
 function removeKubeletIptables(): void {
-  const otherKubelet = readdirSync("/proc").some((e) => /^\d+$/.test(e) && /(^|\/)kube(let)?\0kubelet\0|(^|\/)kubelet\0/.test(safeRead(`/proc/${e}/cmdline`)));
+  const otherKubelet = readdirSync("/proc").some(
+    (e) => /^\d+$/.test(e) && /(^|\/)kube(let)?\0kubelet\0|(^|\/)kubelet\0/.test(safeRead(`/proc/${e}/cmdline`)),
+  );
   if (otherKubelet) return;
   for (const iptables of ["iptables", "ip6tables"]) {
     run(iptables, ["-t", "filter", "-D", "INPUT", "-j", "KUBE-FIREWALL"]);
     run(iptables, ["-t", "filter", "-D", "OUTPUT", "-j", "KUBE-FIREWALL"]);
-    for (const [table, chain] of [["filter", "KUBE-FIREWALL"], ["filter", "KUBE-KUBELET-CANARY"], ["nat", "KUBE-KUBELET-CANARY"], ["mangle", "KUBE-KUBELET-CANARY"], ["mangle", "KUBE-IPTABLES-HINT"]] as const) {
+    for (const [table, chain] of [
+      ["filter", "KUBE-FIREWALL"],
+      ["filter", "KUBE-KUBELET-CANARY"],
+      ["nat", "KUBE-KUBELET-CANARY"],
+      ["mangle", "KUBE-KUBELET-CANARY"],
+      ["mangle", "KUBE-IPTABLES-HINT"],
+    ] as const) {
       run(iptables, ["-t", table, "-F", chain]);
       run(iptables, ["-t", table, "-X", chain]);
     }
@@ -127,7 +139,12 @@ function removeBridgeRules(state: NodeState): void {
 /** kube-proxy's host-wide chains (KUBE-SERVICES, KUBE-SVC-…): removed unless another kube-proxy runs. */
 function removeProxyIptables(state: NodeState): void {
   if (!state.kube) return;
-  const otherProxy = readdirSync("/proc").some((e) => /^\d+$/.test(e) && /(^|\/)kube\0proxy\0/.test(safeRead(`/proc/${e}/cmdline`)) && !safeRead(`/proc/${e}/cmdline`).includes("--cleanup"));
+  const otherProxy = readdirSync("/proc").some(
+    (e) =>
+      /^\d+$/.test(e) &&
+      /(^|\/)kube\0proxy\0/.test(safeRead(`/proc/${e}/cmdline`)) &&
+      !safeRead(`/proc/${e}/cmdline`).includes("--cleanup"),
+  );
   if (otherProxy) return;
   run(state.kube, ["proxy", "--cleanup", "--proxy-mode=iptables"]);
 }
@@ -141,11 +158,16 @@ export function cleanup(state: NodeState): string[] {
     waitGone([kubelet], 5000);
   }
   const names = existsSync(join(state.dir, "pids")) ? readdirSync(join(state.dir, "pids")) : [];
-  const others = names.filter((n) => n !== "containerd").map((n) => recordedPid(state, n)).filter((p): p is number => p !== undefined);
+  const others = names
+    .filter((n) => n !== "containerd")
+    .map((n) => recordedPid(state, n))
+    .filter((p): p is number => p !== undefined);
   others.forEach((p) => kill(p));
 
   // The Pods' processes: everything in our cgroup tree, in every hierarchy.
-  const hierarchies = existsSync("/sys/fs/cgroup") ? readdirSync("/sys/fs/cgroup").map((h) => join("/sys/fs/cgroup", h, state.cgroup)) : [];
+  const hierarchies = existsSync("/sys/fs/cgroup")
+    ? readdirSync("/sys/fs/cgroup").map((h) => join("/sys/fs/cgroup", h, state.cgroup))
+    : [];
   for (let round = 0; round < 50; round++) {
     const pids: number[] = [];
     hierarchies.forEach((h) => cgroupPids(h, pids));
@@ -160,7 +182,9 @@ export function cleanup(state: NodeState): string[] {
     const ctr = ["--address", state.containerdAddress, "-n", "k8s.io"];
     let tasks: string[] = [];
     try {
-      tasks = execFileSync("ctr", [...ctr, "tasks", "ls", "-q"], { encoding: "utf8", timeout: 10_000 }).split("\n").filter(Boolean);
+      tasks = execFileSync("ctr", [...ctr, "tasks", "ls", "-q"], { encoding: "utf8", timeout: 10_000 })
+        .split("\n")
+        .filter(Boolean);
     } catch {
       // containerd is not answering: the shims are killed below.
     }
@@ -173,7 +197,11 @@ export function cleanup(state: NodeState): string[] {
   const mine = new Set([process.pid, process.ppid]);
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry) || mine.has(Number(entry))) continue;
-    if (safeRead(`/proc/${entry}/cmdline`).includes(state.dir) && !safeRead(`/proc/${entry}/cmdline`).includes("node/cleanup.ts")) kill(Number(entry));
+    if (
+      safeRead(`/proc/${entry}/cmdline`).includes(state.dir) &&
+      !safeRead(`/proc/${entry}/cmdline`).includes("node/cleanup.ts")
+    )
+      kill(Number(entry));
   }
   waitGone(others, 5000);
 

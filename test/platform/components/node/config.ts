@@ -16,7 +16,9 @@ export const cniPlugins = ["bridge", "host-local", "portmap", "loopback"];
  * Go processes between (containerd, shim, runc raise theirs to the hard limit).
  */
 export async function baseRuntimeSpec(): Promise<string> {
-  const spec = JSON.parse((await exec("ctr", ["oci", "spec"])).stdout) as { process: { rlimits?: { type: string; hard: number; soft: number }[] } };
+  const spec = JSON.parse((await exec("ctr", ["oci", "spec"])).stdout) as {
+    process: { rlimits?: { type: string; hard: number; soft: number }[] };
+  };
   const hard = Number((await exec("sh", ["-c", "ulimit -Hn"])).stdout.trim()) || 1024;
   spec.process.rlimits = [{ type: "RLIMIT_NOFILE", hard, soft: 1024 }];
   return JSON.stringify(spec, null, 2);
@@ -84,7 +86,13 @@ export function cniConfig(bridge: string, cidr: string, ipamDir: string): object
   };
 }
 
-export function kubeletConfig(dir: string, state: NodeState, nodeIp: string, port: number, healthzPort: number): object {
+export function kubeletConfig(
+  dir: string,
+  state: NodeState,
+  nodeIp: string,
+  port: number,
+  healthzPort: number,
+): object {
   return {
     apiVersion: "kubelet.config.k8s.io/v1beta1",
     kind: "KubeletConfiguration",

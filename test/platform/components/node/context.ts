@@ -49,7 +49,14 @@ export interface NodeContext {
   dir: string;
   state: NodeState;
   subnet: { cidr: string; gateway: string };
-  ports: { s3: number; hostS3: number; proxyHealthz: number; proxyMetrics: number; kubelet: number; kubeletHealthz: number };
+  ports: {
+    s3: number;
+    hostS3: number;
+    proxyHealthz: number;
+    proxyMetrics: number;
+    kubelet: number;
+    kubeletHealthz: number;
+  };
   s3: LocalS3;
   guard: ChildProcess;
   /** The guard's mount namespace, where containerd and the kubelet run. */
@@ -80,8 +87,16 @@ export async function newContext(server: ApiServer, opts: NodeOptions): Promise<
     kube,
   };
   writeFileSync(join(dir, "node.json"), JSON.stringify(state, null, 2));
-  for (const sub of ["pids", "logs", "cni/net.d", "cni/ipam", "containerd", "kubelet/pki", "pod-logs"]) mkdirSync(join(dir, sub), { recursive: true });
-  const [s3, hostS3, proxyHealthz, proxyMetrics, kubelet, kubeletHealthz] = (await freePorts(6)) as [number, number, number, number, number, number];
+  for (const sub of ["pids", "logs", "cni/net.d", "cni/ipam", "containerd", "kubelet/pki", "pod-logs"])
+    mkdirSync(join(dir, sub), { recursive: true });
+  const [s3, hostS3, proxyHealthz, proxyMetrics, kubelet, kubeletHealthz] = (await freePorts(6)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   return {
     server,
     opts,
@@ -107,8 +122,16 @@ export async function newContext(server: ApiServer, opts: NodeOptions): Promise<
 }
 
 /** Starts a component of the node under `name` (its log in logs/<name>.log), in the guard's mount namespace or the host's. */
-export function startProcess(ctx: NodeContext, name: string, command: string, args: readonly string[], inNamespace: boolean): ChildProcess {
-  const child = inNamespace ? startChild(ctx.dir, name, "nsenter", [`--mount=${ctx.guardNs}`, "--", command, ...args]) : startChild(ctx.dir, name, command, args);
+export function startProcess(
+  ctx: NodeContext,
+  name: string,
+  command: string,
+  args: readonly string[],
+  inNamespace: boolean,
+): ChildProcess {
+  const child = inNamespace
+    ? startChild(ctx.dir, name, "nsenter", [`--mount=${ctx.guardNs}`, "--", command, ...args])
+    : startChild(ctx.dir, name, command, args);
   ctx.processes.set(name, child);
   return child;
 }
@@ -127,18 +150,25 @@ function startGuard(dir: string): ChildProcess {
     'exec "$0" --import tsx test/platform/components/node/cleanup.ts "$1"',
   ].join("\n");
   const logFd = openSync(join(dir, "logs/guard.log"), "a");
-  const guard = spawn("unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", script, process.execPath, dir], {
-    cwd: repoRoot,
-    stdio: ["pipe", logFd, logFd],
-  });
+  const guard = spawn(
+    "unshare",
+    ["--mount", "--propagation", "private", "--", "sh", "-c", script, process.execPath, dir],
+    {
+      cwd: repoRoot,
+      stdio: ["pipe", logFd, logFd],
+    },
+  );
   closeSync(logFd);
   return guard;
 }
 
 export async function waitGuardReady(guard: ChildProcess, dir: string): Promise<string> {
-  await waitFor("the node guard to set up its mount namespace", 10_000, guard, dir, async () => existsSync(join(dir, "guard-ready")));
+  await waitFor("the node guard to set up its mount namespace", 10_000, guard, dir, async () =>
+    existsSync(join(dir, "guard-ready")),
+  );
   const ns = `/proc/${guard.pid}/ns/mnt`;
-  if (readlinkSync(ns) === readlinkSync("/proc/self/ns/mnt")) throw new Error("expected the node guard to run in its own mount namespace; it shares ours");
+  if (readlinkSync(ns) === readlinkSync("/proc/self/ns/mnt"))
+    throw new Error("expected the node guard to run in its own mount namespace; it shares ours");
   return ns;
 }
 
@@ -153,11 +183,19 @@ export function startChild(dir: string, name: string, command: string, args: rea
   return child;
 }
 
-export async function waitFor(what: string, timeoutMs: number, child: ChildProcess | undefined, dir: string, ready: () => Promise<boolean>): Promise<void> {
+export async function waitFor(
+  what: string,
+  timeoutMs: number,
+  child: ChildProcess | undefined,
+  dir: string,
+  ready: () => Promise<boolean>,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child && child.exitCode !== null) {
-      throw new Error(`expected ${what}; its process exited with code ${child.exitCode} (logs in ${join(dir, "logs")})`);
+      throw new Error(
+        `expected ${what}; its process exited with code ${child.exitCode} (logs in ${join(dir, "logs")})`,
+      );
     }
     if (await ready()) return;
     await new Promise((r) => setTimeout(r, 250));
@@ -167,12 +205,16 @@ export async function waitFor(what: string, timeoutMs: number, child: ChildProce
 
 /** A 10.x.y.0/24 that neither a route nor an address on this machine uses. */
 async function freeSubnet(): Promise<{ cidr: string; gateway: string }> {
-  const taken = (await exec("ip", ["-4", "route", "show", "table", "all"])).stdout + (await exec("ip", ["-4", "-o", "addr"])).stdout;
+  const taken =
+    (await exec("ip", ["-4", "route", "show", "table", "all"])).stdout +
+    (await exec("ip", ["-4", "-o", "addr"])).stdout;
   for (let third = 0; third < 256; third++) {
     const prefix = `10.244.${third}.`;
     if (!taken.includes(prefix)) return { cidr: `${prefix}0/24`, gateway: `${prefix}1` };
   }
-  throw new Error("expected a free 10.244.x.0/24 for the node's Pods; all 256 are in use (leftover bridges? see `ip route`)");
+  throw new Error(
+    "expected a free 10.244.x.0/24 for the node's Pods; all 256 are in use (leftover bridges? see `ip route`)",
+  );
 }
 
 /**
@@ -182,19 +224,29 @@ async function freeSubnet(): Promise<{ cidr: string; gateway: string }> {
  */
 export function nodeReady(url: string, token: string, since = 0): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = request(url, { rejectUnauthorized: false, headers: { authorization: `Bearer ${token}` }, timeout: 2000 }, (res) => {
-      let body = "";
-      res.on("data", (chunk: Buffer) => (body += chunk.toString()));
-      res.on("end", () => {
-        try {
-          const node = JSON.parse(body) as { status?: { conditions?: { type: string; status: string; lastHeartbeatTime?: string }[] } };
-          const ready = node.status?.conditions?.find((c) => c.type === "Ready");
-          resolve(res.statusCode === 200 && ready?.status === "True" && (since === 0 || Date.parse(ready.lastHeartbeatTime ?? "") >= since));
-        } catch {
-          resolve(false);
-        }
-      });
-    });
+    const req = request(
+      url,
+      { rejectUnauthorized: false, headers: { authorization: `Bearer ${token}` }, timeout: 2000 },
+      (res) => {
+        let body = "";
+        res.on("data", (chunk: Buffer) => (body += chunk.toString()));
+        res.on("end", () => {
+          try {
+            const node = JSON.parse(body) as {
+              status?: { conditions?: { type: string; status: string; lastHeartbeatTime?: string }[] };
+            };
+            const ready = node.status?.conditions?.find((c) => c.type === "Ready");
+            resolve(
+              res.statusCode === 200 &&
+                ready?.status === "True" &&
+                (since === 0 || Date.parse(ready.lastHeartbeatTime ?? "") >= since),
+            );
+          } catch {
+            resolve(false);
+          }
+        });
+      },
+    );
     req.on("error", () => resolve(false));
     req.on("timeout", () => req.destroy());
     req.end();
@@ -224,4 +276,3 @@ export function forward(port: number, host: string, targetPort: number): Promise
     server.listen(port, "127.0.0.1", () => resolve(server));
   });
 }
-

@@ -9,7 +9,11 @@ import { exec, type NodeContext, nodeName, nodeReady, waitFor } from "./context.
 import { cgroupProcesses } from "./processes.ts";
 
 /** Stops one component: `signal` first (SIGTERM as a service manager stops it, SIGKILL as a crash), SIGKILL after 10 s. */
-export async function stopComponent(ctx: NodeContext, component: NodeComponent, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+export async function stopComponent(
+  ctx: NodeContext,
+  component: NodeComponent,
+  signal: NodeJS.Signals = "SIGTERM",
+): Promise<void> {
   const child = ctx.processes.get(component);
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once("exit", resolve));
@@ -19,7 +23,11 @@ export async function stopComponent(ctx: NodeContext, component: NodeComponent, 
   clearTimeout(timer);
 }
 
-export async function restartComponent(ctx: NodeContext, component: NodeComponent, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+export async function restartComponent(
+  ctx: NodeContext,
+  component: NodeComponent,
+  signal: NodeJS.Signals = "SIGTERM",
+): Promise<void> {
   await stopComponent(ctx, component, signal);
   await startComponent(ctx, component);
 }
@@ -50,7 +58,9 @@ export async function powerOn(ctx: NodeContext): Promise<void> {
   const since = Math.floor(Date.now() / 1000) * 1000;
   for (const c of nodeComponents.filter((c) => c !== "moto")) await startComponent(ctx, c);
   const token = ctx.server.kubeConfig.getCurrentUser()?.token ?? "";
-  await waitFor(`node ${nodeName} to be Ready again`, 180_000, ctx.processes.get("kubelet"), ctx.dir, async () => nodeReady(`${ctx.server.url}/api/v1/nodes/${nodeName}`, token, since));
+  await waitFor(`node ${nodeName} to be Ready again`, 180_000, ctx.processes.get("kubelet"), ctx.dir, async () =>
+    nodeReady(`${ctx.server.url}/api/v1/nodes/${nodeName}`, token, since),
+  );
 }
 
 /**
@@ -69,19 +79,39 @@ export async function unblockS3(ctx: NodeContext): Promise<void> {
 }
 
 function s3Rule(ctx: NodeContext): string[] {
-  return ["-i", ctx.state.bridge, "-p", "tcp", "--dport", String(ctx.ports.s3), "-j", "REJECT", "--reject-with", "tcp-reset"];
+  return [
+    "-i",
+    ctx.state.bridge,
+    "-p",
+    "tcp",
+    "--dport",
+    String(ctx.ports.s3),
+    "-j",
+    "REJECT",
+    "--reject-with",
+    "tcp-reset",
+  ];
 }
 
 async function s3Blocked(ctx: NodeContext): Promise<boolean> {
-  return exec("iptables", ["-C", "INPUT", ...s3Rule(ctx)]).then(() => true, () => false);
+  return exec("iptables", ["-C", "INPUT", ...s3Rule(ctx)]).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** The host pid of a running container's first process (`containerd://<id>` as a Pod's status names it), from containerd. */
 export async function containerPid(ctx: NodeContext, containerId: string): Promise<number> {
   const id = containerId.replace(/^containerd:\/\//, "");
   const tasks = (await exec("ctr", ["--address", ctx.state.containerdAddress, "-n", "k8s.io", "tasks", "ls"])).stdout;
-  const pid = tasks.split("\n").map((l) => l.trim().split(/\s+/)).find(([task]) => task === id)?.[1];
-  if (!pid || pid === "0") throw new Error(`expected containerd to run a task for container ${id}; it lists none (tasks: ${tasks.trim().split("\n").length - 1})`);
+  const pid = tasks
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/))
+    .find(([task]) => task === id)?.[1];
+  if (!pid || pid === "0")
+    throw new Error(
+      `expected containerd to run a task for container ${id}; it lists none (tasks: ${tasks.trim().split("\n").length - 1})`,
+    );
   return Number(pid);
 }
 

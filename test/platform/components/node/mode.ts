@@ -13,17 +13,26 @@ export interface NodeMode {
 
 /** Node mode needs Linux, root, and containerd, runc, the CNI plugins and moto installed; otherwise API-only. */
 export function detectNodeMode(): NodeMode {
-  if (process.platform !== "linux") return { node: false, reason: `API-only mode: a real node needs Linux; this is ${process.platform}` };
-  if (process.getuid?.() !== 0) return { node: false, reason: "API-only mode: a real node needs root (containerd, cgroups, network)" };
+  if (process.platform !== "linux")
+    return { node: false, reason: `API-only mode: a real node needs Linux; this is ${process.platform}` };
+  if (process.getuid?.() !== 0)
+    return { node: false, reason: "API-only mode: a real node needs root (containerd, cgroups, network)" };
   const missing = ["containerd", "runc", "ctr", "unshare", "nsenter", "ip", "python3"].filter((tool) => !onPath(tool));
   missing.push(...cniPlugins.filter((p) => !existsSync(join(cniDir, p))).map((p) => join(cniDir, p)));
   if (missing.length > 0) {
-    return { node: false, reason: `API-only mode: a real node needs ${missing.join(", ")} (apt-get install containerd runc containernetworking-plugins, see .ci/run)` };
+    return {
+      node: false,
+      reason: `API-only mode: a real node needs ${missing.join(", ")} (apt-get install containerd runc containernetworking-plugins, see .ci/run)`,
+    };
   }
   try {
     execFileSync("python3", ["-c", "import moto.server"], { stdio: "ignore" });
   } catch {
-    return { node: false, reason: "API-only mode: a real node needs moto's S3 server for its Pods (pip install 'moto[server]', see .ci/run)" };
+    return {
+      node: false,
+      reason:
+        "API-only mode: a real node needs moto's S3 server for its Pods (pip install 'moto[server]', see .ci/run)",
+    };
   }
   return { node: true, reason: "node mode: Linux, root, containerd, runc, CNI plugins and moto present" };
 }

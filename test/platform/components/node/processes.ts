@@ -33,7 +33,8 @@ export function cgroupProcesses(cgroup: string): number[] {
     if (depth > 10 || !existsSync(path)) return;
     try {
       for (const line of readFileSync(join(path, "cgroup.procs"), "utf8").split("\n")) if (line) pids.add(Number(line));
-      for (const entry of readdirSync(path, { withFileTypes: true })) if (entry.isDirectory()) walk(join(path, entry.name), depth + 1);
+      for (const entry of readdirSync(path, { withFileTypes: true }))
+        if (entry.isDirectory()) walk(join(path, entry.name), depth + 1);
     } catch {
       // Removed while we walked.
     }

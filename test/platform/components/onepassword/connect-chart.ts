@@ -18,13 +18,21 @@ const cacheDir = join(repoRoot, ".cache/onepassword");
 
 interface HelmRelease {
   metadata: { name: string };
-  spec: { releaseName?: string; targetNamespace?: string; chart: { spec: { chart: string; version?: string } }; values?: Record<string, unknown> };
+  spec: {
+    releaseName?: string;
+    targetNamespace?: string;
+    chart: { spec: { chart: string; version?: string } };
+    values?: Record<string, unknown>;
+  };
 }
 
 /** The HelmRelease of apps/docs-prod that installs the Connect chart. */
 export async function connectHelmRelease(): Promise<HelmRelease> {
-  const release = (await buildApp(tenant.appPath)).find((o) => o.kind === "HelmRelease" && (o as unknown as HelmRelease).spec.chart.spec.chart === onePassword.chart.name);
-  if (!release) throw new Error(`expected a HelmRelease of chart ${onePassword.chart.name} in ${tenant.appPath}; found none`);
+  const release = (await buildApp(tenant.appPath)).find(
+    (o) => o.kind === "HelmRelease" && (o as unknown as HelmRelease).spec.chart.spec.chart === onePassword.chart.name,
+  );
+  if (!release)
+    throw new Error(`expected a HelmRelease of chart ${onePassword.chart.name} in ${tenant.appPath}; found none`);
   return release as unknown as HelmRelease;
 }
 
@@ -33,7 +41,10 @@ async function chartDir(version: string): Promise<string> {
   const tarball = join(upstreamDir, `connect-chart-${version}.tar.gz`);
   const dir = join(cacheDir, `connect-helm-charts-connect-${version}`, "charts/connect");
   if (existsSync(join(dir, "Chart.yaml"))) return dir;
-  if (!existsSync(tarball)) throw new Error(`expected the upstream chart ${tarball}; it is missing; set RELAY_UPSTREAM_DIR to the folder that holds it`);
+  if (!existsSync(tarball))
+    throw new Error(
+      `expected the upstream chart ${tarball}; it is missing; set RELAY_UPSTREAM_DIR to the folder that holds it`,
+    );
   mkdirSync(cacheDir, { recursive: true });
   await sh("tar", ["-xzf", tarball, "-C", cacheDir]);
   if (!existsSync(join(dir, "Chart.yaml"))) throw new Error(`expected ${tarball} to unpack into ${dir}; it did not`);
@@ -56,10 +67,14 @@ export async function renderConnectChart(overrides: Record<string, unknown> = {}
     const files = [join(dir, "release.json"), join(dir, "local.json")];
     writeFileSync(files[0]!, JSON.stringify(release.spec.values ?? {}));
     writeFileSync(files[1]!, JSON.stringify(overrides));
-    const objects = await renderChart({ release: release.spec.releaseName ?? release.metadata.name, chart: await chartDir(version), namespace, valuesFiles: files });
+    const objects = await renderChart({
+      release: release.spec.releaseName ?? release.metadata.name,
+      chart: await chartDir(version),
+      namespace,
+      valuesFiles: files,
+    });
     return { release, namespace, objects };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
-

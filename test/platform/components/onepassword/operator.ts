@@ -86,33 +86,56 @@ function envValue(env: EnvVar[] | undefined, name: string): EnvVar | undefined {
 function containerOf(objects: Manifest[], name: string): Container {
   const deployment = objects.find((o) => o.kind === "Deployment" && o.metadata.name === name) as Deployment | undefined;
   const container = deployment?.spec.template.spec.containers[0];
-  if (!container) throw new Error(`expected the Connect chart to render Deployment ${name}; it did not (operator.create false in the HelmRelease?)`);
+  if (!container)
+    throw new Error(
+      `expected the Connect chart to render Deployment ${name}; it did not (operator.create false in the HelmRelease?)`,
+    );
   return container;
 }
 
 /** Reads a Secret key once it exists, as the kubelet starts a container only then (CreateContainerConfigError before). */
-async function waitForSecretKey(k: KubeClient, namespace: string, ref: { name: string; key: string }, stopped: () => boolean): Promise<string> {
+async function waitForSecretKey(
+  k: KubeClient,
+  namespace: string,
+  ref: { name: string; key: string },
+  stopped: () => boolean,
+): Promise<string> {
   for (;;) {
     if (stopped()) throw new Error("stopped");
-    const secret = (await k.get({ apiVersion: "v1", kind: "Secret", metadata: { namespace, name: ref.name } }).catch(() => undefined)) as { data?: Record<string, string> } | undefined;
+    const secret = (await k
+      .get({ apiVersion: "v1", kind: "Secret", metadata: { namespace, name: ref.name } })
+      .catch(() => undefined)) as { data?: Record<string, string> } | undefined;
     const value = secret?.data?.[ref.key];
     if (value !== undefined) return Buffer.from(value, "base64").toString();
     await sleep(1000);
   }
 }
 
-export async function startOnePassword(server: ApiServer, secretsFile: string, opts: OnePasswordOptions = {}): Promise<OnePassword> {
+export async function startOnePassword(
+  server: ApiServer,
+  secretsFile: string,
+  opts: OnePasswordOptions = {},
+): Promise<OnePassword> {
   const log = opts.log ?? (() => {});
   const { binary, version } = await ensureOperatorBinary(log);
-  const local = await renderConnectChart(opts.pollingSeconds ? { operator: { pollingInterval: opts.pollingSeconds } } : {});
+  const local = await renderConnectChart(
+    opts.pollingSeconds ? { operator: { pollingInterval: opts.pollingSeconds } } : {},
+  );
   const production = await renderConnectChart();
   const { namespace } = local;
-  const operatorName = (production.release.spec.values?.operator as { applicationName?: string } | undefined)?.applicationName ?? "onepassword-connect-operator";
-  const connectName = (production.release.spec.values?.connect as { applicationName?: string } | undefined)?.applicationName ?? "onepassword-connect";
+  const operatorName =
+    (production.release.spec.values?.operator as { applicationName?: string } | undefined)?.applicationName ??
+    "onepassword-connect-operator";
+  const connectName =
+    (production.release.spec.values?.connect as { applicationName?: string } | undefined)?.applicationName ??
+    "onepassword-connect";
   const operatorContainer = containerOf(local.objects, operatorName);
   const sessionRef = envValue(containerOf(local.objects, connectName).env, "OP_SESSION")?.valueFrom?.secretKeyRef;
   const tokenRef = envValue(operatorContainer.env, "OP_CONNECT_TOKEN")?.valueFrom?.secretKeyRef;
-  if (!sessionRef || !tokenRef) throw new Error("expected the Connect chart to read OP_SESSION and OP_CONNECT_TOKEN from Secrets; it does not (authMethod not connect?)");
+  if (!sessionRef || !tokenRef)
+    throw new Error(
+      "expected the Connect chart to read OP_SESSION and OP_CONNECT_TOKEN from Secrets; it does not (authMethod not connect?)",
+    );
   const plain = (c: Container, name: string) => String(envValue(c.env, name)?.value ?? "");
   const settings: OnePasswordSettings = {
     watchNamespace: plain(operatorContainer, "WATCH_NAMESPACE"),
@@ -132,26 +155,51 @@ export async function startOnePassword(server: ApiServer, secretsFile: string, o
   const source = readSource(secretsFile);
   const credentials = source[onePassword.credentialsReference];
   const issuedToken = source[onePassword.tokenReference];
-  if (!credentials || !issuedToken) throw new Error(`expected ${secretsFile} to hold ${onePassword.credentialsReference} and ${onePassword.tokenReference}; one is missing`);
+  if (!credentials || !issuedToken)
+    throw new Error(
+      `expected ${secretsFile} to hold ${onePassword.credentialsReference} and ${onePassword.tokenReference}; one is missing`,
+    );
 
   const startConnect = async () => {
     const session = await waitForSecretKey(k, namespace, sessionRef, () => stopped);
     // Connect reads OP_SESSION as the base64 of its credentials file: with another file it cannot sign in.
     if (Buffer.from(session, "base64").toString() !== credentials) {
-      throw new Error(`expected Secret ${namespace}/${sessionRef.name} key ${sessionRef.key} to hold the base64 of the Connect credentials file at ${onePassword.credentialsReference}; it holds something else, so Connect cannot sign in; run create-1password-secret`);
+      throw new Error(
+        `expected Secret ${namespace}/${sessionRef.name} key ${sessionRef.key} to hold the base64 of the Connect credentials file at ${onePassword.credentialsReference}; it holds something else, so Connect cannot sign in; run create-1password-secret`,
+      );
     }
     connect = await startLocalConnect(secretsFile, issuedToken);
-    log(`1Password Connect (played): ${connect.url}, started once Secret ${namespace}/${sessionRef.name} held its credentials; serves vault ${onePassword.vault} from the local secret source`);
+    log(
+      `1Password Connect (played): ${connect.url}, started once Secret ${namespace}/${sessionRef.name} held its credentials; serves vault ${onePassword.vault} from the local secret source`,
+    );
   };
 
   const serviceAccountKubeconfig = async (dir: string): Promise<string> => {
     // The chart's ServiceAccount and RBAC, as helm-controller would install them.
-    for (const o of local.objects.filter((o) => ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "RoleBinding"].includes(o.kind))) {
-      await k.apply({ ...o, metadata: { ...o.metadata, namespace: o.kind === "ServiceAccount" || o.kind === "RoleBinding" ? (o.metadata.namespace ?? namespace) : undefined } } as Manifest, { fieldManager });
+    for (const o of local.objects.filter((o) =>
+      ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "RoleBinding"].includes(o.kind),
+    )) {
+      await k.apply(
+        {
+          ...o,
+          metadata: {
+            ...o.metadata,
+            namespace:
+              o.kind === "ServiceAccount" || o.kind === "RoleBinding" ? (o.metadata.namespace ?? namespace) : undefined,
+          },
+        } as Manifest,
+        { fieldManager },
+      );
     }
     const account = local.objects.find((o) => o.kind === "ServiceAccount")?.metadata.name ?? operatorName;
-    const { status } = await k.request<{ status: { token: string } }>("POST", `/api/v1/namespaces/${namespace}/serviceaccounts/${account}/token`, { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 86400 } });
-    const config = parse(readFileSync(server.kubeconfigPath, "utf8")) as { users: { name: string; user: Record<string, unknown> }[] };
+    const { status } = await k.request<{ status: { token: string } }>(
+      "POST",
+      `/api/v1/namespaces/${namespace}/serviceaccounts/${account}/token`,
+      { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 86400 } },
+    );
+    const config = parse(readFileSync(server.kubeconfigPath, "utf8")) as {
+      users: { name: string; user: Record<string, unknown> }[];
+    };
     for (const u of config.users) u.user = { token: status.token };
     const path = join(dir, "kubeconfig");
     writeFileSync(path, stringify(config), { mode: 0o600 });
@@ -167,20 +215,43 @@ export async function startOnePassword(server: ApiServer, secretsFile: string, o
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: dir, TMPDIR: dir, KUBECONFIG: kubeconfig };
     for (const e of operatorContainer.env ?? []) {
       if (e.valueFrom?.fieldRef?.fieldPath === "metadata.name") env[e.name] = `${operatorName}-local`;
-      else if (e.valueFrom?.secretKeyRef) env[e.name] = e.name === "OP_CONNECT_TOKEN" ? token : await waitForSecretKey(k, namespace, e.valueFrom.secretKeyRef, () => stopped);
+      else if (e.valueFrom?.secretKeyRef)
+        env[e.name] =
+          e.name === "OP_CONNECT_TOKEN"
+            ? token
+            : await waitForSecretKey(k, namespace, e.valueFrom.secretKeyRef, () => stopped);
       else env[e.name] = e.value ?? "";
     }
     // The one value this machine changes: the chart's in-cluster Service becomes the local Connect.
     env.OP_CONNECT_HOST = connect!.url;
-    const args = [...(operatorContainer.args ?? []), "--metrics-bind-address=0", `--health-probe-bind-address=127.0.0.1:${health}`];
-    const unshare = ["unshare", ...(process.getuid?.() === 0 ? [] : ["--user", "--map-root-user"]), "--mount", "--propagation", "private"];
+    const args = [
+      ...(operatorContainer.args ?? []),
+      "--metrics-bind-address=0",
+      `--health-probe-bind-address=127.0.0.1:${health}`,
+    ];
+    const unshare = [
+      "unshare",
+      ...(process.getuid?.() === 0 ? [] : ["--user", "--map-root-user"]),
+      "--mount",
+      "--propagation",
+      "private",
+    ];
     output.text = "";
-    const started = spawnWatched("onepassword-operator", [...unshare, "/bin/sh", "-c", inPodNamespace, "onepassword-operator", namespace, binary, ...args], dir, env, output);
+    const started = spawnWatched(
+      "onepassword-operator",
+      [...unshare, "/bin/sh", "-c", inPodNamespace, "onepassword-operator", namespace, binary, ...args],
+      dir,
+      env,
+      output,
+    );
     running = started;
     await waitHealthy(`the 1Password operator ${version}`, health!, started);
     // A crash later would otherwise show only as Secrets that never come.
     void started.exited.then((code) => {
-      if (running === started && !stopped) log(`1Password operator: exited with code ${code}; its last lines:\n${output.text.split("\n").slice(-10).join("\n")}`);
+      if (running === started && !stopped)
+        log(
+          `1Password operator: exited with code ${code}; its last lines:\n${output.text.split("\n").slice(-10).join("\n")}`,
+        );
     });
   };
 
@@ -188,7 +259,9 @@ export async function startOnePassword(server: ApiServer, secretsFile: string, o
     await startConnect();
     await startOperator();
     const watching = settings.watchNamespace === "" ? "every namespace" : settings.watchNamespace;
-    log(`1Password operator ${version} (real, built from source): watching ${watching}, polling every ${settings.pollingSeconds} s (production: ${settings.productionPollingSeconds} s), as the chart's ServiceAccount`);
+    log(
+      `1Password operator ${version} (real, built from source): watching ${watching}, polling every ${settings.pollingSeconds} s (production: ${settings.productionPollingSeconds} s), as the chart's ServiceAccount`,
+    );
   })();
   ready.catch((error: Error) => {
     if (!stopped) log(`1Password: ${error.message}`);
@@ -219,4 +292,3 @@ export async function startOnePassword(server: ApiServer, secretsFile: string, o
     },
   };
 }
-
