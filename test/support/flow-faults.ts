@@ -128,9 +128,24 @@ export class FlowFaults {
     return (JSON.parse(out) as { info: { status: string } }).info.status;
   }
 
-  /** The first bootstrap: Flux installs everything. */
+  /**
+   * The first bootstrap: the two Secrets Connect and the operator read, as an operator
+   * writes them first (the relays' S3 credentials come from the operator), then Flux
+   * installs everything.
+   */
   async bootstrap(): Promise<FlowResult> {
-    return runFlow("bootstrap", this.bootstrapArgs(this.system.patchesFile, "5m"));
+    const s = this.system;
+    const secrets = await runFlow("create-1password-secret", [
+      "--tenant-kubeconfig",
+      s.tenant.kubeconfigPath,
+      "--secrets-from",
+      "local",
+      "--local-secrets",
+      s.secretsFile,
+    ]);
+    if (secrets.code !== 0) return secrets;
+    await s.onePassword.ready;
+    return runFlow("bootstrap", this.bootstrapArgs(s.patchesFile, "5m"));
   }
 
   /**
