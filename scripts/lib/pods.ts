@@ -17,6 +17,7 @@ export interface PodTrouble {
 }
 
 type ContainerStatus = {
+  ready?: boolean;
   restartCount?: number;
   state?: { waiting?: { reason?: string; message?: string } };
   lastState?: { terminated?: { reason?: string; exitCode?: number; finishedAt?: string } };
@@ -47,11 +48,14 @@ export async function podTrouble(
     (s) => s.state?.waiting?.reason && !["ContainerCreating", "PodInitializing"].includes(s.state.waiting.reason),
   );
   const crashLoop = failing?.state?.waiting?.reason === "CrashLoopBackOff";
+  // A crash loop is Running between its back-offs (a start that waits on S3 runs until it
+  // gives up): a container not ready whose last run ended has that run's log to show too.
+  const crashed = failing ?? statuses.find((s) => !s.ready && s.lastState?.terminated);
   let logLines: string[] = [];
-  if (failing && (crashLoop || failing.lastState?.terminated)) {
+  if (crashed && (crashLoop || crashed.lastState?.terminated)) {
     try {
       const text = await client.requestText(
-        `/api/v1/namespaces/${namespace}/pods/${failing.pod}/log?tailLines=200&previous=true`,
+        `/api/v1/namespaces/${namespace}/pods/${crashed.pod}/log?tailLines=200&previous=true`,
       );
       logLines = text
         .split("\n")

@@ -70,7 +70,7 @@ interface PodJson {
     containerStatuses?: {
       containerID?: string;
       restartCount: number;
-      state?: { waiting?: { reason?: string } };
+      state?: { waiting?: { reason?: string }; running?: { startedAt?: string } };
       lastState?: { terminated?: { reason?: string; exitCode?: number } };
     }[];
   };
@@ -494,6 +494,12 @@ export class FaultBench {
         (await this.pod())?.status.containerStatuses?.[0]?.lastState?.terminated ? true : undefined,
       );
       await sleep(Math.max(0, from + outageMs - Date.now()));
+      // verify is read while the container runs a new start (between two back-offs), the
+      // state in which it is found most of the time: it must still name S3 from the last run's log.
+      await waitFor("the container to run a new start after a failed one", 120_000, async () => {
+        const status = (await this.pod())?.status.containerStatuses?.[0];
+        return status?.state?.running && status.restartCount > 0 ? true : undefined;
+      });
       row.operator.push(...(await this.verifyLines(["available"])), await this.podState());
       const back = Date.now();
       await this.setup.cluster.node.unblockS3();

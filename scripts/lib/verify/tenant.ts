@@ -85,7 +85,7 @@ export async function deploymentAvailable(
   return fail(
     name,
     detail,
-    trouble.crashLoop
+    trouble.crashLoop || trouble.logLines.length > 0
       ? "read the pod's log; a failing bucket listing at start means S3 credentials, endpoint or path style"
       : `kubectl -n ${relayNamespace} describe deployment ${deployment.metadata.name}`,
   );
