@@ -84,6 +84,8 @@ describe("a chart whose package changed carries a higher version", () => {
         stdio: "ignore",
       });
     const chart = "libs/1password-secrets";
+    const version = /^version: (\d+)\.(\d+)\.(\d+)$/m.exec(readFileSync(join(repoRoot, chart, "Chart.yaml"), "utf8"))!;
+    const [current, next] = [version.slice(1).join("."), `${version[1]}.${version[2]}.${Number(version[3]) + 1}`];
     const change = () => chartChange(repo, chart, mergeBase(repo, "base"));
     const edit = (file: string, edit: (text: string) => string) =>
       writeFileSync(join(repo, chart, file), edit(readFileSync(join(repo, chart, file), "utf8")));
@@ -108,9 +110,9 @@ describe("a chart whose package changed carries a higher version", () => {
     it("refuses a values change without a bump, naming the file and what to do", () => {
       edit("values.yaml", (t) => `${t}# a comment that ships\n`);
       expect(unbumped(change())).toBe(
-        `expected ${chart}/Chart.yaml's version to be higher than 0.1.0 (its package changed: values.yaml); found 0.1.0; bump it and add its section to ${chart}/CHANGELOG.md`,
+        `expected ${chart}/Chart.yaml's version to be higher than ${current} (its package changed: values.yaml); found ${current}; bump it and add its section to ${chart}/CHANGELOG.md`,
       );
-      edit("Chart.yaml", (t) => t.replace("version: 0.1.0", "version: 0.1.1"));
+      edit("Chart.yaml", (t) => t.replace(`version: ${current}`, `version: ${next}`));
       expect(unbumped(change())).toBeUndefined();
       git("checkout", "-q", "--", ".");
     });
