@@ -28,7 +28,7 @@ import {
   rotateItem,
   startSystem,
 } from "../platform/index.ts";
-import { runFlow, startFlow } from "../support/flows.ts";
+import { runFlow, startFlow, writeOnePasswordSecrets } from "../support/flows.ts";
 import { downloadAttachment, sha256Hex, uploadAttachment } from "../support/attachments.ts";
 import { signDocument, signFile } from "../support/relay-tokens.ts";
 import { waitFor } from "../support/wait.ts";
@@ -88,16 +88,8 @@ describe.runIf(mode.node || process.env.CI === "true")("real Flux on the node", 
     system = await startSystem();
     good = localPatches(system.cluster.node.s3.podUrl);
     // The two Secrets Connect and the operator read, as an operator writes them first.
-    const secrets = await runFlow("create-1password-secret", [
-      "--tenant-kubeconfig",
-      system.tenant.kubeconfigPath,
-      "--secrets-from",
-      "local",
-      "--local-secrets",
-      system.secretsFile,
-    ]);
+    const secrets = await writeOnePasswordSecrets(system);
     expect(secrets.code, secrets.all).toBe(0);
-    await system.onePassword.ready;
   }, 600_000);
 
   afterAll(async () => {

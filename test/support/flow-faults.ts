@@ -15,7 +15,7 @@ import { management, relayNamespace, tenant } from "../../scripts/lib/names.ts";
 import { repoRoot } from "../../scripts/lib/paths.ts";
 import { runTool } from "../../scripts/lib/tools.ts";
 import { client, type LocalSystem, localNofile, localPatches } from "../platform/index.ts";
-import { type FlowResult, runFlow, startFlow } from "./flows.ts";
+import { type FlowResult, runFlow, startFlow, writeOnePasswordSecrets } from "./flows.ts";
 import { waitFor } from "./wait.ts";
 
 /** One control-plane fault: what the flow did and said, and what a re-run did. */
@@ -134,18 +134,9 @@ export class FlowFaults {
    * installs everything.
    */
   async bootstrap(): Promise<FlowResult> {
-    const s = this.system;
-    const secrets = await runFlow("create-1password-secret", [
-      "--tenant-kubeconfig",
-      s.tenant.kubeconfigPath,
-      "--secrets-from",
-      "local",
-      "--local-secrets",
-      s.secretsFile,
-    ]);
+    const secrets = await writeOnePasswordSecrets(this.system);
     if (secrets.code !== 0) return secrets;
-    await s.onePassword.ready;
-    return runFlow("bootstrap", this.bootstrapArgs(s.patchesFile, "5m"));
+    return runFlow("bootstrap", this.bootstrapArgs(this.system.patchesFile, "5m"));
   }
 
   /**

@@ -4,6 +4,7 @@ import { type ChildProcess, execFile } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "../../scripts/lib/paths.ts";
+import type { LocalSystem } from "../platform/index.ts";
 
 export interface FlowResult {
   code: number;
@@ -19,6 +20,26 @@ export function runFlow(flow: string, args: readonly string[], env: NodeJS.Proce
 }
 
 export const flowRunner = join(repoRoot, "scripts/build/flow.mjs");
+
+/**
+ * create-1password-secret from the local system's secret source, as an operator runs it
+ * before the first bootstrap: the two Secrets Connect and the 1Password operator read.
+ * Once it succeeds, waits until both run (the relays' S3 Secrets come from the operator).
+ */
+export async function writeOnePasswordSecrets(
+  system: Pick<LocalSystem, "tenant" | "secretsFile" | "onePassword">,
+): Promise<FlowResult> {
+  const result = await runFlow("create-1password-secret", [
+    "--tenant-kubeconfig",
+    system.tenant.kubeconfigPath,
+    "--secrets-from",
+    "local",
+    "--local-secrets",
+    system.secretsFile,
+  ]);
+  if (result.code === 0) await system.onePassword.ready;
+  return result;
+}
 
 /** A flow started in the background: its process (to signal it) and its result once it exits. */
 export function startFlow(

@@ -345,7 +345,7 @@ describe("a kubeconfig read from a cluster Secret or 1Password", () => {
     [
       "a token read from a file here",
       server,
-      "    token-file: /root/.ssh/id_ed25519",
+      "    token-file: .ssh/id_ed25519",
       "users[0].user.token-file (a file on this machine read as the token)",
     ],
     [
