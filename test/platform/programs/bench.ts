@@ -509,15 +509,9 @@ if (!mode.node) {
       if (!pod) throw new Error(`expected a Ready Pod of ${release}; found none`);
       return { name: pod.metadata.name, podIP: pod.status.podIP };
     };
-    const held = async (nofile: number | null, count: number) => {
-      writeFileSync(
-        load,
-        stringify({
-          ulimits: { nofile },
-          resources: { requests: { cpu: "50m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } },
-        }),
-      );
-      await run(
+    /** relay-personal upgraded with the load values in `load` on top of its own and the local ones. */
+    const upgradePersonal = () =>
+      run(
         helm,
         [
           "--kubeconfig",
@@ -539,6 +533,15 @@ if (!mode.node) {
         ],
         { cwd: repoRoot },
       );
+    const held = async (nofile: number | null, count: number) => {
+      writeFileSync(
+        load,
+        stringify({
+          ulimits: { nofile },
+          resources: { requests: { cpu: "50m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } },
+        }),
+      );
+      await upgradePersonal();
       const pod = await readyPod(personal.release);
       const token = await signDocument(key, "bench");
       const started = performance.now();
@@ -567,28 +570,7 @@ if (!mode.node) {
           relay: { logging: { level: "info" } },
         }),
       );
-      await run(
-        helm,
-        [
-          "--kubeconfig",
-          kc,
-          "upgrade",
-          personal.release,
-          relayChartPath,
-          "-f",
-          personal.valuesFile,
-          "-f",
-          local,
-          "-f",
-          load,
-          "--namespace",
-          relayNamespace,
-          "--wait",
-          "--timeout",
-          "5m",
-        ],
-        { cwd: repoRoot },
-      );
+      await upgradePersonal();
       const pod = await readyPod(personal.release);
       const base = `http://${pod.podIP}:8080`;
       // 2,000 sockets on 100 documents, each document with one edit.
