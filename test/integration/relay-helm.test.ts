@@ -9,7 +9,7 @@ import { type ApiServer, type ApiServers, client, startApiServers } from "../pla
 import { childProcesses, runFlow, runMoon, startFlow } from "../support/flows.ts";
 import { tempDir } from "../support/files.ts";
 import { releaseHistory } from "../../scripts/lib/relay-release.ts";
-import { runTool } from "../../scripts/lib/tools.ts";
+import { runTool, toolPath } from "../../scripts/lib/tools.ts";
 import { waitFor } from "../support/wait.ts";
 
 let cp: ApiServers;
@@ -37,8 +37,9 @@ afterEach(async () => {
 /** The pid of the helm a flow runs, once it runs. */
 async function helmOf(flow: ChildProcess): Promise<number> {
   const [helm] = await waitFor("the flow to start helm", 60_000, async () => {
-    // The pinned helm itself (the kubeconfig's watchdog has "relay-helm" in its command line too).
-    const found = childProcesses(flow.pid!, ".tools/bin/helm");
+    // The helm the flows run (the pinned one, or TOOLS_HELM's helm 4); the kubeconfig's
+    // watchdog has "relay-helm" in its command line, not this path.
+    const found = childProcesses(flow.pid!, toolPath("helm"));
     return found.length > 0 ? found : undefined;
   });
   return helm!;
