@@ -46,8 +46,9 @@ docs-prod goes to ${tenant.app} and first writes the 1Password Connect Secrets
   --no-wait                      apply and return without waiting
   --force                        also have helm-controller run every HelmRelease's install or upgrade
                                  again, as flux reconcile helmrelease --force does (a release that
-                                 stays failed after its fix, fluxcd/helm-controller#1362), and wait
-                                 until each has handled it
+                                 stays failed after its fix, fluxcd/helm-controller#1362), once
+                                 kustomize-controller has applied the change, and wait until each
+                                 has handled it (so not with --no-wait)
   --skip-secrets                 leave out create-1password-secret (docs-prod)
   --json                         print one JSON object (ok, app, cluster, each object's action, ready)
                                  and nothing else on stdout
@@ -67,6 +68,10 @@ export async function main(argv: string[]): Promise<void> {
   const { common, values } = parseFlowArgs(argv, optionSpecs, help);
   const app = appByName(values.app);
   if (!app) throw new UsageError(`expected --app ${Object.keys(apps).join(" or ")}; got "${values.app}"; see --help`);
+  if (values.force && values["no-wait"])
+    throw new UsageError(
+      "expected --force without --no-wait: the force is asked once kustomize-controller has applied the change (before it, helm-controller would run the old values again), which needs the wait",
+    );
   const timeoutMs = parseDuration(values.timeout);
   const options: BootstrapOptions = {
     app,

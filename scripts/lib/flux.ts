@@ -54,6 +54,38 @@ export async function requestReconcile(client: KubeClient, ref: Manifest, at: st
   await client.request("PATCH", path, { metadata: { annotations } }, "application/merge-patch+json");
 }
 
+/**
+ * Waits until kustomize-controller has applied `generation` of the Kustomization `root`: it has
+ * started the health checks of that generation (its Healthy condition), or ended its attempt
+ * (Ready True or False). Until then a HelmRelease value the fix removes is still kustomize-controller's
+ * (server-side apply keeps a field another manager co-owns), and a forced reconcile would run it again.
+ */
+export async function waitApplied(
+  client: KubeClient,
+  root: Manifest,
+  generation: number,
+  deadline: number,
+  progress: (line: string) => void,
+): Promise<void> {
+  progress(`waiting for kustomize-controller to apply generation ${generation} of Kustomization ${root.metadata.name}`);
+  for (;;) {
+    const live = (await client.get(root)) as Live | undefined;
+    const applied = live?.status?.conditions?.find(
+      (c) =>
+        (c.observedGeneration ?? 0) >= generation &&
+        (c.type === "Healthy" || (c.type === "Ready" && c.status !== "Unknown")),
+    );
+    if (applied) return progress(`kustomize-controller applied generation ${generation}: ${applied.message ?? ""}`);
+    if (Date.now() >= deadline) {
+      const ready = readyCondition(live);
+      throw new OperatorError(
+        `expected kustomize-controller to apply generation ${generation} of Kustomization ${root.metadata.namespace}/${root.metadata.name} before helm-controller is asked to run the releases again; its last status: ${ready ? `${ready.reason ?? ready.status}: ${ready.message ?? ""}` : "none"}; check \`flux get kustomizations -A\` or raise --timeout`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, Math.min(2000, Math.max(100, deadline - Date.now()))));
+  }
+}
+
 /** Waits until helm-controller has handled the forced reconcile `at` of each release (status.lastHandledForceAt) and it is Ready. */
 export async function waitForceHandled(
   client: KubeClient,

@@ -31,6 +31,8 @@ export interface Condition {
   status: string;
   reason?: string;
   message?: string;
+  /** The metadata.generation the controller set this condition for. */
+  observedGeneration?: number;
 }
 
 /** An object as read back from the server, with the status fields the flows read. */

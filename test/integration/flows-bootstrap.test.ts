@@ -282,29 +282,38 @@ describe("bootstrap of apps/docs-prod", () => {
     expect(result.stdout).toMatch(/Ready: Applied revision: main@sha1:0123/);
   });
 
-  it("--force has every HelmRelease run again, as flux reconcile helmrelease --force does, and waits until helm-controller has handled it", async () => {
-    const running = flow("bootstrap", ["--app", "docs-prod", ...local(), "--force", "--timeout", "60s"]);
+  it("--force has every HelmRelease run again, as flux reconcile helmrelease --force does, once kustomize-controller has applied the spec, and waits until helm-controller has handled it", async () => {
     const c = client(tenantServer);
     const ref = (name: string) => ({
       apiVersion: "helm.toolkit.fluxcd.io/v2",
       kind: "HelmRelease",
       metadata: { namespace: "flux-system", name },
     });
-    const releases = ["1password-operator", "1password-secrets", "relay-personal", "relay-family"];
+    const root = {
+      apiVersion: "kustomize.toolkit.fluxcd.io/v1",
+      kind: "Kustomization",
+      metadata: { namespace: "flux-system", name: "docs-prod" },
+    };
+    const generation = async () => ((await c.get(root)) as { metadata: { generation: number } }).metadata.generation;
+    // kustomize-controller, played, has not yet handled the spec bootstrap applies: its last status is for an earlier generation.
+    const played = (ready: boolean, message: string, observed: number) =>
+      setFluxReady(tenantServer, root.kind, root.apiVersion, "flux-system", "docs-prod", ready, message, observed);
+    await played(false, "Health check failed after 45s (played)", (await generation()) - 1);
+    const requestedBefore = (await c.get(root))?.metadata.annotations?.["reconcile.fluxcd.io/requestedAt"];
+    const running = flow("bootstrap", ["--app", "docs-prod", ...local(), "--force", "--timeout", "60s"]);
+    await waitFor("bootstrap to ask Flux to reconcile the root Kustomization", 30_000, async () => {
+      const at = (await c.get(root))?.metadata.annotations?.["reconcile.fluxcd.io/requestedAt"];
+      return at && at !== requestedBefore ? at : undefined;
+    });
+    // No force before kustomize-controller has applied the spec: helm-controller would run the old values again.
+    expect((await c.get(ref("relay-family")))?.metadata.annotations?.["reconcile.fluxcd.io/forceAt"]).toBeUndefined();
+    await played(true, "Applied revision: main@sha1:0123", await generation());
     // helm-controller's part, played: once the force annotation is there, it reports it handled and the release Ready.
+    const releases = ["1password-operator", "1password-secrets", "relay-personal", "relay-family"];
     const forcedAt = await waitFor(
       "the forceAt annotation on relay-family",
       30_000,
       async () => (await c.get(ref("relay-family")))?.metadata.annotations?.["reconcile.fluxcd.io/forceAt"],
-    );
-    await setFluxReady(
-      tenantServer,
-      "Kustomization",
-      "kustomize.toolkit.fluxcd.io/v1",
-      "flux-system",
-      "docs-prod",
-      true,
-      "Applied revision: main@sha1:0123",
     );
     for (const name of releases) {
       const live = await c.get(ref(name));
@@ -329,8 +338,15 @@ describe("bootstrap of apps/docs-prod", () => {
         result.stdout,
       )?.[1];
     expect(wrote?.split(", ").sort()).toEqual([...releases].sort());
+    expect(result.stdout).toMatch(/kustomize-controller applied generation \d+: Applied revision: main@sha1:0123/);
     for (const name of releases)
       expect(result.stdout).toContain(`HelmRelease ${name}: forced reconcile handled, Ready`);
+  });
+
+  it("refuses --force with --no-wait: the force waits for kustomize-controller's apply", async () => {
+    const result = await flow("bootstrap", ["--app", "docs-prod", ...local(), "--force", "--no-wait"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/expected --force without --no-wait/);
   });
 
   // --no-wait: the wait asks Flux to reconcile now (an annotation, as `flux reconcile` writes), which is a write of its own.

@@ -112,11 +112,9 @@ describe.runIf(mode.node || process.env.CI === "true")("real Flux on the node", 
   }, 600_000);
 
   // The recovery cases run right after the first bootstrap, on a Kustomization Flux has just made Ready.
-  // The schema case runs only with FLUX_SCHEMA_RECOVERY=1: in both full runs of this file (not alone),
-  // kustomize-controller held its broken generation's health check for the Kustomization's full 10m
-  // (not the 45s patched below) while relay-personal kept the schema failure after its values were
-  // fixed and its forced reconcile handled, so the fix's bootstrap timed out (cause not found yet;
-  // bootstrap --force itself is tested in flows-bootstrap.test.ts).
+  // The schema case's fix needs bootstrap --force, which asks helm-controller only once kustomize-controller
+  // has applied the fixed spec: a force before it ran the broken values again (a value kustomize-controller
+  // co-owns stays on the HelmRelease after bootstrap's own apply drops it), and the release stayed failed.
   // Each case also shortens the root Kustomization's health-check timeout (10m in the
   // repo): kustomize-controller holds the next reconcile, the fix, until it ends.
   const shortHealthCheck: Patch = {
@@ -164,7 +162,7 @@ describe.runIf(mode.node || process.env.CI === "true")("real Flux on the node", 
       false,
     ],
   ] as const;
-  it.each(recoveryCases.filter(([, , , force]) => !force || process.env.FLUX_SCHEMA_RECOVERY === "1"))(
+  it.each(recoveryCases)(
     "catches %s before production: the HelmRelease goes not Ready, bootstrap fails with Flux's message, verify shows it",
     async (name, patch, message, force) => {
       const broken = await bootstrap(patchesWith(name.replace(/\W+/g, "-"), [patch as Patch, shortHealthCheck]), "90s");

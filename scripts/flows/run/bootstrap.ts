@@ -4,7 +4,7 @@ import { buildApp, readPatches, sourcePatches, withPatchesKept } from "../../lib
 import { type CommonOptions, newSteps } from "../../lib/cli.ts";
 import type { SecretRefs } from "../../lib/connect-secrets.ts";
 import { OperatorError } from "../../lib/errors.ts";
-import { preflight, requestReconcile, waitForceHandled, waitReady } from "../../lib/flux.ts";
+import { preflight, requestReconcile, waitApplied, waitForceHandled, waitReady } from "../../lib/flux.ts";
 import { recordApplied } from "../../lib/interrupt.ts";
 import type { App } from "../../lib/names.ts";
 import { lazySecretSource, type SecretSourceOptions } from "../../lib/onepassword.ts";
@@ -68,20 +68,8 @@ export async function run(opts: BootstrapOptions): Promise<void> {
   // After a fixed failure, helm-controller can keep a HelmRelease's old Ready=False (fluxcd/helm-controller#1362) until forced.
   const releases = objects.filter((o) => o.kind === "HelmRelease");
   const forcedAt = opts.force && !cluster.dryRun ? new Date().toISOString() : undefined;
-  if (opts.force) {
-    const forceTitle = `Ask helm-controller to run ${releases.length} HelmRelease(s) again`;
-    if (cluster.dryRun) await steps.skip(forceTitle, "dry run");
-    else
-      await steps.run(forceTitle, async (task) => {
-        for (const hr of releases) {
-          await requestReconcile(client, hr, forcedAt!, true);
-          recordApplied(`${refOf(hr)} forced reconcile requested`);
-        }
-        task.say(
-          `wrote reconcile.fluxcd.io/requestedAt and forceAt=${forcedAt} on ${releases.map((r) => r.metadata.name).join(", ")} (what flux reconcile helmrelease --force writes)`,
-        );
-      });
-  }
+  if (opts.force && cluster.dryRun)
+    await steps.skip(`Ask helm-controller to run ${releases.length} HelmRelease(s) again`, "dry run");
 
   const waitTitle = `Wait for Kustomization ${app.kustomization} to be Ready`;
   const waitMs = opts.waitMs;
@@ -109,7 +97,19 @@ export async function run(opts: BootstrapOptions): Promise<void> {
             `asked Flux to reconcile ${reconcileRequested.join(" and ")} now: wrote the annotation reconcile.fluxcd.io/requestedAt=${at} on each`,
           );
           const deadline = Date.now() + waitMs;
-          await waitReady(client, root, waitMs, (line) => task.say(line), releases);
+          if (forcedAt) {
+            // The force once kustomize-controller has applied this spec: before it, helm-controller would run the old values.
+            const live = (await client.get(root)) as { metadata: { generation?: number } } | undefined;
+            await waitApplied(client, root, live?.metadata.generation ?? 1, deadline, (line) => task.say(line));
+            for (const hr of releases) {
+              await requestReconcile(client, hr, forcedAt, true);
+              recordApplied(`${refOf(hr)} forced reconcile requested`);
+            }
+            task.say(
+              `wrote reconcile.fluxcd.io/requestedAt and forceAt=${forcedAt} on ${releases.map((r) => r.metadata.name).join(", ")} (what flux reconcile helmrelease --force writes)`,
+            );
+          }
+          await waitReady(client, root, Math.max(0, deadline - Date.now()), (line) => task.say(line), releases);
           if (forcedAt) {
             await waitForceHandled(client, releases, forcedAt, deadline, (line) => task.say(line));
             reconcileRequested.push(...releases.map(refOf));

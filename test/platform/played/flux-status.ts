@@ -19,11 +19,13 @@ export async function setFluxReady(
   const c = client(server);
   const ref = { apiVersion, kind, metadata: { name, namespace } };
   const live = (await c.get(ref)) as { metadata: { generation?: number } } | undefined;
+  const observed = observedGeneration ?? live?.metadata.generation ?? 1;
   await c.patchStatus(ref, {
-    observedGeneration: observedGeneration ?? live?.metadata.generation ?? 1,
+    observedGeneration: observed,
     conditions: [
       {
         type: "Ready",
+        observedGeneration: observed,
         status: ready ? "True" : "False",
         reason: ready ? "ReconciliationSucceeded" : "ReconciliationFailed",
         message,
