@@ -34,7 +34,7 @@ import { genAuth, signDocument } from "../../support/relay-tokens.ts";
 import { closeAll, connectDoc, openMany } from "../../support/yjs-client.ts";
 import { openOfficial } from "../../support/y-sweet.ts";
 import type WebSocket from "ws";
-import { runCapacity, spliceBenchSection } from "./capacity.ts";
+import { benchSectionOf, runCapacity, spliceBenchSection } from "./capacity.ts";
 
 /** The relay instances apps/docs-prod deploys (read from its manifests). */
 const instances = relayInstances();
@@ -110,12 +110,16 @@ function compare(
 const N = Number(process.env.BENCH_RUNS ?? 7);
 
 // BENCH_ONLY=capacity re-runs the capacity section alone (about 15 minutes on a real
-// node) and replaces it in docs/bench.md, leaving the other figures as they were.
+// node) and replaces it in docs/bench.md, leaving the other figures as they were;
+// BENCH_SKIP=capacity re-runs every other section and keeps the capacity section there.
+const benchFile = join(repoRoot, "docs/bench.md");
+const skipCapacity = process.env.BENCH_SKIP === "capacity";
+if (process.env.BENCH_SKIP && !skipCapacity)
+  throw new Error(`expected BENCH_SKIP to be capacity (or unset); got "${process.env.BENCH_SKIP}"`);
 if (process.env.BENCH_ONLY === "capacity") {
   const mode = detectNodeMode();
   if (!mode.node) throw new Error(`expected a machine that runs a real node for the capacity section; ${mode.reason}`);
   const capacity = await runCapacity();
-  const benchFile = join(repoRoot, "docs/bench.md");
   writeFileSync(benchFile, spliceBenchSection(readFileSync(benchFile, "utf8"), capacity.markdown));
   console.log(`\n${capacity.markdown}\nwritten to docs/bench.md`);
   process.exit(0);
@@ -784,7 +788,9 @@ const nodeSection = `## On a real node\n\n${nodeRows.length > 0 ? `${nodeTable}\
   .map((l) => `- ${l}`)
   .join("\n")}\n`;
 // 8. Capacity and edit latency of the instances at their own values (./capacity.ts).
-const capacitySection = mode.node ? `\n${(await runCapacity()).markdown}` : "";
-const report = `# Benchmarks\n\nMade by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)} (${N} runs per row after a warm-up; Node ${process.version}; 2 cores). Re-run it to refresh this file (\`BENCH_ONLY=capacity npm run bench\` re-runs the capacity section alone).\n\n${table}\n\n${notes}\n${nodeSection}${capacitySection}`;
-writeFileSync(join(repoRoot, "docs/bench.md"), report);
+const capacitySection = !mode.node
+  ? ""
+  : `\n${skipCapacity ? benchSectionOf(readFileSync(benchFile, "utf8")) : (await runCapacity()).markdown}`;
+const report = `# Benchmarks\n\nMade by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)} (${N} runs per row after a warm-up; Node ${process.version}; 2 cores). Re-run it to refresh this file (\`BENCH_ONLY=capacity npm run bench\` re-runs the capacity section alone, \`BENCH_SKIP=capacity\` every other one).\n\n${table}\n\n${notes}\n${nodeSection}${capacitySection}`;
+writeFileSync(benchFile, report);
 console.log(`\n${table}\n\n${nodeSection}${capacitySection}\nwritten to docs/bench.md`);

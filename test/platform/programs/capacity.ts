@@ -647,6 +647,14 @@ async function untilKilled(
 export const sectionHeading = "## Capacity and edit latency";
 
 /** docs/bench.md with its capacity section (from its heading to the next `## ` or the end) replaced by `markdown`, or appended. */
+/** The capacity section docs/bench.md has now (empty when it has none): what BENCH_SKIP=capacity keeps. */
+export function benchSectionOf(bench: string): string {
+  const start = bench.indexOf(sectionHeading);
+  if (start < 0) return "";
+  const next = bench.indexOf("\n## ", start + sectionHeading.length);
+  return bench.slice(start, next < 0 ? undefined : next + 1);
+}
+
 export function spliceBenchSection(bench: string, markdown: string): string {
   const start = bench.indexOf(sectionHeading);
   if (start < 0) return `${bench.trimEnd()}\n\n${markdown}`;
