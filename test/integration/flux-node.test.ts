@@ -97,7 +97,8 @@ describe.runIf(mode.node || process.env.CI === "true")("real Flux on the node", 
   });
 
   it("bootstrap waits until Flux has installed both relays from libs/relay-server, with no status written by a test", async () => {
-    const result = await bootstrap(system.patchesFile);
+    // With the recovery cases' bounded health check (below): the generation they start from.
+    const result = await bootstrap(bounded());
     expect(result.code, result.all).toBe(0);
     expect(result.stdout).toMatch(/Ready: Applied revision: main@sha1:[0-9a-f]{40}/);
     for (const name of ["relay-personal", "relay-family"])
@@ -115,12 +116,15 @@ describe.runIf(mode.node || process.env.CI === "true")("real Flux on the node", 
   // The schema case's fix needs bootstrap --force, which asks helm-controller only once kustomize-controller
   // has applied the fixed spec: a force before it ran the broken values again (a value kustomize-controller
   // co-owns stays on the HelmRelease after bootstrap's own apply drops it), and the release stayed failed.
-  // Each case also shortens the root Kustomization's health-check timeout (10m in the
-  // repo): kustomize-controller holds the next reconcile, the fix, until it ends.
-  const shortHealthCheck: Patch = {
+  // Every generation up to the end of these cases has a short health-check timeout (10m in the repo): a
+  // reconcile kustomize-controller has in flight when bootstrap applies the next spec holds that spec until
+  // its health check ends. Seen: the previous good generation's check, started just before the broken spec
+  // came in, waited on the release bootstrap's own apply had just broken, and held the fix for the full 10m.
+  const healthCheckTimeout = (value: string): Patch => ({
     target: { kind: "Kustomization", name: tenant.kustomization },
-    patch: stringify([{ op: "replace", path: "/spec/timeout", value: "45s" }]),
-  };
+    patch: stringify([{ op: "replace", path: "/spec/timeout", value }]),
+  });
+  const bounded = () => patchesWith("bounded-health-check", [healthCheckTimeout("2m")]);
   const recoveryCases = [
     [
       "a valuesFiles entry that does not exist",
@@ -165,7 +169,10 @@ describe.runIf(mode.node || process.env.CI === "true")("real Flux on the node", 
   it.each(recoveryCases)(
     "catches %s before production: the HelmRelease goes not Ready, bootstrap fails with Flux's message, verify shows it",
     async (name, patch, message, force) => {
-      const broken = await bootstrap(patchesWith(name.replace(/\W+/g, "-"), [patch as Patch, shortHealthCheck]), "90s");
+      const broken = await bootstrap(
+        patchesWith(name.replace(/\W+/g, "-"), [patch as Patch, healthCheckTimeout("45s")]),
+        "90s",
+      );
       expect(broken.code, broken.all).toBe(3);
       expect(broken.stderr).toMatch(
         new RegExp(
@@ -188,10 +195,7 @@ describe.runIf(mode.node || process.env.CI === "true")("real Flux on the node", 
       });
       expect((deployment?.status as { availableReplicas?: number }).availableReplicas).toBe(1);
       // The fix, as an operator applies it; where helm-controller needs it, with bootstrap --force.
-      const fixed = await runFlow("bootstrap", [
-        ...bootstrapArgs(system.patchesFile, "5m"),
-        ...(force ? ["--force"] : []),
-      ]);
+      const fixed = await runFlow("bootstrap", [...bootstrapArgs(bounded(), "5m"), ...(force ? ["--force"] : [])]);
       const why = async () =>
         `${fixed.all}\nHelmRelease relay-personal status: ${JSON.stringify((await helmRelease("relay-personal")).status)}\nhelm-controller's last lines:\n${system.flux.log("helm-controller").slice(-8000)}\nkustomize-controller's last lines:\n${system.flux.log("kustomize-controller").slice(-8000)}`;
       if (fixed.code !== 0) expect.fail(await why());
