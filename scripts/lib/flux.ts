@@ -86,6 +86,32 @@ export async function waitApplied(
   }
 }
 
+/**
+ * The releases in the order a force must reach them: each after the releases it dependsOn
+ * (in the same namespace, among `releases`). helm-controller v1.4.3 drops a force whose first
+ * reconcile waits on a dependency: that reconcile records the reconcile request as handled, and
+ * the next sees the force as old (fluxcd/pkg apis/meta HandleAnnotationRequest). Forcing a release
+ * makes it not Ready while it runs, so its dependents are forced only once it is handled and Ready.
+ */
+export function forceWaves(releases: readonly Manifest[]): Manifest[][] {
+  const key = (ns: string | undefined, name: string) => `${ns ?? ""}/${name}`;
+  const byKey = new Map(releases.map((r) => [key(r.metadata.namespace, r.metadata.name), r]));
+  const dependsOn = (r: Manifest) =>
+    ((r.spec as { dependsOn?: { name: string; namespace?: string }[] } | undefined)?.dependsOn ?? [])
+      .map((d) => key(d.namespace ?? r.metadata.namespace, d.name))
+      .filter((k) => byKey.has(k));
+  const waves: Manifest[][] = [];
+  const placed = new Set<string>();
+  while (placed.size < byKey.size) {
+    const wave = [...byKey].filter(([k, r]) => !placed.has(k) && dependsOn(r).every((d) => placed.has(d)));
+    // A cycle (which Flux refuses too): the rest together.
+    const next = wave.length > 0 ? wave : [...byKey].filter(([k]) => !placed.has(k));
+    for (const [k] of next) placed.add(k);
+    waves.push(next.map(([, r]) => r));
+  }
+  return waves;
+}
+
 /** Waits until helm-controller has handled the forced reconcile `at` of each release (status.lastHandledForceAt) and it is Ready. */
 export async function waitForceHandled(
   client: KubeClient,

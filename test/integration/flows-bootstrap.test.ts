@@ -308,38 +308,44 @@ describe("bootstrap of apps/docs-prod", () => {
     // No force before kustomize-controller has applied the spec: helm-controller would run the old values again.
     expect((await c.get(ref("relay-family")))?.metadata.annotations?.["reconcile.fluxcd.io/forceAt"]).toBeUndefined();
     await played(true, "Applied revision: main@sha1:0123", await generation());
-    // helm-controller's part, played: once the force annotation is there, it reports it handled and the release Ready.
-    const releases = ["1password-operator", "1password-secrets", "relay-personal", "relay-family"];
-    const forcedAt = await waitFor(
-      "the forceAt annotation on relay-family",
-      30_000,
-      async () => (await c.get(ref("relay-family")))?.metadata.annotations?.["reconcile.fluxcd.io/forceAt"],
-    );
-    for (const name of releases) {
-      const live = await c.get(ref(name));
-      expect(live?.metadata.annotations?.["reconcile.fluxcd.io/forceAt"], name).toBe(forcedAt);
-      expect(live?.metadata.annotations?.["reconcile.fluxcd.io/requestedAt"], name).toBe(forcedAt);
-      await setFluxReady(
-        tenantServer,
-        "HelmRelease",
-        "helm.toolkit.fluxcd.io/v2",
-        "flux-system",
-        name,
-        true,
-        "Helm upgrade succeeded (played)",
-      );
-      // The Ready above is still not enough: bootstrap waits for helm-controller to report the force handled.
-      await c.patchStatus(ref(name), { lastHandledForceAt: forcedAt, lastHandledReconcileAt: forcedAt });
+    // helm-controller's part, played: once a release's force annotation is there, it reports it handled and the release
+    // Ready. The forces come in the order of apps/docs-prod's dependsOn: helm-controller drops a force whose first
+    // reconcile waits on a dependency, so a release is forced only once those it depends on have handled theirs.
+    const waves = [["1password-operator"], ["1password-secrets"], ["relay-family", "relay-personal"]];
+    const forceAt = async (name: string) =>
+      (await c.get(ref(name)))?.metadata.annotations?.["reconcile.fluxcd.io/forceAt"];
+    let forcedAt: string | undefined;
+    for (const [i, wave] of waves.entries()) {
+      for (const name of wave)
+        forcedAt = await waitFor(`the forceAt annotation on ${name}`, 30_000, () => forceAt(name));
+      for (const later of waves.slice(i + 1).flat()) expect(await forceAt(later), later).toBeUndefined();
+      for (const name of wave) {
+        const live = await c.get(ref(name));
+        expect(live?.metadata.annotations?.["reconcile.fluxcd.io/forceAt"], name).toBe(forcedAt);
+        expect(live?.metadata.annotations?.["reconcile.fluxcd.io/requestedAt"], name).toBe(forcedAt);
+        await setFluxReady(
+          tenantServer,
+          "HelmRelease",
+          "helm.toolkit.fluxcd.io/v2",
+          "flux-system",
+          name,
+          true,
+          "Helm upgrade succeeded (played)",
+        );
+        // The Ready above is still not enough: bootstrap waits for helm-controller to report the force handled.
+        await c.patchStatus(ref(name), { lastHandledForceAt: forcedAt, lastHandledReconcileAt: forcedAt });
+      }
     }
     const result = await running;
     expect(result.code, result.all).toBe(0);
-    const wrote =
-      /wrote reconcile\.fluxcd\.io\/requestedAt and forceAt=\S+ on (.*) \(what flux reconcile helmrelease --force writes\)/.exec(
-        result.stdout,
-      )?.[1];
-    expect(wrote?.split(", ").sort()).toEqual([...releases].sort());
+    const wrote = [
+      ...result.stdout.matchAll(
+        /wrote reconcile\.fluxcd\.io\/requestedAt and forceAt=\S+ on (.*) \(what flux reconcile helmrelease --force writes\)/g,
+      ),
+    ].map((m) => m[1]!.split(", ").sort());
+    expect(wrote).toEqual(waves);
     expect(result.stdout).toMatch(/kustomize-controller applied generation \d+: Applied revision: main@sha1:0123/);
-    for (const name of releases)
+    for (const name of waves.flat())
       expect(result.stdout).toContain(`HelmRelease ${name}: forced reconcile handled, Ready`);
   });
 

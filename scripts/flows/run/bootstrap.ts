@@ -4,7 +4,7 @@ import { buildApp, readPatches, sourcePatches, withPatchesKept } from "../../lib
 import { type CommonOptions, newSteps } from "../../lib/cli.ts";
 import type { SecretRefs } from "../../lib/connect-secrets.ts";
 import { OperatorError } from "../../lib/errors.ts";
-import { preflight, requestReconcile, waitApplied, waitForceHandled, waitReady } from "../../lib/flux.ts";
+import { forceWaves, preflight, requestReconcile, waitApplied, waitForceHandled, waitReady } from "../../lib/flux.ts";
 import { recordApplied } from "../../lib/interrupt.ts";
 import type { App } from "../../lib/names.ts";
 import { lazySecretSource, type SecretSourceOptions } from "../../lib/onepassword.ts";
@@ -101,19 +101,20 @@ export async function run(opts: BootstrapOptions): Promise<void> {
             // The force once kustomize-controller has applied this spec: before it, helm-controller would run the old values.
             const live = (await client.get(root)) as { metadata: { generation?: number } } | undefined;
             await waitApplied(client, root, live?.metadata.generation ?? 1, deadline, (line) => task.say(line));
-            for (const hr of releases) {
-              await requestReconcile(client, hr, forcedAt, true);
-              recordApplied(`${refOf(hr)} forced reconcile requested`);
+            // Each release once those it dependsOn have handled theirs: helm-controller drops a force that waits on a dependency.
+            for (const wave of forceWaves(releases)) {
+              for (const hr of wave) {
+                await requestReconcile(client, hr, forcedAt, true);
+                recordApplied(`${refOf(hr)} forced reconcile requested`);
+              }
+              task.say(
+                `wrote reconcile.fluxcd.io/requestedAt and forceAt=${forcedAt} on ${wave.map((r) => r.metadata.name).join(", ")} (what flux reconcile helmrelease --force writes)`,
+              );
+              await waitForceHandled(client, wave, forcedAt, deadline, (line) => task.say(line));
             }
-            task.say(
-              `wrote reconcile.fluxcd.io/requestedAt and forceAt=${forcedAt} on ${releases.map((r) => r.metadata.name).join(", ")} (what flux reconcile helmrelease --force writes)`,
-            );
-          }
-          await waitReady(client, root, Math.max(0, deadline - Date.now()), (line) => task.say(line), releases);
-          if (forcedAt) {
-            await waitForceHandled(client, releases, forcedAt, deadline, (line) => task.say(line));
             reconcileRequested.push(...releases.map(refOf));
           }
+          await waitReady(client, root, Math.max(0, deadline - Date.now()), (line) => task.say(line), releases);
           return { status: "ready" as const, reconcileRequested };
         });
 
