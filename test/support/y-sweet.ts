@@ -76,6 +76,9 @@ export function openOfficial(
     destroy: () => {
       disconnect(provider);
       provider.destroy();
+      // The provider's destroy leaves its Awareness's 3 s check interval running (y-protocols clears
+      // it in Awareness.destroy), which kept a program that used the client from ever exiting.
+      provider.awareness.destroy();
     },
   };
 }
