@@ -646,7 +646,6 @@ async function untilKilled(
 
 export const sectionHeading = "## Capacity and edit latency";
 
-/** docs/bench.md with its capacity section (from its heading to the next `## ` or the end) replaced by `markdown`, or appended. */
 /** The capacity section docs/bench.md has now (empty when it has none): what BENCH_SKIP=capacity keeps. */
 export function benchSectionOf(bench: string): string {
   const start = bench.indexOf(sectionHeading);
@@ -655,6 +654,7 @@ export function benchSectionOf(bench: string): string {
   return bench.slice(start, next < 0 ? undefined : next + 1);
 }
 
+/** docs/bench.md with its capacity section (from its heading to the next `## ` or the end) replaced by `markdown`, or appended. */
 export function spliceBenchSection(bench: string, markdown: string): string {
   const start = bench.indexOf(sectionHeading);
   if (start < 0) return `${bench.trimEnd()}\n\n${markdown}`;
