@@ -54,6 +54,10 @@ export async function requestReconcile(client: KubeClient, ref: Manifest, at: st
   await client.request("PATCH", path, { metadata: { annotations } }, "application/merge-patch+json");
 }
 
+/** The pause between two polls of a wait: 2 s, or what is left before `deadline` (at least 0.1 s). */
+const pollPause = (deadline: number) =>
+  new Promise((r) => setTimeout(r, Math.min(2000, Math.max(100, deadline - Date.now()))));
+
 /**
  * Waits until kustomize-controller has applied `generation` of the Kustomization `root`: it has
  * started the health checks of that generation (its Healthy condition), or ended its attempt
@@ -82,7 +86,7 @@ export async function waitApplied(
         `expected kustomize-controller to apply generation ${generation} of Kustomization ${root.metadata.namespace}/${root.metadata.name} before helm-controller is asked to run the releases again; its last status: ${ready ? `${ready.reason ?? ready.status}: ${ready.message ?? ""}` : "none"}; check \`flux get kustomizations -A\` or raise --timeout`,
       );
     }
-    await new Promise((r) => setTimeout(r, Math.min(2000, Math.max(100, deadline - Date.now()))));
+    await pollPause(deadline);
   }
 }
 
@@ -133,7 +137,7 @@ export async function waitForceHandled(
           `expected helm-controller to handle the forced reconcile of HelmRelease ${hr.metadata.namespace}/${hr.metadata.name} and make it Ready; its last status: ${ready ? `${ready.reason ?? ready.status}: ${ready.message ?? ""}` : "none"}; check \`flux get helmreleases -A\` or raise --timeout`,
         );
       }
-      await new Promise((r) => setTimeout(r, Math.min(2000, Math.max(100, deadline - Date.now()))));
+      await pollPause(deadline);
     }
   }
 }
@@ -202,15 +206,15 @@ async function readiness(client: KubeClient, ref: Manifest): Promise<{ ready: bo
   return { ready: false, status: live ? "no status yet" : "not found" };
 }
 
-/** Waits until `readiness` says Ready; `progress` gets each status change. */
+/** Waits until `readiness` says Ready, by `deadline` (`timeoutMs` from now unless given: the wait the operator asked for); `progress` gets each status change. */
 export async function waitReady(
   client: KubeClient,
   ref: Manifest,
   timeoutMs: number,
   progress: (line: string) => void,
   related: readonly Manifest[] = [],
+  deadline = Date.now() + timeoutMs,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
   let last = "no status yet";
   let said = "";
   for (;;) {
@@ -225,7 +229,7 @@ export async function waitReady(
         `expected ${ref.kind} ${ref.metadata.namespace}/${ref.metadata.name} to be Ready within ${Math.round(timeoutMs / 1000)} s; Flux's last status: ${last}${why}; check \`flux get kustomizations -A\` or raise --timeout`,
       );
     }
-    await new Promise((r) => setTimeout(r, Math.min(2000, Math.max(100, deadline - Date.now()))));
+    await pollPause(deadline);
   }
 }
 

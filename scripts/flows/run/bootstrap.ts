@@ -114,7 +114,7 @@ export async function run(opts: BootstrapOptions): Promise<void> {
             }
             reconcileRequested.push(...releases.map(refOf));
           }
-          await waitReady(client, root, Math.max(0, deadline - Date.now()), (line) => task.say(line), releases);
+          await waitReady(client, root, waitMs, (line) => task.say(line), releases, deadline);
           return { status: "ready" as const, reconcileRequested };
         });
 

@@ -143,6 +143,7 @@ const machineNode =
   process.env.npm_node_execpath && realpathSync(process.env.npm_node_execpath) !== realpathSync(process.execPath)
     ? process.env.npm_node_execpath
     : undefined;
+const machineVersion = machineNode && execFileSync(machineNode, ["--version"], { encoding: "utf8" }).trim();
 
 // 1. Start-up of a flow, as moon runs it.
 {
@@ -169,7 +170,6 @@ const machineNode =
         target: "< 80 MiB",
         met: peakMiB < 80,
       });
-    const machineVersion = machineNode && execFileSync(machineNode, ["--version"], { encoding: "utf8" }).trim();
     if (env !== withoutExtraCa && machineNode && machineVersion) {
       const what = `the same on the machine's Node.js ${machineVersion}, not the pinned one`;
       // Older than the flows support: they refuse it in one line (exit 3), so there is no start-up to time.

@@ -646,19 +646,22 @@ async function untilKilled(
 
 export const sectionHeading = "## Capacity and edit latency";
 
+/** Where docs/bench.md's capacity section starts, and where the next section starts (-1: it runs to the end); start -1 when it has none. */
+function sectionBounds(bench: string): { start: number; next: number } {
+  const start = bench.indexOf(sectionHeading);
+  return { start, next: start < 0 ? -1 : bench.indexOf("\n## ", start + sectionHeading.length) };
+}
+
 /** The capacity section docs/bench.md has now (empty when it has none): what BENCH_SKIP=capacity keeps. */
 export function benchSectionOf(bench: string): string {
-  const start = bench.indexOf(sectionHeading);
-  if (start < 0) return "";
-  const next = bench.indexOf("\n## ", start + sectionHeading.length);
-  return bench.slice(start, next < 0 ? undefined : next + 1);
+  const { start, next } = sectionBounds(bench);
+  return start < 0 ? "" : bench.slice(start, next < 0 ? undefined : next + 1);
 }
 
 /** docs/bench.md with its capacity section (from its heading to the next `## ` or the end) replaced by `markdown`, or appended. */
 export function spliceBenchSection(bench: string, markdown: string): string {
-  const start = bench.indexOf(sectionHeading);
+  const { start, next } = sectionBounds(bench);
   if (start < 0) return `${bench.trimEnd()}\n\n${markdown}`;
-  const next = bench.indexOf("\n## ", start + sectionHeading.length);
   return `${bench.slice(0, start)}${markdown}${next < 0 ? "" : `\n${bench.slice(next + 1)}`}`;
 }
 
