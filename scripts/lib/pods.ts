@@ -53,6 +53,12 @@ export async function podTrouble(
   const crashed = failing ?? statuses.find((s) => !s.ready && s.lastState?.terminated);
   let logLines: string[] = [];
   if (crashed && (crashLoop || crashed.lastState?.terminated)) {
+    // The runtime copies stdout and stderr to the log through separate pipes: read within a
+    // moment of the exit, the log was seen without the run's last stderr line (the server's
+    // "Error: …" as it exits). finishedAt is in whole seconds: wait until 2 s after it at most.
+    const finished = Date.parse(crashed.lastState?.terminated?.finishedAt ?? "");
+    const settled = finished + 2000 - Date.now();
+    if (settled > 0 && settled <= 3000) await new Promise((r) => setTimeout(r, settled));
     try {
       const text = await client.requestText(
         `/api/v1/namespaces/${namespace}/pods/${crashed.pod}/log?tailLines=200&previous=true`,

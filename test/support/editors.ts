@@ -172,6 +172,12 @@ export interface LossReport {
   lost: Edit[];
   /** The age (ms) at `at` of the oldest edit made before `at` and lost; 0 when none. */
   oldestLostAgeMs: number;
+  /**
+   * How long (ms) before `at` the server had passed the oldest lost edit on to the other
+   * client; 0 when it had passed none of them on. A checkpoint can only save what the server
+   * holds: this, not the age, is what a crash's loss window is measured against.
+   */
+  oldestLostHeldMs: number;
 }
 
 /** Which of `edits` made before `at` are missing from `held`, and how old the oldest of them was at `at`. */
@@ -185,6 +191,7 @@ export function losses(edits: readonly Edit[], held: readonly string[], at = Num
     readBack: before.length - lost.length,
     lost,
     oldestLostAgeMs: lost.length ? reference - Math.min(...lost.map((e) => e.at)) : 0,
+    oldestLostHeldMs: Math.max(0, ...lost.filter((e) => e.seenAt !== undefined).map((e) => reference - e.seenAt!)),
   };
 }
 

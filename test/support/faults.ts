@@ -29,8 +29,11 @@ export interface FaultRow {
   fault: string;
   /** Edits the two clients made before, during and after the fault. */
   made: { before: number; during: number; after: number };
-  /** What S3 held at a moment the row names: edits made before then and found there, and the age then of the oldest one missing. */
-  inS3?: { when: string; saved: number; of: number; oldestLostAgeMs: number };
+  /**
+   * What S3 held at a moment the row names: edits made before then and found there, the age
+   * then of the oldest one missing, and how long before then the server had passed it on.
+   */
+  inS3?: { when: string; saved: number; of: number; oldestLostAgeMs: number; oldestLostHeldMs: number };
   /** Edits read back by a fresh client once the system was healthy and the Pod restarted (the editing clients gone). */
   readBack: { back: number; of: number };
   /** The longest time an edit of one client took to reach the other around the fault. */
@@ -55,7 +58,7 @@ export interface FaultSetup {
   log?: (line: string) => void;
 }
 
-/** What an unsaved edit may be older than one checkpoint at a crash: the save under way (a PUT to S3) and the edit's trip to the server. */
+/** How much longer than one checkpoint the server may have held an edit lost at a crash: the save under way (a PUT to S3). */
 export const saveMarginMs = 1000;
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -113,7 +116,7 @@ export class FaultBench {
   private get checkpointMs() {
     return this.setup.checkpointSeconds * 1000;
   }
-  /** The age an edit lost at a crash may have at most: one checkpoint and the margin. */
+  /** How long the server may have held an edit lost at a crash (passed it on to the other client) at most: one checkpoint and the margin. */
   get lossWindowMs(): number {
     return this.checkpointMs + saveMarginMs;
   }
@@ -376,7 +379,13 @@ export class FaultBench {
   ): Promise<NonNullable<FaultRow["inS3"]>> {
     const held = copy ? await readBack(this.base, copy, await this.token(copy)) : [];
     const loss = losses(editing.edits(), held, at);
-    return { when, saved: loss.readBack, of: loss.made, oldestLostAgeMs: loss.oldestLostAgeMs };
+    return {
+      when,
+      saved: loss.readBack,
+      of: loss.made,
+      oldestLostAgeMs: loss.oldestLostAgeMs,
+      oldestLostHeldMs: loss.oldestLostHeldMs,
+    };
   }
 
   /**
@@ -414,7 +423,7 @@ export class FaultBench {
   }
 
   private complete = (row: FaultRow) => row.readBack.back === row.readBack.of;
-  private withinWindow = (row: FaultRow) => (row.inS3?.oldestLostAgeMs ?? Infinity) <= this.lossWindowMs;
+  private withinWindow = (row: FaultRow) => (row.inS3?.oldestLostHeldMs ?? Infinity) <= this.lossWindowMs;
 
   /** 1. S3 refuses the Pod's connections for `outageMs` while two clients edit; a third client edits and closes meanwhile. */
   async s3Outage(outageMs: number): Promise<FaultRow> {
@@ -529,7 +538,7 @@ export class FaultBench {
   async sigkill(): Promise<FaultRow> {
     const row = this.row(
       "the server killed with SIGKILL",
-      `every edit older than one checkpoint (${this.setup.checkpointSeconds} s) plus ${saveMarginMs / 1000} s is in S3 at the kill; the container restarts; nothing lost once the clients reconnect`,
+      `every edit the server held longer than one checkpoint (${this.setup.checkpointSeconds} s) plus ${saveMarginMs / 1000} s is in S3 at the kill; the container restarts; nothing lost once the clients reconnect`,
     );
     return this.crash(row, "sigkill", async () => {
       const pid = await this.serverPid();
@@ -542,7 +551,7 @@ export class FaultBench {
   async oom(limit: string): Promise<FaultRow> {
     const row = this.row(
       `OOM kill under load (memory limit ${limit})`,
-      `as SIGKILL: every edit older than one checkpoint plus ${saveMarginMs / 1000} s is in S3 at the kill; the container restarts (OOMKilled) and is Ready again; nothing lost`,
+      `as SIGKILL: every edit the server held longer than one checkpoint plus ${saveMarginMs / 1000} s is in S3 at the kill; the container restarts (OOMKilled) and is Ready again; nothing lost`,
     );
     await this.install({ resources: { requests: { cpu: "50m", memory: limit }, limits: { memory: limit } } });
     const loaders: DocClient[] = [];
@@ -581,7 +590,7 @@ export class FaultBench {
   async powerCycle(offMs: number): Promise<FaultRow> {
     const row = this.row(
       `the node stopped (every component and Pod killed) for ${seconds(offMs)} and started again`,
-      `every edit older than one checkpoint plus ${saveMarginMs / 1000} s is in S3 at the stop; the relay is Ready again; nothing lost`,
+      `every edit the server held longer than one checkpoint plus ${saveMarginMs / 1000} s is in S3 at the stop; the relay is Ready again; nothing lost`,
     );
     return this.crash(row, "power-cycle", async () => {
       const death = Date.now();

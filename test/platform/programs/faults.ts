@@ -113,13 +113,13 @@ const lines = [
   "",
   "## The data plane",
   "",
-  `"In S3 at the fault": what the server had saved when it died (the newest version of the document S3 listed by then, read back through the server), against every edit made before; an edit may be missing only if it was younger than one checkpoint plus ${saveMarginMs / 1000} s (the save under way). "Read back": a fresh client reads the document after the Pod restarted (a rollout, with the editing clients gone), against every edit the two clients made. "Without service": the longest time an edit of one client took to reach the other around the fault.`,
+  `"In S3 at the fault": what the server had saved when it died (the newest version of the document S3 listed by then, read back through the server), against every edit made before; an edit may be missing only if the server had held it (passed it on to the other client) for less than one checkpoint plus ${saveMarginMs / 1000} s (the save under way): a checkpoint saves what the server holds, and an edit can take longer than that to reach a server under memory pressure. "Read back": a fresh client reads the document after the Pod restarted (a rollout, with the editing clients gone), against every edit the two clients made. "Without service": the longest time an edit of one client took to reach the other around the fault.`,
   "",
   "| fault | edits made before / during / after | in S3 at the fault | read back after a restart | without service | what the operator saw | expectation | met |",
   "|---|---|---|---|---|---|---|---|",
   ...data.map(
     (r) =>
-      `| ${cell(r.fault)} | ${r.made.before} / ${r.made.during} / ${r.made.after} | ${r.inS3 ? `${r.inS3.saved} of ${r.inS3.of} (${r.inS3.when}${r.inS3.saved < r.inS3.of ? `; oldest missing ${ms(r.inS3.oldestLostAgeMs)} old` : ""})` : "–"} | ${r.readBack.back} of ${r.readBack.of} | ${ms(r.stallMs)} | ${cell(r.operator.join("; "))} | ${cell(r.expectation)} | ${yes(r.met)} |`,
+      `| ${cell(r.fault)} | ${r.made.before} / ${r.made.during} / ${r.made.after} | ${r.inS3 ? `${r.inS3.saved} of ${r.inS3.of} (${r.inS3.when}${r.inS3.saved < r.inS3.of ? `; oldest missing ${ms(r.inS3.oldestLostAgeMs)} old, held by the server ${ms(r.inS3.oldestLostHeldMs)}` : ""})` : "–"} | ${r.readBack.back} of ${r.readBack.of} | ${ms(r.stallMs)} | ${cell(r.operator.join("; "))} | ${cell(r.expectation)} | ${yes(r.met)} |`,
   ),
   "",
   ...data.flatMap((r) => (r.notes.length ? [`- **${r.fault}**: ${r.notes.join("; ")}.`] : [])),
