@@ -23,11 +23,15 @@ type ContainerStatus = {
   lastState?: { terminated?: { reason?: string; exitCode?: number; finishedAt?: string } };
 };
 
-/** The Pods matching `matchLabels` in `namespace`, and what keeps their containers from running. */
+/**
+ * The Pods matching `matchLabels` in `namespace`, and what keeps their containers from running.
+ * `again`: read the Pods once more when the last run's log is already gone (below).
+ */
 export async function podTrouble(
   client: KubeClient,
   namespace: string,
   matchLabels: Record<string, string>,
+  again = true,
 ): Promise<PodTrouble> {
   const selector = Object.entries(matchLabels)
     .map(([k, v]) => `${k}=${v}`)
@@ -59,18 +63,25 @@ export async function podTrouble(
     const finished = Date.parse(crashed.lastState?.terminated?.finishedAt ?? "");
     const settled = finished + 2000 - Date.now();
     if (settled > 0 && settled <= 3000) await new Promise((r) => setTimeout(r, settled));
-    try {
-      const text = await client.requestText(
-        `/api/v1/namespaces/${namespace}/pods/${crashed.pod}/log?tailLines=200&previous=true`,
-      );
+    const text = await client
+      .requestText(`/api/v1/namespaces/${namespace}/pods/${crashed.pod}/log?tailLines=200&previous=true`)
+      .catch(() => "");
+    // The kubelet's container GC (every minute) keeps only the newest run that is not
+    // running, a run just created included (pkg/kubelet/kuberuntime/kuberuntime_gc.go:200-223
+    // of v1.34.4), so the run the Pod's status names may be gone: the kubelet then answers
+    // with this text (kuberuntime_container.go:1280), seen once in a crash loop. The status
+    // read again after its next relist names the newer run.
+    const collected = text.startsWith("unable to retrieve container logs");
+    if (collected && again) {
+      await new Promise((r) => setTimeout(r, 2000));
+      return podTrouble(client, namespace, matchLabels, false);
+    }
+    if (!collected)
       logLines = text
         .split("\n")
         .filter((l) => l.trim())
         .slice(-5)
         .map(withoutSignatures);
-    } catch {
-      logLines = [];
-    }
   }
   const waiting = failing
     ? `${failing.pod} in ${failing.state!.waiting!.reason}${failing.state!.waiting!.message ? ` (${failing.state!.waiting!.message})` : ""}`
